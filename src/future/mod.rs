@@ -1,0 +1,338 @@
+//! [`PoolFuture`]: the handle to a job, with Python's `concurrent.futures.Future` API.
+//!
+//! The state machine lives in [`state`], the outcome and the completion protocol in `core`; the
+//! design note `src/future/README.md` explains both.
+
+mod core;
+pub(crate) mod state;
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use self::core::{Callback, Core, Refusal, Until};
+use self::state::{End, Start};
+use crate::error::{FutureError, PanicError};
+use crate::pool::worker;
+
+/// The state of a [`PoolFuture`], as Python names them.
+///
+/// ```text
+/// Pending ──▶ Running ──▶ Finished
+///    └──────▶ Cancelled
+/// ```
+///
+/// A job refused by the pool (submitted after shutdown, or queued when the pool broke) goes from
+/// `Pending` straight to `Finished`, with an error as its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FutureState {
+    /// Queued; not started. Only now can it be cancelled.
+    Pending,
+    /// A thread is running the job.
+    Running,
+    /// Cancelled before it started. Its outcome is `Err(FutureError::Cancelled)`.
+    Cancelled,
+    /// Ended with a value or an error.
+    Finished,
+}
+
+impl fmt::Display for FutureState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FutureState::Pending => "pending",
+            FutureState::Running => "running",
+            FutureState::Cancelled => "cancelled",
+            FutureState::Finished => "finished",
+        })
+    }
+}
+
+/// The type-erased job behind a [`PoolFuture<T>`]: its [`Core`] and its closure.
+///
+/// Implemented by `crate::pool::task::Task<F, T>`, which keeps core and closure in one allocation.
+pub(crate) trait TaskHandle<T>: Send + Sync {
+    fn core(&self) -> &Core<T>;
+    /// Runs the closure. Only the caller that won `PENDING → RUNNING` may call this.
+    fn call(&self) -> Result<T, PanicError>;
+    /// Drops the closure unrun. Only the caller that ended the future from `PENDING` may call this.
+    fn discard(&self);
+}
+
+/// A handle to a job submitted to a [`ThreadPoolExecutor`](crate::ThreadPoolExecutor): Python's
+/// `concurrent.futures.Future`.
+///
+/// The job runs whether or not anyone waits for it, and dropping the handle does not cancel it.
+/// Wait for it with [`wait`](Self::wait), [`result`](Self::result) (needs `T: Clone`, may be
+/// called again) or [`join`](Self::join) (moves the value out); await it from async code with
+/// `.await` (see [`IntoFuture`](#impl-IntoFuture-for-PoolFuture<T>)) or
+/// [`wrap_future`](crate::wrap_future); wait on many with [`wait`](crate::wait()) and
+/// [`as_completed`](crate::as_completed).
+///
+/// Futures compare, hash and sort by identity, so a `PoolFuture` can key a `HashMap` (Python's
+/// `future_to_url` idiom).
+///
+/// # Blocking waits inside the pool
+///
+/// A blocking wait called from a worker thread of the pool that owns the job never deadlocks on a
+/// saturated pool: if the job has not started, the waiting thread runs it itself; while it runs
+/// on another thread, an untimed wait runs other queued jobs of the pool, then sleeps until the
+/// job ends. (Python's `ThreadPoolExecutor` deadlocks here.)
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{FutureState, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let fut = pool.submit(|| 6 * 7);
+/// assert_eq!(fut.result(), Ok(42));
+/// assert_eq!(fut.state(), FutureState::Finished);
+/// assert_eq!(fut.join(), Ok(42));
+/// ```
+pub struct PoolFuture<T> {
+    task: Arc<dyn TaskHandle<T>>,
+}
+
+impl<T> PoolFuture<T> {
+    pub(crate) fn from_task(task: Arc<dyn TaskHandle<T>>) -> PoolFuture<T> {
+        PoolFuture { task }
+    }
+
+    pub(crate) fn core(&self) -> &Core<T> {
+        self.task.core()
+    }
+
+    /// Another handle to the same job (handles are not `Clone` for users: `join` moves the value
+    /// out, so a user-visible clone could find it gone).
+    pub(crate) fn share(&self) -> PoolFuture<T> {
+        PoolFuture {
+            task: Arc::clone(&self.task),
+        }
+    }
+
+    /// Identity of the job, shared by every handle to it.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.task) as *const () as usize
+    }
+
+    /// The current state. Never blocks.
+    pub fn state(&self) -> FutureState {
+        let word = self.core().state().load();
+        match state::lifecycle(word) {
+            state::PENDING => FutureState::Pending,
+            state::RUNNING => FutureState::Running,
+            state::CANCELLED => FutureState::Cancelled,
+            _ => FutureState::Finished,
+        }
+    }
+
+    /// Cancels the job if it has not started.
+    ///
+    /// Returns `true` if the future is now cancelled (it was pending, or already cancelled), and
+    /// `false` if the job is running or finished: a running job is never interrupted. On success
+    /// the closure is dropped unrun, the callbacks run and every waiter wakes with
+    /// `Err(FutureError::Cancelled)`.
+    pub fn cancel(&self) -> bool {
+        match self.core().end_pending(self, Refusal::Cancel) {
+            End::Ended => true,
+            End::NotPending(word) => state::lifecycle(word) == state::CANCELLED,
+        }
+    }
+
+    /// `true` if the future was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.state() == FutureState::Cancelled
+    }
+
+    /// `true` while a thread runs the job.
+    pub fn running(&self) -> bool {
+        self.state() == FutureState::Running
+    }
+
+    /// `true` once the future is cancelled or finished.
+    pub fn done(&self) -> bool {
+        state::is_done(self.core().state().load())
+    }
+
+    /// Blocks until the future is done.
+    pub fn wait(&self) {
+        self.wait_until(None, Until::Done);
+    }
+
+    /// Blocks until the future is done or `timeout` passes. Returns `true` if it is done.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(deadline_after(timeout), Until::Done)
+    }
+
+    /// Blocks until the future is done and returns a clone of its outcome: the job's value, or why
+    /// there is none. May be called any number of times, from any thread.
+    ///
+    /// # Panics
+    ///
+    /// If the value was already moved out by an [`ExecutorFuture`](crate::ExecutorFuture) that
+    /// completed and was then turned back with `into_pool_future`.
+    pub fn result(&self) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        self.wait();
+        self.core().clone_outcome()
+    }
+
+    /// Like [`result`](Self::result), but gives up after `timeout` with `Err(FutureError::Timeout)`;
+    /// the job goes on and the future can be waited on again.
+    pub fn result_timeout(&self, timeout: Duration) -> Result<T, FutureError>
+    where
+        T: Clone,
+    {
+        if self.wait_timeout(timeout) {
+            self.core().clone_outcome()
+        } else {
+            Err(FutureError::Timeout)
+        }
+    }
+
+    /// Blocks until the future is done and moves its value out: no `Clone` needed.
+    ///
+    /// Returns after the callbacks added before the job ended have run, so none of them can find
+    /// the value gone.
+    pub fn join(self) -> Result<T, FutureError> {
+        self.wait_until(None, Until::Settled);
+        self.core().take()
+    }
+
+    /// Blocks until the future is done and returns its error, or `None` if the job returned a
+    /// value. A cancelled future gives `Some(FutureError::Cancelled)`.
+    pub fn exception(&self) -> Option<FutureError> {
+        self.wait();
+        self.core().exception()
+    }
+
+    /// Like [`exception`](Self::exception), but gives up after `timeout` with
+    /// `Some(FutureError::Timeout)`.
+    pub fn exception_timeout(&self, timeout: Duration) -> Option<FutureError> {
+        if self.wait_timeout(timeout) {
+            self.core().exception()
+        } else {
+            Some(FutureError::Timeout)
+        }
+    }
+
+    /// Calls `f` with this future once it is done.
+    ///
+    /// Callbacks run in the order they were added, on the thread that ends the future (a worker,
+    /// or the thread that cancels it), or at once on the calling thread if the future is already
+    /// done. A callback sees the outcome: `done()` is `true` and `result()` returns at once. A
+    /// panicking callback is caught and reported on stderr; the other callbacks still run and the
+    /// worker goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = mpsc::channel();
+    /// let fut = pool.submit(|| "done");
+    /// fut.add_done_callback(move |f| tx.send(f.result()).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), Ok("done"));
+    /// ```
+    pub fn add_done_callback<F>(&self, f: F)
+    where
+        F: FnOnce(&PoolFuture<T>) + Send + 'static,
+    {
+        let callback: Callback<T> = Box::new(f);
+        self.core().add_callback(self, callback);
+    }
+
+    /// Claims and runs the job on this thread if it has not started. Returns `true` if it ran.
+    pub(crate) fn try_run_inline(&self) -> bool {
+        match self.core().state().transition_to_running() {
+            Start::Run => {
+                self.run_claimed();
+                true
+            }
+            Start::NotPending => false,
+        }
+    }
+
+    /// Runs the job after winning `PENDING → RUNNING`, and finishes the future.
+    pub(crate) fn run_claimed(&self) {
+        let outcome = self.task.call().map_err(FutureError::Panicked);
+        self.core().finish(self, outcome);
+    }
+
+    /// Ends a pending future with `err` without running it (shutdown, broken pool).
+    pub(crate) fn refuse(&self, err: FutureError) {
+        let _ = self.core().end_pending(self, Refusal::Refuse(err));
+    }
+
+    pub(crate) fn discard_closure(&self) {
+        self.task.discard();
+    }
+
+    /// The blocking wait shared by every waiting method: helps the pool when called from one of
+    /// its workers, then sleeps until `until` holds or `deadline` passes.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>, until: Until) -> bool {
+        if until == Until::Done && self.done() {
+            return true;
+        }
+        if let Some(worker) = worker::current(self.core().pool()) {
+            worker.help(|| self.done(), || self.try_run_inline(), deadline.is_none());
+        }
+        self.core().block(until, deadline)
+    }
+}
+
+/// `Instant::now() + timeout`, or no deadline if that overflows (a timeout of centuries).
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout).or_else(|| {
+        // An unrepresentable deadline is as good as none; keep a far one rather than none so the
+        // timed semantics (never help with unrelated jobs) stay.
+        Instant::now().checked_add(Duration::from_secs(u32::MAX as u64))
+    })
+}
+
+impl<T> PartialEq for PoolFuture<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addr() == other.addr()
+    }
+}
+
+impl<T> Eq for PoolFuture<T> {}
+
+impl<T> Hash for PoolFuture<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.addr().hash(state);
+    }
+}
+
+impl<T> PartialOrd for PoolFuture<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for PoolFuture<T> {
+    /// By identity (address), so futures can live in a `BTreeSet`; the order means nothing else.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.addr().cmp(&other.addr())
+    }
+}
+
+impl<T> fmt::Debug for PoolFuture<T> {
+    /// Like Python's repr: `<PoolFuture at 0x55d0c1e0 state=finished returned u64>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        write!(f, "<PoolFuture at {:#x} state={state}", self.addr())?;
+        if state == FutureState::Finished {
+            match self.core().peek_error() {
+                None => write!(f, " returned {}", std::any::type_name::<T>())?,
+                Some(err) => write!(f, " raised {err:?}")?,
+            }
+        }
+        f.write_str(">")
+    }
+}

@@ -1,0 +1,133 @@
+//! The lifecycle word of a future: which of Python's four states it is in, and whether it failed.
+//!
+//! ```text
+//!            transition_to_running              finish (by the runner)
+//!   PENDING ───────────────────────▶ RUNNING ─────────────────────────▶ FINISHED[|FAILED]
+//!      │
+//!      ├── transition_to_cancelled ─▶ CANCELLED
+//!      └── transition_to_refused ───▶ FINISHED|FAILED   (shutdown, broken pool, dropped unrun)
+//! ```
+//!
+//! * `PENDING → RUNNING` is a lock-free CAS: whoever wins it (a worker, or a thread that waits on
+//!   the future and runs it inline) owns the closure and is the only one that may finish the job.
+//! * Every other transition ends the future. It is made while holding the future's `inner` lock,
+//!   in the same critical section that stores the outcome, so any thread that sees a terminal
+//!   state and then takes the lock finds the outcome in place. `PENDING → CANCELLED` and
+//!   `PENDING → FINISHED` race with `PENDING → RUNNING` through the CAS alone: exactly one wins.
+//! * Terminal states never change again.
+//!
+//! `FAILED` is set with `FINISHED` when the outcome is an error other than `Cancelled` (a panic,
+//! `Shutdown`, `BrokenPool`): what `ReturnWhen::FirstException` waits for, readable without the lock.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+
+/// Queued; nobody has claimed the closure yet. `cancel` succeeds only here.
+pub(crate) const PENDING: usize = 0;
+/// Claimed by a runner, which alone may move it on (to `FINISHED`).
+pub(crate) const RUNNING: usize = 1;
+/// Terminal: the outcome is stored (a value or an error).
+pub(crate) const FINISHED: usize = 2;
+/// Terminal: cancelled before it started; the outcome is `Err(Cancelled)`.
+pub(crate) const CANCELLED: usize = 3;
+/// Mask of the four lifecycle values above.
+const LIFECYCLE: usize = 0b011;
+/// Flag, only with `FINISHED`: the outcome is an error other than `Cancelled`.
+pub(crate) const FAILED: usize = 0b100;
+
+/// The outcome of [`State::transition_to_running`].
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// The caller now owns the closure and must run it and finish the future.
+    Run,
+    /// Someone else claimed it, or it already ended: nothing to do.
+    NotPending,
+}
+
+/// The outcome of a transition out of `PENDING` that ends the future without running it.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The transition happened: the caller must store the outcome, drop the closure and notify.
+    Ended,
+    /// The future was not pending; it holds whatever state is returned (`snapshot`).
+    NotPending(usize),
+}
+
+/// The atomic lifecycle word.
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    pub(crate) fn new() -> State {
+        State(AtomicUsize::new(PENDING))
+    }
+
+    /// The current word.
+    pub(crate) fn load(&self) -> usize {
+        // ORDERING: Acquire pairs with the Release in the terminal transitions, so a reader that
+        // sees FINISHED also sees everything the runner wrote before it (and then reads the
+        // outcome under the lock anyway).
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// `PENDING → RUNNING`.
+    pub(crate) fn transition_to_running(&self) -> Start {
+        // ORDERING: Acquire so the winner sees the closure as the submitter left it (the closure
+        // is also behind a mutex, so this is belt and braces); Relaxed on failure: the loser
+        // touches nothing.
+        match self
+            .0
+            .compare_exchange(PENDING, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => Start::Run,
+            Err(_) => Start::NotPending,
+        }
+    }
+
+    /// `PENDING → CANCELLED`. The caller holds the future's lock.
+    pub(crate) fn transition_to_cancelled(&self) -> End {
+        self.end_pending(CANCELLED)
+    }
+
+    /// `PENDING → FINISHED|FAILED` for a job that will never run. The caller holds the lock.
+    pub(crate) fn transition_to_refused(&self) -> End {
+        self.end_pending(FINISHED | FAILED)
+    }
+
+    fn end_pending(&self, to: usize) -> End {
+        // ORDERING: AcqRel: Release publishes the (about to be stored) outcome together with the
+        // lock release; Acquire on failure so the returned snapshot is as fresh as `load`.
+        match self
+            .0
+            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => End::Ended,
+            Err(now) => End::NotPending(now),
+        }
+    }
+
+    /// `RUNNING → FINISHED[|FAILED]`, by the runner that won `transition_to_running`. The caller
+    /// holds the lock.
+    pub(crate) fn transition_to_finished(&self, failed: bool) {
+        let to = if failed { FINISHED | FAILED } else { FINISHED };
+        // ORDERING: Release, see `load`. A plain store is enough: only the runner may leave
+        // RUNNING, so no other transition can race with this one.
+        debug_assert_eq!(lifecycle(self.0.load(Ordering::Relaxed)), RUNNING);
+        self.0.store(to, Ordering::Release);
+    }
+}
+
+/// The lifecycle part of a word (`PENDING`, `RUNNING`, `FINISHED` or `CANCELLED`).
+pub(crate) fn lifecycle(word: usize) -> usize {
+    word & LIFECYCLE
+}
+
+/// `true` once the future has ended (`FINISHED` or `CANCELLED`).
+pub(crate) fn is_done(word: usize) -> bool {
+    lifecycle(word) >= FINISHED
+}
+
+/// `true` if the future finished with an error other than `Cancelled`.
+pub(crate) fn is_failed(word: usize) -> bool {
+    word & FAILED != 0
+}

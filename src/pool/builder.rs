@@ -1,0 +1,158 @@
+//! [`ThreadPoolBuilder`]: every setting of a pool, checked once at `build`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::error::BuildError;
+use crate::pool::ThreadPoolExecutor;
+use crate::pool::registry::{Config, Registry};
+use crate::pool::sleep::MAX_THREADS;
+
+/// How long an idle worker waits for a job before its thread exits, unless
+/// [`ThreadPoolBuilder::keep_alive`] says otherwise. Long enough that a pool serving steady
+/// traffic never re-spawns threads, short enough that a burst's extra threads go away (tokio's
+/// blocking pool uses the same value).
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The largest `max_workers` a pool accepts.
+pub const MAX_WORKERS: usize = if MAX_THREADS < 65_536 {
+    MAX_THREADS
+} else {
+    65_536
+};
+
+/// `min(32, available_parallelism + 4)`: Python's default, which leaves room for I/O-bound jobs
+/// while keeping CPU-bound ones from oversubscribing large machines.
+pub fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus + 4).min(32)
+}
+
+/// Builds a [`ThreadPoolExecutor`] with non-default settings.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(4)
+///     .thread_name_prefix("db")
+///     .keep_alive(Some(Duration::from_secs(60)))
+///     .build()
+///     .unwrap();
+/// let name = pool.submit(|| std::thread::current().name().unwrap().to_owned()).join().unwrap();
+/// assert_eq!(name, "db_0");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ThreadPoolBuilder {
+    max_workers: Option<usize>,
+    thread_name_prefix: Option<String>,
+    initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    stack_size: Option<usize>,
+    keep_alive: Option<Duration>,
+}
+
+impl Default for ThreadPoolBuilder {
+    fn default() -> Self {
+        ThreadPoolBuilder {
+            max_workers: None,
+            thread_name_prefix: None,
+            initializer: None,
+            stack_size: None,
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+        }
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// A builder with the defaults: [`default_max_workers`] workers, threads named
+    /// `ThreadPoolExecutor-{n}_{index}`, no initializer, the platform's stack size, and a
+    /// [`DEFAULT_KEEP_ALIVE`] keep-alive.
+    pub fn new() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::default()
+    }
+
+    /// The most worker threads the pool will run at once. Threads are started lazily, one per
+    /// submitted job that finds no idle worker, up to this number. `0` is refused by `build`.
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Names the worker threads `"{prefix}_{index}"`, with `index` in `0..max_workers`.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs `f` once at the start of every worker thread, before it takes any job.
+    ///
+    /// If `f` panics, the pool is broken: every pending job and every later submit resolves to
+    /// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool), as in Python.
+    pub fn initializer<F: Fn() + Send + Sync + 'static>(mut self, f: F) -> Self {
+        self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// The stack size of every worker thread, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// How long an idle worker waits for a job before its thread exits; `None` keeps idle threads
+    /// forever (Python's behaviour). Defaults to [`DEFAULT_KEEP_ALIVE`].
+    pub fn keep_alive(mut self, idle: Option<Duration>) -> Self {
+        self.keep_alive = idle;
+        self
+    }
+
+    /// Builds the pool. No thread is started until the first job is submitted.
+    ///
+    /// # Errors
+    ///
+    /// If `max_workers` is 0 (`"max_workers must be greater than 0"`) or larger than
+    /// [`MAX_WORKERS`].
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
+        if max_workers == 0 {
+            return Err(BuildError::new("max_workers must be greater than 0"));
+        }
+        if max_workers > MAX_WORKERS {
+            return Err(BuildError::new(format!(
+                "max_workers must be at most {MAX_WORKERS}, got {max_workers}"
+            )));
+        }
+        let thread_name_prefix = self.thread_name_prefix.unwrap_or_else(|| {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            // ORDERING: Relaxed: only uniqueness matters.
+            format!(
+                "ThreadPoolExecutor-{}",
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        Ok(ThreadPoolExecutor::from_registry(Registry::new(Config {
+            max_workers,
+            thread_name_prefix,
+            initializer: self.initializer,
+            stack_size: self.stack_size,
+            keep_alive: self.keep_alive,
+        })))
+    }
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .field("initializer", &self.initializer.as_ref().map(|_| "Fn()"))
+            .field("stack_size", &self.stack_size)
+            .field("keep_alive", &self.keep_alive)
+            .finish()
+    }
+}

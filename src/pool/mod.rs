@@ -1,0 +1,244 @@
+//! [`ThreadPoolExecutor`]: Python's `concurrent.futures.ThreadPoolExecutor` on a work-stealing
+//! pool.
+//!
+//! | file          | concept                                                              |
+//! |---------------|----------------------------------------------------------------------|
+//! | `builder.rs`  | settings and their validation                                        |
+//! | `registry.rs` | the queues, the worker slots, spawning, shutdown and breaking         |
+//! | `worker.rs`   | a worker thread's loop, its local deque, helping waits               |
+//! | `sleep/`      | how idle workers spin, park, wake and retire (design note inside)    |
+//! | `task.rs`     | a job: closure + future core in one allocation, and its queue entry  |
+
+mod builder;
+pub(crate) mod registry;
+pub(crate) mod sleep;
+pub(crate) mod task;
+pub(crate) mod worker;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use self::builder::{DEFAULT_KEEP_ALIVE, MAX_WORKERS, ThreadPoolBuilder, default_max_workers};
+use self::registry::Registry;
+use crate::error::SubmitError;
+use crate::future::PoolFuture;
+use crate::map::{Map, MapOptions};
+
+/// A pool of worker threads that runs submitted closures and hands out [`PoolFuture`]s:
+/// Python's `concurrent.futures.ThreadPoolExecutor`.
+///
+/// * Threads start lazily: a submit starts a thread only when no idle worker can take the job
+///   and fewer than `max_workers` threads exist. A pool that was never used owns no thread.
+/// * Jobs submitted from outside go to a shared injector queue; jobs submitted from a worker go
+///   to that worker's own deque; idle workers steal. Idle workers park (an idle pool uses no
+///   CPU) and exit after the keep-alive.
+/// * A panicking job does not take its worker down: its future resolves to
+///   [`FutureError::Panicked`](crate::FutureError::Panicked).
+/// * Dropping the executor is `shutdown(wait = true, cancel_futures = false)`: like leaving a
+///   Python `with ThreadPoolExecutor() as pool:` block, it waits for the queued jobs.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{ThreadPoolExecutor, as_completed};
+///
+/// let pool = ThreadPoolExecutor::new(4);
+/// let futures: Vec<_> = (1..=4u64).map(|n| pool.submit(move || n * n)).collect();
+/// let mut squares: Vec<u64> = as_completed(futures).map(|f| f.join().unwrap()).collect();
+/// squares.sort();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub struct ThreadPoolExecutor {
+    registry: Arc<Registry>,
+    /// `false` once the registry was handed to the default executor, which shuts it down itself.
+    shutdown_on_drop: bool,
+}
+
+impl ThreadPoolExecutor {
+    /// A pool of at most `max_workers` threads, with the other settings at their defaults.
+    ///
+    /// # Panics
+    ///
+    /// If `max_workers` is 0 (`"max_workers must be greater than 0"`), or larger than
+    /// [`MAX_WORKERS`]. Use [`builder`](Self::builder) to get an error instead.
+    pub fn new(max_workers: usize) -> ThreadPoolExecutor {
+        match ThreadPoolExecutor::builder().max_workers(max_workers).build() {
+            Ok(pool) => pool,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A builder for a pool with other settings (thread names, initializer, stack size,
+    /// keep-alive).
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+
+    pub(crate) fn from_registry(registry: Arc<Registry>) -> ThreadPoolExecutor {
+        ThreadPoolExecutor {
+            registry,
+            shutdown_on_drop: true,
+        }
+    }
+
+    /// Hands the pool over without shutting it down (the default executor takes it).
+    pub(crate) fn into_registry(mut self) -> Arc<Registry> {
+        self.shutdown_on_drop = false;
+        Arc::clone(&self.registry)
+    }
+
+    /// The most worker threads this pool runs at once.
+    pub fn max_workers(&self) -> usize {
+        self.registry.config().max_workers
+    }
+
+    /// Worker threads alive now (started lazily, retired after the keep-alive).
+    pub fn num_threads(&self) -> usize {
+        self.registry.num_threads()
+    }
+
+    /// `true` once [`shutdown`](Self::shutdown) was called or the pool broke.
+    pub fn is_shutdown(&self) -> bool {
+        self.registry.is_closed()
+    }
+
+    /// Schedules `f` and returns its future at once. The job runs whether or not anyone waits.
+    ///
+    /// After [`shutdown`](Self::shutdown) the returned future is already done with
+    /// `Err(FutureError::Shutdown)` and `f` is dropped unrun; on a broken pool, with
+    /// `Err(FutureError::BrokenPool(_))`. Use [`try_submit`](Self::try_submit) to get `f` back
+    /// instead.
+    pub fn submit<F, T>(&self, f: F) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.registry.submit(f)
+    }
+
+    /// Like [`submit`](Self::submit), but a pool that is shut down or broken refuses the job and
+    /// gives the closure back in the [`SubmitError`].
+    ///
+    /// # Caveats
+    ///
+    /// A `shutdown` racing with this call from another thread may land just after the job was
+    /// queued; the job then either runs or its future resolves to `FutureError::Shutdown`.
+    pub fn try_submit<F, T>(&self, f: F) -> Result<PoolFuture<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.registry.closed_error() {
+            Some(err) => Err(SubmitError::new(f, err)),
+            None => Ok(self.registry.submit(f)),
+        }
+    }
+
+    /// Calls `f` on every item, in parallel, and yields the results in input order: Python's
+    /// `Executor.map`.
+    ///
+    /// Every item is submitted at once (Python semantics); use [`map_with`](Self::map_with) and
+    /// [`MapOptions::buffersize`] to bound the jobs in flight, or [`MapOptions::timeout`] to bound
+    /// the whole iteration. A panicking item yields its `Err(FutureError::Panicked)` and the
+    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(4);
+    /// let lengths: Vec<usize> = pool
+    ///     .map(|s: &str| s.len(), ["a", "bb", "ccc"])
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    pub fn map<I, F, T>(&self, f: F, items: I) -> Map<T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::eager(&self.registry, f, items, MapOptions::default())
+    }
+
+    /// [`map`](Self::map) with options: a timeout for the whole iteration, measured from this
+    /// call, and a `buffersize` that keeps at most that many jobs in flight and pulls items
+    /// lazily, so an infinite iterator works.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{MapOptions, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let first: Vec<u64> = pool
+    ///     .map_with(|n: u64| n * 10, 0.., MapOptions::default().buffersize(4))
+    ///     .take(3)
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(first, [0, 10, 20]);
+    /// ```
+    ///
+    /// # Caveats
+    ///
+    /// Unlike `map`, the iterator must be `Send + 'static`: with a `buffersize` it is kept inside
+    /// the returned [`Map`] and pulled as results are consumed.
+    pub fn map_with<I, F, T>(&self, f: F, items: I, options: MapOptions) -> Map<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        if options.buffer_size().is_some() {
+            Map::lazy(&self.registry, f, items.into_iter(), options)
+        } else {
+            Map::eager(&self.registry, f, items, options)
+        }
+    }
+
+    /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.
+    ///
+    /// * Later `submit`s return futures already done with `Err(FutureError::Shutdown)`.
+    /// * `cancel_futures = true` cancels every job that has not started.
+    /// * `wait = true` returns once every job that was not cancelled has finished and every
+    ///   worker thread has exited; `wait = false` returns at once while the queued jobs still run.
+    ///
+    /// Idempotent. Safe to call from one of the pool's own jobs: the calling worker then waits
+    /// for the others, not for itself, and exits once its job returns.
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.registry.shutdown(wait, cancel_futures);
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    /// `ThreadPoolExecutor::new(default_max_workers())`: `min(32, available_parallelism + 4)`.
+    fn default() -> Self {
+        ThreadPoolExecutor::new(default_max_workers())
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    /// `shutdown(wait = true, cancel_futures = false)`.
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            self.registry.shutdown(true, false);
+        }
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts = self.registry.sleep.counts();
+        f.debug_struct("ThreadPoolExecutor")
+            .field("max_workers", &self.max_workers())
+            .field("threads", &counts.threads)
+            .field("idle", &(counts.searching + counts.sleeping))
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}

@@ -1,0 +1,477 @@
+//! The shared heart of a pool: the queues, the worker slots, the sleep state and the life cycle.
+//!
+//! A [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) owns an `Arc<Registry>`; every worker
+//! thread holds one too, as does every lazily-refilling [`Map`](crate::Map).
+
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::error::FutureError;
+use crate::future::PoolFuture;
+use crate::pool::sleep::Sleep;
+use crate::pool::task::{Job, Task};
+use crate::pool::worker::{self, WorkerCtx};
+
+/// `closed` bit: `shutdown` was called.
+const SHUT_DOWN: usize = 0b01;
+/// `closed` bit: a worker initializer panicked.
+const BROKEN: usize = 0b10;
+
+/// What a pool is built with (see `ThreadPoolBuilder`).
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) thread_name_prefix: String,
+    pub(crate) initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) keep_alive: Option<Duration>,
+}
+
+pub(crate) struct Registry {
+    /// Never 0: 0 means "no pool" in a future's `Core`.
+    id: usize,
+    config: Config,
+    /// Jobs submitted from outside the pool.
+    injector: Injector<Job>,
+    /// The stealing ends of the workers' local deques, by slot.
+    stealers: RwLock<Box<[Option<Stealer<Job>>]>>,
+    pub(crate) sleep: Sleep,
+    /// `SHUT_DOWN | BROKEN` bits; only ever grows.
+    closed: AtomicUsize,
+    broken_reason: OnceLock<String>,
+    /// Worker slots. `threads` (in `sleep`) only grows under this lock.
+    slots: Mutex<Slots>,
+    /// Signalled when `slots.live` drops to 0.
+    all_exited: Condvar,
+}
+
+struct Slots {
+    entries: Vec<Slot>,
+    /// Worker threads that have not exited, minus those blocked in `shutdown(wait = true)` from
+    /// inside (they cannot wait for themselves).
+    live: usize,
+}
+
+#[derive(Default)]
+struct Slot {
+    occupied: bool,
+    /// The handle of the thread that last used this slot (running, or exited and not joined).
+    handle: Option<JoinHandle<()>>,
+}
+
+/// How `try_spawn` went.
+enum Spawn {
+    Spawned,
+    /// `max_workers` threads exist: a busy one will come back to the queue.
+    AtMax,
+    /// No thread could be started (closed pool, or the OS refused).
+    Failed(FutureError),
+}
+
+/// How a keep-alive retirement went.
+#[must_use]
+pub(crate) enum Retire {
+    /// The worker exited its slot: the thread must return.
+    Exited,
+    /// The worker is needed after all (woken, or work arrived): it is searching again.
+    Stay,
+}
+
+impl Registry {
+    pub(crate) fn new(config: Config) -> Arc<Registry> {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+        let slots = config.max_workers;
+        Arc::new(Registry {
+            // ORDERING: Relaxed: a unique number is all that is needed.
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            injector: Injector::new(),
+            stealers: RwLock::new((0..slots).map(|_| None).collect()),
+            sleep: Sleep::new(slots, max_searching()),
+            closed: AtomicUsize::new(0),
+            broken_reason: OnceLock::new(),
+            slots: Mutex::new(Slots {
+                entries: (0..slots).map(|_| Slot::default()).collect(),
+                live: 0,
+            }),
+            all_exited: Condvar::new(),
+            config,
+        })
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The error a job submitted now would get, if the pool is closed.
+    pub(crate) fn closed_error(&self) -> Option<FutureError> {
+        // ORDERING: SeqCst: this load is the "read" half of the Dekker pattern against
+        // `shutdown`/`break_pool` (set flag → fence → drain/wake) in `submit`.
+        let closed = self.closed.load(Ordering::SeqCst);
+        if closed & BROKEN != 0 {
+            Some(FutureError::BrokenPool(self.broken_reason()))
+        } else if closed & SHUT_DOWN != 0 {
+            Some(FutureError::Shutdown)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // ORDERING: SeqCst, see `closed_error`.
+        self.closed.load(Ordering::SeqCst) != 0
+    }
+
+    fn broken_reason(&self) -> String {
+        self.broken_reason
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "the pool is broken".to_owned())
+    }
+
+    /// Submits `f`: the job is queued and a worker is made available for it.
+    pub(crate) fn submit<F, T>(self: &Arc<Self>, f: F) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(err) = self.closed_error() {
+            return refused(f, err);
+        }
+        let (task, fut) = Task::new(f, self.id);
+        self.push(Job::new(task));
+        // ORDERING: the submitter's Dekker fence: push → fence → read `closed` and the sleep word.
+        // Against a worker's announce → fence → re-check, and `shutdown`'s flag → fence → drain,
+        // at least one side sees the other. See `sleep/README.md`.
+        fence(Ordering::SeqCst);
+        if let Some(err) = self.closed_error() {
+            // Shutdown raced with this submit. Whoever gets to the job first decides: a worker
+            // still draining the queue runs it, or we refuse it here. Never both, never neither.
+            fut.refuse(err);
+        } else if let Err(err) = self.notify() {
+            fut.refuse(err);
+        }
+        fut
+    }
+
+    fn push(&self, job: Job) {
+        match worker::current(self.id) {
+            Some(ctx) => ctx.push_local(job),
+            None => self.injector.push(job),
+        }
+    }
+
+    /// Makes sure some worker will look at the queues: leaves it to a searching worker, wakes a
+    /// sleeping one, or starts a new thread (lazily, up to `max_workers`). The caller has just
+    /// pushed a job and issued `fence(SeqCst)`.
+    ///
+    /// Returns an error only when no worker exists and none can be started: the caller's job
+    /// would wait forever, so its future gets the error instead.
+    pub(crate) fn notify(self: &Arc<Self>) -> Result<(), FutureError> {
+        let counts = self.sleep.counts();
+        if counts.searching > 0 {
+            return Ok(());
+        }
+        if counts.sleeping > 0 && self.sleep.wake_one() {
+            return Ok(());
+        }
+        match self.try_spawn() {
+            Spawn::Spawned | Spawn::AtMax => Ok(()),
+            Spawn::Failed(err) => {
+                if self.sleep.counts().threads == 0 {
+                    Err(err)
+                } else {
+                    // Existing workers will get to the job.
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Called by a searcher that found a job and was the last searcher: if more work is queued,
+    /// make sure another worker comes for it. This is how a burst fans out over sleepers.
+    pub(crate) fn notify_if_more_work(self: &Arc<Self>) {
+        // ORDERING: pairs with the submitters' fence (see `stop_searching`).
+        fence(Ordering::SeqCst);
+        if self.has_work() {
+            let _ = self.notify();
+        }
+    }
+
+    fn try_spawn(self: &Arc<Self>) -> Spawn {
+        let mut slots = lock(&self.slots);
+        if let Some(err) = self.closed_error() {
+            return Spawn::Failed(err);
+        }
+        if !self.sleep.try_add_thread(self.config.max_workers) {
+            return Spawn::AtMax;
+        }
+        let index = slots
+            .entries
+            .iter()
+            .position(|slot| !slot.occupied)
+            .expect("poolbridge bug: fewer than max_workers threads but no free slot");
+        let previous = slots.entries[index].handle.take();
+        let local = Worker::new_fifo();
+        write(&self.stealers)[index] = Some(local.stealer());
+
+        let mut builder =
+            thread::Builder::new().name(format!("{}_{index}", self.config.thread_name_prefix));
+        if let Some(size) = self.config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let registry = Arc::clone(self);
+        let outcome = match builder.spawn(move || worker::main(registry, index, local)) {
+            Ok(handle) => {
+                slots.entries[index] = Slot {
+                    occupied: true,
+                    handle: Some(handle),
+                };
+                slots.live += 1;
+                Spawn::Spawned
+            }
+            Err(err) => {
+                self.sleep.remove_thread(false);
+                write(&self.stealers)[index] = None;
+                Spawn::Failed(FutureError::BrokenPool(format!(
+                    "could not start a worker thread: {err}"
+                )))
+            }
+        };
+        drop(slots);
+        if let Some(previous) = previous {
+            // A thread that retired from this slot; it has released it and is returning.
+            let _ = previous.join();
+        }
+        outcome
+    }
+
+    /// Takes a job from the injector (moving a batch into `local`) or steals one from another
+    /// worker. `me` is the caller's slot, skipped when stealing.
+    pub(crate) fn steal(&self, local: &Worker<Job>, me: usize, start: usize) -> Option<Job> {
+        loop {
+            match self
+                .injector
+                .steal_batch_with_limit_and_pop(local, STEAL_BATCH)
+            {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            }
+        }
+        let stealers = read(&self.stealers);
+        let n = stealers.len();
+        loop {
+            let mut retry = false;
+            for k in 0..n {
+                let i = (start + k) % n;
+                if i == me {
+                    continue;
+                }
+                if let Some(stealer) = &stealers[i] {
+                    match stealer.steal() {
+                        Steal::Success(job) => return Some(job),
+                        Steal::Empty => {}
+                        Steal::Retry => retry = true,
+                    }
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// `true` if a job is queued anywhere (injector or any local deque).
+    pub(crate) fn has_work(&self) -> bool {
+        !self.injector.is_empty() || read(&self.stealers).iter().flatten().any(|s| !s.is_empty())
+    }
+
+    /// Removes every queued job and hands it to `f`. User code (callbacks, closure drops) runs in
+    /// `f`, so no lock is held while it runs.
+    fn drain(&self, mut f: impl FnMut(Job)) {
+        let stealers: Vec<Stealer<Job>> = read(&self.stealers).iter().flatten().cloned().collect();
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => f(job),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+        for stealer in &stealers {
+            loop {
+                match stealer.steal() {
+                    Steal::Success(job) => f(job),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+    }
+
+    /// `shutdown(wait, cancel_futures)`; see `ThreadPoolExecutor::shutdown`.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        {
+            // Under the slot lock, so no thread is spawned once the flag is up.
+            let _slots = lock(&self.slots);
+            // ORDERING: SeqCst, then the fence: flag → fence → drain/wake, against a submitter's
+            // push → fence → flag check.
+            self.closed.fetch_or(SHUT_DOWN, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if cancel_futures {
+            self.drain(Job::cancel);
+        }
+        self.sleep.wake_all();
+        if wait {
+            self.wait_for_workers();
+        }
+    }
+
+    /// Blocks until every worker has exited (but the caller, if it is one of them).
+    fn wait_for_workers(&self) {
+        let me = worker::current(self.id);
+        let mut slots = lock(&self.slots);
+        if let Some(ctx) = &me {
+            if ctx.exempt_from_live() {
+                slots.live -= 1;
+                if slots.live == 0 {
+                    self.all_exited.notify_all();
+                }
+            }
+        }
+        while slots.live > 0 {
+            slots = self
+                .all_exited
+                .wait(slots)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if me.is_some() {
+            return;
+        }
+        let handles: Vec<JoinHandle<()>> = slots
+            .entries
+            .iter_mut()
+            .filter_map(|slot| slot.handle.take())
+            .collect();
+        drop(slots);
+        for handle in handles {
+            // Threads that exited their loop, plus workers that called `shutdown(wait = true)`
+            // from a job and are finishing it.
+            let _ = handle.join();
+        }
+    }
+
+    /// A worker's initializer panicked: the pool is broken. Every queued job and every later
+    /// submit resolves to `BrokenPool`.
+    pub(crate) fn break_pool(&self, panic_message: &str) {
+        let reason = format!(
+            "a worker thread initializer panicked ({panic_message}); the pool cannot run jobs anymore"
+        );
+        {
+            let _slots = lock(&self.slots);
+            let _ = self.broken_reason.set(reason);
+            // ORDERING: SeqCst + fence, as in `shutdown`.
+            self.closed.fetch_or(BROKEN, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        let reason = self.broken_reason();
+        self.drain(|job| job.refuse(FutureError::BrokenPool(reason.clone())));
+        self.sleep.wake_all();
+    }
+
+    /// A worker leaves for good (shutdown, broken pool): frees its slot.
+    pub(crate) fn exit_worker(&self, ctx: &WorkerCtx, searching: bool) {
+        let mut slots = lock(&self.slots);
+        self.sleep.remove_thread(searching);
+        self.release_slot(&mut slots, ctx);
+    }
+
+    /// The keep-alive of a sleeping worker passed: retire it unless it is needed after all.
+    pub(crate) fn try_retire(&self, ctx: &WorkerCtx) -> Retire {
+        let mut slots = lock(&self.slots);
+        if !self.sleep.try_retire(ctx.index()) {
+            drop(slots);
+            self.sleep.consume_notification(ctx.index());
+            return Retire::Stay;
+        }
+        // ORDERING: the retiring worker's Dekker fence: `threads - 1` → fence → last look at
+        // the queues, against a submitter's push → fence → read of `threads`.
+        fence(Ordering::SeqCst);
+        if self.has_work() {
+            // A submitter may have counted on us: stay. We hold the slot lock, the only place
+            // `threads` grows, so this cannot exceed max_workers.
+            self.sleep.undo_retire();
+            return Retire::Stay;
+        }
+        self.release_slot(&mut slots, ctx);
+        Retire::Exited
+    }
+
+    fn release_slot(&self, slots: &mut Slots, ctx: &WorkerCtx) {
+        let index = ctx.index();
+        slots.entries[index].occupied = false;
+        write(&self.stealers)[index] = None;
+        if !ctx.exempt_from_live() {
+            // Already uncounted by `wait_for_workers`.
+            return;
+        }
+        slots.live -= 1;
+        if slots.live == 0 {
+            self.all_exited.notify_all();
+        }
+    }
+
+    /// Worker threads currently alive.
+    pub(crate) fn num_threads(&self) -> usize {
+        self.sleep.counts().threads
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Any job still queued has no worker left: its `Job` entry refuses it on drop.
+        self.drain(drop);
+    }
+}
+
+/// Jobs moved from the injector to a worker's deque at a time. A batch saves trips to the shared
+/// injector for short jobs; a small one keeps long jobs from piling up behind one worker (idle
+/// workers steal them back anyway).
+const STEAL_BATCH: usize = 4;
+
+/// Workers that may spin at once: half the cores, at least one. Spinning keeps the next job's
+/// latency low, but each spinner occupies a core the submitter might need.
+fn max_searching() -> usize {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus / 2).max(1)
+}
+
+/// A future that is already done with `err`; `f` is dropped unrun.
+pub(crate) fn refused<F, T>(f: F, err: FutureError) -> PoolFuture<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (_task, fut) = Task::new(f, 0);
+    fut.refuse(err);
+    fut
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}

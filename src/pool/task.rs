@@ -1,0 +1,129 @@
+//! A job: the closure and its future's [`Core`] in one allocation, and the queue entry for it.
+
+use std::sync::Arc;
+
+use crate::error::{FutureError, PanicError};
+use crate::future::{Core, PoolFuture, TaskHandle};
+use crate::loom::lock;
+use crate::loom::sync::Mutex;
+use crate::unwind;
+
+/// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`Job`]).
+pub(crate) struct Task<F, T> {
+    core: Core<T>,
+    /// The closure until someone claims it: the runner (after `PENDING → RUNNING`) or whoever
+    /// ends the future from `PENDING`. The state CAS decides who; the mutex only makes the move
+    /// out safe without `unsafe`, and is never contended.
+    func: Mutex<Option<F>>,
+}
+
+impl<F, T> Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    /// A new pending job for the pool with identity `pool` (0: none), and its first handle.
+    pub(crate) fn new(func: F, pool: usize) -> (Arc<Task<F, T>>, PoolFuture<T>) {
+        let task = Arc::new(Task {
+            core: Core::new(pool),
+            func: Mutex::new(Some(func)),
+        });
+        let fut = PoolFuture::from_task(task.clone());
+        (task, fut)
+    }
+}
+
+impl<F, T> TaskHandle<T> for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn core(&self) -> &Core<T> {
+        &self.core
+    }
+
+    fn call(&self) -> Result<T, PanicError> {
+        let func = lock(&self.func).take();
+        let func = func.expect("poolbridge bug: a job's closure was claimed twice");
+        unwind::catch(func)
+    }
+
+    fn discard(&self) {
+        let func = lock(&self.func).take();
+        drop(func);
+    }
+}
+
+/// The type-erased operations a queue needs on a job.
+pub(crate) trait Runnable: Send + Sync {
+    /// Runs the job if it is still pending (a stale entry, already run inline or cancelled, is a
+    /// no-op).
+    fn run(self: Arc<Self>);
+    /// Cancels the job if it is still pending.
+    fn cancel(self: Arc<Self>);
+    /// Ends the job with `err` if it is still pending.
+    fn refuse(self: Arc<Self>, err: FutureError);
+    /// `true` if nobody has claimed the job yet.
+    fn is_pending(&self) -> bool;
+}
+
+impl<F, T> Runnable for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Arc<Self>) {
+        let fut = PoolFuture::from_task(self);
+        let _ = fut.try_run_inline();
+    }
+
+    fn cancel(self: Arc<Self>) {
+        PoolFuture::from_task(self).cancel();
+    }
+
+    fn refuse(self: Arc<Self>, err: FutureError) {
+        PoolFuture::from_task(self).refuse(err);
+    }
+
+    fn is_pending(&self) -> bool {
+        crate::future::state::lifecycle(self.core.state().load()) == crate::future::state::PENDING
+    }
+}
+
+/// A queue entry. Dropping an entry whose job is still pending (the queue itself was dropped)
+/// ends the job with `BrokenPool` rather than leaving its future waiting forever.
+pub(crate) struct Job(Option<Arc<dyn Runnable>>);
+
+impl Job {
+    pub(crate) fn new(task: Arc<dyn Runnable>) -> Job {
+        Job(Some(task))
+    }
+
+    fn take(&mut self) -> Arc<dyn Runnable> {
+        self.0.take().expect("poolbridge bug: a job entry was used twice")
+    }
+
+    pub(crate) fn run(mut self) {
+        self.take().run();
+    }
+
+    pub(crate) fn cancel(mut self) {
+        self.take().cancel();
+    }
+
+    pub(crate) fn refuse(mut self, err: FutureError) {
+        self.take().refuse(err);
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            if task.is_pending() {
+                task.refuse(FutureError::BrokenPool(
+                    "the job was dropped from the queue before a worker could run it".into(),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The worker thread: its main loop, its local deque, and the helping waits that keep a blocked
+//! worker from deadlocking its own pool.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crossbeam_deque::Worker;
+
+use crate::pool::registry::{Registry, Retire};
+use crate::pool::sleep::Wake;
+use crate::pool::task::Job;
+use crate::unwind;
+
+/// How many times an idle, searching worker looks at the queues before parking, and how it
+/// waits between looks: the first `SPIN_PAUSE_ROUNDS` rounds busy-wait `2^round` pause
+/// instructions, the rest yield the core. Spinning for a few tens of microseconds lets a worker
+/// take the next job of a request/response pattern (an async task awaiting one job at a time)
+/// without paying for a park/unpark pair, while an idle pool still parks almost at once.
+const SPIN_ROUNDS: u32 = 48;
+const SPIN_PAUSE_ROUNDS: u32 = 8;
+
+thread_local! {
+    /// The worker running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<WorkerCtx>>> = const { RefCell::new(None) };
+}
+
+/// Per-thread state of a worker.
+pub(crate) struct WorkerCtx {
+    registry: Arc<Registry>,
+    index: usize,
+    local: Worker<Job>,
+    /// Still counted in the registry's `live` (cleared by `exempt_from_live`).
+    counted: Cell<bool>,
+    /// xorshift state, to start stealing at a different victim each time.
+    rng: Cell<u32>,
+}
+
+/// The worker of pool `pool` running on this thread, if this thread is one.
+pub(crate) fn current(pool: usize) -> Option<Rc<WorkerCtx>> {
+    if pool == 0 {
+        return None;
+    }
+    CURRENT
+        .try_with(|current| {
+            current
+                .borrow()
+                .as_ref()
+                .filter(|ctx| ctx.registry.id() == pool)
+                .cloned()
+        })
+        .ok()
+        .flatten()
+}
+
+/// The worker running on this thread, whatever its pool.
+pub(crate) fn current_any() -> Option<Rc<WorkerCtx>> {
+    CURRENT
+        .try_with(|current| current.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// The body of a worker thread.
+pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>) {
+    let ctx = Rc::new(WorkerCtx {
+        registry,
+        index,
+        local,
+        counted: Cell::new(true),
+        rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
+    });
+    CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
+
+    let initialized = match &ctx.registry.config().initializer {
+        Some(init) => match unwind::catch(|| init()) {
+            Ok(()) => true,
+            Err(err) => {
+                ctx.registry.break_pool(err.message());
+                false
+            }
+        },
+        None => true,
+    };
+    if initialized {
+        ctx.run();
+    } else {
+        ctx.registry.exit_worker(&ctx, false);
+    }
+    CURRENT.with(|current| current.borrow_mut().take());
+}
+
+impl WorkerCtx {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn pool(&self) -> usize {
+        self.registry.id()
+    }
+
+    pub(crate) fn push_local(&self, job: Job) {
+        self.local.push(job);
+    }
+
+    /// Marks this worker as no longer counted in the registry's `live`. Returns `true` if it was
+    /// counted until now (the caller must then decrement `live`).
+    pub(crate) fn exempt_from_live(&self) -> bool {
+        self.counted.replace(false)
+    }
+
+    /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
+    fn run(&self) {
+        let registry = &self.registry;
+        let sleep = &registry.sleep;
+        let mut searching = false;
+        loop {
+            if let Some(job) = self.find_work().or_else(|| {
+                if !searching {
+                    searching = sleep.try_start_searching();
+                }
+                if searching { self.spin() } else { None }
+            }) {
+                if searching {
+                    searching = false;
+                    if sleep.stop_searching() {
+                        registry.notify_if_more_work();
+                    }
+                }
+                self.run_job(job);
+                continue;
+            }
+            if registry.is_closed() && !registry.has_work() {
+                registry.exit_worker(self, searching);
+                return;
+            }
+            let keep_alive = registry.config().keep_alive;
+            let wake = sleep.sleep(self.index, searching, keep_alive, || {
+                registry.has_work() || registry.is_closed()
+            });
+            searching = true;
+            if wake == Wake::TimedOut {
+                match registry.try_retire(self) {
+                    Retire::Exited => return,
+                    Retire::Stay => {}
+                }
+            }
+        }
+    }
+
+    /// Looks at the queues `SPIN_ROUNDS` times with a growing pause in between.
+    fn spin(&self) -> Option<Job> {
+        for round in 0..SPIN_ROUNDS {
+            if round < SPIN_PAUSE_ROUNDS {
+                for _ in 0..(1u32 << round) {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+            if let Some(job) = self.find_work() {
+                return Some(job);
+            }
+            if self.registry.is_closed() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The next job: own deque first, then the injector, then the other workers.
+    pub(crate) fn find_work(&self) -> Option<Job> {
+        self.local.pop().or_else(|| {
+            let n = self.registry.config().max_workers;
+            self.registry.steal(&self.local, self.index, self.next_random() as usize % n)
+        })
+    }
+
+    /// Runs one job. The job's own panic is already caught by the job; what can still unwind
+    /// here is user code dropped with the job (a value or closure whose `Drop` panics), and that
+    /// must not take the worker down either.
+    pub(crate) fn run_job(&self, job: Job) {
+        if let Err(err) = unwind::catch(|| job.run()) {
+            unwind::report("dropping a job's value or closure", &err);
+        }
+    }
+
+    /// The helping half of a blocking wait on a worker thread: until `done()`, run the awaited
+    /// job inline if nobody has started it (`try_inline`), else, if `steal_others`, run other
+    /// queued jobs. Returns when the job is done or there is nothing left to help with; the
+    /// caller then blocks.
+    pub(crate) fn help(
+        &self,
+        done: impl Fn() -> bool,
+        mut try_inline: impl FnMut() -> bool,
+        steal_others: bool,
+    ) {
+        loop {
+            if done() {
+                return;
+            }
+            if try_inline() {
+                continue;
+            }
+            if !steal_others {
+                return;
+            }
+            match self.find_work() {
+                Some(job) => self.run_job(job),
+                None => return,
+            }
+        }
+    }
+
+    fn next_random(&self) -> u32 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+}

@@ -1,0 +1,486 @@
+//! Waiting on many futures: [`wait()`], [`wait_timeout`], [`as_completed`] and
+//! [`as_completed_timeout`], with Python's semantics.
+//!
+//! None of them polls: each registers one [`Signal`] with every pending future and sleeps on it;
+//! a future notifies the signal when it settles. A call from a worker thread first runs any of
+//! the awaited jobs of its own pool that have not started, so it cannot deadlock a saturated pool.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::iter::FusedIterator;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::FutureError;
+use crate::future::{PoolFuture, deadline_after, state};
+use crate::loom::sync::{Condvar, Mutex};
+use crate::loom::{self, lock};
+use crate::pool::worker::{self, WorkerCtx};
+
+/// Something that is, or refers to, a [`PoolFuture`]: lets [`wait()`] and [`as_completed`] take
+/// futures by value (`Vec<PoolFuture<T>>`) or by reference (`&Vec<PoolFuture<T>>`,
+/// `map.keys()`), boxed or in an `Arc`.
+pub trait AsPoolFuture {
+    /// The value type of the future.
+    type Output;
+    /// The future.
+    fn as_pool_future(&self) -> &PoolFuture<Self::Output>;
+}
+
+impl<T> AsPoolFuture for PoolFuture<T> {
+    type Output = T;
+    fn as_pool_future(&self) -> &PoolFuture<T> {
+        self
+    }
+}
+
+impl<F: AsPoolFuture + ?Sized> AsPoolFuture for &F {
+    type Output = F::Output;
+    fn as_pool_future(&self) -> &PoolFuture<F::Output> {
+        (**self).as_pool_future()
+    }
+}
+
+impl<F: AsPoolFuture + ?Sized> AsPoolFuture for &mut F {
+    type Output = F::Output;
+    fn as_pool_future(&self) -> &PoolFuture<F::Output> {
+        (**self).as_pool_future()
+    }
+}
+
+impl<F: AsPoolFuture + ?Sized> AsPoolFuture for Box<F> {
+    type Output = F::Output;
+    fn as_pool_future(&self) -> &PoolFuture<F::Output> {
+        (**self).as_pool_future()
+    }
+}
+
+impl<F: AsPoolFuture + ?Sized> AsPoolFuture for Arc<F> {
+    type Output = F::Output;
+    fn as_pool_future(&self) -> &PoolFuture<F::Output> {
+        (**self).as_pool_future()
+    }
+}
+
+/// When [`wait()`] returns: Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReturnWhen {
+    /// As soon as any future is done (finished or cancelled).
+    FirstCompleted,
+    /// As soon as any future finishes with an error (a panic, `Shutdown`, `BrokenPool`; not a
+    /// cancellation), or when all are done.
+    FirstException,
+    /// When all futures are done.
+    AllCompleted,
+}
+
+/// What [`wait()`] returns: the futures that are done and those that are not, each in input
+/// order.
+#[derive(Debug)]
+pub struct DoneAndNotDone<F> {
+    /// Finished or cancelled futures.
+    pub done: Vec<F>,
+    /// Pending or running futures.
+    pub not_done: Vec<F>,
+}
+
+/// Blocks until `return_when` holds for the futures `fs`: Python's `concurrent.futures.wait`.
+///
+/// The same future given twice is kept once (the first time). Returns at once if the condition
+/// already holds.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{ReturnWhen, ThreadPoolExecutor, wait};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let futures: Vec<_> = (0..4).map(|i| pool.submit(move || i)).collect();
+/// let outcome = wait(&futures, ReturnWhen::AllCompleted);
+/// assert_eq!(outcome.done.len(), 4);
+/// assert!(outcome.not_done.is_empty());
+/// ```
+pub fn wait<I>(fs: I, return_when: ReturnWhen) -> DoneAndNotDone<I::Item>
+where
+    I: IntoIterator,
+    I::Item: AsPoolFuture,
+{
+    wait_impl(fs, None, return_when)
+}
+
+/// [`wait()`], giving up after `timeout`; the futures not done by then are in `not_done`.
+pub fn wait_timeout<I>(
+    fs: I,
+    timeout: Duration,
+    return_when: ReturnWhen,
+) -> DoneAndNotDone<I::Item>
+where
+    I: IntoIterator,
+    I::Item: AsPoolFuture,
+{
+    wait_impl(fs, deadline_after(timeout), return_when)
+}
+
+fn wait_impl<I>(fs: I, deadline: Option<Instant>, return_when: ReturnWhen) -> DoneAndNotDone<I::Item>
+where
+    I: IntoIterator,
+    I::Item: AsPoolFuture,
+{
+    let items = dedup(fs);
+    let total = items.len();
+    let satisfied = |done: usize, failed: bool| match return_when {
+        ReturnWhen::FirstCompleted => done > 0 || total == 0,
+        ReturnWhen::FirstException => failed || done == total,
+        ReturnWhen::AllCompleted => done == total,
+    };
+
+    // Fast path: no registration if the answer is already known.
+    let (done, failed) = tally(items.iter().map(|f| f.as_pool_future().core().state().load()));
+    if !satisfied(done, failed) {
+        let signal = Arc::new(Signal::new());
+        let mut registered = vec![false; total];
+        let (mut done, mut failed) = (0, false);
+        for (key, fut) in items.iter().enumerate() {
+            let fut = fut.as_pool_future();
+            if fut.core().add_signal(&signal, key) {
+                registered[key] = true;
+            } else {
+                done += 1;
+                failed |= state::is_failed(fut.core().state().load());
+            }
+        }
+        let helper = worker::current_any();
+        let mut arrived = VecDeque::new();
+        while !satisfied(done, failed) {
+            let candidates = items
+                .iter()
+                .zip(&registered)
+                .filter(|(_, registered)| **registered)
+                .map(|(fut, _)| fut.as_pool_future());
+            if help_one(helper.as_deref(), candidates) {
+                // The job ran here; its completion arrives through the signal below.
+            } else if !signal.wait(deadline, &mut arrived) {
+                break;
+            }
+            signal.take(&mut arrived);
+            for key in arrived.drain(..) {
+                registered[key] = false;
+                done += 1;
+                failed |= state::is_failed(items[key].as_pool_future().core().state().load());
+            }
+        }
+        for (key, fut) in items.iter().enumerate() {
+            if registered[key] {
+                fut.as_pool_future().core().remove_signal(&signal);
+            }
+        }
+    }
+
+    let (done, not_done) = items
+        .into_iter()
+        .partition(|f| f.as_pool_future().done());
+    DoneAndNotDone { done, not_done }
+}
+
+/// Yields the futures as they complete: Python's `concurrent.futures.as_completed`.
+///
+/// Futures already done are yielded first, in input order, then the others in the order they
+/// finish (or are cancelled). The same future given twice is yielded once. The iterator sleeps
+/// until a future completes; it never polls.
+///
+/// # Examples
+///
+/// The `future → input` map of Python's documentation:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use poolbridge::{ThreadPoolExecutor, as_completed};
+///
+/// let pool = ThreadPoolExecutor::new(4);
+/// let mut future_to_n = HashMap::new();
+/// for n in 1..=3u64 {
+///     future_to_n.insert(pool.submit(move || n * 100), n);
+/// }
+/// for fut in as_completed(future_to_n.keys()) {
+///     let n = future_to_n[fut];
+///     assert_eq!(fut.result(), Ok(n * 100));
+/// }
+/// ```
+pub fn as_completed<I>(fs: I) -> AsCompleted<I::Item>
+where
+    I: IntoIterator,
+    I::Item: AsPoolFuture,
+{
+    AsCompleted {
+        inner: Completions::new(fs, None),
+    }
+}
+
+/// [`as_completed`] with a deadline: once `timeout` passes with futures still pending, yields one
+/// `Err(FutureError::Timeout)` and ends.
+pub fn as_completed_timeout<I>(fs: I, timeout: Duration) -> AsCompletedTimeout<I::Item>
+where
+    I: IntoIterator,
+    I::Item: AsPoolFuture,
+{
+    AsCompletedTimeout {
+        inner: Completions::new(fs, deadline_after(timeout)),
+    }
+}
+
+/// The iterator returned by [`as_completed`].
+pub struct AsCompleted<F: AsPoolFuture> {
+    inner: Completions<F>,
+}
+
+impl<F: AsPoolFuture> Iterator for AsCompleted<F> {
+    type Item = F;
+
+    fn next(&mut self) -> Option<F> {
+        // Without a deadline the engine never yields `Err(Timeout)`.
+        self.inner.next().and_then(Result::ok)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.inner.remaining;
+        (n, Some(n))
+    }
+}
+
+impl<F: AsPoolFuture> ExactSizeIterator for AsCompleted<F> {}
+impl<F: AsPoolFuture> FusedIterator for AsCompleted<F> {}
+
+/// The iterator returned by [`as_completed_timeout`].
+pub struct AsCompletedTimeout<F: AsPoolFuture> {
+    inner: Completions<F>,
+}
+
+impl<F: AsPoolFuture> Iterator for AsCompletedTimeout<F> {
+    type Item = Result<F, FutureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.inner.remaining;
+        (n.min(1), Some(n))
+    }
+}
+
+impl<F: AsPoolFuture> FusedIterator for AsCompletedTimeout<F> {}
+
+/// The engine behind both `as_completed` iterators.
+struct Completions<F: AsPoolFuture> {
+    /// The futures, by key; `None` once yielded.
+    items: Vec<Option<F>>,
+    /// `true` while the signal is registered with the future of that key.
+    registered: Vec<bool>,
+    /// Keys of done futures not yet yielded, in the order to yield them.
+    ready: VecDeque<usize>,
+    signal: Arc<Signal>,
+    /// Futures not yet yielded.
+    remaining: usize,
+    deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl<F: AsPoolFuture> Completions<F> {
+    fn new(fs: impl IntoIterator<Item = F>, deadline: Option<Instant>) -> Completions<F> {
+        let items = dedup(fs);
+        let signal = Arc::new(Signal::new());
+        // Already-done futures first, in input order; then register with the others. One that
+        // finishes between the two passes is found by `add_signal` and queued right away.
+        let mut ready = VecDeque::new();
+        let mut registered = vec![false; items.len()];
+        let initially_done: Vec<bool> = items.iter().map(|f| f.as_pool_future().done()).collect();
+        for (key, _) in initially_done.iter().enumerate().filter(|(_, done)| **done) {
+            ready.push_back(key);
+        }
+        for (key, fut) in items.iter().enumerate() {
+            if initially_done[key] {
+                continue;
+            }
+            if fut.as_pool_future().core().add_signal(&signal, key) {
+                registered[key] = true;
+            } else {
+                ready.push_back(key);
+            }
+        }
+        Completions {
+            remaining: items.len(),
+            items: items.into_iter().map(Some).collect(),
+            registered,
+            ready,
+            signal,
+            deadline,
+            finished: false,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<F, FutureError>> {
+        if self.finished {
+            return None;
+        }
+        let helper = worker::current_any();
+        loop {
+            self.signal.take(&mut self.ready);
+            if let Some(key) = self.ready.pop_front() {
+                self.registered[key] = false;
+                self.remaining -= 1;
+                let fut = self.items[key]
+                    .take()
+                    .expect("poolbridge bug: a future completed twice");
+                return Some(Ok(fut));
+            }
+            if self.remaining == 0 {
+                self.finished = true;
+                return None;
+            }
+            let candidates = self
+                .items
+                .iter()
+                .zip(&self.registered)
+                .filter_map(|(fut, registered)| fut.as_ref().filter(|_| *registered))
+                .map(|fut| fut.as_pool_future());
+            if help_one(helper.as_deref(), candidates) {
+                continue;
+            }
+            if !self.signal.wait(self.deadline, &mut self.ready) {
+                self.finished = true;
+                self.unregister();
+                return Some(Err(FutureError::Timeout));
+            }
+        }
+    }
+
+    fn unregister(&mut self) {
+        for (key, fut) in self.items.iter().enumerate() {
+            if let (true, Some(fut)) = (self.registered[key], fut) {
+                fut.as_pool_future().core().remove_signal(&self.signal);
+            }
+        }
+        self.registered.iter_mut().for_each(|r| *r = false);
+    }
+}
+
+impl<F: AsPoolFuture> Drop for Completions<F> {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl<F: AsPoolFuture> fmt::Debug for AsCompleted<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("remaining", &self.inner.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: AsPoolFuture> fmt::Debug for AsCompletedTimeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompletedTimeout")
+            .field("remaining", &self.inner.remaining)
+            .field("deadline", &self.inner.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps the first occurrence of each future (by identity), in input order.
+fn dedup<F: AsPoolFuture>(fs: impl IntoIterator<Item = F>) -> Vec<F> {
+    let mut seen = HashSet::new();
+    fs.into_iter()
+        .filter(|f| seen.insert(f.as_pool_future().addr()))
+        .collect()
+}
+
+/// (done count, any failed) over state words.
+fn tally(words: impl Iterator<Item = usize>) -> (usize, bool) {
+    words.fold((0, false), |(done, failed), word| {
+        (
+            done + usize::from(state::is_done(word)),
+            failed || state::is_failed(word),
+        )
+    })
+}
+
+/// On a worker thread: runs one of `candidates` that belongs to the worker's own pool and has
+/// not started. Returns `true` if it ran one.
+fn help_one<'a, T: 'a>(
+    helper: Option<&WorkerCtx>,
+    mut candidates: impl Iterator<Item = &'a PoolFuture<T>>,
+) -> bool {
+    let Some(helper) = helper else {
+        return false;
+    };
+    candidates.any(|fut| fut.core().pool() == helper.pool() && fut.try_run_inline())
+}
+
+/// A wakeup shared by one waiting call and every future it waits on. Each future pushes its key
+/// when it settles; the waiting thread sleeps until there is a key to take.
+pub(crate) struct Signal {
+    inner: Mutex<SignalInner>,
+    cond: Condvar,
+}
+
+struct SignalInner {
+    /// Keys of the futures that settled, in order.
+    completed: Vec<usize>,
+    /// The waiting thread is blocked on `cond`.
+    sleeping: bool,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        Signal {
+            inner: Mutex::new(SignalInner {
+                completed: Vec::new(),
+                sleeping: false,
+            }),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Called by a future when it settles.
+    pub(crate) fn notify(&self, key: usize) {
+        let mut inner = lock(&self.inner);
+        inner.completed.push(key);
+        let sleeping = inner.sleeping;
+        drop(inner);
+        if sleeping {
+            self.cond.notify_one();
+        }
+    }
+
+    /// Moves the keys that arrived into `out`, without blocking.
+    pub(crate) fn take(&self, out: &mut VecDeque<usize>) {
+        out.extend(lock(&self.inner).completed.drain(..));
+    }
+
+    /// Blocks until a key arrives (moving the arrived keys into `out`) or `deadline` passes.
+    /// Returns `false` on timeout with no key.
+    pub(crate) fn wait(&self, deadline: Option<Instant>, out: &mut VecDeque<usize>) -> bool {
+        let mut inner = lock(&self.inner);
+        loop {
+            if !inner.completed.is_empty() {
+                out.extend(inner.completed.drain(..));
+                return true;
+            }
+            inner.sleeping = true;
+            inner = match deadline {
+                None => loom::wait(&self.cond, inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        inner.sleeping = false;
+                        return false;
+                    }
+                    loom::wait_timeout(&self.cond, inner, deadline - now).0
+                }
+            };
+            inner.sleeping = false;
+        }
+    }
+}
+
