@@ -38,7 +38,9 @@ use sync::{Condvar, Mutex, MutexGuard};
 /// which reads and never mutates. A panic there poisons the lock without breaking any invariant,
 /// so later callers simply carry on.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `Condvar::wait`, ignoring poisoning (see [`lock`]).

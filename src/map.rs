@@ -186,10 +186,7 @@ impl<T> Iterator for Map<T> {
             (self.pending.len(), None)
         } else {
             // A timeout may add one `Err(Timeout)` in place of the rest.
-            (
-                self.pending.len().min(1),
-                Some(self.pending.len()),
-            )
+            (self.pending.len().min(1), Some(self.pending.len()))
         }
     }
 }

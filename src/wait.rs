@@ -109,11 +109,7 @@ where
 }
 
 /// [`wait()`], giving up after `timeout`; the futures not done by then are in `not_done`.
-pub fn wait_timeout<I>(
-    fs: I,
-    timeout: Duration,
-    return_when: ReturnWhen,
-) -> DoneAndNotDone<I::Item>
+pub fn wait_timeout<I>(fs: I, timeout: Duration, return_when: ReturnWhen) -> DoneAndNotDone<I::Item>
 where
     I: IntoIterator,
     I::Item: AsPoolFuture,
@@ -121,7 +117,11 @@ where
     wait_impl(fs, deadline_after(timeout), return_when)
 }
 
-fn wait_impl<I>(fs: I, deadline: Option<Instant>, return_when: ReturnWhen) -> DoneAndNotDone<I::Item>
+fn wait_impl<I>(
+    fs: I,
+    deadline: Option<Instant>,
+    return_when: ReturnWhen,
+) -> DoneAndNotDone<I::Item>
 where
     I: IntoIterator,
     I::Item: AsPoolFuture,
@@ -135,7 +135,11 @@ where
     };
 
     // Fast path: no registration if the answer is already known.
-    let (done, failed) = tally(items.iter().map(|f| f.as_pool_future().core().state().load()));
+    let (done, failed) = tally(
+        items
+            .iter()
+            .map(|f| f.as_pool_future().core().state().load()),
+    );
     if !satisfied(done, failed) {
         let signal = Arc::new(Signal::new());
         let mut registered = vec![false; total];
@@ -176,9 +180,7 @@ where
         }
     }
 
-    let (done, not_done) = items
-        .into_iter()
-        .partition(|f| f.as_pool_future().done());
+    let (done, not_done) = items.into_iter().partition(|f| f.as_pool_future().done());
     DoneAndNotDone { done, not_done }
 }
 
@@ -483,4 +485,3 @@ impl Signal {
         }
     }
 }
-

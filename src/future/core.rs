@@ -140,7 +140,12 @@ impl<T> Core<T> {
     /// Nothing registered before step 1 is missed (it is in the list); nothing registered after
     /// step 1 needs waking (it saw the terminal state under the same lock); a taker that arrives
     /// between 1 and 3 blocks or leaves its waker, and step 3 wakes it.
-    fn settle<'a>(&'a self, mut inner: MutexGuard<'a, Inner<T>>, fut: &PoolFuture<T>, discard: bool) {
+    fn settle<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner<T>>,
+        fut: &PoolFuture<T>,
+        discard: bool,
+    ) {
         let listeners = mem::take(&mut inner.listeners);
         let mut signals = Vec::new();
         if discard || !listeners.is_empty() {

@@ -62,7 +62,10 @@ impl ThreadPoolExecutor {
     /// If `max_workers` is 0 (`"max_workers must be greater than 0"`), or larger than
     /// [`MAX_WORKERS`]. Use [`builder`](Self::builder) to get an error instead.
     pub fn new(max_workers: usize) -> ThreadPoolExecutor {
-        match ThreadPoolExecutor::builder().max_workers(max_workers).build() {
+        match ThreadPoolExecutor::builder()
+            .max_workers(max_workers)
+            .build()
+        {
             Ok(pool) => pool,
             Err(err) => panic!("{err}"),
         }

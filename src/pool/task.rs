@@ -100,7 +100,9 @@ impl Job {
     }
 
     fn take(&mut self) -> Arc<dyn Runnable> {
-        self.0.take().expect("poolbridge bug: a job entry was used twice")
+        self.0
+            .take()
+            .expect("poolbridge bug: a job entry was used twice")
     }
 
     pub(crate) fn run(mut self) {

@@ -172,7 +172,8 @@ impl WorkerCtx {
     pub(crate) fn find_work(&self) -> Option<Job> {
         self.local.pop().or_else(|| {
             let n = self.registry.config().max_workers;
-            self.registry.steal(&self.local, self.index, self.next_random() as usize % n)
+            self.registry
+                .steal(&self.local, self.index, self.next_random() as usize % n)
         })
     }
 

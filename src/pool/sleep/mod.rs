@@ -167,7 +167,10 @@ impl Sleep {
         }
         // Either nothing to do, or a waker already popped us and its notification is on its way:
         // parking consumes it.
-        self.park(index, keep_alive.and_then(|d| Instant::now().checked_add(d)))
+        self.park(
+            index,
+            keep_alive.and_then(|d| Instant::now().checked_add(d)),
+        )
     }
 
     fn park(&self, index: usize, deadline: Option<Instant>) -> Wake {
