@@ -83,6 +83,11 @@ mod pool;
 mod unwind;
 mod wait;
 
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "loom_api.rs"]
+pub mod __loom;
+
 pub use crate::bridge::{
     Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, run_in_executor, set_default_executor,
     shutdown_default_executor, to_thread, wrap_future,

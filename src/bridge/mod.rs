@@ -53,6 +53,13 @@ use crate::pool::worker;
 /// assert_eq!(sum, Ok(3));
 /// # });
 /// ```
+///
+/// The arguments cross threads too, so they must be `Send`:
+///
+/// ```compile_fail
+/// let cell = std::rc::Rc::new(std::cell::Cell::new(1));
+/// let _ = poolbridge::run_in_executor(None, |c: std::rc::Rc<std::cell::Cell<i32>>| c.get(), (cell,));
+/// ```
 pub fn run_in_executor<F, A, T>(
     executor: Option<&ThreadPoolExecutor>,
     f: F,

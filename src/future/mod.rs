@@ -79,6 +79,13 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
 /// on another thread, an untimed wait runs other queued jobs of the pool, then sleeps until the
 /// job ends. (Python's `ThreadPoolExecutor` deadlocks here.)
 ///
+/// # Caveats
+///
+/// Helping means another job of the pool may run *on the waiting thread*, inside the wait: do not
+/// hold a lock that other jobs of the same pool take while you block on a future from inside a
+/// job (rayon's `join` has the same rule). Timed waits (`wait_timeout`, `result_timeout`) only run
+/// the awaited job inline, never unrelated ones, so they cannot overrun their deadline that way.
+///
 /// # Examples
 ///
 /// ```

@@ -111,6 +111,19 @@ impl ThreadPoolExecutor {
     /// `Err(FutureError::Shutdown)` and `f` is dropped unrun; on a broken pool, with
     /// `Err(FutureError::BrokenPool(_))`. Use [`try_submit`](Self::try_submit) to get `f` back
     /// instead.
+    ///
+    /// The closure and its value cross threads, so both must be `Send`:
+    ///
+    /// ```compile_fail
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// let shared = std::rc::Rc::new(5);
+    /// pool.submit(move || *shared + 1); // error: `Rc<i32>` cannot be sent between threads
+    /// ```
+    ///
+    /// ```compile_fail
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// pool.submit(|| std::rc::Rc::new(5)); // error: the value `Rc<i32>` is not `Send`
+    /// ```
     pub fn submit<F, T>(&self, f: F) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,

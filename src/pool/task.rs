@@ -118,6 +118,12 @@ impl Job {
     }
 }
 
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job { .. }")
+    }
+}
+
 impl Drop for Job {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
