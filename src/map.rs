@@ -115,12 +115,15 @@ impl<T: Send + 'static> Map<T> {
         let window = options.buffer_size().unwrap_or(usize::MAX);
         let f = Arc::new(f);
         let registry = Arc::clone(registry);
+        let mut stopped = false;
         let mut refill: Refill<T> = Box::new(move || {
-            // Like Python 3.14, stop pulling once the executor is gone (shut down).
-            if registry.is_closed() {
+            // Once the executor is shut down, one more item is submitted — its future resolves
+            // to `Err(Shutdown)`, as Python's `submit` raises — and the input is left alone.
+            if stopped {
                 return None;
             }
             let item = items.next()?;
+            stopped = registry.is_closed();
             let f = Arc::clone(&f);
             Some(registry.submit(move || f(item)))
         });
@@ -181,13 +184,12 @@ impl<T> Iterator for Map<T> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         if self.finished {
-            (0, Some(0))
-        } else if self.refill.is_some() {
-            (self.pending.len(), None)
-        } else {
-            // A timeout may add one `Err(Timeout)` in place of the rest.
-            (self.pending.len().min(1), Some(self.pending.len()))
+            return (0, Some(0));
         }
+        let n = self.pending.len();
+        // A timeout may end the iteration with one `Err(Timeout)` in place of the rest.
+        let low = if self.deadline.is_some() { n.min(1) } else { n };
+        (low, if self.refill.is_some() { None } else { Some(n) })
     }
 }
 

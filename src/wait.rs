@@ -265,6 +265,10 @@ impl<F: AsPoolFuture> Iterator for AsCompletedTimeout<F> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.inner.finished {
+            return (0, Some(0));
+        }
+        // A timeout may end the iteration with one `Err(Timeout)` at any point.
         let n = self.inner.remaining;
         (n.min(1), Some(n))
     }

@@ -131,15 +131,19 @@ impl<T> Core<T> {
     /// The completion protocol, entered with the lock held right after a terminal transition.
     ///
     /// 1. Take the listeners registered so far (later registrations see a terminal state and do
-    ///    not register), release the lock.
-    /// 2. Drop the unrun closure (`discard`), run the callbacks in order: user code, so outside
+    ///    not register) and release the lock.
+    /// 2. Wake the readers: group-wait signals and threads blocked until *done* (as CPython
+    ///    notifies its waiters before running callbacks).
+    /// 3. Drop the unrun closure (`discard`), run the callbacks in order: user code, so outside
     ///    the lock and each under `catch_unwind`.
-    /// 3. Retake the lock, mark the future settled, take the waker and the count of blocked
-    ///    threads, release the lock, and only then wake them all.
+    /// 4. Retake the lock, mark the future settled, take the waker and the count of blocked
+    ///    threads, release the lock, and only then wake them: takers (`join`, the
+    ///    `ExecutorFuture`) wait for this, so no callback can find the value gone.
     ///
-    /// Nothing registered before step 1 is missed (it is in the list); nothing registered after
-    /// step 1 needs waking (it saw the terminal state under the same lock); a taker that arrives
-    /// between 1 and 3 blocks or leaves its waker, and step 3 wakes it.
+    /// Nothing registered before step 1 is missed (it is in the list, or counted in `blocked`);
+    /// nothing registered after step 1 needs waking by step 2 (it saw the terminal state under
+    /// the same lock); a taker that arrives between 1 and 4 blocks or leaves its waker, and
+    /// step 4 wakes it. Without callbacks or a closure to drop, 1–4 are one critical section.
     fn settle<'a>(
         &'a self,
         mut inner: MutexGuard<'a, Inner<T>>,
@@ -147,19 +151,26 @@ impl<T> Core<T> {
         discard: bool,
     ) {
         let listeners = mem::take(&mut inner.listeners);
-        let mut signals = Vec::new();
         if discard || !listeners.is_empty() {
+            let blocked = inner.blocked > 0;
             drop(inner);
+            let mut callbacks = Vec::new();
+            for listener in listeners {
+                match listener {
+                    Listener::Callback(callback) => callbacks.push(callback),
+                    Listener::Signal(signal, key) => signal.notify(key),
+                }
+            }
+            if blocked {
+                self.cond.notify_all();
+            }
             if discard {
                 if let Err(err) = unwind::catch(|| fut.discard_closure()) {
                     unwind::report("dropping a cancelled job's closure", &err);
                 }
             }
-            for listener in listeners {
-                match listener {
-                    Listener::Callback(callback) => run_callback(fut, callback),
-                    Listener::Signal(signal, key) => signals.push((signal, key)),
-                }
+            for callback in callbacks {
+                run_callback(fut, callback);
             }
             inner = lock(&self.inner);
         }
@@ -167,9 +178,6 @@ impl<T> Core<T> {
         let waker = inner.waker.take();
         let blocked = inner.blocked > 0;
         drop(inner);
-        for (signal, key) in signals {
-            signal.notify(key);
-        }
         if blocked {
             self.cond.notify_all();
         }
