@@ -58,7 +58,11 @@ fn latest_waker_is_woken() {
 
         if let Some(Poll::Pending) = polls.get(1) {
             // Pending twice: the job ended after the second poll stored its waker.
-            assert_eq!(second.0.load(Ordering::SeqCst), 1, "latest waker woken once");
+            assert_eq!(
+                second.0.load(Ordering::SeqCst),
+                1,
+                "latest waker woken once"
+            );
             assert_eq!(first.0.load(Ordering::SeqCst), 0, "stale waker not woken");
         }
     });

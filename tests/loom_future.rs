@@ -39,7 +39,11 @@ fn cancel_races_start() {
         let cancelled = fut.cancel();
         worker.join().unwrap();
 
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "closure dropped exactly once");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "closure dropped exactly once"
+        );
         if cancelled {
             assert_eq!(ran.load(Ordering::SeqCst), 0);
             assert_eq!(fut.state(), FutureState::Cancelled);

@@ -102,6 +102,9 @@ impl Pool {
                         }
                     }
                 }
+                // The job's closure ran; like `worker.rs`, count ourselves searching again before
+                // publishing the outcome (the waiter may submit its next job at once).
+                searching = self.sleep.try_start_searching();
                 *self.ran.lock().unwrap() += 1;
                 self.ran_cond.notify_all();
                 continue;
@@ -137,6 +140,26 @@ fn submit_races_sleep() {
     });
 }
 
+/// Submit, wait for the outcome, submit again: the pattern of an async task awaiting one job at a
+/// time. The second submit sees the worker searching (announced before the first outcome was
+/// published) and wakes nobody. Catches: a searcher that then parks without seeing that job.
+#[test]
+fn submit_wait_submit() {
+    loom::model(|| {
+        let pool = Pool::new(1);
+        let worker = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.worker(0))
+        };
+        pool.submit();
+        pool.wait_ran(1);
+        pool.submit();
+        pool.wait_ran(2);
+        pool.close();
+        worker.join().unwrap();
+    });
+}
+
 /// Two workers, one job, then shutdown. Catches: a job left queued when workers exit, and a
 /// sleeper that shutdown fails to wake (it would never join).
 #[test]
@@ -154,6 +177,10 @@ fn two_workers_and_shutdown() {
         for w in workers {
             w.join().unwrap();
         }
-        assert_eq!(*pool.ran.lock().unwrap(), 1, "the job ran before the workers left");
+        assert_eq!(
+            *pool.ran.lock().unwrap(),
+            1,
+            "the job ran before the workers left"
+        );
     });
 }

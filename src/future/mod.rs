@@ -75,16 +75,15 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
 /// # Blocking waits inside the pool
 ///
 /// A blocking wait called from a worker thread of the pool that owns the job never deadlocks on a
-/// saturated pool: if the job has not started, the waiting thread runs it itself; while it runs
-/// on another thread, an untimed wait runs other queued jobs of the pool, then sleeps until the
-/// job ends. (Python's `ThreadPoolExecutor` deadlocks here.)
+/// saturated pool: if the job has not started, the waiting thread runs it itself, then sleeps
+/// until the job ends. (Python's `ThreadPoolExecutor` deadlocks here.) A job that is already
+/// running is on some other thread's stack making progress, so the wait always ends unless jobs
+/// wait on each other in a cycle.
 ///
-/// # Caveats
-///
-/// Helping means another job of the pool may run *on the waiting thread*, inside the wait: do not
-/// hold a lock that other jobs of the same pool take while you block on a future from inside a
-/// job (rayon's `join` has the same rule). Timed waits (`wait_timeout`, `result_timeout`) only run
-/// the awaited job inline, never unrelated ones, so they cannot overrun their deadline that way.
+/// The waiting thread runs only the job it waits for, never unrelated queued jobs: a job run
+/// inside another job's wait would run under that job's locks and on top of its stack, which can
+/// deadlock (the inner job waiting on the outer one) or overflow the stack — failures a Python
+/// user would never see.
 ///
 /// # Examples
 ///
@@ -256,19 +255,22 @@ impl<T> PoolFuture<T> {
 
     /// Claims and runs the job on this thread if it has not started. Returns `true` if it ran.
     pub(crate) fn try_run_inline(&self) -> bool {
+        self.run_if_pending(&mut || {})
+    }
+
+    /// Claims and runs the job if it has not started, calling `before_finish` between the
+    /// closure's return and the publication of its outcome (a worker uses it to count itself
+    /// idle before the waiters wake and submit more work). Returns `true` if it ran.
+    pub(crate) fn run_if_pending(&self, before_finish: &mut dyn FnMut()) -> bool {
         match self.core().state().transition_to_running() {
             Start::Run => {
-                self.run_claimed();
+                let outcome = self.task.call().map_err(FutureError::Panicked);
+                before_finish();
+                self.core().finish(self, outcome);
                 true
             }
             Start::NotPending => false,
         }
-    }
-
-    /// Runs the job after winning `PENDING → RUNNING`, and finishes the future.
-    pub(crate) fn run_claimed(&self) {
-        let outcome = self.task.call().map_err(FutureError::Panicked);
-        self.core().finish(self, outcome);
     }
 
     /// Ends a pending future with `err` without running it (shutdown, broken pool).
@@ -280,14 +282,15 @@ impl<T> PoolFuture<T> {
         self.task.discard();
     }
 
-    /// The blocking wait shared by every waiting method: helps the pool when called from one of
-    /// its workers, then sleeps until `until` holds or `deadline` passes.
+    /// The blocking wait shared by every waiting method. On a worker thread of the job's own pool
+    /// it first runs the job inline if nobody has started it (so a saturated pool cannot
+    /// deadlock), then sleeps until `until` holds or `deadline` passes.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>, until: Until) -> bool {
         if until == Until::Done && self.done() {
             return true;
         }
-        if let Some(worker) = worker::current(self.core().pool()) {
-            worker.help(|| self.done(), || self.try_run_inline(), deadline.is_none());
+        if worker::current(self.core().pool()).is_some() {
+            let _ = self.try_run_inline();
         }
         self.core().block(until, deadline)
     }

@@ -116,7 +116,8 @@ impl ThreadPoolBuilder {
     /// # Errors
     ///
     /// If `max_workers` is 0 (`"max_workers must be greater than 0"`) or larger than
-    /// [`MAX_WORKERS`].
+    /// [`MAX_WORKERS`], or if `thread_name_prefix` contains a NUL byte (the OS cannot name a
+    /// thread so).
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
         if max_workers == 0 {
@@ -126,6 +127,13 @@ impl ThreadPoolBuilder {
             return Err(BuildError::new(format!(
                 "max_workers must be at most {MAX_WORKERS}, got {max_workers}"
             )));
+        }
+        if let Some(prefix) = &self.thread_name_prefix {
+            if prefix.contains('\0') {
+                return Err(BuildError::new(format!(
+                    "thread_name_prefix must not contain a NUL byte, got {prefix:?}"
+                )));
+            }
         }
         let thread_name_prefix = self.thread_name_prefix.unwrap_or_else(|| {
             static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -95,9 +95,17 @@ impl ThreadPoolExecutor {
         self.registry.config().max_workers
     }
 
-    /// Worker threads alive now (started lazily, retired after the keep-alive).
+    /// Worker threads alive now (started lazily, retired after the keep-alive). Not in Python's
+    /// API; useful to check that a pool reuses its threads.
     pub fn num_threads(&self) -> usize {
         self.registry.num_threads()
+    }
+
+    /// Worker threads that are idle now: spinning briefly or parked, ready to take a job without
+    /// a new thread being started.
+    pub fn num_idle(&self) -> usize {
+        let counts = self.registry.sleep.counts();
+        counts.searching + counts.sleeping
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called or the pool broke.
@@ -224,8 +232,9 @@ impl ThreadPoolExecutor {
     /// * `wait = true` returns once every job that was not cancelled has finished and every
     ///   worker thread has exited; `wait = false` returns at once while the queued jobs still run.
     ///
-    /// Idempotent. Safe to call from one of the pool's own jobs: the calling worker then waits
-    /// for the others, not for itself, and exits once its job returns.
+    /// Idempotent. Safe to call from one of the pool's own jobs, where `wait = true` cannot wait
+    /// (another job may be waiting on the caller's job) and returns at once: the workers finish
+    /// the queued jobs and exit once the caller's job returns. Python deadlocks or raises there.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.registry.shutdown(wait, cancel_futures);
     }

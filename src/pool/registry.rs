@@ -20,6 +20,8 @@ use crate::pool::worker::{self, WorkerCtx};
 const SHUT_DOWN: usize = 0b01;
 /// `closed` bit: a worker initializer panicked.
 const BROKEN: usize = 0b10;
+/// `closed` bit: `shutdown(cancel_futures = true)`: a worker cancels any job it takes.
+const CANCELLING: usize = 0b100;
 
 /// What a pool is built with (see `ThreadPoolBuilder`).
 pub(crate) struct Config {
@@ -50,8 +52,7 @@ pub(crate) struct Registry {
 
 struct Slots {
     entries: Vec<Slot>,
-    /// Worker threads that have not exited, minus those blocked in `shutdown(wait = true)` from
-    /// inside (they cannot wait for themselves).
+    /// Worker threads that have not left their loop.
     live: usize,
 }
 
@@ -128,6 +129,14 @@ impl Registry {
         self.closed.load(Ordering::SeqCst) != 0
     }
 
+    /// `true` after `shutdown(cancel_futures = true)`: a job taken from a queue (perhaps in the
+    /// middle of a batch steal when the drain ran) is cancelled instead of run.
+    pub(crate) fn is_cancelling(&self) -> bool {
+        // ORDERING: SeqCst, like `closed_error`. A worker that reads the flag unset took the job
+        // before the shutdown: the job counts as started.
+        self.closed.load(Ordering::SeqCst) & CANCELLING != 0
+    }
+
     fn broken_reason(&self) -> String {
         self.broken_reason
             .get()
@@ -196,10 +205,16 @@ impl Registry {
 
     /// Called by a searcher that found a job and was the last searcher: if more work is queued,
     /// make sure another worker comes for it. This is how a burst fans out over sleepers.
+    ///
+    /// Also called after a batch steal leaves jobs in the caller's deque: a worker that checked
+    /// the injector during the steal and went to sleep did not see them. Caller: move jobs →
+    /// fence → read the sleepers; sleeper: announce → fence → read the queues.
     pub(crate) fn notify_if_more_work(self: &Arc<Self>) {
-        // ORDERING: pairs with the submitters' fence (see `stop_searching`).
+        // ORDERING: the Dekker fence of the cascade, as in `submit`.
         fence(Ordering::SeqCst);
-        if self.has_work() {
+        let counts = self.sleep.counts();
+        let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
+        if counts.searching == 0 && someone_to_call && self.has_work() {
             let _ = self.notify();
         }
     }
@@ -227,7 +242,13 @@ impl Registry {
             builder = builder.stack_size(size);
         }
         let registry = Arc::clone(self);
-        let outcome = match builder.spawn(move || worker::main(registry, index, local)) {
+        // `spawn` panics on a name it cannot pass to the OS; `build` refuses those, and a panic
+        // here must still not leave a thread counted that never started.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.spawn(move || worker::main(registry, index, local))
+        }))
+        .unwrap_or_else(|payload| Err(std::io::Error::other(crate::unwind::message(&*payload))));
+        let outcome = match spawned {
             Ok(handle) => {
                 slots.entries[index] = Slot {
                     occupied: true,
@@ -320,9 +341,14 @@ impl Registry {
         {
             // Under the slot lock, so no thread is spawned once the flag is up.
             let _slots = lock(&self.slots);
+            let flags = if cancel_futures {
+                SHUT_DOWN | CANCELLING
+            } else {
+                SHUT_DOWN
+            };
             // ORDERING: SeqCst, then the fence: flag → fence → drain/wake, against a submitter's
             // push → fence → flag check.
-            self.closed.fetch_or(SHUT_DOWN, Ordering::SeqCst);
+            self.closed.fetch_or(flags, Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
         if cancel_futures {
@@ -334,26 +360,22 @@ impl Registry {
         }
     }
 
-    /// Blocks until every worker has exited (but the caller, if it is one of them).
+    /// Blocks until every worker has exited, then joins their threads.
+    ///
+    /// Called from one of this pool's own jobs, it returns at once instead: some job may be
+    /// waiting on the caller's job, and the caller cannot wait for it without a deadlock (Python
+    /// raises "cannot join current thread" there). The workers still finish the queued jobs and
+    /// exit on their own once the caller's job returns.
     fn wait_for_workers(&self) {
-        let me = worker::current(self.id);
-        let mut slots = lock(&self.slots);
-        if let Some(ctx) = &me {
-            if ctx.exempt_from_live() {
-                slots.live -= 1;
-                if slots.live == 0 {
-                    self.all_exited.notify_all();
-                }
-            }
+        if worker::current(self.id).is_some() {
+            return;
         }
+        let mut slots = lock(&self.slots);
         while slots.live > 0 {
             slots = self
                 .all_exited
                 .wait(slots)
                 .unwrap_or_else(|e| e.into_inner());
-        }
-        if me.is_some() {
-            return;
         }
         let handles: Vec<JoinHandle<()>> = slots
             .entries
@@ -362,8 +384,7 @@ impl Registry {
             .collect();
         drop(slots);
         for handle in handles {
-            // Threads that exited their loop, plus workers that called `shutdown(wait = true)`
-            // from a job and are finishing it.
+            // Every worker has left its loop; this waits for their threads to finish exiting.
             let _ = handle.join();
         }
     }
@@ -418,10 +439,6 @@ impl Registry {
         let index = ctx.index();
         slots.entries[index].occupied = false;
         write(&self.stealers)[index] = None;
-        if !ctx.exempt_from_live() {
-            // Already uncounted by `wait_for_workers`.
-            return;
-        }
         slots.live -= 1;
         if slots.live == 0 {
             self.all_exited.notify_all();

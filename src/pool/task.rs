@@ -57,8 +57,9 @@ where
 /// The type-erased operations a queue needs on a job.
 pub(crate) trait Runnable: Send + Sync {
     /// Runs the job if it is still pending (a stale entry, already run inline or cancelled, is a
-    /// no-op).
-    fn run(self: Arc<Self>);
+    /// no-op), calling `before_finish` between the closure's return and the publication of its
+    /// outcome.
+    fn run(self: Arc<Self>, before_finish: &mut dyn FnMut());
     /// Cancels the job if it is still pending.
     fn cancel(self: Arc<Self>);
     /// Ends the job with `err` if it is still pending.
@@ -72,9 +73,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Arc<Self>) {
-        let fut = PoolFuture::from_task(self);
-        let _ = fut.try_run_inline();
+    fn run(self: Arc<Self>, before_finish: &mut dyn FnMut()) {
+        let _ = PoolFuture::from_task(self).run_if_pending(before_finish);
     }
 
     fn cancel(self: Arc<Self>) {
@@ -105,8 +105,8 @@ impl Job {
             .expect("poolbridge bug: a job entry was used twice")
     }
 
-    pub(crate) fn run(mut self) {
-        self.take().run();
+    pub(crate) fn run(mut self, before_finish: &mut dyn FnMut()) {
+        self.take().run(before_finish);
     }
 
     pub(crate) fn cancel(mut self) {

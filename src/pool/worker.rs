@@ -1,5 +1,5 @@
-//! The worker thread: its main loop, its local deque, and the helping waits that keep a blocked
-//! worker from deadlocking its own pool.
+//! The worker thread: its main loop, its local deque, spinning, and its thread-local identity
+//! (which lets a blocking wait on a worker run the awaited job inline).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -30,8 +30,6 @@ pub(crate) struct WorkerCtx {
     registry: Arc<Registry>,
     index: usize,
     local: Worker<Job>,
-    /// Still counted in the registry's `live` (cleared by `exempt_from_live`).
-    counted: Cell<bool>,
     /// xorshift state, to start stealing at a different victim each time.
     rng: Cell<u32>,
 }
@@ -67,7 +65,6 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>) {
         registry,
         index,
         local,
-        counted: Cell::new(true),
         rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
@@ -103,12 +100,6 @@ impl WorkerCtx {
         self.local.push(job);
     }
 
-    /// Marks this worker as no longer counted in the registry's `live`. Returns `true` if it was
-    /// counted until now (the caller must then decrement `live`).
-    pub(crate) fn exempt_from_live(&self) -> bool {
-        self.counted.replace(false)
-    }
-
     /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
     fn run(&self) {
         let registry = &self.registry;
@@ -121,13 +112,20 @@ impl WorkerCtx {
                 }
                 if searching { self.spin() } else { None }
             }) {
+                // A batch taken from the injector sits in our deque, where a worker that went to
+                // sleep meanwhile did not see it in the injector: look again for it (the Dekker
+                // pair of `notify_if_more_work`). Likewise when the last searcher stops.
+                let mut cascade = !self.local.is_empty();
                 if searching {
                     searching = false;
-                    if sleep.stop_searching() {
-                        registry.notify_if_more_work();
-                    }
+                    cascade |= sleep.stop_searching();
                 }
-                self.run_job(job);
+                if cascade {
+                    registry.notify_if_more_work();
+                }
+                // Count ourselves as searching again *before* the job's waiters wake: one that
+                // submits its next job at once then finds us instead of starting a thread.
+                self.run_job(job, &mut || searching = sleep.try_start_searching());
                 continue;
             }
             if registry.is_closed() && !registry.has_work() {
@@ -177,39 +175,17 @@ impl WorkerCtx {
         })
     }
 
-    /// Runs one job. The job's own panic is already caught by the job; what can still unwind
-    /// here is user code dropped with the job (a value or closure whose `Drop` panics), and that
-    /// must not take the worker down either.
-    pub(crate) fn run_job(&self, job: Job) {
-        if let Err(err) = unwind::catch(|| job.run()) {
+    /// Runs one job, or cancels it if `shutdown(cancel_futures = true)` came first. The job's own
+    /// panic is already caught by the job; what can still unwind here is user code dropped with
+    /// the job (a value or closure whose `Drop` panics), and that must not take the worker down.
+    fn run_job(&self, job: Job, before_finish: &mut dyn FnMut()) {
+        let outcome = if self.registry.is_cancelling() {
+            unwind::catch(|| job.cancel())
+        } else {
+            unwind::catch(|| job.run(before_finish))
+        };
+        if let Err(err) = outcome {
             unwind::report("dropping a job's value or closure", &err);
-        }
-    }
-
-    /// The helping half of a blocking wait on a worker thread: until `done()`, run the awaited
-    /// job inline if nobody has started it (`try_inline`), else, if `steal_others`, run other
-    /// queued jobs. Returns when the job is done or there is nothing left to help with; the
-    /// caller then blocks.
-    pub(crate) fn help(
-        &self,
-        done: impl Fn() -> bool,
-        mut try_inline: impl FnMut() -> bool,
-        steal_others: bool,
-    ) {
-        loop {
-            if done() {
-                return;
-            }
-            if try_inline() {
-                continue;
-            }
-            if !steal_others {
-                return;
-            }
-            match self.find_work() {
-                Some(job) => self.run_job(job),
-                None => return,
-            }
         }
     }
 

@@ -1,0 +1,186 @@
+//! An idle pool uses no CPU: once a burst is over, the workers park (after spinning for tens of
+//! microseconds at most), and workers blocked in a wait sleep instead of polling. Measured with
+//! the per-thread CPU time that Linux reports in `/proc/self/task/*/`.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::{Gate, HANG, eventually};
+use poolbridge::{PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
+
+/// How long the idle pool is watched.
+const WINDOW: Duration = Duration::from_secs(1);
+/// CPU time the pool's threads may use in `WINDOW`: the measurement's resolution plus a brief
+/// spin before parking, orders of magnitude below a thread that polls.
+const SLACK: Duration = Duration::from_millis(20);
+
+/// CPU time used so far by one thread: the scheduler's nanosecond count if the kernel has it,
+/// else utime + stime in clock ticks (assumed 100 Hz).
+fn thread_cpu(task_dir: &str) -> Option<Duration> {
+    if let Ok(s) = fs::read_to_string(format!("{task_dir}/schedstat")) {
+        if let Some(ns) = s.split_whitespace().next().and_then(|n| n.parse().ok()) {
+            return Some(Duration::from_nanos(ns));
+        }
+    }
+    let stat = fs::read_to_string(format!("{task_dir}/stat")).ok()?;
+    // Fields after the comm (which may contain spaces): state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time of every thread of this process whose name starts with `prefix`, by thread id.
+fn cpu_by_thread(prefix: &str) -> BTreeMap<String, Duration> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = entry.path().to_string_lossy().into_owned();
+        let Ok(comm) = fs::read_to_string(format!("{dir}/comm")) else {
+            continue; // the thread exited meanwhile
+        };
+        if comm.trim_end().starts_with(prefix) {
+            if let Some(cpu) = thread_cpu(&dir) {
+                out.insert(entry.file_name().to_string_lossy().into_owned(), cpu);
+            }
+        }
+    }
+    out
+}
+
+/// The CPU time the threads named `prefix*` use during `WINDOW`. Fails if the set of threads
+/// changed meanwhile (a thread that exits would take its CPU time with it).
+fn cpu_used_in_window(prefix: &str, expected_threads: usize) -> Duration {
+    let before = cpu_by_thread(prefix);
+    assert_eq!(
+        before.len(),
+        expected_threads,
+        "threads named {prefix}*: {before:?}"
+    );
+    thread::sleep(WINDOW);
+    let after = cpu_by_thread(prefix);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the pool's threads changed during the measurement"
+    );
+    before
+        .iter()
+        .map(|(tid, cpu)| after[tid].saturating_sub(*cpu))
+        .sum()
+}
+
+#[test]
+fn an_idle_pool_uses_no_cpu() {
+    const WORKERS: usize = 4;
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(WORKERS)
+            .thread_name_prefix("idlecpu")
+            .build()
+            .unwrap(),
+    );
+    // Start every worker: hold WORKERS jobs at once.
+    let gate = Gate::new();
+    let held: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let gate = gate.clone();
+            pool.submit(move || gate.wait())
+        })
+        .collect();
+    assert!(eventually(|| held.iter().all(|f| f.running())));
+    gate.open();
+    // A burst of short jobs, some of which submit sub-jobs from inside the pool.
+    let burst: Vec<PoolFuture<u64>> = (0..2_000u64)
+        .map(|i| {
+            let p = Arc::clone(&pool);
+            pool.submit(move || {
+                if i % 10 == 0 {
+                    let subs: Vec<_> = (0..3u64).map(|k| p.submit(move || k)).collect();
+                    subs.into_iter().map(|s| s.join().unwrap()).sum::<u64>() + i
+                } else {
+                    i
+                }
+            })
+        })
+        .collect();
+    for f in burst {
+        assert!(f.wait_timeout(HANG));
+    }
+    for f in held {
+        f.join().unwrap();
+    }
+    assert_eq!(pool.num_threads(), WORKERS);
+    assert!(
+        eventually(|| pool.num_idle() == WORKERS),
+        "the pool never went idle: {pool:?}"
+    );
+    thread::sleep(Duration::from_millis(50));
+
+    let used = cpu_used_in_window("idlecpu_", WORKERS);
+    assert!(
+        used <= SLACK,
+        "an idle pool of {WORKERS} workers used {used:?} of CPU in {WINDOW:?}"
+    );
+    // Still works afterwards.
+    assert_eq!(pool.submit(|| 5).join(), Ok(5));
+}
+
+#[test]
+fn workers_blocked_in_waits_use_no_cpu() {
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(4)
+            .thread_name_prefix("blockcpu")
+            .build()
+            .unwrap(),
+    );
+    let gate = Gate::new();
+    let slow = {
+        let gate = gate.clone();
+        Arc::new(pool.submit(move || {
+            gate.wait();
+            1u32
+        }))
+    };
+    assert!(eventually(|| slow.running()));
+    // Three jobs wait for the held one, each in its own way.
+    let waiters: Vec<PoolFuture<u32>> = vec![
+        {
+            let slow = Arc::clone(&slow);
+            pool.submit(move || slow.result().unwrap())
+        },
+        {
+            let slow = Arc::clone(&slow);
+            pool.submit(move || {
+                let outcome = wait([&*slow], ReturnWhen::AllCompleted);
+                outcome.done.len() as u32
+            })
+        },
+        {
+            let slow = Arc::clone(&slow);
+            pool.submit(move || as_completed([&*slow]).count() as u32)
+        },
+    ];
+    assert!(eventually(|| waiters.iter().all(|f| f.running())));
+    thread::sleep(Duration::from_millis(50));
+
+    // A waiting worker may have taken another waiter on top of its own job, so 2 to 4 threads.
+    let threads = pool.num_threads();
+    assert!(threads >= 2);
+    let used = cpu_used_in_window("blockcpu_", threads);
+    assert!(
+        used <= SLACK,
+        "{threads} workers blocked in waits used {used:?} of CPU in {WINDOW:?}"
+    );
+    gate.open();
+    for f in waiters {
+        assert_eq!(f.result_timeout(HANG), Ok(1));
+    }
+}

@@ -1,0 +1,406 @@
+//! Blocking waits inside the pool's own workers: waiting on a job of the same pool never
+//! deadlocks (the waiter runs the job itself if nobody has started it), whatever the waiting
+//! method (`result`, `join`, `wait`, `exception`, `poolbridge::wait`, `as_completed`, `map`);
+//! recursive fork-join; deep nesting on one worker; waiting on a job that runs on another worker.
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Gate, HANG, eventually};
+use poolbridge::{
+    FutureError, MapOptions, PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed,
+    as_completed_timeout, wait, wait_timeout,
+};
+
+/// A 1-worker pool and a job on it that submits `inner` to the same pool and waits for it with
+/// `how`. The single worker is busy with the outer job, so only a helping wait can finish.
+fn on_one_worker<T, W>(how: W) -> T
+where
+    T: Send + 'static,
+    W: FnOnce(&Arc<ThreadPoolExecutor>) -> T + Send + 'static,
+{
+    let pool = Arc::new(ThreadPoolExecutor::new(1));
+    let p = Arc::clone(&pool);
+    let outer = pool.submit(move || how(&p));
+    assert!(
+        outer.wait_timeout(HANG),
+        "a wait inside the only worker deadlocked"
+    );
+    let out = outer.join().unwrap();
+    drop(pool);
+    out
+}
+
+#[test]
+fn result_inside_the_only_worker() {
+    let got = on_one_worker(|pool| pool.submit(|| 6 * 7).result());
+    assert_eq!(got, Ok(42));
+}
+
+#[test]
+fn join_inside_the_only_worker() {
+    let got = on_one_worker(|pool| pool.submit(|| String::from("inner")).join());
+    assert_eq!(got, Ok(String::from("inner")));
+}
+
+#[test]
+fn wait_and_exception_inside_the_only_worker() {
+    let got = on_one_worker(|pool| {
+        let f = pool.submit(|| 1);
+        f.wait();
+        let done = f.done();
+        let g = pool.submit(|| -> u8 { panic!("inner panic") });
+        (done, f.exception(), g.exception())
+    });
+    assert!(got.0, "wait() returned before the job was done");
+    assert_eq!(got.1, None);
+    assert!(matches!(got.2, Some(FutureError::Panicked(p)) if p.message() == "inner panic"));
+}
+
+// A timed wait must also run the queued job instead of timing out on a saturated pool.
+#[test]
+fn timed_waits_inside_the_only_worker() {
+    let got = on_one_worker(|pool| {
+        let a = pool.submit(|| 1);
+        let b = pool.submit(|| 2);
+        let c = pool.submit(|| 3);
+        (
+            a.result_timeout(HANG),
+            b.wait_timeout(HANG),
+            c.exception_timeout(HANG),
+        )
+    });
+    assert_eq!(got, (Ok(1), true, None));
+}
+
+#[test]
+fn poolbridge_wait_inside_the_only_worker() {
+    let got = on_one_worker(|pool| {
+        let fs: Vec<PoolFuture<usize>> = (0..5).map(|i| pool.submit(move || i)).collect();
+        let all = wait(&fs, ReturnWhen::AllCompleted);
+        let all_done = all.done.len() == 5 && all.not_done.is_empty();
+        let more: Vec<_> = (0..3).map(|i| pool.submit(move || i)).collect();
+        let first = wait(&more, ReturnWhen::FirstCompleted);
+        let panicky = vec![pool.submit(|| -> usize { panic!("x") }), pool.submit(|| 1)];
+        let exc = wait(&panicky, ReturnWhen::FirstException);
+        let timed = wait_timeout(vec![pool.submit(|| 9)], HANG, ReturnWhen::AllCompleted);
+        let sum: usize = fs.iter().map(|f| f.result().unwrap()).sum();
+        (
+            all_done,
+            !first.done.is_empty(),
+            !exc.done.is_empty(),
+            timed.not_done.is_empty(),
+            sum,
+        )
+    });
+    assert_eq!(got, (true, true, true, true, 10));
+}
+
+#[test]
+fn as_completed_inside_the_only_worker() {
+    let got = on_one_worker(|pool| {
+        let fs: Vec<_> = (1..=5u64).map(|i| pool.submit(move || i * i)).collect();
+        let sum: u64 = as_completed(&fs).map(|f| f.result().unwrap()).sum();
+        let more: Vec<_> = (1..=3u64).map(|i| pool.submit(move || i)).collect();
+        let timed: u64 = as_completed_timeout(more, HANG)
+            .map(|f| f.unwrap().join().unwrap())
+            .sum();
+        (sum, timed)
+    });
+    assert_eq!(got, (55, 6));
+}
+
+#[test]
+fn map_inside_the_only_worker() {
+    let got = on_one_worker(|pool| {
+        let eager: Vec<u32> = pool
+            .map(|x: u32| x + 1, 0..10)
+            .map(Result::unwrap)
+            .collect();
+        let lazy: Vec<u32> = pool
+            .map_with(
+                |x: u32| x * 2,
+                0..10u32,
+                MapOptions::default().buffersize(2),
+            )
+            .map(Result::unwrap)
+            .collect();
+        (eager, lazy)
+    });
+    assert_eq!(got.0, (1..=10).collect::<Vec<u32>>());
+    assert_eq!(got.1, (0..10).map(|x| x * 2).collect::<Vec<u32>>());
+}
+
+// A job waits on a job submitted from outside (queued in the shared injector, not in the
+// worker's own deque).
+#[test]
+fn waiting_on_a_job_queued_from_outside() {
+    let pool = ThreadPoolExecutor::new(1);
+    let gate = Gate::new();
+    let (tx, rx) = mpsc::channel::<PoolFuture<u32>>();
+    let outer = {
+        let gate = gate.clone();
+        pool.submit(move || {
+            gate.wait();
+            rx.recv().unwrap().join()
+        })
+    };
+    assert!(eventually(|| outer.running()));
+    tx.send(pool.submit(|| 11)).unwrap();
+    gate.open();
+    assert_eq!(outer.result_timeout(HANG), Ok(Ok(11)));
+}
+
+fn depth_join(pool: &Arc<ThreadPoolExecutor>, depth: u32) -> u32 {
+    if depth == 0 {
+        return 0;
+    }
+    let p = Arc::clone(pool);
+    pool.submit(move || depth_join(&p, depth - 1))
+        .join()
+        .unwrap()
+        + 1
+}
+
+fn depth_result(pool: &Arc<ThreadPoolExecutor>, depth: u32) -> u32 {
+    if depth == 0 {
+        return 0;
+    }
+    let p = Arc::clone(pool);
+    let f = pool.submit(move || depth_result(&p, depth - 1));
+    let _ = wait([&f], ReturnWhen::AllCompleted);
+    f.result().unwrap() + 1
+}
+
+#[test]
+fn nested_sixteen_deep_on_one_worker() {
+    assert_eq!(on_one_worker(|pool| depth_join(pool, 16)), 16);
+    assert_eq!(on_one_worker(|pool| depth_result(pool, 16)), 16);
+}
+
+fn fib(pool: &Arc<ThreadPoolExecutor>, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let p = Arc::clone(pool);
+    let left = pool.submit(move || fib(&p, n - 1));
+    let right = fib(pool, n - 2);
+    left.join().unwrap() + right
+}
+
+fn sum(pool: &Arc<ThreadPoolExecutor>, lo: u64, hi: u64) -> u64 {
+    if hi - lo <= 1_000 {
+        return (lo..hi).sum();
+    }
+    let mid = lo + (hi - lo) / 2;
+    let p = Arc::clone(pool);
+    let left = pool.submit(move || sum(&p, lo, mid));
+    let right = sum(pool, mid, hi);
+    left.result().unwrap() + right
+}
+
+#[test]
+fn recursive_fork_join_on_two_workers() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let p = Arc::clone(&pool);
+    let f = pool.submit(move || fib(&p, 18));
+    assert!(f.wait_timeout(HANG), "fork-join fib deadlocked");
+    assert_eq!(f.join(), Ok(2584));
+
+    let p = Arc::clone(&pool);
+    let f = pool.submit(move || sum(&p, 0, 1_000_000));
+    assert!(f.wait_timeout(HANG), "fork-join sum deadlocked");
+    assert_eq!(f.join(), Ok(499_999_500_000));
+    // Also from outside the pool, and on a 1-worker pool.
+    assert_eq!(sum(&pool, 0, 100_000), 4_999_950_000);
+    let one = Arc::new(ThreadPoolExecutor::new(1));
+    let p = Arc::clone(&one);
+    assert_eq!(one.submit(move || fib(&p, 12)).join(), Ok(144));
+}
+
+// Every worker of a saturated pool waits on children queued behind it.
+#[test]
+fn a_saturated_pool_whose_jobs_all_wait_on_children() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let outers: Vec<_> = (0..20u64)
+        .map(|i| {
+            let p = Arc::clone(&pool);
+            pool.submit(move || {
+                let children: Vec<_> = (0..10u64)
+                    .map(|k| {
+                        let q = Arc::clone(&p);
+                        p.submit(move || {
+                            let grand: Vec<_> = (0..3u64).map(|g| q.submit(move || g)).collect();
+                            k + grand.into_iter().map(|g| g.join().unwrap()).sum::<u64>()
+                        })
+                    })
+                    .collect();
+                i + as_completed(&children)
+                    .map(|c| c.result().unwrap())
+                    .sum::<u64>()
+            })
+        })
+        .collect();
+    for (i, f) in outers.into_iter().enumerate() {
+        assert!(f.wait_timeout(HANG), "outer job {i} deadlocked");
+        assert_eq!(f.join(), Ok(i as u64 + 45 + 30));
+    }
+}
+
+// A job waits on a job that is running on the other worker: it must simply wait for it and get
+// its value.
+#[test]
+fn waiting_on_a_job_running_on_another_worker() {
+    let pool = ThreadPoolExecutor::new(2);
+    let gate = Gate::new();
+    let slow = {
+        let gate = gate.clone();
+        Arc::new(pool.submit(move || {
+            gate.wait();
+            String::from("slow value")
+        }))
+    };
+    assert!(eventually(|| slow.running()));
+    let waiting = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let slow = Arc::clone(&slow);
+        let waiting = Arc::clone(&waiting);
+        pool.submit(move || {
+            waiting.store(true, Ordering::SeqCst);
+            let value = slow.result();
+            (value, slow.done())
+        })
+    };
+    assert!(eventually(|| waiting.load(Ordering::SeqCst)));
+    thread::sleep(Duration::from_millis(20));
+    assert!(
+        !waiter.done(),
+        "the waiter returned while the awaited job still ran"
+    );
+    gate.open();
+    assert_eq!(
+        waiter.result_timeout(HANG),
+        Ok((Ok(String::from("slow value")), true))
+    );
+}
+
+// While A (on one worker) waits for B (running on the other), the pool may let A's thread help
+// with queued jobs. That must not make a job D that waits on A run *on top of A*: D would then
+// wait for A, which cannot resume until D returns. Python's pool (no helping) finishes this
+// program: H ends, its worker takes A, A waits for B, B ends, A ends, D runs.
+#[test]
+fn helping_never_deadlocks_a_job_waiting_on_the_helper() {
+    let pool = ThreadPoolExecutor::new(2);
+    let gate_h = Gate::new();
+    let gate_b = Gate::new();
+    let fh = {
+        let gate = gate_h.clone();
+        pool.submit(move || gate.wait())
+    };
+    let fb = {
+        let gate = gate_b.clone();
+        pool.submit(move || {
+            gate.wait();
+            2u32
+        })
+    };
+    assert!(eventually(|| fh.running() && fb.running()));
+    let fa = pool.submit(move || fb.result().unwrap() + 1);
+    let fd = pool.submit(move || fa.result().unwrap() * 10);
+    gate_h.open();
+    // Give A time to start waiting on B (D starting here means A's thread took D on top of A).
+    let until = Instant::now() + Duration::from_millis(500);
+    while !fd.running() && Instant::now() < until {
+        thread::sleep(Duration::from_millis(1));
+    }
+    gate_b.open();
+    let outcome = fd.result_timeout(HANG);
+    if outcome != Ok(30) {
+        // A worker is stuck for good; dropping the pool would wait for it forever.
+        std::mem::forget(pool);
+        panic!("D ran on top of A (which it waits for) and deadlocked: {outcome:?}");
+    }
+    assert_eq!(fh.result(), Ok(()));
+}
+
+const CHILD_ENV: &str = "POOLBRIDGE_NESTED_TEST_CHILD";
+
+/// Runs test `name` of this binary in a child process (for scenarios that may abort the
+/// process) and returns whether it passed, with its output.
+fn run_in_child(name: &str) -> (bool, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env(CHILD_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + HANG * 2;
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+// Thousands of jobs all wait on one job that runs on the other worker (many requests waiting for
+// one cache fill). Helping waits must not pile them up on one thread's stack until it overflows
+// (which aborts the whole process, so the scenario runs in a child process).
+#[test]
+fn many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        let (ok, output) =
+            run_in_child("many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack");
+        let tail: String = output.lines().rev().take(15).collect::<Vec<_>>().join("\n");
+        assert!(ok, "the scenario failed or crashed the process:\n{tail}");
+        return;
+    }
+    const WAITERS: usize = 10_000;
+    let pool = ThreadPoolExecutor::new(2);
+    let gate = Gate::new();
+    let fill = {
+        let gate = gate.clone();
+        Arc::new(pool.submit(move || {
+            gate.wait();
+            7u32
+        }))
+    };
+    assert!(eventually(|| fill.running()));
+    let started = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let fill = Arc::clone(&fill);
+            let started = Arc::clone(&started);
+            pool.submit(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                fill.result().unwrap()
+            })
+        })
+        .collect();
+    // Let the waiting worker help as much as it wants (bounded poll, not a speed check).
+    let until = Instant::now() + Duration::from_secs(1);
+    while started.load(Ordering::SeqCst) < WAITERS && Instant::now() < until {
+        thread::sleep(Duration::from_millis(5));
+    }
+    gate.open();
+    for f in waiters {
+        assert_eq!(f.result_timeout(HANG), Ok(7));
+    }
+}
