@@ -59,12 +59,14 @@ impl Pool {
         self.queued.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::SeqCst)
     }
 
-    /// `Registry::submit`: push, fence, then leave it to a searcher or wake a sleeper.
+    /// `Registry::submit`: push, fence, then leave it to the searchers if there are as many as
+    /// queued jobs, else wake a sleeper.
     fn submit(&self) {
         self.queued.fetch_add(1, Ordering::Release);
         fence(Ordering::SeqCst);
+        let queued = self.queued.load(Ordering::Acquire);
         let (searching, sleeping, _) = self.sleep.counts();
-        if searching == 0 && sleeping > 0 {
+        if (searching == 0 || searching < queued) && sleeping > 0 {
             self.sleep.wake_one();
         }
     }
@@ -86,7 +88,8 @@ impl Pool {
 
     /// `WorkerCtx::run`, without spinning (spinning only retries `take`).
     fn worker(&self, index: usize) {
-        let mut searching = false;
+        // A new thread starts out searching (`Sleep::try_add_thread` counts it so).
+        let mut searching = true;
         loop {
             if self.take() {
                 if searching {

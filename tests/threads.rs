@@ -536,3 +536,43 @@ fn a_thread_name_prefix_that_std_cannot_use_is_refused_or_reported() {
     );
     assert_eq!(pool.num_threads(), 0, "{pool:?}");
 }
+
+/// Waits (up to `HANG`) until `count` jobs are inside it at the same time.
+fn rendezvous(inside: &AtomicUsize, count: usize) -> bool {
+    inside.fetch_add(1, Ordering::SeqCst);
+    eventually(|| inside.load(Ordering::SeqCst) >= count)
+}
+
+// A burst submitted while one worker is already idle (searching or parked) must still get one
+// worker per job at once: each job here waits until all of them run together, which a pool that
+// queues jobs behind that one idle worker never achieves. And no more threads than jobs start
+// (Python: a submit starts a thread only when no idle worker can take the job).
+#[test]
+fn a_burst_gets_one_worker_per_job_even_with_an_idle_worker() {
+    const JOBS: usize = 9;
+    for warm in 1..=3 {
+        let pool = ThreadPoolExecutor::new(16);
+        let warmup: Vec<_> = (0..warm).map(|_| pool.submit(|| ())).collect();
+        warmup.into_iter().for_each(|f| f.join().unwrap());
+        assert!(eventually(|| pool.num_idle() == pool.num_threads()));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..JOBS)
+            .map(|_| {
+                let inside = Arc::clone(&inside);
+                pool.submit(move || rendezvous(&inside, JOBS))
+            })
+            .collect();
+        for job in jobs {
+            assert_eq!(
+                job.join(),
+                Ok(true),
+                "{warm} warm: the jobs never ran together"
+            );
+        }
+        assert!(
+            pool.num_threads() <= JOBS.max(warm),
+            "{warm} warm: {} threads for {JOBS} jobs",
+            pool.num_threads()
+        );
+    }
+}

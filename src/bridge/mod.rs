@@ -31,6 +31,9 @@ use crate::pool::worker;
 /// * The returned future is runtime-agnostic: it is woken through the `Waker` of its latest poll
 ///   exactly when the job finishes, and polling never blocks. It works under tokio (either
 ///   flavour), `futures::executor::block_on`, smol, or any other executor.
+/// * One exception, to avoid a deadlock: polled on a worker thread of the job's own pool (an
+///   executor driven inside a job, e.g. `block_on` in a job), a job that has not started runs
+///   inline, as the blocking waits do; on a saturated pool nothing else could run it.
 /// * Dropping it before it completes cancels the job if it has not started; a running job
 ///   finishes and its value is dropped. So `tokio::time::timeout` and `select!` cancel queued work.
 /// * `None` uses the process-wide default executor, built on first use with
@@ -131,7 +134,9 @@ impl<T> ExecutorFuture<T> {
     /// Calling a value-reading method of the returned handle panics if this future had already
     /// completed (its value was moved out by `poll`).
     pub fn into_pool_future(mut self) -> PoolFuture<T> {
-        self.completed = true; // disarm the cancel-on-drop
+        // Nobody will poll again: forget the waker, and disarm the cancel-on-drop.
+        self.fut.core().clear_waker();
+        self.completed = true;
         self.fut.share()
     }
 

@@ -154,7 +154,12 @@ impl Registry {
             return refused(f, err);
         }
         let (task, fut) = Task::new(f, self.id);
-        self.push(Job::new(task));
+        let worker = worker::current(self.id);
+        let job = Job::new(task);
+        match &worker {
+            Some(ctx) => ctx.push_local(job),
+            None => self.injector.push(job),
+        }
         // ORDERING: the submitter's Dekker fence: push → fence → read `closed` and the sleep word.
         // Against a worker's announce → fence → re-check, and `shutdown`'s flag → fence → drain,
         // at least one side sees the other. See `sleep/README.md`.
@@ -163,28 +168,32 @@ impl Registry {
             // Shutdown raced with this submit. Whoever gets to the job first decides: a worker
             // still draining the queue runs it, or we refuse it here. Never both, never neither.
             fut.refuse(err);
-        } else if let Err(err) = self.notify() {
+            return fut;
+        }
+        let queued = match &worker {
+            Some(ctx) => ctx.queued_locally(),
+            None => self.injector.len(),
+        };
+        if let Err(err) = self.notify(queued) {
             fut.refuse(err);
         }
         fut
     }
 
-    fn push(&self, job: Job) {
-        match worker::current(self.id) {
-            Some(ctx) => ctx.push_local(job),
-            None => self.injector.push(job),
-        }
-    }
-
-    /// Makes sure some worker will look at the queues: leaves it to a searching worker, wakes a
-    /// sleeping one, or starts a new thread (lazily, up to `max_workers`). The caller has just
-    /// pushed a job and issued `fence(SeqCst)`.
+    /// Makes sure a worker will come for each of the `queued` jobs of the queue the caller just
+    /// pushed to: leaves them to the searching workers if there are enough, else wakes a sleeping
+    /// worker, else starts a new thread (lazily, up to `max_workers`). The caller has just pushed
+    /// a job and issued `fence(SeqCst)`.
+    ///
+    /// Each searcher takes one job, and a thread just started counts as searching until it takes
+    /// its first, so this calls exactly one more worker per job that no idle worker can take:
+    /// Python's rule for starting threads, without its idle semaphore.
     ///
     /// Returns an error only when no worker exists and none can be started: the caller's job
     /// would wait forever, so its future gets the error instead.
-    pub(crate) fn notify(self: &Arc<Self>) -> Result<(), FutureError> {
+    pub(crate) fn notify(self: &Arc<Self>, queued: usize) -> Result<(), FutureError> {
         let counts = self.sleep.counts();
-        if counts.searching > 0 {
+        if counts.searching > 0 && counts.searching >= queued {
             return Ok(());
         }
         if counts.sleeping > 0 && self.sleep.wake_one() {
@@ -206,16 +215,16 @@ impl Registry {
     /// Called by a searcher that found a job and was the last searcher: if more work is queued,
     /// make sure another worker comes for it. This is how a burst fans out over sleepers.
     ///
-    /// Also called after a batch steal leaves jobs in the caller's deque: a worker that checked
-    /// the injector during the steal and went to sleep did not see them. Caller: move jobs →
-    /// fence → read the sleepers; sleeper: announce → fence → read the queues.
+    /// Also called by any worker that took a job from a queue that still holds more: jobs pushed
+    /// while one worker was searching all counted on that one worker, and this is how they fan
+    /// out to the sleepers and to new threads, one per job taken.
     pub(crate) fn notify_if_more_work(self: &Arc<Self>) {
         // ORDERING: the Dekker fence of the cascade, as in `submit`.
         fence(Ordering::SeqCst);
         let counts = self.sleep.counts();
         let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
         if counts.searching == 0 && someone_to_call && self.has_work() {
-            let _ = self.notify();
+            let _ = self.notify(1);
         }
     }
 
@@ -258,7 +267,7 @@ impl Registry {
                 Spawn::Spawned
             }
             Err(err) => {
-                self.sleep.remove_thread(false);
+                self.sleep.remove_thread(true);
                 write(&self.stealers)[index] = None;
                 Spawn::Failed(FutureError::BrokenPool(format!(
                     "could not start a worker thread: {err}"
@@ -273,15 +282,17 @@ impl Registry {
         outcome
     }
 
-    /// Takes a job from the injector (moving a batch into `local`) or steals one from another
-    /// worker. `me` is the caller's slot, skipped when stealing.
-    pub(crate) fn steal(&self, local: &Worker<Job>, me: usize, start: usize) -> Option<Job> {
+    /// Takes one job from the injector, or steals one from another worker's deque (`me` is the
+    /// caller's slot, skipped; `start` picks the first victim). Also says whether the queue it
+    /// came from still holds jobs, so the caller can call another worker for them.
+    ///
+    /// One job at a time, never a batch: jobs here are mostly blocking calls, and a batch moved
+    /// into one worker's deque would wait behind that worker's current job while other threads
+    /// could run it. It also keeps the injector strictly first-in, first-out, as Python's queue.
+    pub(crate) fn steal(&self, me: usize, start: usize) -> Option<(Job, bool)> {
         loop {
-            match self
-                .injector
-                .steal_batch_with_limit_and_pop(local, STEAL_BATCH)
-            {
-                Steal::Success(job) => return Some(job),
+            match self.injector.steal() {
+                Steal::Success(job) => return Some((job, !self.injector.is_empty())),
                 Steal::Empty => break,
                 Steal::Retry => continue,
             }
@@ -297,7 +308,7 @@ impl Registry {
                 }
                 if let Some(stealer) = &stealers[i] {
                     match stealer.steal() {
-                        Steal::Success(job) => return Some(job),
+                        Steal::Success(job) => return Some((job, !stealer.is_empty())),
                         Steal::Empty => {}
                         Steal::Retry => retry = true,
                     }
@@ -457,11 +468,6 @@ impl Drop for Registry {
         self.drain(drop);
     }
 }
-
-/// Jobs moved from the injector to a worker's deque at a time. A batch saves trips to the shared
-/// injector for short jobs; a small one keeps long jobs from piling up behind one worker (idle
-/// workers steal them back anyway).
-const STEAL_BATCH: usize = 4;
 
 /// Workers that may spin at once: half the cores, at least one. Spinning keeps the next job's
 /// latency low, but each spinner occupies a core the submitter might need.

@@ -79,10 +79,11 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>) {
         },
         None => true,
     };
+    // A new thread starts out searching: the submit that started it counts on it.
     if initialized {
         ctx.run();
     } else {
-        ctx.registry.exit_worker(&ctx, false);
+        ctx.registry.exit_worker(&ctx, true);
     }
     CURRENT.with(|current| current.borrow_mut().take());
 }
@@ -100,22 +101,26 @@ impl WorkerCtx {
         self.local.push(job);
     }
 
+    /// Jobs in this worker's own deque.
+    pub(crate) fn queued_locally(&self) -> usize {
+        self.local.len()
+    }
+
     /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
     fn run(&self) {
         let registry = &self.registry;
         let sleep = &registry.sleep;
-        let mut searching = false;
+        let mut searching = true;
         loop {
-            if let Some(job) = self.find_work().or_else(|| {
+            if let Some((job, more)) = self.find_work().or_else(|| {
                 if !searching {
                     searching = sleep.try_start_searching();
                 }
                 if searching { self.spin() } else { None }
             }) {
-                // A batch taken from the injector sits in our deque, where a worker that went to
-                // sleep meanwhile did not see it in the injector: look again for it (the Dekker
-                // pair of `notify_if_more_work`). Likewise when the last searcher stops.
-                let mut cascade = !self.local.is_empty();
+                // Call another worker if the queue we took from holds more (the jobs pushed while
+                // one worker searched all counted on it), or if we were the last searcher.
+                let mut cascade = more;
                 if searching {
                     searching = false;
                     cascade |= sleep.stop_searching();
@@ -147,7 +152,7 @@ impl WorkerCtx {
     }
 
     /// Looks at the queues `SPIN_ROUNDS` times with a growing pause in between.
-    fn spin(&self) -> Option<Job> {
+    fn spin(&self) -> Option<(Job, bool)> {
         for round in 0..SPIN_ROUNDS {
             if round < SPIN_PAUSE_ROUNDS {
                 for _ in 0..(1u32 << round) {
@@ -166,13 +171,15 @@ impl WorkerCtx {
         None
     }
 
-    /// The next job: own deque first, then the injector, then the other workers.
-    pub(crate) fn find_work(&self) -> Option<Job> {
-        self.local.pop().or_else(|| {
-            let n = self.registry.config().max_workers;
-            self.registry
-                .steal(&self.local, self.index, self.next_random() as usize % n)
-        })
+    /// The next job: own deque first, then the injector, then the other workers; and whether the
+    /// queue it came from (other than our own) still holds jobs.
+    fn find_work(&self) -> Option<(Job, bool)> {
+        if let Some(job) = self.local.pop() {
+            return Some((job, false));
+        }
+        let n = self.registry.config().max_workers;
+        self.registry
+            .steal(self.index, self.next_random() as usize % n)
     }
 
     /// Runs one job, or cancels it if `shutdown(cancel_futures = true)` came first. The job's own
@@ -185,7 +192,10 @@ impl WorkerCtx {
             unwind::catch(|| job.run(before_finish))
         };
         if let Err(err) = outcome {
-            unwind::report("dropping a job's value or closure", &err);
+            unwind::report(
+                "user code run after a job (a waker, or the drop of its value or closure)",
+                &err,
+            );
         }
     }
 

@@ -243,7 +243,8 @@ impl Sleep {
             .fetch_add(ONE_THREAD + ONE_SEARCHING, Ordering::SeqCst);
     }
 
-    /// One more busy thread, if fewer than `max` exist. Called under the registry's slot lock.
+    /// One more thread, if fewer than `max` exist. Called under the registry's slot lock. The
+    /// new thread counts as searching until it takes its first job: submitters count on it.
     pub(crate) fn try_add_thread(&self, max: usize) -> bool {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
@@ -253,7 +254,7 @@ impl Sleep {
             // ORDERING: SeqCst like every transition of the word.
             match self.word.compare_exchange_weak(
                 word,
-                word + ONE_THREAD,
+                word + ONE_THREAD + ONE_SEARCHING,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
