@@ -1,0 +1,403 @@
+//! The libraries under comparison, each behind the same small interface, so every workload is one
+//! generic function monomorphised per library (no boxing, no enum dispatch: a handle is exactly
+//! the type a user of that library would hold).
+//!
+//! Every job returns a `u64`; each handle type is a thin `Future<Output = u64>` newtype over what
+//! the library returns.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Unwraps a `Result` outcome into the bare `u64` (a failed job is a harness bug).
+pub struct Unwrap<F>(F);
+
+impl<F, E> Future for Unwrap<F>
+where
+    F: Future<Output = Result<u64, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    type Output = u64;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.expect("job failed"))
+    }
+}
+
+/// For channels that carry a caught panic: `Result<thread::Result<u64>, RecvError>`.
+pub struct Unwrap2<F>(F);
+
+impl<F, E> Future for Unwrap2<F>
+where
+    F: Future<Output = Result<std::thread::Result<u64>, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    type Output = u64;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        Pin::new(&mut self.0).poll(cx).map(|r| match r {
+            Ok(Ok(v)) => v,
+            Ok(Err(_)) => panic!("job panicked"),
+            Err(e) => panic!("channel closed: {e:?}"),
+        })
+    }
+}
+
+/// How a library is driven: async workloads (`spawn` from a current-thread tokio runtime) or
+/// the plain-thread `sync` workload (`submit` + `wait`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Async,
+    Sync,
+}
+
+pub trait Lib: Send + Sync + Sized + 'static {
+    /// Awaitable handle of one job.
+    type Handle: Future<Output = u64> + Send + Unpin + 'static;
+    /// Blocking handle of one job (the `sync` workload).
+    type SyncHandle: Send + 'static;
+
+    /// Sets the library up. `workers = Some(n)` fixes the number of worker threads (sleepy,
+    /// cpu); `None` keeps the library's default, as a user gets it.
+    fn new(mode: Mode, workers: Option<usize>) -> Self;
+
+    /// Adjusts the current-thread runtime the async workloads run on (tokio's blocking pool
+    /// belongs to the runtime).
+    fn tune_runtime(_builder: &mut tokio::runtime::Builder, _workers: Option<usize>) {}
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static;
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static;
+
+    fn wait(h: Self::SyncHandle) -> u64;
+}
+
+// ---------------------------------------------------------------------------------------------
+// poolbridge: `run_in_executor(None, ..)` (async), `ThreadPoolExecutor::submit` + `join` (sync).
+
+pub struct Poolbridge {
+    pool: Option<poolbridge::ThreadPoolExecutor>,
+}
+
+impl Lib for Poolbridge {
+    type Handle = Unwrap<poolbridge::ExecutorFuture<u64>>;
+    type SyncHandle = poolbridge::PoolFuture<u64>;
+
+    fn new(mode: Mode, workers: Option<usize>) -> Self {
+        match mode {
+            Mode::Async => {
+                if let Some(n) = workers {
+                    poolbridge::set_default_executor(poolbridge::ThreadPoolExecutor::new(n));
+                }
+                Poolbridge { pool: None }
+            }
+            Mode::Sync => Poolbridge {
+                pool: Some(match workers {
+                    Some(n) => poolbridge::ThreadPoolExecutor::new(n),
+                    None => poolbridge::ThreadPoolExecutor::default(),
+                }),
+            },
+        }
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        Unwrap(poolbridge::run_in_executor(None, f, ()))
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        self.pool.as_ref().expect("sync mode").submit(f)
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        h.join().expect("job failed")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokio: `tokio::task::spawn_blocking` on the runtime's blocking pool.
+
+pub struct Tokio {
+    /// Sync mode only: a runtime whose blocking pool runs the jobs (never entered).
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Lib for Tokio {
+    type Handle = Unwrap<tokio::task::JoinHandle<u64>>;
+    type SyncHandle = tokio::task::JoinHandle<u64>;
+
+    fn new(mode: Mode, workers: Option<usize>) -> Self {
+        match mode {
+            Mode::Async => Tokio { rt: None },
+            Mode::Sync => {
+                let mut b = tokio::runtime::Builder::new_current_thread();
+                b.enable_all();
+                Self::tune_runtime(&mut b, workers);
+                Tokio {
+                    rt: Some(b.build().expect("tokio runtime")),
+                }
+            }
+        }
+    }
+
+    fn tune_runtime(builder: &mut tokio::runtime::Builder, workers: Option<usize>) {
+        if let Some(n) = workers {
+            builder.max_blocking_threads(n);
+        }
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        Unwrap(tokio::task::spawn_blocking(f))
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        self.rt.as_ref().expect("sync mode").spawn_blocking(f)
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        futures::executor::block_on(h).expect("job failed")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// smol: `blocking::unblock` (what `smol::unblock` re-exports).
+
+pub struct Blocking;
+
+impl Lib for Blocking {
+    type Handle = blocking::Task<u64>;
+    type SyncHandle = blocking::Task<u64>;
+
+    fn new(_mode: Mode, workers: Option<usize>) -> Self {
+        if let Some(n) = workers {
+            blocking::set_max_blocking_threads(NonZeroUsize::new(n).expect("workers > 0"));
+        }
+        Blocking
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        blocking::unblock(f)
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        blocking::unblock(f)
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        futures::executor::block_on(h)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rayon: `rayon::spawn` + a tokio oneshot carrying the caught panic (exactly tokio-rayon's recipe).
+
+pub struct Rayon;
+
+impl Lib for Rayon {
+    type Handle = Unwrap2<tokio::sync::oneshot::Receiver<std::thread::Result<u64>>>;
+    type SyncHandle = tokio::sync::oneshot::Receiver<std::thread::Result<u64>>;
+
+    fn new(_mode: Mode, workers: Option<usize>) -> Self {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = workers {
+            b = b.num_threads(n);
+        }
+        b.build_global().expect("rayon global pool");
+        Rayon
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        Unwrap2(self.submit(f))
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        rayon::spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        });
+        rx
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        h.blocking_recv()
+            .expect("channel closed")
+            .expect("job panicked")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// futures: `futures::executor::ThreadPool::spawn_ok` + a `futures::channel::oneshot`.
+
+pub struct FuturesPool {
+    pool: futures::executor::ThreadPool,
+}
+
+impl Lib for FuturesPool {
+    type Handle = Unwrap2<futures::channel::oneshot::Receiver<std::thread::Result<u64>>>;
+    type SyncHandle = futures::channel::oneshot::Receiver<std::thread::Result<u64>>;
+
+    fn new(_mode: Mode, workers: Option<usize>) -> Self {
+        let mut b = futures::executor::ThreadPool::builder();
+        if let Some(n) = workers {
+            b.pool_size(n);
+        }
+        FuturesPool {
+            pool: b.create().expect("futures ThreadPool"),
+        }
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        Unwrap2(self.submit(f))
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.pool.spawn_ok(async move {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        });
+        rx
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        futures::executor::block_on(h)
+            .expect("channel closed")
+            .expect("job panicked")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// threadpool: `threadpool::ThreadPool::execute` + a `futures::channel::oneshot`.
+
+pub struct Threadpool {
+    pool: threadpool::ThreadPool,
+}
+
+impl Lib for Threadpool {
+    type Handle = Unwrap2<futures::channel::oneshot::Receiver<std::thread::Result<u64>>>;
+    type SyncHandle = futures::channel::oneshot::Receiver<std::thread::Result<u64>>;
+
+    fn new(_mode: Mode, workers: Option<usize>) -> Self {
+        let mut b = threadpool::Builder::new();
+        if let Some(n) = workers {
+            b = b.num_threads(n);
+        }
+        Threadpool { pool: b.build() }
+    }
+
+    fn spawn<F>(&self, f: F) -> Self::Handle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        Unwrap2(self.submit(f))
+    }
+
+    fn submit<F>(&self, f: F) -> Self::SyncHandle
+    where
+        F: FnOnce() -> u64 + Send + 'static,
+    {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.pool.execute(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+        });
+        rx
+    }
+
+    fn wait(h: Self::SyncHandle) -> u64 {
+        futures::executor::block_on(h)
+            .expect("channel closed")
+            .expect("job panicked")
+    }
+}
+
+/// Static description of a library, for the report.
+pub struct LibInfo {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// The crate whose version is reported (from Cargo.lock).
+    pub krate: &'static str,
+    pub api: &'static str,
+    /// Pool size as a user gets it by default.
+    pub default_pool: &'static str,
+}
+
+pub const POOLBRIDGE: &str = "poolbridge";
+
+pub const LIBS: &[LibInfo] = &[
+    LibInfo {
+        name: POOLBRIDGE,
+        label: "poolbridge",
+        krate: "poolbridge",
+        api: "async: run_in_executor(None, f, ()); sync: ThreadPoolExecutor::default().submit(f).join()",
+        default_pool: "min(32, cores + 4) threads, started lazily",
+    },
+    LibInfo {
+        name: "tokio",
+        label: "tokio spawn_blocking",
+        krate: "tokio",
+        api: "async: tokio::task::spawn_blocking(f); sync: Handle::spawn_blocking + futures::executor::block_on",
+        default_pool: "blocking pool of the runtime, up to 512 threads, started lazily",
+    },
+    LibInfo {
+        name: "blocking",
+        label: "smol blocking::unblock",
+        krate: "blocking",
+        api: "blocking::unblock(f) (= smol::unblock); sync: futures::executor::block_on(task)",
+        default_pool: "global pool, up to 500 threads, started lazily",
+    },
+    LibInfo {
+        name: "rayon",
+        label: "rayon::spawn + oneshot",
+        krate: "rayon",
+        api: "rayon::spawn + tokio::sync::oneshot of catch_unwind(f) (tokio-rayon's recipe); sync: blocking_recv",
+        default_pool: "global pool, one thread per core, started eagerly",
+    },
+    LibInfo {
+        name: "futures",
+        label: "futures ThreadPool + oneshot",
+        krate: "futures-executor",
+        api: "futures::executor::ThreadPool::spawn_ok + futures::channel::oneshot; sync: block_on(rx)",
+        default_pool: "one thread per core, started eagerly",
+    },
+    LibInfo {
+        name: "threadpool",
+        label: "threadpool + oneshot",
+        krate: "threadpool",
+        api: "threadpool::ThreadPool::execute + futures::channel::oneshot; sync: block_on(rx)",
+        default_pool: "threadpool::Builder default: one thread per core, started eagerly",
+    },
+];

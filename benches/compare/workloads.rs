@@ -1,0 +1,497 @@
+//! The workloads, each a generic function over [`Lib`], run inside a fresh child process.
+//! Each returns its metrics as `(name, value)` pairs.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::libs::{Lib, Mode};
+use crate::sys;
+
+/// Sizes of the workloads. The parent passes every field to the child explicitly, so a run is
+/// fully described by the JSON it writes.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub roundtrip_warmup: u64,
+    pub roundtrip_jobs: u64,
+    pub burst_jobs: u64,
+    pub sync_jobs: u64,
+    pub sleepy_jobs: u64,
+    pub sleepy_workers: usize,
+    pub sleepy_ms: u64,
+    pub cpu_jobs: u64,
+    /// 0: the number of cores.
+    pub cpu_workers: usize,
+    /// Iterations of [`spin`] that take ~5 ms, calibrated once by the parent.
+    pub cpu_iters: u64,
+    pub idle_warmup: u64,
+    pub idle_ms: u64,
+    pub stall_jobs: u64,
+    pub stall_tasks: u64,
+    /// Trivial jobs run before the measured part of every workload (runtime, allocator and pool
+    /// initialised; lazily started pools have a thread or two).
+    pub warmup: u64,
+}
+
+impl Params {
+    pub fn full() -> Params {
+        Params {
+            roundtrip_warmup: 2_000,
+            roundtrip_jobs: 20_000,
+            burst_jobs: 200_000,
+            sync_jobs: 200_000,
+            sleepy_jobs: 256,
+            sleepy_workers: 32,
+            sleepy_ms: 10,
+            cpu_jobs: 64,
+            cpu_workers: 0,
+            cpu_iters: 0,
+            idle_warmup: 10_000,
+            idle_ms: 5_000,
+            stall_jobs: 10_000,
+            stall_tasks: 100,
+            warmup: 1_000,
+        }
+    }
+
+    /// `--quick`: the same workloads, smaller where size does not change the per-job numbers.
+    pub fn quick() -> Params {
+        Params {
+            roundtrip_warmup: 1_000,
+            roundtrip_jobs: 5_000,
+            burst_jobs: 100_000,
+            sync_jobs: 100_000,
+            idle_ms: 1_000,
+            ..Params::full()
+        }
+    }
+
+    pub fn fields(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("roundtrip_warmup", self.roundtrip_warmup),
+            ("roundtrip_jobs", self.roundtrip_jobs),
+            ("burst_jobs", self.burst_jobs),
+            ("sync_jobs", self.sync_jobs),
+            ("sleepy_jobs", self.sleepy_jobs),
+            ("sleepy_workers", self.sleepy_workers as u64),
+            ("sleepy_ms", self.sleepy_ms),
+            ("cpu_jobs", self.cpu_jobs),
+            ("cpu_workers", self.cpu_workers as u64),
+            ("cpu_iters", self.cpu_iters),
+            ("idle_warmup", self.idle_warmup),
+            ("idle_ms", self.idle_ms),
+            ("stall_jobs", self.stall_jobs),
+            ("stall_tasks", self.stall_tasks),
+            ("warmup", self.warmup),
+        ]
+    }
+
+    pub fn set(&mut self, key: &str, value: u64) -> Result<(), String> {
+        let v = value;
+        match key {
+            "roundtrip_warmup" => self.roundtrip_warmup = v,
+            "roundtrip_jobs" => self.roundtrip_jobs = v,
+            "burst_jobs" => self.burst_jobs = v,
+            "sync_jobs" => self.sync_jobs = v,
+            "sleepy_jobs" => self.sleepy_jobs = v,
+            "sleepy_workers" => self.sleepy_workers = v as usize,
+            "sleepy_ms" => self.sleepy_ms = v,
+            "cpu_jobs" => self.cpu_jobs = v,
+            "cpu_workers" => self.cpu_workers = v as usize,
+            "cpu_iters" => self.cpu_iters = v,
+            "idle_warmup" => self.idle_warmup = v,
+            "idle_ms" => self.idle_ms = v,
+            "stall_jobs" => self.stall_jobs = v,
+            "stall_tasks" => self.stall_tasks = v,
+            "warmup" => self.warmup = v,
+            _ => return Err(format!("unknown parameter {key:?}")),
+        }
+        Ok(())
+    }
+
+    pub fn cpu_workers(&self) -> usize {
+        if self.cpu_workers == 0 {
+            cores()
+        } else {
+            self.cpu_workers
+        }
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub struct Workload {
+    pub name: &'static str,
+    pub what: &'static str,
+}
+
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "roundtrip",
+        what: "latency of one trivial job at a time, awaited from a current-thread tokio runtime",
+    },
+    Workload {
+        name: "burst",
+        what: "N trivial jobs submitted at once from a current-thread runtime, then awaited in order: throughput and peak RSS growth",
+    },
+    Workload {
+        name: "join_all",
+        what: "the same burst awaited through futures::future::join_all",
+    },
+    Workload {
+        name: "sync",
+        what: "N trivial jobs submitted from a plain thread (no runtime), results collected in order",
+    },
+    Workload {
+        name: "sleepy",
+        what: "256 jobs of thread::sleep(10 ms) on 32 workers (ideal: 80 ms)",
+    },
+    Workload {
+        name: "cpu",
+        what: "64 jobs of ~5 ms of arithmetic on one worker per core: speedup over running them sequentially",
+    },
+    Workload {
+        name: "idle",
+        what: "CPU time used by the process while the pool sits idle after a warm-up burst",
+    },
+    Workload {
+        name: "stall",
+        what: "worst gap of a 1 ms tokio interval on a current-thread runtime while jobs flow through the library from tasks of that runtime",
+    },
+];
+
+/// ~5 ms (after calibration) of dependent integer arithmetic that the optimiser cannot shorten.
+#[inline(never)]
+pub fn spin(iters: u64, seed: u64) -> u64 {
+    let mut x = black_box(seed) | 1;
+    for _ in 0..black_box(iters) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    x
+}
+
+/// Iterations of [`spin`] that take `target` on this machine: the fastest of several timed
+/// trials (the least disturbed by other processes), scaled.
+pub fn calibrate(target: Duration) -> u64 {
+    let probe = 1u64 << 20;
+    let mut best = Duration::MAX;
+    for i in 0..9 {
+        let t = Instant::now();
+        black_box(spin(probe, i));
+        best = best.min(t.elapsed());
+    }
+    let ns_per_iter = best.as_nanos() as f64 / probe as f64;
+    (target.as_nanos() as f64 / ns_per_iter).round() as u64
+}
+
+#[inline]
+fn trivial(i: u64) -> impl FnOnce() -> u64 + Send + 'static {
+    move || black_box(i).wrapping_mul(3)
+}
+
+fn expected_sum(n: u64) -> u64 {
+    (0..n).fold(0u64, |s, i| s.wrapping_add(i.wrapping_mul(3)))
+}
+
+fn runtime<L: Lib>(workers: Option<usize>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    b.enable_all();
+    L::tune_runtime(&mut b, workers);
+    b.build().expect("tokio runtime")
+}
+
+async fn warm_up<L: Lib>(lib: &L, n: u64) {
+    let handles: Vec<_> = (0..n).map(|i| lib.spawn(trivial(i))).collect();
+    let mut sum = 0u64;
+    for h in handles {
+        sum = sum.wrapping_add(h.await);
+    }
+    assert_eq!(sum, expected_sum(n));
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+type Metrics = Vec<(&'static str, f64)>;
+
+pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
+    let mut m = match workload {
+        "roundtrip" => roundtrip::<L>(p),
+        "burst" => burst::<L>(p, false),
+        "join_all" => burst::<L>(p, true),
+        "sync" => sync::<L>(p),
+        "sleepy" => sleepy::<L>(p),
+        "cpu" => cpu::<L>(p),
+        "idle" => idle::<L>(p),
+        "stall" => stall::<L>(p),
+        _ => return Err(format!("unknown workload {workload:?}")),
+    };
+    if !m.iter().any(|(k, _)| *k == "threads") {
+        m.push(("threads", sys::threads() as f64));
+    }
+    Ok(m)
+}
+
+fn roundtrip<L: Lib>(p: &Params) -> Metrics {
+    let rt = runtime::<L>(None);
+    let lib = L::new(Mode::Async, None);
+    let mut lat = rt.block_on(async {
+        for i in 0..p.roundtrip_warmup {
+            black_box(lib.spawn(trivial(i)).await);
+        }
+        let mut lat = Vec::with_capacity(p.roundtrip_jobs as usize);
+        for i in 0..p.roundtrip_jobs {
+            let t = Instant::now();
+            let v = lib.spawn(trivial(i)).await;
+            lat.push(t.elapsed().as_nanos() as f64 / 1e3);
+            assert_eq!(v, i.wrapping_mul(3));
+        }
+        lat
+    });
+    let threads = sys::threads();
+    lat.sort_by(f64::total_cmp);
+    let mean = lat.iter().sum::<f64>() / lat.len() as f64;
+    vec![
+        ("p50_us", percentile(&lat, 50.0)),
+        ("p90_us", percentile(&lat, 90.0)),
+        ("p99_us", percentile(&lat, 99.0)),
+        ("max_us", percentile(&lat, 100.0)),
+        ("mean_us", mean),
+        ("threads", threads as f64),
+    ]
+}
+
+fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
+    let rt = runtime::<L>(None);
+    let lib = L::new(Mode::Async, None);
+    let n = p.burst_jobs;
+    rt.block_on(async {
+        warm_up(&lib, p.warmup).await;
+        let hwm_before = sys::status_kib("VmHWM").unwrap_or(0);
+        let t = Instant::now();
+        let handles: Vec<_> = (0..n).map(|i| lib.spawn(trivial(i))).collect();
+        let submitted = t.elapsed();
+        let sum = if join_all {
+            futures::future::join_all(handles)
+                .await
+                .into_iter()
+                .fold(0u64, u64::wrapping_add)
+        } else {
+            let mut sum = 0u64;
+            for h in handles {
+                sum = sum.wrapping_add(h.await);
+            }
+            sum
+        };
+        let elapsed = t.elapsed();
+        let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
+        let threads = sys::threads();
+        assert_eq!(sum, expected_sum(n));
+        vec![
+            ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
+            ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+            ("submit_ms", submitted.as_secs_f64() * 1e3),
+            (
+                "rss_growth_mib",
+                hwm_after.saturating_sub(hwm_before) as f64 / 1024.0,
+            ),
+            (
+                "bytes_per_job",
+                hwm_after.saturating_sub(hwm_before) as f64 * 1024.0 / n as f64,
+            ),
+            ("threads", threads as f64),
+        ]
+    })
+}
+
+fn sync<L: Lib>(p: &Params) -> Metrics {
+    let lib = L::new(Mode::Sync, None);
+    let n = p.sync_jobs;
+    let warm: Vec<_> = (0..p.warmup).map(|i| lib.submit(trivial(i))).collect();
+    let warm_sum = warm.into_iter().map(L::wait).fold(0u64, u64::wrapping_add);
+    assert_eq!(warm_sum, expected_sum(p.warmup));
+    let t = Instant::now();
+    let handles: Vec<_> = (0..n).map(|i| lib.submit(trivial(i))).collect();
+    let submitted = t.elapsed();
+    let sum = handles
+        .into_iter()
+        .map(L::wait)
+        .fold(0u64, u64::wrapping_add);
+    let elapsed = t.elapsed();
+    let threads = sys::threads();
+    assert_eq!(sum, expected_sum(n));
+    vec![
+        ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
+        ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+        ("submit_ms", submitted.as_secs_f64() * 1e3),
+        ("threads", threads as f64),
+    ]
+}
+
+fn sleepy<L: Lib>(p: &Params) -> Metrics {
+    let workers = p.sleepy_workers;
+    let rt = runtime::<L>(Some(workers));
+    let lib = L::new(Mode::Async, Some(workers));
+    let nap = Duration::from_millis(p.sleepy_ms);
+    rt.block_on(async {
+        warm_up(&lib, p.warmup).await;
+        let t = Instant::now();
+        let handles: Vec<_> = (0..p.sleepy_jobs)
+            .map(|i| {
+                lib.spawn(move || {
+                    std::thread::sleep(nap);
+                    i
+                })
+            })
+            .collect();
+        for h in handles {
+            black_box(h.await);
+        }
+        let wall = t.elapsed();
+        let threads = sys::threads();
+        let waves = p.sleepy_jobs.div_ceil(workers as u64);
+        let ideal = nap * waves as u32;
+        vec![
+            ("wall_ms", wall.as_secs_f64() * 1e3),
+            ("ideal_ms", ideal.as_secs_f64() * 1e3),
+            ("ratio_to_ideal", wall.as_secs_f64() / ideal.as_secs_f64()),
+            ("threads", threads as f64),
+        ]
+    })
+}
+
+fn cpu<L: Lib>(p: &Params) -> Metrics {
+    let workers = p.cpu_workers();
+    assert!(
+        p.cpu_iters > 0,
+        "cpu_iters must be calibrated by the parent"
+    );
+    let iters = p.cpu_iters;
+    let rt = runtime::<L>(Some(workers));
+    let lib = L::new(Mode::Async, Some(workers));
+    // Sequential reference, same loop, same process.
+    let t = Instant::now();
+    let mut seq_sum = 0u64;
+    for i in 0..p.cpu_jobs {
+        seq_sum = seq_sum.wrapping_add(spin(iters, i));
+    }
+    let seq = t.elapsed();
+    let (par, par_sum) = rt.block_on(async {
+        warm_up(&lib, p.warmup).await;
+        let t = Instant::now();
+        let handles: Vec<_> = (0..p.cpu_jobs)
+            .map(|i| lib.spawn(move || spin(iters, i)))
+            .collect();
+        let mut sum = 0u64;
+        for h in handles {
+            sum = sum.wrapping_add(h.await);
+        }
+        (t.elapsed(), sum)
+    });
+    let threads = sys::threads();
+    assert_eq!(seq_sum, par_sum);
+    vec![
+        ("speedup", seq.as_secs_f64() / par.as_secs_f64()),
+        ("parallel_ms", par.as_secs_f64() * 1e3),
+        ("sequential_ms", seq.as_secs_f64() * 1e3),
+        ("job_ms", seq.as_secs_f64() * 1e3 / p.cpu_jobs as f64),
+        ("workers", workers as f64),
+        ("threads", threads as f64),
+    ]
+}
+
+fn idle<L: Lib>(p: &Params) -> Metrics {
+    let rt = runtime::<L>(None);
+    let lib = L::new(Mode::Async, None);
+    rt.block_on(warm_up(&lib, p.idle_warmup));
+    let threads = sys::threads();
+    // Measured from the end of the burst: a pool that spins before parking pays for it here.
+    let (ns0, ms0) = (sys::cpu_ns_threads(), sys::cpu_ms_process());
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_millis(p.idle_ms));
+    let window = t.elapsed();
+    let (ns1, ms1) = (sys::cpu_ns_threads(), sys::cpu_ms_process());
+    let cpu_ms = ns1.saturating_sub(ns0) as f64 / 1e6;
+    drop(lib);
+    drop(rt);
+    vec![
+        ("cpu_ms", cpu_ms),
+        ("cpu_pct", cpu_ms / (window.as_secs_f64() * 1e3) * 100.0),
+        ("cpu_ms_ticks", ms1 - ms0),
+        ("window_ms", window.as_secs_f64() * 1e3),
+        ("threads", threads as f64),
+    ]
+}
+
+fn stall<L: Lib>(p: &Params) -> Metrics {
+    let rt = runtime::<L>(None);
+    let lib = Arc::new(L::new(Mode::Async, None));
+    rt.block_on(async {
+        warm_up(&*lib, p.warmup).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = tokio::spawn({
+            let stop = Arc::clone(&stop);
+            async move {
+                let mut interval = tokio::time::interval(Duration::from_millis(1));
+                interval.tick().await; // the first tick is immediate
+                let mut last = Instant::now();
+                let mut gaps = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    interval.tick().await;
+                    let now = Instant::now();
+                    gaps.push((now - last).as_secs_f64() * 1e3);
+                    last = now;
+                }
+                gaps
+            }
+        });
+        // Let the ticker settle into its rhythm.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let t = Instant::now();
+        let tasks = p.stall_tasks.max(1);
+        let per_task = p.stall_jobs / tasks;
+        let workers: Vec<_> = (0..tasks)
+            .map(|k| {
+                let lib = Arc::clone(&lib);
+                tokio::spawn(async move {
+                    let mut sum = 0u64;
+                    for j in 0..per_task {
+                        sum = sum.wrapping_add(lib.spawn(trivial(k * per_task + j)).await);
+                    }
+                    sum
+                })
+            })
+            .collect();
+        let mut sum = 0u64;
+        for w in workers {
+            sum = sum.wrapping_add(w.await.expect("worker task"));
+        }
+        let elapsed = t.elapsed();
+        let threads = sys::threads();
+        stop.store(true, Ordering::Relaxed);
+        let mut gaps = ticker.await.expect("ticker task");
+        assert_eq!(sum, expected_sum(per_task * tasks));
+        gaps.sort_by(f64::total_cmp);
+        vec![
+            ("max_gap_ms", percentile(&gaps, 100.0)),
+            ("p99_gap_ms", percentile(&gaps, 99.0)),
+            ("ticks", gaps.len() as f64),
+            ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+            (
+                "jobs_per_s",
+                (per_task * tasks) as f64 / elapsed.as_secs_f64(),
+            ),
+            ("threads", threads as f64),
+        ]
+    })
+}
