@@ -59,14 +59,12 @@ impl Pool {
         self.queued.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::SeqCst)
     }
 
-    /// `Registry::submit`: push, fence, then leave it to the searchers if there are as many as
-    /// queued jobs, else wake a sleeper.
+    /// `Registry::submit`: push, fence, then leave it to a searcher or wake a sleeper.
     fn submit(&self) {
         self.queued.fetch_add(1, Ordering::Release);
         fence(Ordering::SeqCst);
-        let queued = self.queued.load(Ordering::Acquire);
         let (searching, sleeping, _) = self.sleep.counts();
-        if (searching == 0 || searching < queued) && sleeping > 0 {
+        if searching == 0 && sleeping > 0 {
             self.sleep.wake_one();
         }
     }
@@ -92,17 +90,18 @@ impl Pool {
         let mut searching = true;
         loop {
             if self.take() {
+                // Call the next worker if more is queued or we were the last searcher.
+                let mut cascade = self.queued.load(Ordering::Acquire) > 0;
                 if searching {
                     searching = false;
-                    if self.sleep.stop_searching() {
-                        // `notify_if_more_work`
-                        fence(Ordering::SeqCst);
-                        if self.queued.load(Ordering::Acquire) > 0 {
-                            let (searching, sleeping, _) = self.sleep.counts();
-                            if searching == 0 && sleeping > 0 {
-                                self.sleep.wake_one();
-                            }
-                        }
+                    cascade |= self.sleep.stop_searching();
+                }
+                if cascade {
+                    // `notify_if_more_work`
+                    fence(Ordering::SeqCst);
+                    let (searching, sleeping, _) = self.sleep.counts();
+                    if searching == 0 && sleeping > 0 && self.queued.load(Ordering::Acquire) > 0 {
+                        self.sleep.wake_one();
                     }
                 }
                 // The job's closure ran; like `worker.rs`, count ourselves searching again before

@@ -170,33 +170,36 @@ impl Registry {
             fut.refuse(err);
             return fut;
         }
-        let queued = match &worker {
-            Some(ctx) => ctx.queued_locally(),
-            None => self.injector.len(),
-        };
-        if let Err(err) = self.notify(queued) {
+        if let Err(err) = self.notify() {
             fut.refuse(err);
         }
         fut
     }
 
-    /// Makes sure a worker will come for each of the `queued` jobs of the queue the caller just
-    /// pushed to: leaves them to the searching workers if there are enough, else wakes a sleeping
-    /// worker, else starts a new thread (lazily, up to `max_workers`). The caller has just pushed
-    /// a job and issued `fence(SeqCst)`.
+    /// Makes sure some worker will come to the queues: leaves it to a searching worker if there
+    /// is one, else wakes a sleeping worker, else starts a new thread (lazily, up to
+    /// `max_workers`; a new thread counts as searching until it takes its first job). The caller
+    /// has just pushed a job and issued `fence(SeqCst)`.
     ///
-    /// Each searcher takes one job, and a thread just started counts as searching until it takes
-    /// its first, so this calls exactly one more worker per job that no idle worker can take:
-    /// Python's rule for starting threads, without its idle semaphore.
+    /// One searcher covers any number of jobs pushed while it searches: when it takes one and
+    /// more are queued, it calls the next worker (`notify_if_more_work`), which calls the next,
+    /// one per job. This chain advances only as fast as the called workers get a core and find
+    /// work, so a burst of short jobs on busy cores wakes almost nobody, while a burst of
+    /// blocking jobs (whose workers free their cores at once) fans out to one worker per job.
     ///
     /// Returns an error only when no worker exists and none can be started: the caller's job
     /// would wait forever, so its future gets the error instead.
-    pub(crate) fn notify(self: &Arc<Self>, queued: usize) -> Result<(), FutureError> {
+    pub(crate) fn notify(self: &Arc<Self>) -> Result<(), FutureError> {
         let counts = self.sleep.counts();
-        if counts.searching > 0 && counts.searching >= queued {
+        if counts.searching > 0 {
             return Ok(());
         }
         if counts.sleeping > 0 && self.sleep.wake_one() {
+            return Ok(());
+        }
+        if counts.threads >= self.config.max_workers {
+            // Every thread is busy and will come back to the queues; no need for the slot lock
+            // (`try_spawn` re-checks under it, this is only the cheap common case of a burst).
             return Ok(());
         }
         match self.try_spawn() {
@@ -224,7 +227,7 @@ impl Registry {
         let counts = self.sleep.counts();
         let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
         if counts.searching == 0 && someone_to_call && self.has_work() {
-            let _ = self.notify(1);
+            let _ = self.notify();
         }
     }
 

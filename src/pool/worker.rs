@@ -101,11 +101,6 @@ impl WorkerCtx {
         self.local.push(job);
     }
 
-    /// Jobs in this worker's own deque.
-    pub(crate) fn queued_locally(&self) -> usize {
-        self.local.len()
-    }
-
     /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
     fn run(&self) {
         let registry = &self.registry;
