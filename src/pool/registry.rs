@@ -38,8 +38,13 @@ pub(crate) struct Registry {
     config: Config,
     /// Jobs submitted from outside the pool.
     injector: Injector<Job>,
-    /// The stealing ends of the workers' local deques, by slot.
+    /// The stealing ends of the workers' local deques, by slot. Workers keep a copy
+    /// (`WorkerCtx::victims`) and refresh it when `stealers_version` moves, so the hot paths
+    /// (spinning, the sleep re-check) never take this lock.
     stealers: RwLock<Box<[Option<Stealer<Job>>]>>,
+    /// Bumped after every change of `stealers` (always under the slot lock, before a new worker
+    /// thread starts).
+    stealers_version: AtomicUsize,
     pub(crate) sleep: Sleep,
     /// `SHUT_DOWN | BROKEN` bits; only ever grows.
     closed: AtomicUsize,
@@ -90,6 +95,7 @@ impl Registry {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             injector: Injector::new(),
             stealers: RwLock::new((0..slots).map(|_| None).collect()),
+            stealers_version: AtomicUsize::new(0),
             sleep: Sleep::new(slots, max_searching()),
             closed: AtomicUsize::new(0),
             broken_reason: OnceLock::new(),
@@ -221,12 +227,12 @@ impl Registry {
     /// Also called by any worker that took a job from a queue that still holds more: jobs pushed
     /// while one worker was searching all counted on that one worker, and this is how they fan
     /// out to the sleepers and to new threads, one per job taken.
-    pub(crate) fn notify_if_more_work(self: &Arc<Self>) {
+    pub(crate) fn notify_if_more_work(self: &Arc<Self>, has_work: impl FnOnce() -> bool) {
         // ORDERING: the Dekker fence of the cascade, as in `submit`.
         fence(Ordering::SeqCst);
         let counts = self.sleep.counts();
         let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
-        if counts.searching == 0 && someone_to_call && self.has_work() {
+        if counts.searching == 0 && someone_to_call && has_work() {
             let _ = self.notify();
         }
     }
@@ -246,7 +252,7 @@ impl Registry {
             .expect("poolbridge bug: fewer than max_workers threads but no free slot");
         let previous = slots.entries[index].handle.take();
         let local = Worker::new_fifo();
-        write(&self.stealers)[index] = Some(local.stealer());
+        self.set_stealer(index, Some(local.stealer()));
 
         let mut builder =
             thread::Builder::new().name(format!("{}_{index}", self.config.thread_name_prefix));
@@ -271,7 +277,7 @@ impl Registry {
             }
             Err(err) => {
                 self.sleep.remove_thread(true);
-                write(&self.stealers)[index] = None;
+                self.set_stealer(index, None);
                 Spawn::Failed(FutureError::BrokenPool(format!(
                     "could not start a worker thread: {err}"
                 )))
@@ -285,14 +291,42 @@ impl Registry {
         outcome
     }
 
-    /// Takes one job from the injector, or steals one from another worker's deque (`me` is the
-    /// caller's slot, skipped; `start` picks the first victim). Also says whether the queue it
-    /// came from still holds jobs, so the caller can call another worker for them.
+    fn set_stealer(&self, index: usize, stealer: Option<Stealer<Job>>) {
+        write(&self.stealers)[index] = stealer;
+        // ORDERING: Release: a worker that sees the new version (Acquire) and re-reads the list
+        // sees the change. A new worker's stealer is published before its thread starts, hence
+        // before any job is pushed to its deque; a sleeper's re-check (fence, then load version)
+        // that sees such a job therefore also sees the version that lists that deque.
+        self.stealers_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current version of the stealer list, and the stealers of every worker but `me`.
+    pub(crate) fn victims(&self, me: usize) -> (usize, Vec<Stealer<Job>>) {
+        // ORDERING: Acquire, see `set_stealer`; read before the list so a change made in between
+        // only causes one more refresh.
+        let version = self.stealers_version.load(Ordering::Acquire);
+        let list = read(&self.stealers)
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != me)
+            .filter_map(|(_, s)| s.clone())
+            .collect();
+        (version, list)
+    }
+
+    pub(crate) fn stealers_version(&self) -> usize {
+        // ORDERING: Acquire, see `set_stealer`.
+        self.stealers_version.load(Ordering::Acquire)
+    }
+
+    /// Takes one job from the injector, or steals one from `victims` (other workers' deques,
+    /// starting at `start`). Also says whether the queue it came from still holds jobs, so the
+    /// caller can call another worker for them.
     ///
     /// One job at a time, never a batch: jobs here are mostly blocking calls, and a batch moved
     /// into one worker's deque would wait behind that worker's current job while other threads
     /// could run it. It also keeps the injector strictly first-in, first-out, as Python's queue.
-    pub(crate) fn steal(&self, me: usize, start: usize) -> Option<(Job, bool)> {
+    pub(crate) fn steal(&self, victims: &[Stealer<Job>], start: usize) -> Option<(Job, bool)> {
         loop {
             match self.injector.steal() {
                 Steal::Success(job) => return Some((job, !self.injector.is_empty())),
@@ -300,27 +334,27 @@ impl Registry {
                 Steal::Retry => continue,
             }
         }
-        let stealers = read(&self.stealers);
-        let n = stealers.len();
+        let n = victims.len();
         loop {
             let mut retry = false;
             for k in 0..n {
-                let i = (start + k) % n;
-                if i == me {
-                    continue;
-                }
-                if let Some(stealer) = &stealers[i] {
-                    match stealer.steal() {
-                        Steal::Success(job) => return Some((job, !stealer.is_empty())),
-                        Steal::Empty => {}
-                        Steal::Retry => retry = true,
-                    }
+                let victim = &victims[(start + k) % n];
+                match victim.steal() {
+                    Steal::Success(job) => return Some((job, !victim.is_empty())),
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
                 }
             }
             if !retry {
                 return None;
             }
         }
+    }
+
+    /// `true` if a job is queued in the injector or in one of `victims`' deques. Workers pass
+    /// their own list of victims; their own deque is empty whenever they ask.
+    pub(crate) fn has_work_in(&self, victims: &[Stealer<Job>]) -> bool {
+        !self.injector.is_empty() || victims.iter().any(|s| !s.is_empty())
     }
 
     /// `true` if a job is queued anywhere (injector or any local deque).
@@ -452,7 +486,7 @@ impl Registry {
     fn release_slot(&self, slots: &mut Slots, ctx: &WorkerCtx) {
         let index = ctx.index();
         slots.entries[index].occupied = false;
-        write(&self.stealers)[index] = None;
+        self.set_stealer(index, None);
         slots.live -= 1;
         if slots.live == 0 {
             self.all_exited.notify_all();
