@@ -16,7 +16,7 @@ pub(crate) mod sync {
     pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicUsize, Ordering, fence};
+        pub(crate) use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
     }
 }
 
@@ -25,7 +25,7 @@ pub(crate) mod sync {
     pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering, fence};
+        pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
     }
 }
 

@@ -402,7 +402,7 @@ fn dedup<F: AsPoolFuture>(fs: impl IntoIterator<Item = F>) -> Vec<F> {
 }
 
 /// (done count, any failed) over state words.
-fn tally(words: impl Iterator<Item = usize>) -> (usize, bool) {
+fn tally(words: impl Iterator<Item = u32>) -> (usize, bool) {
     words.fold((0, false), |(done, failed), word| {
         (
             done + usize::from(state::is_done(word)),

@@ -103,10 +103,7 @@ where
 /// Turns a [`PoolFuture`] into an awaitable [`ExecutorFuture`]: asyncio's `wrap_future`. The same
 /// as `future.into_future()` (or simply `future.await`).
 pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T> {
-    ExecutorFuture {
-        fut: future,
-        completed: false,
-    }
+    ExecutorFuture { fut: Some(future) }
 }
 
 /// The awaitable outcome of a job: returned by [`run_in_executor`], [`to_thread`] and
@@ -115,15 +112,18 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// Dropping it before it completes cancels the job if the job has not started.
 #[must_use = "an ExecutorFuture cancels its job if dropped before the job starts"]
 pub struct ExecutorFuture<T> {
-    fut: PoolFuture<T>,
-    /// The outcome was returned by `poll`.
-    completed: bool,
+    /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
+    fut: Option<PoolFuture<T>>,
 }
 
+const COMPLETED: &str =
+    "the ExecutorFuture already completed (its job's outcome was returned by `poll`)";
+
 impl<T> ExecutorFuture<T> {
-    /// Cancels the job if it has not started; see [`PoolFuture::cancel`].
+    /// Cancels the job if it has not started; see [`PoolFuture::cancel`]. `false` once the
+    /// future has completed.
     pub fn cancel(&self) -> bool {
-        self.fut.cancel()
+        self.fut.as_ref().is_some_and(PoolFuture::cancel)
     }
 
     /// Gives up awaiting but keeps the job: returns the plain handle, and dropping that does not
@@ -131,18 +131,22 @@ impl<T> ExecutorFuture<T> {
     ///
     /// # Panics
     ///
-    /// Calling a value-reading method of the returned handle panics if this future had already
-    /// completed (its value was moved out by `poll`).
+    /// If this future already completed: its outcome was returned by `poll` and the job's handle
+    /// went with it.
     pub fn into_pool_future(mut self) -> PoolFuture<T> {
-        // Nobody will poll again: forget the waker, and disarm the cancel-on-drop.
-        self.fut.core().clear_waker();
-        self.completed = true;
-        self.fut.share()
+        let fut = self.fut.take().expect(COMPLETED);
+        // Nobody will poll again: forget the waker.
+        fut.core().clear_waker();
+        fut
     }
 
     /// The handle of the job, to check its state or add callbacks without giving up the await.
+    ///
+    /// # Panics
+    ///
+    /// If this future already completed.
     pub fn pool_future(&self) -> &PoolFuture<T> {
-        &self.fut
+        self.fut.as_ref().expect(COMPLETED)
     }
 }
 
@@ -150,15 +154,18 @@ impl<T> Future for ExecutorFuture<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        assert!(!self.completed, "`ExecutorFuture` polled after completion");
+        let fut = self
+            .fut
+            .as_ref()
+            .expect("`ExecutorFuture` polled after completion");
         // A worker thread of the job's own pool (an executor driven inside a job) runs the job
         // itself if it has not started, rather than sleep on a pool it may be saturating.
-        if worker::current(self.fut.core().pool()).is_some() {
-            let _ = self.fut.try_run_inline();
+        if worker::current(fut.core().pool()).is_some() {
+            let _ = fut.try_run_inline();
         }
-        let poll = self.fut.core().poll_take(cx);
+        let poll = fut.core().poll_take(cx);
         if poll.is_ready() {
-            self.completed = true;
+            self.fut = None;
         }
         poll
     }
@@ -166,19 +173,19 @@ impl<T> Future for ExecutorFuture<T> {
 
 impl<T> Drop for ExecutorFuture<T> {
     fn drop(&mut self) {
-        if !self.completed {
-            self.fut.core().clear_waker();
-            self.fut.cancel();
+        if let Some(fut) = &self.fut {
+            fut.core().clear_waker();
+            fut.cancel();
         }
     }
 }
 
 impl<T> fmt::Debug for ExecutorFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExecutorFuture")
-            .field("future", &self.fut)
-            .field("completed", &self.completed)
-            .finish()
+        match &self.fut {
+            Some(fut) => f.debug_tuple("ExecutorFuture").field(fut).finish(),
+            None => f.write_str("ExecutorFuture(<completed>)"),
+        }
     }
 }
 

@@ -42,26 +42,31 @@ pub(crate) struct Core<T> {
     inner: Mutex<Inner<T>>,
     /// Signalled (notify_all) when the future settles, if `inner.blocked > 0`.
     cond: Condvar,
-    /// Identity of the pool that runs the job (0: none), for the helping waits of `worker.rs`.
-    pool: usize,
+    /// Identity of the pool that runs the job (0: none): a wait on one of its workers runs the
+    /// job inline.
+    pool: u32,
 }
 
+/// Kept small: one per queued job. Rarely used parts live out of line.
 struct Inner<T> {
     outcome: Outcome<T>,
-    /// Set once the future has ended, its callbacks have run and its listeners were notified.
-    settled: bool,
-    /// Threads blocked on `cond`; the completer skips `notify_all` when there are none.
-    blocked: usize,
     /// The waker of the latest poll of the `ExecutorFuture` that owns this future.
     waker: Option<Waker>,
-    /// Callbacks and group-wait signals, in registration order. Drained when the future ends.
-    listeners: Vec<Listener<T>>,
+    /// Callbacks and group-wait signals, in registration order; allocated by the first one.
+    /// Boxed (one word, not three): most futures never have any.
+    #[allow(clippy::box_collection)]
+    listeners: Option<Box<Vec<Listener<T>>>>,
+    /// Threads blocked on `cond`; the completer skips `notify_all` when there are none.
+    blocked: u32,
+    /// Set once the future has ended, its callbacks have run and its listeners were notified.
+    settled: bool,
 }
 
 enum Outcome<T> {
     /// The job has not ended yet.
     Empty,
-    Ready(Result<T, FutureError>),
+    /// The error is boxed: errors are rare, and a `FutureError` is four words.
+    Ready(Result<T, Box<FutureError>>),
     /// Moved out by `join` or by the `ExecutorFuture`.
     Taken,
 }
@@ -74,7 +79,7 @@ enum Listener<T> {
 }
 
 impl<T> Core<T> {
-    pub(crate) fn new(pool: usize) -> Core<T> {
+    pub(crate) fn new(pool: u32) -> Core<T> {
         Core {
             state: State::new(),
             inner: Mutex::new(Inner {
@@ -82,7 +87,7 @@ impl<T> Core<T> {
                 settled: false,
                 blocked: 0,
                 waker: None,
-                listeners: Vec::new(),
+                listeners: None,
             }),
             cond: Condvar::new(),
             pool,
@@ -93,7 +98,7 @@ impl<T> Core<T> {
         &self.state
     }
 
-    pub(crate) fn pool(&self) -> usize {
+    pub(crate) fn pool(&self) -> u32 {
         self.pool
     }
 
@@ -102,7 +107,7 @@ impl<T> Core<T> {
         let mut inner = lock(&self.inner);
         debug_assert!(matches!(inner.outcome, Outcome::Empty));
         let failed = outcome.is_err();
-        inner.outcome = Outcome::Ready(outcome);
+        inner.outcome = Outcome::Ready(outcome.map_err(Box::new));
         self.state.transition_to_finished(failed);
         self.settle(inner, fut, false);
     }
@@ -122,7 +127,7 @@ impl<T> Core<T> {
             Refusal::Refuse(err) => (self.state.transition_to_refused(), err),
         };
         if end == End::Ended {
-            inner.outcome = Outcome::Ready(Err(error));
+            inner.outcome = Outcome::Ready(Err(Box::new(error)));
             self.settle(inner, fut, true);
         }
         end
@@ -150,7 +155,7 @@ impl<T> Core<T> {
         fut: &PoolFuture<T>,
         discard: bool,
     ) {
-        let listeners = mem::take(&mut inner.listeners);
+        let listeners = inner.listeners.take().map_or_else(Vec::new, |list| *list);
         if discard || !listeners.is_empty() {
             let blocked = inner.blocked > 0;
             drop(inner);
@@ -193,7 +198,10 @@ impl<T> Core<T> {
         // push: either we push and the completer (who takes the list under the lock) runs it, or
         // the future has ended and we run it ourselves.
         if !state::is_done(self.state.load()) {
-            inner.listeners.push(Listener::Callback(callback));
+            inner
+                .listeners
+                .get_or_insert_with(Box::default)
+                .push(Listener::Callback(callback));
             return;
         }
         drop(inner);
@@ -209,6 +217,7 @@ impl<T> Core<T> {
         }
         inner
             .listeners
+            .get_or_insert_with(Box::default)
             .push(Listener::Signal(Arc::clone(signal), key));
         true
     }
@@ -216,9 +225,11 @@ impl<T> Core<T> {
     /// Removes a signal registered by [`add_signal`](Self::add_signal), if it is still there.
     pub(crate) fn remove_signal(&self, signal: &Arc<Signal>) {
         let mut inner = lock(&self.inner);
-        inner.listeners.retain(
-            |listener| !matches!(listener, Listener::Signal(s, _) if Arc::ptr_eq(s, signal)),
-        );
+        if let Some(listeners) = &mut inner.listeners {
+            listeners.retain(
+                |listener| !matches!(listener, Listener::Signal(s, _) if Arc::ptr_eq(s, signal)),
+            );
+        }
     }
 
     /// Blocks until `until` holds or `deadline` passes. Returns `true` if `until` holds.
@@ -301,7 +312,8 @@ impl<T> Core<T> {
     {
         let inner = lock(&self.inner);
         match &inner.outcome {
-            Outcome::Ready(outcome) => outcome.clone(),
+            Outcome::Ready(Ok(value)) => Ok(value.clone()),
+            Outcome::Ready(Err(err)) => Err(FutureError::clone(err)),
             Outcome::Taken => panic!("{}", TAKEN),
             Outcome::Empty => unreachable!("poolbridge bug: a done future has no outcome"),
         }
@@ -311,7 +323,7 @@ impl<T> Core<T> {
     pub(crate) fn exception(&self) -> Option<FutureError> {
         match &lock(&self.inner).outcome {
             Outcome::Ready(Ok(_)) => None,
-            Outcome::Ready(Err(err)) => Some(err.clone()),
+            Outcome::Ready(Err(err)) => Some(FutureError::clone(err)),
             Outcome::Taken => panic!("{}", TAKEN),
             Outcome::Empty => unreachable!("poolbridge bug: a done future has no outcome"),
         }
@@ -320,7 +332,7 @@ impl<T> Core<T> {
     /// For `Debug`: the error if the outcome is one, `None` for a value or no outcome yet.
     pub(crate) fn peek_error(&self) -> Option<FutureError> {
         match &lock(&self.inner).outcome {
-            Outcome::Ready(Err(err)) => Some(err.clone()),
+            Outcome::Ready(Err(err)) => Some(FutureError::clone(err)),
             _ => None,
         }
     }
@@ -331,7 +343,7 @@ const TAKEN: &str = "the value of this PoolFuture was already moved out (by an E
 
 fn take_outcome<T>(inner: &mut Inner<T>) -> Result<T, FutureError> {
     match mem::replace(&mut inner.outcome, Outcome::Taken) {
-        Outcome::Ready(outcome) => outcome,
+        Outcome::Ready(outcome) => outcome.map_err(|err| *err),
         Outcome::Taken => panic!("{}", TAKEN),
         Outcome::Empty => unreachable!("poolbridge bug: a settled future has no outcome"),
     }

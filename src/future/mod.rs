@@ -109,14 +109,6 @@ impl<T> PoolFuture<T> {
         self.task.core()
     }
 
-    /// Another handle to the same job (handles are not `Clone` for users: `join` moves the value
-    /// out, so a user-visible clone could find it gone).
-    pub(crate) fn share(&self) -> PoolFuture<T> {
-        PoolFuture {
-            task: Arc::clone(&self.task),
-        }
-    }
-
     /// Identity of the job, shared by every handle to it.
     pub(crate) fn addr(&self) -> usize {
         Arc::as_ptr(&self.task) as *const () as usize

@@ -19,20 +19,20 @@
 //! `FAILED` is set with `FINISHED` when the outcome is an error other than `Cancelled` (a panic,
 //! `Shutdown`, `BrokenPool`): what `ReturnWhen::FirstException` waits for, readable without the lock.
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, Ordering};
 
 /// Queued; nobody has claimed the closure yet. `cancel` succeeds only here.
-pub(crate) const PENDING: usize = 0;
+pub(crate) const PENDING: u32 = 0;
 /// Claimed by a runner, which alone may move it on (to `FINISHED`).
-pub(crate) const RUNNING: usize = 1;
+pub(crate) const RUNNING: u32 = 1;
 /// Terminal: the outcome is stored (a value or an error).
-pub(crate) const FINISHED: usize = 2;
+pub(crate) const FINISHED: u32 = 2;
 /// Terminal: cancelled before it started; the outcome is `Err(Cancelled)`.
-pub(crate) const CANCELLED: usize = 3;
+pub(crate) const CANCELLED: u32 = 3;
 /// Mask of the four lifecycle values above.
-const LIFECYCLE: usize = 0b011;
+const LIFECYCLE: u32 = 0b011;
 /// Flag, only with `FINISHED`: the outcome is an error other than `Cancelled`.
-pub(crate) const FAILED: usize = 0b100;
+pub(crate) const FAILED: u32 = 0b100;
 
 /// The outcome of [`State::transition_to_running`].
 #[must_use]
@@ -51,19 +51,19 @@ pub(crate) enum End {
     /// The transition happened: the caller must store the outcome, drop the closure and notify.
     Ended,
     /// The future was not pending; it holds whatever state is returned (`snapshot`).
-    NotPending(usize),
+    NotPending(u32),
 }
 
 /// The atomic lifecycle word.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU32);
 
 impl State {
     pub(crate) fn new() -> State {
-        State(AtomicUsize::new(PENDING))
+        State(AtomicU32::new(PENDING))
     }
 
     /// The current word.
-    pub(crate) fn load(&self) -> usize {
+    pub(crate) fn load(&self) -> u32 {
         // ORDERING: Acquire pairs with the Release in the terminal transitions, so a reader that
         // sees FINISHED also sees everything the runner wrote before it (and then reads the
         // outcome under the lock anyway).
@@ -94,7 +94,7 @@ impl State {
         self.end_pending(FINISHED | FAILED)
     }
 
-    fn end_pending(&self, to: usize) -> End {
+    fn end_pending(&self, to: u32) -> End {
         // ORDERING: AcqRel: Release publishes the (about to be stored) outcome together with the
         // lock release; Acquire on failure so the returned snapshot is as fresh as `load`.
         match self
@@ -118,16 +118,16 @@ impl State {
 }
 
 /// The lifecycle part of a word (`PENDING`, `RUNNING`, `FINISHED` or `CANCELLED`).
-pub(crate) fn lifecycle(word: usize) -> usize {
+pub(crate) fn lifecycle(word: u32) -> u32 {
     word & LIFECYCLE
 }
 
 /// `true` once the future has ended (`FINISHED` or `CANCELLED`).
-pub(crate) fn is_done(word: usize) -> bool {
+pub(crate) fn is_done(word: u32) -> bool {
     lifecycle(word) >= FINISHED
 }
 
 /// `true` if the future finished with an error other than `Cancelled`.
-pub(crate) fn is_failed(word: usize) -> bool {
+pub(crate) fn is_failed(word: u32) -> bool {
     word & FAILED != 0
 }

@@ -34,7 +34,7 @@ pub(crate) struct Config {
 
 pub(crate) struct Registry {
     /// Never 0: 0 means "no pool" in a future's `Core`.
-    id: usize,
+    id: u32,
     config: Config,
     /// Jobs submitted from outside the pool.
     injector: Injector<Job>,
@@ -88,11 +88,12 @@ pub(crate) enum Retire {
 
 impl Registry {
     pub(crate) fn new(config: Config) -> Arc<Registry> {
-        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+        static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let slots = config.max_workers;
         Arc::new(Registry {
-            // ORDERING: Relaxed: a unique number is all that is needed.
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            // ORDERING: Relaxed: a unique number is all that is needed. 1..=u32::MAX, wrapping
+            // after four billion pools (a reused id only lets a wait run a job inline).
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed) % u32::MAX + 1,
             injector: Injector::new(),
             stealers: RwLock::new((0..slots).map(|_| None).collect()),
             stealers_version: AtomicUsize::new(0),
@@ -108,7 +109,7 @@ impl Registry {
         })
     }
 
-    pub(crate) fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> u32 {
         self.id
     }
 
@@ -176,7 +177,11 @@ impl Registry {
             fut.refuse(err);
             return fut;
         }
-        if let Err(err) = self.notify() {
+        let still_queued = || match &worker {
+            Some(ctx) => ctx.has_local_work(),
+            None => !self.injector.is_empty(),
+        };
+        if let Err(err) = self.notify(still_queued) {
             fut.refuse(err);
         }
         fut
@@ -195,13 +200,28 @@ impl Registry {
     ///
     /// Returns an error only when no worker exists and none can be started: the caller's job
     /// would wait forever, so its future gets the error instead.
-    pub(crate) fn notify(self: &Arc<Self>) -> Result<(), FutureError> {
-        let counts = self.sleep.counts();
-        if counts.searching > 0 {
+    ///
+    /// `still_queued` says whether work is still waiting: a worker may have taken the caller's
+    /// job between the push and now, and then nobody needs calling (a thread started then would
+    /// be one more than Python starts for the same jobs).
+    pub(crate) fn notify(
+        self: &Arc<Self>,
+        still_queued: impl Fn() -> bool,
+    ) -> Result<(), FutureError> {
+        let mut counts = self.sleep.counts();
+        if counts.searching > 0 || !still_queued() {
             return Ok(());
         }
-        if counts.sleeping > 0 && self.sleep.wake_one() {
-            return Ok(());
+        if counts.sleeping > 0 {
+            if self.sleep.wake_one() {
+                return Ok(());
+            }
+            // The sleeper left the stack on its own: its re-check saw work (maybe ours) and it
+            // searches again. Look again before starting a thread.
+            counts = self.sleep.counts();
+            if counts.searching > 0 || !still_queued() {
+                return Ok(());
+            }
         }
         if counts.threads >= self.config.max_workers {
             // Every thread is busy and will come back to the queues; no need for the slot lock
@@ -227,13 +247,13 @@ impl Registry {
     /// Also called by any worker that took a job from a queue that still holds more: jobs pushed
     /// while one worker was searching all counted on that one worker, and this is how they fan
     /// out to the sleepers and to new threads, one per job taken.
-    pub(crate) fn notify_if_more_work(self: &Arc<Self>, has_work: impl FnOnce() -> bool) {
+    pub(crate) fn notify_if_more_work(self: &Arc<Self>, has_work: impl Fn() -> bool) {
         // ORDERING: the Dekker fence of the cascade, as in `submit`.
         fence(Ordering::SeqCst);
         let counts = self.sleep.counts();
         let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
-        if counts.searching == 0 && someone_to_call && has_work() {
-            let _ = self.notify();
+        if counts.searching == 0 && someone_to_call {
+            let _ = self.notify(has_work);
         }
     }
 

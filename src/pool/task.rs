@@ -4,17 +4,18 @@ use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
 use crate::future::{Core, PoolFuture, TaskHandle};
-use crate::loom::lock;
-use crate::loom::sync::Mutex;
 use crate::unwind;
+use crossbeam_utils::atomic::AtomicCell;
 
 /// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`Job`]).
 pub(crate) struct Task<F, T> {
     core: Core<T>,
     /// The closure until someone claims it: the runner (after `PENDING → RUNNING`) or whoever
-    /// ends the future from `PENDING`. The state CAS decides who; the mutex only makes the move
-    /// out safe without `unsafe`, and is never contended.
-    func: Mutex<Option<F>>,
+    /// ends the future from `PENDING`. The state CAS decides who; the cell only makes the move
+    /// out safe without `unsafe`. An `AtomicCell` has no lock of its own (a word-sized closure
+    /// is swapped atomically; a larger one under a global striped lock that is never
+    /// contended here), which saves a mutex per queued job.
+    func: AtomicCell<Option<F>>,
 }
 
 impl<F, T> Task<F, T>
@@ -23,10 +24,10 @@ where
     T: Send + 'static,
 {
     /// A new pending job for the pool with identity `pool` (0: none), and its first handle.
-    pub(crate) fn new(func: F, pool: usize) -> (Arc<Task<F, T>>, PoolFuture<T>) {
+    pub(crate) fn new(func: F, pool: u32) -> (Arc<Task<F, T>>, PoolFuture<T>) {
         let task = Arc::new(Task {
             core: Core::new(pool),
-            func: Mutex::new(Some(func)),
+            func: AtomicCell::new(Some(func)),
         });
         let fut = PoolFuture::from_task(task.clone());
         (task, fut)
@@ -43,14 +44,13 @@ where
     }
 
     fn call(&self) -> Result<T, PanicError> {
-        let func = lock(&self.func).take();
+        let func = self.func.take();
         let func = func.expect("poolbridge bug: a job's closure was claimed twice");
         unwind::catch(func)
     }
 
     fn discard(&self) {
-        let func = lock(&self.func).take();
-        drop(func);
+        drop(self.func.take());
     }
 }
 

@@ -42,7 +42,7 @@ pub(crate) struct WorkerCtx {
 }
 
 /// The worker of pool `pool` running on this thread, if this thread is one.
-pub(crate) fn current(pool: usize) -> Option<Rc<WorkerCtx>> {
+pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
     if pool == 0 {
         return None;
     }
@@ -102,7 +102,7 @@ impl WorkerCtx {
         self.index
     }
 
-    pub(crate) fn pool(&self) -> usize {
+    pub(crate) fn pool(&self) -> u32 {
         self.registry.id()
     }
 
@@ -183,6 +183,11 @@ impl WorkerCtx {
         }
         let start = self.next_random() as usize;
         self.with_victims(|victims| self.registry.steal(victims, start))
+    }
+
+    /// `true` if this worker's own deque holds a job.
+    pub(crate) fn has_local_work(&self) -> bool {
+        !self.local.is_empty()
     }
 
     /// `true` if a job is queued anywhere this worker could take it from.
