@@ -12,55 +12,20 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{Gate, HANG};
+use common::{
+    Gate, HANG, OpenOnDrop, done_futures, drain_checking_size_hint, submit_gated,
+    submit_gated_with, submit_held,
+};
 use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor, as_completed, as_completed_timeout};
 
 /// How long to give an iterator that must stay blocked; the assertions hold whatever the timing.
 const SHORT: Duration = Duration::from_millis(50);
-
-/// A job that waits for `gate`, then returns `value`.
-fn gated(pool: &ThreadPoolExecutor, gate: &Gate, value: i32) -> PoolFuture<i32> {
-    let gate = gate.clone();
-    pool.submit(move || {
-        gate.wait();
-        value
-    })
-}
-
-/// Like [`gated`], but returns only once the job runs (so later jobs of a one-worker pool queue).
-fn started(pool: &ThreadPoolExecutor, gate: &Gate, value: i32) -> PoolFuture<i32> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-        value
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
 
 /// A finished job.
 fn finished(pool: &ThreadPoolExecutor, value: i32) -> PoolFuture<i32> {
     let fut = pool.submit(move || value);
     fut.wait();
     fut
-}
-
-/// Already-done futures: CPython's `CANCELLED_AND_NOTIFIED_FUTURE`, `EXCEPTION_FUTURE` and
-/// `SUCCESSFUL_FUTURE`.
-fn done_futures() -> [PoolFuture<i32>; 3] {
-    let pool = ThreadPoolExecutor::new(1);
-    let gate = Gate::new();
-    let _blocker = started(&pool, &gate, 0);
-    let cancelled = pool.submit(|| 0);
-    assert!(cancelled.cancel());
-    gate.open();
-    let failed = pool.submit(|| -> i32 { panic!("fixture failure") });
-    failed.wait();
-    [cancelled, failed, finished(&pool, 42)]
 }
 
 fn identities<'a>(
@@ -75,45 +40,10 @@ fn gated_counting(
     gate: &Gate,
     ran: Arc<AtomicUsize>,
 ) -> PoolFuture<i32> {
-    let gate = gate.clone();
-    pool.submit(move || {
-        gate.wait();
+    submit_gated_with(pool, gate, move || {
         ran.fetch_add(1, Ordering::SeqCst);
         0
     })
-}
-
-/// Opens its gate when dropped, so a failed assertion cannot leave a job held (and the pool's
-/// drop waiting for it until the gate gives up).
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
-
-/// Drains `iter`, checking before every `next` (and once after the end) that `size_hint`
-/// brackets the number of items still to come.
-fn drain_checking_size_hint<I: Iterator>(mut iter: I) -> Vec<I::Item> {
-    let mut hints = Vec::new();
-    let mut items = Vec::new();
-    loop {
-        hints.push(iter.size_hint());
-        match iter.next() {
-            Some(item) => items.push(item),
-            None => break,
-        }
-    }
-    hints.push(iter.size_hint());
-    for (step, (lower, upper)) in hints.into_iter().enumerate() {
-        let remaining = items.len().saturating_sub(step);
-        assert!(
-            lower <= remaining && upper.is_none_or(|upper| remaining <= upper),
-            "before item {step}, size_hint was ({lower}, {upper:?}) but {remaining} items followed"
-        );
-    }
-    items
 }
 
 #[test]
@@ -122,8 +52,8 @@ fn done_futures_come_first_then_completion_order() {
     let (gate0, gate1) = (Gate::new(), Gate::new());
     let done_a = finished(&pool, 10);
     let done_b = finished(&pool, 20);
-    let held0 = gated(&pool, &gate0, 0);
-    let held1 = gated(&pool, &gate1, 1);
+    let held0 = submit_gated(&pool, &gate0, 0);
+    let held1 = submit_gated(&pool, &gate1, 1);
     let futures = [&held0, &done_a, &held1, &done_b];
 
     let mut completed = as_completed(futures);
@@ -146,7 +76,7 @@ fn yields_in_the_order_jobs_complete() {
     let futures: Vec<PoolFuture<i32>> = gates
         .iter()
         .enumerate()
-        .map(|(i, gate)| gated(&pool, gate, i as i32))
+        .map(|(i, gate)| submit_gated(&pool, gate, i as i32))
         .collect();
 
     let mut completed = as_completed(&futures);
@@ -164,7 +94,7 @@ fn yields_in_the_order_jobs_complete() {
 fn duplicates_are_yielded_once() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 1);
+    let held = submit_gated(&pool, &gate, 1);
     thread::scope(|scope| {
         scope.spawn(|| {
             thread::sleep(SHORT);
@@ -214,7 +144,7 @@ fn futures_by_value_are_handed_over() {
 fn blocks_until_a_future_completes() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 3);
+    let held = submit_gated(&pool, &gate, 3);
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         let held = &held;
@@ -234,7 +164,7 @@ fn blocks_until_a_future_completes() {
 fn a_cancellation_counts_as_a_completion() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let running = started(&pool, &gate, 1);
+    let running = submit_held(&pool, &gate, 1);
     let queued = pool.submit(|| 2);
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
@@ -257,7 +187,7 @@ fn timeout_yields_one_error_then_ends() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
     let done = finished(&pool, 1);
-    let held = gated(&pool, &gate, 2);
+    let held = submit_gated(&pool, &gate, 2);
 
     let mut completed = as_completed_timeout([&done, &held], SHORT);
     assert_eq!(completed.next(), Some(Ok(&done)));
@@ -274,10 +204,10 @@ fn timeout_yields_one_error_then_ends() {
 // CPython's test_zero_timeout: the done futures, then the timeout.
 #[test]
 fn zero_timeout_yields_the_done_futures_then_times_out() {
-    let done = done_futures();
+    let done = done_futures().into_array();
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 0);
+    let held = submit_gated(&pool, &gate, 0);
 
     let mut yielded = Vec::new();
     let mut timeouts = 0;
@@ -297,7 +227,7 @@ fn zero_timeout_yields_the_done_futures_then_times_out() {
 
 #[test]
 fn zero_timeout_with_everything_done_does_not_time_out() {
-    let done = done_futures();
+    let done = done_futures().into_array();
     let items: Vec<_> = as_completed_timeout(&done, Duration::ZERO).collect();
     assert_eq!(items.len(), 3, "got {items:?}");
     let yielded: Vec<_> = items
@@ -311,7 +241,7 @@ fn zero_timeout_with_everything_done_does_not_time_out() {
 fn timeout_not_reached_yields_everything() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 9);
+    let held = submit_gated(&pool, &gate, 9);
     thread::scope(|scope| {
         scope.spawn(|| {
             thread::sleep(SHORT);
@@ -392,7 +322,7 @@ fn size_hint_holds_through_a_timeout() {
     let gate = Gate::new();
     let _release = OpenOnDrop(gate.clone());
     let done = finished(&pool, 1);
-    let held = gated(&pool, &gate, 2);
+    let held = submit_gated(&pool, &gate, 2);
     let items = drain_checking_size_hint(as_completed_timeout([&done, &held], SHORT));
     assert_eq!(items, [Ok(&done), Err(FutureError::Timeout)]);
     gate.open();

@@ -21,45 +21,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG, Tracked, eventually};
+use common::{
+    DropCounter, Gate, HANG, OpenOnDrop, Tracked, busy_pool, current_thread_runtime, eventually,
+};
 use poolbridge::{ExecutorFuture, FutureError, FutureState, ThreadPoolExecutor, run_in_executor};
-
-/// A gate that opens when dropped, so a failed assertion does not leave the
-/// blocking job waiting (and the pool's drop hanging until `HANG`).
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        // Never panic here while a failed test unwinds (a gate poisoned by a timed-out waiter).
-        let gate = &self.0;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.open()));
-    }
-}
-
-impl std::ops::Deref for OpenOnDrop {
-    type Target = Gate;
-
-    fn deref(&self) -> &Gate {
-        &self.0
-    }
-}
-
-/// A one-worker pool held busy by a job waiting at the returned gate. Returns once that job runs,
-/// so every job submitted afterwards stays `Pending` until the gate opens.
-fn busy_pool() -> (ThreadPoolExecutor, OpenOnDrop) {
-    let pool = ThreadPoolExecutor::new(1);
-    let gate = Gate::new();
-    let (started_tx, started_rx) = mpsc::channel();
-    let blocker_gate = gate.clone();
-    let _blocker = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        blocker_gate.wait();
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the blocking job never started");
-    (pool, OpenOnDrop(gate))
-}
 
 /// Sends the state the future has when its done callbacks run.
 fn watch_state<T: 'static>(fut: &ExecutorFuture<T>) -> mpsc::Receiver<FutureState> {
@@ -290,10 +255,7 @@ fn tokio_timeout_cancels_queued_work() {
     let (pool, gate) = busy_pool();
     let counter = DropCounter::new();
     let runs = Arc::new(AtomicUsize::new(0));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread_runtime();
 
     rt.block_on(async {
         // One queued job.
@@ -329,10 +291,7 @@ fn tokio_select_cancels_queued_work() {
     let (pool, gate) = busy_pool();
     let counter = DropCounter::new();
     let runs = Arc::new(AtomicUsize::new(0));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread_runtime();
 
     rt.block_on(async {
         let fut = counted_job(&pool, &counter, &runs);
@@ -369,10 +328,7 @@ fn tokio_select_cancels_queued_work() {
 fn timeout_does_not_cancel_a_job_that_finishes_in_time() {
     // The counterpart of the tests above: the same code path with a long timeout runs the job.
     let pool = ThreadPoolExecutor::new(1);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread_runtime();
     let res = rt.block_on(async {
         tokio::time::timeout(HANG, run_in_executor(Some(&pool), |x: u8| x + 1, (1,))).await
     });

@@ -14,11 +14,10 @@ mod common;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use common::{Gate, HANG};
+use common::{Gate, current_thread_runtime, hold_workers, multi_thread_runtime};
 use poolbridge::{ExecutorFuture, FutureError, ThreadPoolExecutor, run_in_executor};
 
 const COUNT: usize = 100_000;
@@ -48,17 +47,7 @@ impl<F: Future + Unpin> Future for PollCounted<'_, F> {
 fn held_pool() -> (ThreadPoolExecutor, Gate) {
     let pool = ThreadPoolExecutor::new(WORKERS);
     let gate = Gate::new();
-    let (tx, rx) = mpsc::channel();
-    for _ in 0..WORKERS {
-        let (gate, tx) = (gate.clone(), tx.clone());
-        let _blocker = pool.submit(move || {
-            tx.send(()).unwrap();
-            gate.wait();
-        });
-    }
-    for _ in 0..WORKERS {
-        rx.recv_timeout(HANG).expect("a blocking job never started");
-    }
+    let _blockers = hold_workers(&pool, &gate, WORKERS, ());
     (pool, gate)
 }
 
@@ -139,10 +128,7 @@ fn join_all_100k_queued_jobs_under_futures_block_on() {
 #[test]
 fn join_all_100k_queued_jobs_in_tokio_current_thread() {
     let (pool, gate) = held_pool();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread_runtime();
     let started = Instant::now();
     // Submitted from inside the runtime, as a user would.
     let polls = rt.block_on(async { join_all_counted(submit_all(&pool), Some(gate)).await });
@@ -152,11 +138,7 @@ fn join_all_100k_queued_jobs_in_tokio_current_thread() {
 #[test]
 fn join_all_100k_queued_jobs_in_a_tokio_multi_thread_task() {
     let (pool, gate) = held_pool();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_thread_runtime(2);
     let started = Instant::now();
     let futs = submit_all(&pool);
     // Inside a spawned task, where tokio's coop budget applies.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{Gate, HANG};
+use common::{Gate, HANG, current_thread_runtime};
 use poolbridge::{ThreadPoolExecutor, run_in_executor};
 use reqwest::blocking::Client;
 
@@ -159,13 +159,6 @@ fn download(client: Client, url: String) -> reqwest::Result<(u16, Vec<u8>)> {
     Ok((status, response.bytes()?.to_vec()))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn concurrent_downloads_through_the_default_executor() {
     const DELAY_MS: u64 = 200;
@@ -174,7 +167,7 @@ fn concurrent_downloads_through_the_default_executor() {
     let n = FILE_SIZES.len();
 
     let start = Instant::now();
-    let results = runtime().block_on(async {
+    let results = current_thread_runtime().block_on(async {
         let futs = (0..n).map(|i| {
             let url = server.url(&format!("/file/{i}?delay_ms={DELAY_MS}"));
             run_in_executor(None, download, (client.clone(), url))
@@ -220,7 +213,7 @@ fn http_and_connection_errors_are_values_of_the_job() {
         listener.local_addr().unwrap()
     };
 
-    let (missing, refused) = runtime().block_on(async {
+    let (missing, refused) = current_thread_runtime().block_on(async {
         let missing = run_in_executor(None, download, (client.clone(), server.url("/nope")));
         let refused = run_in_executor(
             None,
@@ -251,7 +244,7 @@ fn timeout_cancels_queued_downloads() {
     let pool = ThreadPoolExecutor::new(2);
     let started = Arc::new(AtomicUsize::new(0));
 
-    let res = runtime().block_on(async {
+    let res = current_thread_runtime().block_on(async {
         let futs = (0..N).map(|i| {
             let (client, started) = (client.clone(), Arc::clone(&started));
             let url = server.url(&format!("/gated/{}", i % FILE_SIZES.len()));

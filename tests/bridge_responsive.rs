@@ -9,9 +9,12 @@
 //! cause: the work is sized so that its wall time, by construction (sleeps per worker), is at
 //! least twice the allowed gap.
 
+mod common;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use common::current_thread_runtime;
 use poolbridge::{ThreadPoolExecutor, default_max_workers, run_in_executor};
 use tokio::time::MissedTickBehavior;
 
@@ -109,13 +112,6 @@ async fn with_ticker<W: Future>(work: W) -> (W::Output, Ticks) {
         elapsed: end - start,
     };
     (out, ticks)
-}
-
-fn current_thread_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Runs `jobs` through the bridge on `pool` (or the default executor) under the ticker, checks the

@@ -23,7 +23,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG};
+use common::{
+    DropCounter, Gate, HANG, OpenOnDrop, current_thread_runtime, hold_every_worker,
+    multi_thread_runtime, run_with_watchdog, thread_name,
+};
 use poolbridge::{
     DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, FutureError, FutureState, ThreadPoolExecutor,
     run_in_executor, to_thread, wrap_future,
@@ -50,20 +53,11 @@ const _: () = {
 /// Runs `f` on a fresh thread and fails the test if it does not return within `HANG` (a lost
 /// wakeup shows up as a hang of the executor). A panic inside `f` is re-raised here.
 fn watchdog(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(()) => handle.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(handle.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("the async test body did not finish within {HANG:?} (lost wakeup?)")
-        }
-    }
+    run_with_watchdog(
+        HANG,
+        &format!("the async test body did not finish within {HANG:?} (lost wakeup?)"),
+        f,
+    );
 }
 
 /// Generates, for every listed `async fn` body, one `#[test]` per runtime.
@@ -74,11 +68,7 @@ macro_rules! on_every_runtime {
                 #[test]
                 fn $body() {
                     super::watchdog(|| {
-                        tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .unwrap()
-                            .block_on(super::$body())
+                        super::current_thread_runtime().block_on(super::$body())
                     });
                 }
             )*
@@ -89,12 +79,7 @@ macro_rules! on_every_runtime {
                 #[test]
                 fn $body() {
                     super::watchdog(|| {
-                        tokio::runtime::Builder::new_multi_thread()
-                            .worker_threads(2)
-                            .enable_all()
-                            .build()
-                            .unwrap()
-                            .block_on(super::$body())
+                        super::multi_thread_runtime(2).block_on(super::$body())
                     });
                 }
             )*
@@ -137,50 +122,17 @@ on_every_runtime!(
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn thread_name() -> String {
-    thread::current().name().unwrap_or("<unnamed>").to_owned()
-}
-
-/// A gate that opens when dropped, so a failed assertion does not leave the
-/// blocking job waiting (and the pool's drop hanging until `HANG`).
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        // Never panic here while a failed test unwinds (a gate poisoned by a timed-out waiter).
-        let gate = &self.0;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.open()));
-    }
-}
-
-impl std::ops::Deref for OpenOnDrop {
-    type Target = Gate;
-
-    fn deref(&self) -> &Gate {
-        &self.0
-    }
-}
-
-/// A pool of one worker, held busy by a job waiting at the returned gate. Returns once that job
-/// is running, so every job submitted afterwards stays `Pending` until the gate opens.
+/// A pool of one worker (its thread named `busy_0`), held busy by a job waiting at the returned
+/// gate. Returns once that job is running, so every job submitted afterwards stays `Pending`
+/// until the gate opens.
 fn busy_pool() -> (ThreadPoolExecutor, OpenOnDrop) {
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .thread_name_prefix("busy")
-        .build()
-        .unwrap();
-    let gate = Gate::new();
-    let (started_tx, started_rx) = mpsc::channel();
-    let blocker_gate = gate.clone();
-    // Dropping this handle does not cancel the job (PoolFuture semantics).
-    let _blocker = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        blocker_gate.wait();
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the blocking job never started");
-    (pool, OpenOnDrop(gate))
+    hold_every_worker(
+        ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .thread_name_prefix("busy")
+            .build()
+            .unwrap(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,11 +385,7 @@ fn tokio_spawned_tasks_await_on_a_multi_thread_runtime() {
     // `ExecutorFuture: Send` in practice: awaited inside `tokio::spawn`ed tasks, which may move
     // between the runtime's threads between polls.
     watchdog(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = multi_thread_runtime(2);
         let pool = Arc::new(ThreadPoolExecutor::new(3));
         let sum = rt.block_on(async {
             let tasks: Vec<_> = (0..50u64)

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{Gate, HANG, eventually};
-use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
+use common::{Gate, HANG, eventually, submit_gated, submit_held, thread_name};
+use poolbridge::{FutureError, ThreadPoolExecutor};
 
 const PREFIX: &str = "callbacks";
 
@@ -26,36 +26,16 @@ fn one_worker_pool() -> ThreadPoolExecutor {
         .unwrap()
 }
 
-/// Submits a job that holds its worker until `gate` opens, then returns `value`; returns once
-/// the job runs.
-fn held_job<T: Send + 'static>(pool: &ThreadPoolExecutor, gate: &Gate, value: T) -> PoolFuture<T> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-        value
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
-
-fn current_thread_name() -> String {
-    thread::current().name().unwrap_or("<unnamed>").to_owned()
-}
-
 #[test]
 fn callbacks_run_in_order_after_completion_on_the_worker() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 42);
+    let fut = submit_held(&pool, &gate, 42);
     let log = Arc::new(Mutex::new(Vec::new()));
 
     for i in 0..5 {
         let log = Arc::clone(&log);
-        fut.add_done_callback(move |_| log.lock().unwrap().push((i, current_thread_name())));
+        fut.add_done_callback(move |_| log.lock().unwrap().push((i, thread_name())));
     }
     // Give a wrong implementation the chance to run them early; holds regardless of timing.
     thread::sleep(Duration::from_millis(20));
@@ -81,7 +61,7 @@ fn callbacks_run_in_order_after_completion_on_the_worker() {
 fn callback_sees_done_and_the_result() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, String::from("outcome"));
+    let fut = submit_held(&pool, &gate, String::from("outcome"));
     let (tx, rx) = mpsc::channel();
     fut.add_done_callback(move |f| {
         tx.send((f.done(), f.state(), f.result_timeout(Duration::ZERO)))
@@ -134,7 +114,7 @@ fn callback_added_after_completion_runs_at_once_on_the_caller() {
 fn panicking_callback_is_contained() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, ());
+    let fut = submit_held(&pool, &gate, ());
     let log = Arc::new(Mutex::new(Vec::new()));
 
     let first = Arc::clone(&log);
@@ -182,7 +162,7 @@ fn panicking_callback_on_a_done_future_does_not_unwind_into_the_caller() {
 fn callback_of_a_cancelled_future_runs_on_the_cancelling_thread() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let _blocker = held_job(&pool, &gate, ());
+    let _blocker = submit_held(&pool, &gate, ());
     let fut = pool.submit(|| 3);
     let seen = Arc::new(Mutex::new(None));
 
@@ -205,7 +185,7 @@ fn callback_of_a_cancelled_future_runs_on_the_cancelling_thread() {
 fn callback_runs_once() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 0);
+    let fut = submit_held(&pool, &gate, 0);
     let calls = Arc::new(Mutex::new(0));
     let counter = Arc::clone(&calls);
     fut.add_done_callback(move |_| *counter.lock().unwrap() += 1);
@@ -226,7 +206,7 @@ fn callback_runs_once() {
 fn join_returns_after_the_callbacks_have_run() {
     let pool = one_worker_pool();
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, vec![1, 2, 3]);
+    let fut = submit_held(&pool, &gate, vec![1, 2, 3]);
     let finished = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(None));
 
@@ -255,11 +235,7 @@ fn blocked_readers_wake_before_callbacks_run() {
     let pool = ThreadPoolExecutor::new(1);
     let start = Gate::new();
     let reader_done = Gate::new();
-    let gate = start.clone();
-    let fut = Arc::new(pool.submit(move || {
-        gate.wait();
-        9
-    }));
+    let fut = Arc::new(submit_gated(&pool, &start, 9));
     let waiting = reader_done.clone();
     fut.add_done_callback(move |_| waiting.wait());
     let reader = {

@@ -10,22 +10,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG};
+use common::{DropCounter, Gate, HANG, submit_held};
 use poolbridge::{FutureError, FutureState, PoolFuture, ReturnWhen, ThreadPoolExecutor, wait};
-
-/// Submits a job that holds its worker until `gate` opens, and returns once the job runs.
-fn occupy(pool: &ThreadPoolExecutor, gate: &Gate) -> PoolFuture<()> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
 
 /// A way of blocking on a future; returns whether it saw the cancellation.
 type Waiter = Box<dyn Fn(&PoolFuture<i32>) -> bool + Send + Sync>;
@@ -49,7 +35,7 @@ fn counted_job(
 fn cancel_pending_job_drops_it_unrun_exactly_once() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
     let runs = Arc::new(AtomicUsize::new(0));
     let drops = DropCounter::new();
 
@@ -75,16 +61,7 @@ fn cancel_pending_job_drops_it_unrun_exactly_once() {
 fn cancel_running_job_fails_and_job_completes() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let (started_tx, started_rx) = mpsc::channel();
-    let job_gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        job_gate.wait();
-        "completed"
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
+    let fut = submit_held(&pool, &gate, "completed");
 
     assert!(!fut.cancel(), "a running job cannot be cancelled");
     assert_eq!(fut.state(), FutureState::Running);
@@ -119,7 +96,7 @@ fn cancel_panicked_job_fails_and_keeps_the_panic() {
 fn cancel_twice_returns_true_both_times() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
     let runs = Arc::new(AtomicUsize::new(0));
     let drops = DropCounter::new();
 
@@ -138,7 +115,7 @@ fn cancel_twice_returns_true_both_times() {
 fn exception_of_cancelled_future_is_cancelled() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
 
     let fut = pool.submit(|| 3);
     assert!(fut.cancel());
@@ -160,7 +137,7 @@ fn exception_of_cancelled_future_is_cancelled() {
 fn cancel_wakes_every_blocked_waiter() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
     let fut = pool.submit(|| 9);
 
     thread::scope(|scope| {

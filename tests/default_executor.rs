@@ -24,16 +24,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, Gate, HANG};
+use common::{DropCounter, Gate, HANG, run_with_watchdog, thread_name};
 use futures::executor::block_on;
 use poolbridge::{
     DEFAULT_THREAD_NAME_PREFIX, FutureError, ThreadPoolExecutor, default_max_workers,
     run_in_executor, set_default_executor, shutdown_default_executor, to_thread,
 };
-
-fn thread_name() -> String {
-    thread::current().name().unwrap_or("<unnamed>").to_owned()
-}
 
 /// Runs `n` jobs on the default executor that each wait until all `n` have started; returns the
 /// names of their threads. Fails (after `HANG`) if fewer than `n` can run at once.
@@ -97,18 +93,7 @@ fn max_concurrency(n: usize, hold: Duration) -> (usize, HashSet<String>) {
 
 #[test]
 fn default_executor_lifecycle() {
-    let (tx, rx) = mpsc::channel();
-    let walk = thread::spawn(move || {
-        lifecycle();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(4 * HANG) {
-        Ok(()) => walk.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(walk.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the default executor walk hung"),
-    }
+    run_with_watchdog(4 * HANG, "the default executor walk hung", lifecycle);
 }
 
 fn lifecycle() {

@@ -7,24 +7,9 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
-use common::{DropCounter, Gate, HANG};
+use common::{DropCounter, Gate, submit_held, submit_held_with};
 use poolbridge::{FutureState, PoolFuture, ThreadPoolExecutor};
-
-/// Submits a job that holds its worker until `gate` opens, and returns once the job runs.
-fn occupy(pool: &ThreadPoolExecutor, gate: &Gate) -> PoolFuture<()> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
 
 /// `(running(), cancelled(), done())`.
 fn predicates<T>(fut: &PoolFuture<T>) -> (bool, bool, bool) {
@@ -53,7 +38,7 @@ fn assert_debug_shows(debug: &str, expected: &str) {
 fn queued_job_is_pending() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
 
     let fut = pool.submit(|| 7);
     assert_eq!(fut.state(), FutureState::Pending);
@@ -67,7 +52,7 @@ fn queued_job_is_pending() {
 fn started_job_is_running() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = occupy(&pool, &gate);
+    let fut = submit_held(&pool, &gate, ());
 
     assert_eq!(fut.state(), FutureState::Running);
     assert_eq!(predicates(&fut), (true, false, false));
@@ -99,7 +84,7 @@ fn panicked_job_is_finished_not_cancelled() {
 fn cancelled_job_is_cancelled_and_done() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
 
     let fut = pool.submit(|| 1);
     assert!(fut.cancel());
@@ -119,7 +104,7 @@ fn debug_shows_each_state() {
 
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let running = occupy(&pool, &gate);
+    let running = submit_held(&pool, &gate, ());
     let pending = pool.submit(|| Opaque);
     let cancelled = pool.submit(|| Opaque);
     assert!(cancelled.cancel());
@@ -160,7 +145,7 @@ fn equality_is_identity_not_value() {
 fn future_keys_a_hashmap_across_state_changes() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let blocker = occupy(&pool, &gate);
+    let blocker = submit_held(&pool, &gate, ());
 
     let mut future_to_input = HashMap::new();
     for n in 0..20u64 {
@@ -191,7 +176,7 @@ fn future_keys_a_hashmap_across_state_changes() {
 fn dropping_a_pending_future_does_not_cancel_its_job() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = occupy(&pool, &gate);
+    let _blocker = submit_held(&pool, &gate, ());
     let ran = Arc::new(AtomicUsize::new(0));
     let drops = DropCounter::new();
 
@@ -215,18 +200,11 @@ fn dropping_a_running_future_lets_its_job_finish() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
     let finished = Arc::new(AtomicUsize::new(0));
-    let (started_tx, started_rx) = mpsc::channel();
 
-    let job_gate = gate.clone();
     let job_finished = Arc::clone(&finished);
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        job_gate.wait();
+    let fut = submit_held_with(&pool, &gate, move || {
         job_finished.fetch_add(1, Ordering::SeqCst);
     });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
     drop(fut);
 
     gate.open();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{Gate, HANG, eventually};
+use common::{Gate, HANG, eventually, submit_gated};
 use poolbridge::{PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
 
 /// How long the idle pool is watched.
@@ -89,10 +89,7 @@ fn an_idle_pool_uses_no_cpu() {
     // Start every worker: hold WORKERS jobs at once.
     let gate = Gate::new();
     let held: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let gate = gate.clone();
-            pool.submit(move || gate.wait())
-        })
+        .map(|_| submit_gated(&pool, &gate, ()))
         .collect();
     assert!(eventually(|| held.iter().all(|f| f.running())));
     gate.open();
@@ -142,13 +139,7 @@ fn workers_blocked_in_waits_use_no_cpu() {
             .unwrap(),
     );
     let gate = Gate::new();
-    let slow = {
-        let gate = gate.clone();
-        Arc::new(pool.submit(move || {
-            gate.wait();
-            1u32
-        }))
-    };
+    let slow = Arc::new(submit_gated(&pool, &gate, 1u32));
     assert!(eventually(|| slow.running()));
     // Three jobs wait for the held one, each in its own way.
     let waiters: Vec<PoolFuture<u32>> = vec![

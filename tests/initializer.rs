@@ -7,26 +7,18 @@ mod common;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG, eventually};
+use common::{
+    DropCounter, Gate, HANG, drop_without_hanging, eventually, submit_gated, submit_gated_with,
+};
 use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
 
 thread_local! {
     /// Set by the initializer; 0 on threads it did not run on.
     static INIT_MARK: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Drops `pool` on another thread and fails if that hangs.
-fn drop_without_hanging(pool: ThreadPoolExecutor) {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        drop(pool);
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(HANG).expect("dropping the pool hangs");
 }
 
 fn expect_broken<T: std::fmt::Debug>(outcome: Result<T, FutureError>, what: &str) -> String {
@@ -60,13 +52,7 @@ fn initializer_runs_once_at_the_start_of_every_worker_thread() {
     // Three jobs held together run on three threads, each initialized before its job.
     let gate = Gate::new();
     let held: Vec<_> = (0..3)
-        .map(|_| {
-            let gate = gate.clone();
-            pool.submit(move || {
-                gate.wait();
-                job()
-            })
-        })
+        .map(|_| submit_gated_with(&pool, &gate, job))
         .collect();
     assert!(eventually(|| held.iter().all(|f| f.running())));
     gate.open();
@@ -198,13 +184,7 @@ fn a_panicking_initializer_on_a_later_thread_leaves_running_jobs_alone() {
             .unwrap()
     };
     let gate = Gate::new();
-    let running = {
-        let gate = gate.clone();
-        pool.submit(move || {
-            gate.wait();
-            "finished"
-        })
-    };
+    let running = submit_gated(&pool, &gate, "finished");
     assert!(eventually(|| running.running()));
     // Needs a second thread, whose initializer panics.
     let queued: Vec<_> = (0..5).map(|i| pool.submit(move || i)).collect();

@@ -10,7 +10,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, Gate, HANG, eventually};
+use common::{DropCounter, Gate, HANG, OpenOnDrop, drain_checking_size_hint, eventually};
 use poolbridge::{FutureError, MapOptions, ThreadPoolExecutor};
 
 /// How long to let a wrong implementation misbehave; the assertions hold whatever the timing.
@@ -41,39 +41,6 @@ impl Concurrency {
     fn exit(&self) {
         self.running.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Opens its gate when dropped, so a failed assertion cannot leave a job held (and the pool's
-/// drop waiting for it until the gate gives up).
-struct OpenOnDrop(Gate);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
-
-/// Drains `iter`, checking before every `next` (and once after the end) that `size_hint`
-/// brackets the number of items still to come.
-fn drain_checking_size_hint<I: Iterator>(mut iter: I) -> Vec<I::Item> {
-    let mut hints = Vec::new();
-    let mut items = Vec::new();
-    loop {
-        hints.push(iter.size_hint());
-        match iter.next() {
-            Some(item) => items.push(item),
-            None => break,
-        }
-    }
-    hints.push(iter.size_hint());
-    for (step, (lower, upper)) in hints.into_iter().enumerate() {
-        let remaining = items.len().saturating_sub(step);
-        assert!(
-            lower <= remaining && upper.is_none_or(|upper| remaining <= upper),
-            "before item {step}, size_hint was ({lower}, {upper:?}) but {remaining} items followed"
-        );
-    }
-    items
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Gate, HANG, eventually};
+use common::{Gate, HANG, eventually, submit_gated, submit_gated_with};
 use poolbridge::{
     FutureError, MapOptions, PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed,
     as_completed_timeout, wait, wait_timeout,
@@ -143,13 +143,7 @@ fn waiting_on_a_job_queued_from_outside() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
     let (tx, rx) = mpsc::channel::<PoolFuture<u32>>();
-    let outer = {
-        let gate = gate.clone();
-        pool.submit(move || {
-            gate.wait();
-            rx.recv().unwrap().join()
-        })
-    };
+    let outer = submit_gated_with(&pool, &gate, move || rx.recv().unwrap().join());
     assert!(eventually(|| outer.running()));
     tx.send(pool.submit(|| 11)).unwrap();
     gate.open();
@@ -258,13 +252,7 @@ fn a_saturated_pool_whose_jobs_all_wait_on_children() {
 fn waiting_on_a_job_running_on_another_worker() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
-    let slow = {
-        let gate = gate.clone();
-        Arc::new(pool.submit(move || {
-            gate.wait();
-            String::from("slow value")
-        }))
-    };
+    let slow = Arc::new(submit_gated(&pool, &gate, String::from("slow value")));
     assert!(eventually(|| slow.running()));
     let waiting = Arc::new(AtomicBool::new(false));
     let waiter = {
@@ -298,17 +286,8 @@ fn helping_never_deadlocks_a_job_waiting_on_the_helper() {
     let pool = ThreadPoolExecutor::new(2);
     let gate_h = Gate::new();
     let gate_b = Gate::new();
-    let fh = {
-        let gate = gate_h.clone();
-        pool.submit(move || gate.wait())
-    };
-    let fb = {
-        let gate = gate_b.clone();
-        pool.submit(move || {
-            gate.wait();
-            2u32
-        })
-    };
+    let fh = submit_gated(&pool, &gate_h, ());
+    let fb = submit_gated(&pool, &gate_b, 2u32);
     assert!(eventually(|| fh.running() && fb.running()));
     let fa = pool.submit(move || fb.result().unwrap() + 1);
     let fd = pool.submit(move || fa.result().unwrap() * 10);
@@ -375,13 +354,7 @@ fn many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack() {
     const WAITERS: usize = 10_000;
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
-    let fill = {
-        let gate = gate.clone();
-        Arc::new(pool.submit(move || {
-            gate.wait();
-            7u32
-        }))
-    };
+    let fill = Arc::new(submit_gated(&pool, &gate, 7u32));
     assert!(eventually(|| fill.running()));
     let started = Arc::new(AtomicUsize::new(0));
     let waiters: Vec<_> = (0..WAITERS)

@@ -8,27 +8,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG};
-use poolbridge::{FutureError, FutureState, PoolFuture, ThreadPoolExecutor};
+use common::{DropCounter, Gate, HANG, submit_held};
+use poolbridge::{FutureError, FutureState, ThreadPoolExecutor};
 
 /// A short timeout for waits that must time out: the job is held by a gate, so they always do.
 const SHORT: Duration = Duration::from_millis(20);
-
-/// Submits a job that holds its worker until `gate` opens, then returns `value`; returns once
-/// the job runs.
-fn held_job<T: Send + 'static>(pool: &ThreadPoolExecutor, gate: &Gate, value: T) -> PoolFuture<T> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-        value
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
 
 /// A value that is neither `Clone` nor `Debug`.
 struct NotClone(u32);
@@ -47,7 +31,7 @@ fn result_returns_the_value_repeatedly() {
 fn result_blocks_until_the_job_ends() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 8);
+    let fut = submit_held(&pool, &gate, 8);
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         let fut = &fut;
@@ -67,7 +51,7 @@ fn result_blocks_until_the_job_ends() {
 fn result_from_many_threads_sees_the_same_value() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, vec![1u8, 2, 3]);
+    let fut = submit_held(&pool, &gate, vec![1u8, 2, 3]);
     thread::scope(|scope| {
         let readers: Vec<_> = (0..4).map(|_| scope.spawn(|| fut.result())).collect();
         gate.open();
@@ -81,7 +65,7 @@ fn result_from_many_threads_sees_the_same_value() {
 fn result_timeout_times_out_while_the_job_goes_on() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 99);
+    let fut = submit_held(&pool, &gate, 99);
 
     assert_eq!(fut.result_timeout(SHORT), Err(FutureError::Timeout));
     assert_eq!(
@@ -103,7 +87,7 @@ fn result_timeout_times_out_while_the_job_goes_on() {
 fn result_timeout_on_a_pending_job_leaves_it_queued() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let _blocker = held_job(&pool, &gate, ());
+    let _blocker = submit_held(&pool, &gate, ());
     let fut = pool.submit(|| 'x');
 
     assert_eq!(fut.result_timeout(SHORT), Err(FutureError::Timeout));
@@ -138,7 +122,7 @@ fn join_hands_over_a_value_that_is_not_clone() {
 fn join_blocks_until_a_held_job_ends() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, NotClone(3));
+    let fut = submit_held(&pool, &gate, NotClone(3));
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         scope.spawn(move || tx.send(fut.join().map(|NotClone(n)| n)).unwrap());
@@ -197,7 +181,7 @@ fn exception_is_none_for_a_value_and_the_error_for_a_panic() {
 fn exception_timeout_times_out_while_the_job_goes_on() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 4);
+    let fut = submit_held(&pool, &gate, 4);
 
     assert_eq!(fut.exception_timeout(SHORT), Some(FutureError::Timeout));
     assert!(fut.running());
@@ -211,7 +195,7 @@ fn exception_timeout_times_out_while_the_job_goes_on() {
 fn exception_blocks_until_the_job_ends() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 0);
+    let fut = submit_held(&pool, &gate, 0);
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         let fut = &fut;
@@ -230,7 +214,7 @@ fn exception_blocks_until_the_job_ends() {
 fn wait_and_wait_timeout() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 6);
+    let fut = submit_held(&pool, &gate, 6);
 
     assert!(!fut.wait_timeout(SHORT));
     assert!(!fut.wait_timeout(Duration::ZERO));
@@ -248,7 +232,7 @@ fn wait_and_wait_timeout() {
 fn wait_blocks_until_the_job_ends() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, ());
+    let fut = submit_held(&pool, &gate, ());
     thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         let fut = &fut;
@@ -271,7 +255,7 @@ fn wait_blocks_until_the_job_ends() {
 fn huge_timeouts_do_not_overflow() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let fut = held_job(&pool, &gate, 2);
+    let fut = submit_held(&pool, &gate, 2);
     thread::scope(|scope| {
         scope.spawn(|| {
             thread::sleep(SHORT);

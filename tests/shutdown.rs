@@ -4,81 +4,16 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::error::Error;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use common::{DropCounter, Gate, HANG, eventually};
-use poolbridge::{FutureError, FutureState, PoolFuture, ThreadPoolExecutor};
-
-/// Counts the worker threads that started (initializer) and that really exited (a thread-local
-/// whose destructor runs when the thread ends, before `join` on it returns).
-#[derive(Clone, Default)]
-struct ThreadProbe {
-    started: Arc<AtomicUsize>,
-    exited: Arc<AtomicUsize>,
-}
-
-struct ExitGuard(Arc<AtomicUsize>);
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-thread_local! {
-    static EXIT_GUARD: RefCell<Option<ExitGuard>> = const { RefCell::new(None) };
-}
-
-impl ThreadProbe {
-    fn pool(&self, max_workers: usize) -> ThreadPoolExecutor {
-        let probe = self.clone();
-        ThreadPoolExecutor::builder()
-            .max_workers(max_workers)
-            .initializer(move || {
-                probe.started.fetch_add(1, Ordering::SeqCst);
-                let guard = ExitGuard(Arc::clone(&probe.exited));
-                EXIT_GUARD.with(|g| *g.borrow_mut() = Some(guard));
-            })
-            .build()
-            .unwrap()
-    }
-
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-
-    fn exited(&self) -> usize {
-        self.exited.load(Ordering::SeqCst)
-    }
-}
-
-/// Submits `n` jobs that wait at `gate`, and waits until `n` of them are running.
-fn hold_workers(
-    pool: &ThreadPoolExecutor,
-    gate: &Gate,
-    n: usize,
-    value: u32,
-) -> Vec<PoolFuture<u32>> {
-    let running = Arc::new(AtomicUsize::new(0));
-    let futures = (0..n)
-        .map(|_| {
-            let gate = gate.clone();
-            let running = Arc::clone(&running);
-            pool.submit(move || {
-                running.fetch_add(1, Ordering::SeqCst);
-                gate.wait();
-                value
-            })
-        })
-        .collect();
-    assert!(eventually(|| running.load(Ordering::SeqCst) == n));
-    futures
-}
+use common::{
+    DropCounter, Gate, HANG, ThreadProbe, eventually, hold_workers, submit_gated, submit_gated_with,
+};
+use poolbridge::{FutureError, FutureState, ThreadPoolExecutor};
 
 #[test]
 fn submit_after_shutdown_is_refused_and_the_closure_dropped_unrun() {
@@ -210,15 +145,7 @@ fn shutdown_wait_false_returns_at_once_and_jobs_still_finish() {
     let pool = probe.pool(2);
     let gate = Gate::new();
     let held = hold_workers(&pool, &gate, 2, 5);
-    let queued: Vec<_> = (0..10u32)
-        .map(|i| {
-            let gate = gate.clone();
-            pool.submit(move || {
-                gate.wait();
-                i
-            })
-        })
-        .collect();
+    let queued: Vec<_> = (0..10u32).map(|i| submit_gated(&pool, &gate, i)).collect();
 
     // Returns while every job is still held at the gate (it would hang otherwise: Gate panics).
     pool.shutdown(false, false);
@@ -371,9 +298,7 @@ fn shutdown_wait_from_inside_a_job_does_not_deadlock() {
     let gate = Gate::new();
     let inner = {
         let p = Arc::clone(&pool);
-        let gate = gate.clone();
-        pool.submit(move || {
-            gate.wait();
+        submit_gated_with(&pool, &gate, move || {
             p.shutdown(true, false);
             assert!(p.is_shutdown());
             // Again, from the same job: still must not wait for itself.
@@ -459,9 +384,7 @@ fn shutdown_wait_from_a_job_that_another_job_waits_on_does_not_deadlock() {
     let gate = Gate::new();
     let fa = {
         let p = Arc::clone(&pool);
-        let gate = gate.clone();
-        Arc::new(pool.submit(move || {
-            gate.wait();
+        Arc::new(submit_gated_with(&pool, &gate, move || {
             p.shutdown(true, false);
             1u32
         }))
@@ -490,10 +413,8 @@ fn drop_waits_for_queued_jobs_and_threads() {
     let ran = Arc::new(AtomicUsize::new(0));
     let futures: Vec<_> = (0..10)
         .map(|_| {
-            let gate = gate.clone();
             let ran = Arc::clone(&ran);
-            pool.submit(move || {
-                gate.wait();
+            submit_gated_with(&pool, &gate, move || {
                 ran.fetch_add(1, Ordering::SeqCst);
             })
         })
@@ -527,9 +448,7 @@ fn dropping_the_executor_inside_its_own_job_does_not_deadlock() {
         let (tx, rx) = mpsc::channel();
         let queued = {
             let p = Arc::clone(&pool);
-            let gate = gate.clone();
-            let fut = pool.submit(move || {
-                gate.wait();
+            let fut = submit_gated_with(&pool, &gate, move || {
                 drop(p); // the last reference: runs ThreadPoolExecutor::drop here
                 tx.send(thread::current().name().map(str::to_owned))
                     .unwrap();
@@ -554,10 +473,7 @@ fn dropping_the_executor_in_a_done_callback_on_a_worker_does_not_deadlock() {
     let pool = Arc::new(ThreadPoolExecutor::new(2));
     let gate = Gate::new();
     let (tx, rx) = mpsc::channel();
-    let fut = {
-        let gate = gate.clone();
-        pool.submit(move || gate.wait())
-    };
+    let fut = submit_gated(&pool, &gate, ());
     let p = Arc::clone(&pool);
     fut.add_done_callback(move |_| {
         drop(p);

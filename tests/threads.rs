@@ -3,54 +3,14 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, Gate, HANG, eventually};
+use common::{DropCounter, Gate, HANG, ThreadProbe, drop_without_hanging, eventually, thread_name};
 use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
-
-/// Counts the worker threads that started (initializer) and that really exited (a thread-local
-/// whose destructor runs when the thread ends).
-#[derive(Clone, Default)]
-struct ThreadProbe {
-    started: Arc<AtomicUsize>,
-    exited: Arc<AtomicUsize>,
-}
-
-struct ExitGuard(Arc<AtomicUsize>);
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-thread_local! {
-    static EXIT_GUARD: RefCell<Option<ExitGuard>> = const { RefCell::new(None) };
-}
-
-impl ThreadProbe {
-    fn initializer(&self) -> impl Fn() + Send + Sync + 'static {
-        let probe = self.clone();
-        move || {
-            probe.started.fetch_add(1, Ordering::SeqCst);
-            let guard = ExitGuard(Arc::clone(&probe.exited));
-            EXIT_GUARD.with(|g| *g.borrow_mut() = Some(guard));
-        }
-    }
-
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-
-    fn exited(&self) -> usize {
-        self.exited.load(Ordering::SeqCst)
-    }
-}
 
 /// Submits `n` jobs that count themselves in `running`, wait at `gate`, and return their
 /// thread's name.
@@ -67,7 +27,7 @@ fn hold(
             pool.submit(move || {
                 running.fetch_add(1, Ordering::SeqCst);
                 gate.wait();
-                thread::current().name().unwrap_or("<unnamed>").to_owned()
+                thread_name()
             })
         })
         .collect()
@@ -497,12 +457,7 @@ fn a_thread_that_cannot_be_spawned_gives_a_broken_pool_error() {
     assert_eq!(pool.num_threads(), 0);
     drops.wait_all_dropped();
     // Dropping the pool does not hang either.
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        drop(pool);
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(HANG).expect("dropping the pool hangs");
+    drop_without_hanging(pool);
 }
 
 // std's thread::Builder::spawn panics (rather than erring) on a name with an interior NUL. Such a

@@ -9,64 +9,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::{Gate, HANG};
+use common::{Gate, HANG, done_futures, submit_gated, submit_gated_with, submit_held};
 use poolbridge::{
     DoneAndNotDone, FutureError, PoolFuture, ReturnWhen, ThreadPoolExecutor, wait, wait_timeout,
 };
 
 /// How long to give a waiter that must stay blocked; the assertions hold whatever the timing.
 const SHORT: Duration = Duration::from_millis(50);
-
-/// Already-done futures, like CPython's `SUCCESSFUL_FUTURE`, `EXCEPTION_FUTURE` and
-/// `CANCELLED_AND_NOTIFIED_FUTURE`.
-struct Done {
-    successful: PoolFuture<i32>,
-    failed: PoolFuture<i32>,
-    cancelled: PoolFuture<i32>,
-}
-
-fn done_futures() -> Done {
-    let pool = ThreadPoolExecutor::new(1);
-    let gate = Gate::new();
-    let _blocker = started(&pool, &gate, 0);
-    let cancelled = pool.submit(|| 0);
-    assert!(cancelled.cancel());
-    gate.open();
-
-    let successful = pool.submit(|| 42);
-    let failed = pool.submit(|| -> i32 { panic!("fixture failure") });
-    successful.wait();
-    failed.wait();
-    Done {
-        successful,
-        failed,
-        cancelled,
-    }
-}
-
-/// A job that waits for `gate`, then returns `value`.
-fn gated(pool: &ThreadPoolExecutor, gate: &Gate, value: i32) -> PoolFuture<i32> {
-    let gate = gate.clone();
-    pool.submit(move || {
-        gate.wait();
-        value
-    })
-}
-
-/// Like [`gated`], but returns only once the job runs (so later jobs of a one-worker pool queue).
-fn started(pool: &ThreadPoolExecutor, gate: &Gate, value: i32) -> PoolFuture<i32> {
-    let (started_tx, started_rx) = mpsc::channel();
-    let gate = gate.clone();
-    let fut = pool.submit(move || {
-        started_tx.send(()).unwrap();
-        gate.wait();
-        value
-    });
-    started_rx
-        .recv_timeout(HANG)
-        .expect("the job never started");
-    fut
-}
 
 /// Asserts that `result` splits into exactly these futures (as sets, each listed once).
 fn assert_split(
@@ -122,7 +71,7 @@ fn duplicate_futures_are_kept_once() {
     assert_split(&result, &[&fut], &[]);
 
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 0);
+    let held = submit_gated(&pool, &gate, 0);
     let result = wait_timeout([&held, &fut, &held], SHORT, ReturnWhen::AllCompleted);
     assert_split(&result, &[&fut], &[&held]);
     gate.open();
@@ -134,7 +83,7 @@ fn first_completed() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
     let quick = pool.submit(|| 21 * 2);
-    let held = gated(&pool, &gate, 0);
+    let held = submit_gated(&pool, &gate, 0);
 
     let result = wait([&quick, &held], ReturnWhen::FirstCompleted);
     assert_split(&result, &[&quick], &[&held]);
@@ -147,7 +96,7 @@ fn first_completed_some_already_completed() {
     let done = done_futures();
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 0);
+    let held = submit_gated(&pool, &gate, 0);
 
     let result = wait(
         [&done.cancelled, &done.successful, &held],
@@ -161,8 +110,8 @@ fn first_completed_some_already_completed() {
 fn first_completed_blocks_until_one_completes() {
     let pool = ThreadPoolExecutor::new(2);
     let (gate_a, gate_b) = (Gate::new(), Gate::new());
-    let a = gated(&pool, &gate_a, 1);
-    let b = gated(&pool, &gate_b, 2);
+    let a = submit_gated(&pool, &gate_a, 1);
+    let b = submit_gated(&pool, &gate_b, 2);
     thread::scope(|scope| {
         let rx = spawn_wait(scope, vec![&a, &b], ReturnWhen::FirstCompleted);
         thread::sleep(SHORT);
@@ -181,7 +130,7 @@ fn first_completed_blocks_until_one_completes() {
 fn first_completed_is_woken_by_a_cancellation() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let running = started(&pool, &gate, 1);
+    let running = submit_held(&pool, &gate, 1);
     let queued = pool.submit(|| 2);
     thread::scope(|scope| {
         let rx = spawn_wait(scope, vec![&running, &queued], ReturnWhen::FirstCompleted);
@@ -199,12 +148,8 @@ fn first_exception() {
     let pool = ThreadPoolExecutor::new(3);
     let (event1, event2) = (Gate::new(), Gate::new());
     let future1 = pool.submit(|| 2 * 21);
-    let raise_gate = event1.clone();
-    let future2 = pool.submit(move || -> i32 {
-        raise_gate.wait();
-        panic!("wait_and_raise")
-    });
-    let future3 = gated(&pool, &event2, 0);
+    let future2 = submit_gated_with(&pool, &event1, || -> i32 { panic!("wait_and_raise") });
+    let future3 = submit_gated(&pool, &event2, 0);
 
     thread::scope(|scope| {
         scope.spawn(|| {
@@ -225,7 +170,7 @@ fn first_exception_some_already_complete() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
     let future1 = pool.submit(|| -> i32 { panic!("divmod(21, 0)") });
-    let future2 = gated(&pool, &gate, 0);
+    let future2 = submit_gated(&pool, &gate, 0);
 
     let result = wait(
         [&done.successful, &done.cancelled, &future1, &future2],
@@ -245,7 +190,7 @@ fn first_exception_one_already_failed() {
     let done = done_futures();
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 0);
+    let held = submit_gated(&pool, &gate, 0);
 
     let result = wait([&done.failed, &held], ReturnWhen::FirstException);
     assert_split(&result, &[&done.failed], &[&held]);
@@ -258,7 +203,7 @@ fn first_exception_does_not_count_a_cancellation() {
     let done = done_futures();
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 5);
+    let held = submit_gated(&pool, &gate, 5);
     thread::scope(|scope| {
         let rx = spawn_wait(
             scope,
@@ -300,7 +245,7 @@ fn all_completed_waits_for_the_last_one() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
     let quick = pool.submit(|| 1);
-    let held = gated(&pool, &gate, 2);
+    let held = submit_gated(&pool, &gate, 2);
     thread::scope(|scope| {
         let rx = spawn_wait(scope, vec![&quick, &held], ReturnWhen::AllCompleted);
         thread::sleep(SHORT);
@@ -317,7 +262,7 @@ fn timeout() {
     let done = done_futures();
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
-    let held = gated(&pool, &gate, 7);
+    let held = submit_gated(&pool, &gate, 7);
 
     let result = wait_timeout(
         [&done.cancelled, &done.failed, &done.successful, &held],
@@ -338,8 +283,8 @@ fn timeout() {
 fn timeout_with_nothing_done_for_every_return_when() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
-    let a = gated(&pool, &gate, 1);
-    let b = gated(&pool, &gate, 2);
+    let a = submit_gated(&pool, &gate, 1);
+    let b = submit_gated(&pool, &gate, 2);
     for return_when in [
         ReturnWhen::FirstCompleted,
         ReturnWhen::FirstException,
@@ -378,7 +323,7 @@ fn accepts_iterators_of_references_and_map_keys() {
     let pool = ThreadPoolExecutor::new(2);
     let gate = Gate::new();
     let futures: Vec<PoolFuture<i32>> = (0..4).map(|n| pool.submit(move || n)).collect();
-    let held = gated(&pool, &gate, -1);
+    let held = submit_gated(&pool, &gate, -1);
 
     let filtered = wait(
         futures.iter().filter(|f| **f != futures[0]),

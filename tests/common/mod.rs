@@ -1,12 +1,18 @@
-//! Shared test support: drop counters, a gate to hold jobs, and generous hang guards.
+//! Shared test support: drop counters, a gate to hold jobs (and helpers that submit such jobs),
+//! already-done futures, a thread probe, tokio runtimes, and generous hang guards.
 //!
 //! Timing in these tests only catches hangs and lost concurrency; it never measures speed.
 
 #![allow(dead_code)]
 
+use std::cell::RefCell;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
+
+use poolbridge::{PoolFuture, ThreadPoolExecutor};
 
 /// How long a test waits for something that should happen "soon" before calling it a hang.
 /// Generous on purpose: CI runs on 2 busy cores.
@@ -106,4 +112,283 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(1));
     }
     cond()
+}
+
+/// Opens its gate when dropped, so a failed assertion cannot leave a job held (and the pool's
+/// drop waiting for it until the gate gives up). Derefs to the gate.
+pub struct OpenOnDrop(pub Gate);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        // Never panic here while a failed test unwinds (a gate poisoned by a timed-out waiter).
+        let gate = &self.0;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.open()));
+    }
+}
+
+impl Deref for OpenOnDrop {
+    type Target = Gate;
+
+    fn deref(&self) -> &Gate {
+        &self.0
+    }
+}
+
+/// Submits a job that waits for `gate`, then returns `value`. Returns at once: the job may still
+/// be queued.
+pub fn submit_gated<T: Send + 'static>(
+    pool: &ThreadPoolExecutor,
+    gate: &Gate,
+    value: T,
+) -> PoolFuture<T> {
+    submit_gated_with(pool, gate, move || value)
+}
+
+/// Like [`submit_gated`], but the job runs `job` once the gate opens and returns what it returns.
+pub fn submit_gated_with<T, F>(pool: &ThreadPoolExecutor, gate: &Gate, job: F) -> PoolFuture<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let gate = gate.clone();
+    pool.submit(move || {
+        gate.wait();
+        job()
+    })
+}
+
+/// Submits a job that holds its worker until `gate` opens, then returns `value`; returns once
+/// the job runs (so later jobs of a one-worker pool queue behind it).
+pub fn submit_held<T: Send + 'static>(
+    pool: &ThreadPoolExecutor,
+    gate: &Gate,
+    value: T,
+) -> PoolFuture<T> {
+    submit_held_with(pool, gate, move || value)
+}
+
+/// Like [`submit_held`], but the job runs `job` once the gate opens and returns what it returns.
+pub fn submit_held_with<T, F>(pool: &ThreadPoolExecutor, gate: &Gate, job: F) -> PoolFuture<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (started_tx, started_rx) = mpsc::channel();
+    let fut = submit_signalling(pool, gate, started_tx, job);
+    started_rx
+        .recv_timeout(HANG)
+        .expect("the job never started");
+    fut
+}
+
+/// Submits `n` jobs that each hold a worker until `gate` opens, then return `value`; returns once
+/// all `n` of them run.
+pub fn hold_workers<T: Clone + Send + 'static>(
+    pool: &ThreadPoolExecutor,
+    gate: &Gate,
+    n: usize,
+    value: T,
+) -> Vec<PoolFuture<T>> {
+    let (started_tx, started_rx) = mpsc::channel();
+    let futures = (0..n)
+        .map(|_| {
+            let value = value.clone();
+            submit_signalling(pool, gate, started_tx.clone(), move || value)
+        })
+        .collect();
+    for _ in 0..n {
+        started_rx
+            .recv_timeout(HANG)
+            .expect("a held job never started");
+    }
+    futures
+}
+
+/// Submits a job that reports on `started` that it runs, waits for `gate`, then runs `job`.
+fn submit_signalling<T, F>(
+    pool: &ThreadPoolExecutor,
+    gate: &Gate,
+    started: mpsc::Sender<()>,
+    job: F,
+) -> PoolFuture<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let gate = gate.clone();
+    pool.submit(move || {
+        started.send(()).unwrap();
+        gate.wait();
+        job()
+    })
+}
+
+/// `pool` with every one of its workers held by a job waiting at the returned gate. Returns once
+/// those jobs run, so every job submitted afterwards stays `Pending` until the gate opens.
+/// (Dropping a `PoolFuture` does not cancel its job, so the holding jobs need no handles.)
+pub fn hold_every_worker(pool: ThreadPoolExecutor) -> (ThreadPoolExecutor, OpenOnDrop) {
+    let gate = Gate::new();
+    let _blockers = hold_workers(&pool, &gate, pool.max_workers(), ());
+    (pool, OpenOnDrop(gate))
+}
+
+/// A one-worker pool held busy by a job waiting at the returned gate (see [`hold_every_worker`]).
+pub fn busy_pool() -> (ThreadPoolExecutor, OpenOnDrop) {
+    hold_every_worker(ThreadPoolExecutor::new(1))
+}
+
+/// Already-done futures, like CPython's `SUCCESSFUL_FUTURE`, `EXCEPTION_FUTURE` and
+/// `CANCELLED_AND_NOTIFIED_FUTURE`.
+pub struct DoneFutures {
+    pub successful: PoolFuture<i32>,
+    pub failed: PoolFuture<i32>,
+    pub cancelled: PoolFuture<i32>,
+}
+
+impl DoneFutures {
+    /// `[cancelled, failed, successful]`.
+    pub fn into_array(self) -> [PoolFuture<i32>; 3] {
+        [self.cancelled, self.failed, self.successful]
+    }
+}
+
+/// A cancelled future, one whose job panicked, and one whose job returned 42.
+pub fn done_futures() -> DoneFutures {
+    let pool = ThreadPoolExecutor::new(1);
+    let gate = Gate::new();
+    let _blocker = submit_held(&pool, &gate, 0);
+    let cancelled = pool.submit(|| 0);
+    assert!(cancelled.cancel());
+    gate.open();
+
+    let successful = pool.submit(|| 42);
+    let failed = pool.submit(|| -> i32 { panic!("fixture failure") });
+    successful.wait();
+    failed.wait();
+    DoneFutures {
+        successful,
+        failed,
+        cancelled,
+    }
+}
+
+/// Counts the worker threads that started (initializer) and that really exited (a thread-local
+/// whose destructor runs when the thread ends, before `join` on it returns).
+#[derive(Clone, Default)]
+pub struct ThreadProbe {
+    started: Arc<AtomicUsize>,
+    exited: Arc<AtomicUsize>,
+}
+
+struct ExitGuard(Arc<AtomicUsize>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static EXIT_GUARD: RefCell<Option<ExitGuard>> = const { RefCell::new(None) };
+}
+
+impl ThreadProbe {
+    /// The worker initializer that counts a start and arms the exit count of its thread.
+    pub fn initializer(&self) -> impl Fn() + Send + Sync + 'static {
+        let probe = self.clone();
+        move || {
+            probe.started.fetch_add(1, Ordering::SeqCst);
+            let guard = ExitGuard(Arc::clone(&probe.exited));
+            EXIT_GUARD.with(|g| *g.borrow_mut() = Some(guard));
+        }
+    }
+
+    /// A pool of `max_workers` whose threads this probe counts.
+    pub fn pool(&self, max_workers: usize) -> ThreadPoolExecutor {
+        ThreadPoolExecutor::builder()
+            .max_workers(max_workers)
+            .initializer(self.initializer())
+            .build()
+            .unwrap()
+    }
+
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    pub fn exited(&self) -> usize {
+        self.exited.load(Ordering::SeqCst)
+    }
+}
+
+/// The name of the current thread.
+pub fn thread_name() -> String {
+    thread::current().name().unwrap_or("<unnamed>").to_owned()
+}
+
+/// Drops `pool` on another thread and fails if that hangs.
+pub fn drop_without_hanging(pool: ThreadPoolExecutor) {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        drop(pool);
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(HANG).expect("dropping the pool hangs");
+}
+
+/// Runs `f` on a fresh thread and panics with `on_timeout` if it does not return within `limit`
+/// (so a hang fails the test instead of hanging the suite). A panic inside `f` is re-raised here.
+pub fn run_with_watchdog(limit: Duration, on_timeout: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => handle.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(handle.join().unwrap_err())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{on_timeout}"),
+    }
+}
+
+/// Drains `iter`, checking before every `next` (and once after the end) that `size_hint`
+/// brackets the number of items still to come.
+pub fn drain_checking_size_hint<I: Iterator>(mut iter: I) -> Vec<I::Item> {
+    let mut hints = Vec::new();
+    let mut items = Vec::new();
+    loop {
+        hints.push(iter.size_hint());
+        match iter.next() {
+            Some(item) => items.push(item),
+            None => break,
+        }
+    }
+    hints.push(iter.size_hint());
+    for (step, (lower, upper)) in hints.into_iter().enumerate() {
+        let remaining = items.len().saturating_sub(step);
+        assert!(
+            lower <= remaining && upper.is_none_or(|upper| remaining <= upper),
+            "before item {step}, size_hint was ({lower}, {upper:?}) but {remaining} items followed"
+        );
+    }
+    items
+}
+
+/// A current-thread tokio runtime with IO and time enabled.
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A multi-thread tokio runtime of `worker_threads` threads with IO and time enabled.
+pub fn multi_thread_runtime(worker_threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
+        .enable_all()
+        .build()
+        .unwrap()
 }
