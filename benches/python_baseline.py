@@ -33,6 +33,8 @@ import platform
 import statistics
 import subprocess
 import sys
+
+from chart import fmt  # the same number format as the report and the chart
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -385,23 +387,6 @@ def loadavg():
         return 0.0
 
 
-def fmt(v):
-    a = abs(v)
-    if a >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.0f}k"
-    if a >= 1e3:
-        return f"{v / 1e3:.2f}k"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    if a == 0:
-        return "0"
-    return f"{v:.3f}"
 
 
 def main():

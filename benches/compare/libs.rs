@@ -255,6 +255,31 @@ impl Lib for Rayon {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The "pool + oneshot" recipe shared by the `futures` and `threadpool` adapters.
+
+/// The receiving end of a job's outcome (its value, or its panic).
+pub type Report = futures::channel::oneshot::Receiver<std::thread::Result<u64>>;
+
+/// Wraps `f` into a job that sends its outcome on a oneshot channel, and returns the receiver.
+fn reporting<F>(f: F) -> (impl FnOnce() + Send + 'static, Report)
+where
+    F: FnOnce() -> u64 + Send + 'static,
+{
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let job = move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+    };
+    (job, rx)
+}
+
+/// Blocks on a [`Report`] from a plain thread.
+fn wait_report(h: Report) -> u64 {
+    futures::executor::block_on(h)
+        .expect("channel closed")
+        .expect("job panicked")
+}
+
+// ---------------------------------------------------------------------------------------------
 // futures: `futures::executor::ThreadPool::spawn_ok` + a `futures::channel::oneshot`.
 
 pub struct FuturesPool {
@@ -262,8 +287,8 @@ pub struct FuturesPool {
 }
 
 impl Lib for FuturesPool {
-    type Handle = Unwrap2<futures::channel::oneshot::Receiver<std::thread::Result<u64>>>;
-    type SyncHandle = futures::channel::oneshot::Receiver<std::thread::Result<u64>>;
+    type Handle = Unwrap2<Report>;
+    type SyncHandle = Report;
 
     fn new(_mode: Mode, workers: Option<usize>) -> Self {
         let mut b = futures::executor::ThreadPool::builder();
@@ -286,17 +311,13 @@ impl Lib for FuturesPool {
     where
         F: FnOnce() -> u64 + Send + 'static,
     {
-        let (tx, rx) = futures::channel::oneshot::channel();
-        self.pool.spawn_ok(async move {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-        });
+        let (job, rx) = reporting(f);
+        self.pool.spawn_ok(async move { job() });
         rx
     }
 
     fn wait(h: Self::SyncHandle) -> u64 {
-        futures::executor::block_on(h)
-            .expect("channel closed")
-            .expect("job panicked")
+        wait_report(h)
     }
 }
 
@@ -308,8 +329,8 @@ pub struct Threadpool {
 }
 
 impl Lib for Threadpool {
-    type Handle = Unwrap2<futures::channel::oneshot::Receiver<std::thread::Result<u64>>>;
-    type SyncHandle = futures::channel::oneshot::Receiver<std::thread::Result<u64>>;
+    type Handle = Unwrap2<Report>;
+    type SyncHandle = Report;
 
     fn new(_mode: Mode, workers: Option<usize>) -> Self {
         let mut b = threadpool::Builder::new();
@@ -330,17 +351,13 @@ impl Lib for Threadpool {
     where
         F: FnOnce() -> u64 + Send + 'static,
     {
-        let (tx, rx) = futures::channel::oneshot::channel();
-        self.pool.execute(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-        });
+        let (job, rx) = reporting(f);
+        self.pool.execute(job);
         rx
     }
 
     fn wait(h: Self::SyncHandle) -> u64 {
-        futures::executor::block_on(h)
-            .expect("channel closed")
-            .expect("job panicked")
+        wait_report(h)
     }
 }
 
