@@ -108,13 +108,14 @@ impl Sleep {
     /// busy → searching, unless `max_searching` workers already search. Returns `true` if the
     /// caller is now searching.
     pub(crate) fn try_start_searching(&self) -> bool {
-        // ORDERING: Relaxed first read; the CAS is SeqCst like every transition that makes a
-        // worker available, so it is ordered against submitters' fences.
+        // ORDERING: Relaxed first read: the CAS below re-checks it.
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             if Counts::decode(word).searching >= self.max_searching {
                 return false;
             }
+            // ORDERING: SeqCst like every transition that makes a worker available, so it is
+            // ordered against the submitters' fences; Relaxed on failure (we retry).
             match self.word.compare_exchange_weak(
                 word,
                 word + ONE_SEARCHING,
@@ -246,6 +247,7 @@ impl Sleep {
     /// One more thread, if fewer than `max` exist. Called under the registry's slot lock. The
     /// new thread counts as searching until it takes its first job: submitters count on it.
     pub(crate) fn try_add_thread(&self, max: usize) -> bool {
+        // ORDERING: Relaxed first read: the CAS below re-checks it.
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             if Counts::decode(word).threads >= max {
