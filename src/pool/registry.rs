@@ -209,7 +209,11 @@ impl Registry {
         still_queued: impl Fn() -> bool,
     ) -> Result<(), FutureError> {
         let mut counts = self.sleep.counts();
-        if counts.searching > 0 || !still_queued() {
+        // Cheapest checks first: in a burst every thread is busy and nobody sleeps, and then
+        // there is no one to call (busy threads come back to the queues); only otherwise read
+        // the queue's ends to see whether the job is still waiting.
+        let nobody_to_call = counts.sleeping == 0 && counts.threads >= self.config.max_workers;
+        if counts.searching > 0 || nobody_to_call || !still_queued() {
             return Ok(());
         }
         if counts.sleeping > 0 {
@@ -225,7 +229,7 @@ impl Registry {
         }
         if counts.threads >= self.config.max_workers {
             // Every thread is busy and will come back to the queues; no need for the slot lock
-            // (`try_spawn` re-checks under it, this is only the cheap common case of a burst).
+            // (`try_spawn` re-checks under it).
             return Ok(());
         }
         match self.try_spawn() {
@@ -250,11 +254,7 @@ impl Registry {
     pub(crate) fn notify_if_more_work(self: &Arc<Self>, has_work: impl Fn() -> bool) {
         // ORDERING: the Dekker fence of the cascade, as in `submit`.
         fence(Ordering::SeqCst);
-        let counts = self.sleep.counts();
-        let someone_to_call = counts.sleeping > 0 || counts.threads < self.config.max_workers;
-        if counts.searching == 0 && someone_to_call {
-            let _ = self.notify(has_work);
-        }
+        let _ = self.notify(has_work);
     }
 
     fn try_spawn(self: &Arc<Self>) -> Spawn {
