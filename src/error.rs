@@ -89,9 +89,7 @@ impl fmt::Display for FutureError {
             FutureError::Shutdown => {
                 f.write_str("cannot run the job: the executor has been shut down")
             }
-            FutureError::BrokenPool(reason) => {
-                write!(f, "the thread pool cannot run jobs: {reason}")
-            }
+            FutureError::BrokenPool(reason) => write!(f, "the pool cannot run jobs: {reason}"),
         }
     }
 }
@@ -201,7 +199,7 @@ impl<F> fmt::Display for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.reason {
             FutureError::Shutdown => f.write_str("cannot schedule new jobs after shutdown"),
-            other => write!(f, "cannot schedule the job: {other}"),
+            other => fmt::Display::fmt(other, f),
         }
     }
 }

@@ -75,11 +75,13 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 mod bridge;
+mod context;
 mod error;
 mod future;
 mod loom;
 mod map;
 mod pool;
+mod signal;
 mod unwind;
 mod wait;
 
@@ -93,10 +95,11 @@ pub use crate::bridge::{
     shutdown_default_executor, to_thread, wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
-pub use crate::future::{FutureState, PoolFuture};
+pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_WORKERS, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
+    ThreadPoolExecutor, default_max_workers,
 };
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,

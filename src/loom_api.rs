@@ -1,13 +1,14 @@
 //! Internals exposed to the loom models in `tests/loom_*.rs`, only under `--cfg loom`.
 //!
 //! Not part of the API: the models need to drive a job without a pool, and the sleep protocol
-//! without threads of its own.
+//! without threads of its own. Every method here forwards to the code the pool runs; none
+//! re-implements it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::future::PoolFuture;
-use crate::pool::sleep::{Counts, Sleep, Wake};
+use crate::pool::sleep::{Counts, Sleep, Spawn, Wake};
 use crate::pool::task::{Job, Task};
 
 /// A job as a worker holds it: its queue entry.
@@ -18,7 +19,7 @@ impl QueuedJob {
     /// Runs the job as a worker would (a no-op if it was cancelled or already claimed).
     pub fn run(mut self) {
         if let Some(job) = self.0.take() {
-            job.run(&mut || {});
+            job.run(&mut ());
         }
     }
 }
@@ -47,8 +48,23 @@ pub enum Woken {
     Notified,
 }
 
+/// What a model's `spawn` callback did (see `Sleep::job_pushed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spawned {
+    /// A thread was started (and counted with `try_add_thread`).
+    Yes,
+    /// `max_workers` threads exist.
+    AtMax,
+    /// The thread could not be started.
+    Failed,
+}
+
+/// A worker's availability flag, passed to the hooks the way `pool/worker.rs` passes it.
+#[derive(Debug)]
+pub struct Searching(pub bool);
+
 impl SleepModel {
-    /// A pool with `workers` slots and at most `max_searching` spinners.
+    /// A pool with `workers` slots and at most `max_searching` searchers.
     pub fn new(workers: usize, max_searching: usize) -> SleepModel {
         SleepModel(Sleep::new(workers, max_searching))
     }
@@ -63,14 +79,44 @@ impl SleepModel {
         (searching, sleeping, threads)
     }
 
+    /// `Registry::submit`'s half, after its push: `Sleep::job_pushed`. `Err(())` where the real
+    /// submit would refuse the job.
+    pub fn job_pushed(
+        &self,
+        closed: impl FnOnce() -> bool,
+        still_queued: impl Fn() -> bool,
+        spawn: impl FnOnce() -> Spawned,
+    ) -> Result<(), ()> {
+        self.0.job_pushed(
+            || closed().then_some(()),
+            still_queued,
+            || to_spawn(spawn()),
+        )
+    }
+
+    /// `Registry::more_work`: `Sleep::more_work`.
+    pub fn more_work(&self, still_queued: impl Fn() -> bool, spawn: impl FnOnce() -> Spawned) {
+        self.0.more_work(still_queued, || to_spawn::<()>(spawn()))
+    }
+
     /// See `Sleep::try_start_searching`.
     pub fn try_start_searching(&self) -> bool {
         self.0.try_start_searching()
     }
 
-    /// See `Sleep::stop_searching`.
-    pub fn stop_searching(&self) -> bool {
-        self.0.stop_searching()
+    /// See `Sleep::found_job`.
+    pub fn found_job(&self, searching: &mut Searching, more: bool) -> bool {
+        self.0.found_job(&mut searching.0, more)
+    }
+
+    /// See `Sleep::before_publish` (the worker's `RunHooks`).
+    pub fn before_publish(&self, searching: &mut Searching) {
+        self.0.before_publish(&mut searching.0)
+    }
+
+    /// See `Sleep::before_user_code` (the worker's `RunHooks`).
+    pub fn before_user_code(&self, searching: &mut Searching) -> bool {
+        self.0.before_user_code(&mut searching.0)
     }
 
     /// See `Sleep::sleep` (without keep-alive: loom does not model time).
@@ -82,18 +128,26 @@ impl SleepModel {
         }
     }
 
-    /// See `Sleep::wake_one`.
-    pub fn wake_one(&self) -> bool {
-        self.0.wake_one()
-    }
-
     /// See `Sleep::wake_all`.
     pub fn wake_all(&self) {
         self.0.wake_all()
     }
 
     /// See `Sleep::try_add_thread`.
-    pub fn try_add_thread(&self, max: usize) -> bool {
-        self.0.try_add_thread(max)
+    pub fn try_add_thread(&self, searching: bool) -> bool {
+        self.0.try_add_thread(searching)
+    }
+
+    /// See `Sleep::remove_thread`.
+    pub fn remove_thread(&self, searching: bool) {
+        self.0.remove_thread(searching)
+    }
+}
+
+fn to_spawn<E: Default>(spawned: Spawned) -> Spawn<E> {
+    match spawned {
+        Spawned::Yes => Spawn::Spawned,
+        Spawned::AtMax => Spawn::AtMax,
+        Spawned::Failed => Spawn::Failed(E::default()),
     }
 }

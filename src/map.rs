@@ -4,12 +4,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::FutureError;
 use crate::future::{PoolFuture, Until, deadline_after};
-use crate::pool::registry::Registry;
 
 /// Options of [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
 ///
@@ -69,68 +67,30 @@ pub struct Map<T> {
     finished: bool,
 }
 
-impl<T: Send + 'static> Map<T> {
-    /// Submits every item now.
-    pub(crate) fn eager<I, F>(
-        registry: &Arc<Registry>,
-        f: F,
-        items: I,
-        options: MapOptions,
-    ) -> Map<T>
-    where
-        I: IntoIterator,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> T + Send + Sync + 'static,
-    {
-        let deadline = options.timeout.and_then(deadline_after);
-        let f = Arc::new(f);
-        let pending = items
-            .into_iter()
-            .map(|item| {
-                let f = Arc::clone(&f);
-                registry.submit(move || f(item))
-            })
-            .collect();
+impl<T> Map<T> {
+    /// A map over jobs already submitted, in input order (Python's eager `map`).
+    pub(crate) fn eager(pending: VecDeque<PoolFuture<T>>, options: &MapOptions) -> Map<T> {
         Map {
             pending,
             refill: None,
-            deadline,
+            deadline: options.timeout.map(deadline_after),
             finished: false,
         }
     }
 
-    /// Submits `buffersize` items now and one more per result consumed.
-    pub(crate) fn lazy<It, F>(
-        registry: &Arc<Registry>,
-        f: F,
-        mut items: It,
-        options: MapOptions,
-    ) -> Map<T>
-    where
-        It: Iterator + Send + 'static,
-        It::Item: Send + 'static,
-        F: Fn(It::Item) -> T + Send + Sync + 'static,
-    {
-        let deadline = options.timeout.and_then(deadline_after);
+    /// A map that keeps at most `options.buffersize` jobs in flight: `submit_next` submits the
+    /// next item's job, or returns `None` once the input is exhausted (or the executor refuses
+    /// any more). It is called `buffersize` times now and once more per result consumed.
+    pub(crate) fn lazy(
+        mut submit_next: impl FnMut() -> Option<PoolFuture<T>> + Send + 'static,
+        options: &MapOptions,
+    ) -> Map<T> {
+        let deadline = options.timeout.map(deadline_after);
         let window = options.buffer_size().unwrap_or(usize::MAX);
-        let f = Arc::new(f);
-        let registry = Arc::clone(registry);
-        let mut stopped = false;
-        let mut refill: Refill<T> = Box::new(move || {
-            // Once the executor is shut down, one more item is submitted — its future resolves
-            // to `Err(Shutdown)`, as Python's `submit` raises — and the input is left alone.
-            if stopped {
-                return None;
-            }
-            let item = items.next()?;
-            stopped = registry.is_closed();
-            let f = Arc::clone(&f);
-            Some(registry.submit(move || f(item)))
-        });
         let mut pending = VecDeque::new();
         let mut exhausted = false;
         while pending.len() < window {
-            match refill() {
+            match submit_next() {
                 Some(fut) => pending.push_back(fut),
                 None => {
                     exhausted = true;
@@ -140,14 +100,12 @@ impl<T: Send + 'static> Map<T> {
         }
         Map {
             pending,
-            refill: (!exhausted).then_some(refill),
+            refill: (!exhausted).then(|| Box::new(submit_next) as Refill<T>),
             deadline,
             finished: false,
         }
     }
-}
 
-impl<T> Map<T> {
     fn cancel_pending(&mut self) {
         for fut in self.pending.drain(..) {
             fut.cancel();

@@ -2,8 +2,9 @@
 //! [`as_completed_timeout`], with Python's semantics.
 //!
 //! None of them polls: each registers one [`Signal`] with every pending future and sleeps on it;
-//! a future notifies the signal when it settles. A call from a worker thread first runs any of
-//! the awaited jobs of its own pool that have not started, so it cannot deadlock a saturated pool.
+//! a future notifies the signal when it settles. A call without a timeout from a worker thread
+//! first runs the awaited jobs of its own pool that have not started, one at a time, so it cannot
+//! deadlock a saturated pool; a timed call never does, so it returns by its deadline.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -11,11 +12,10 @@ use std::iter::FusedIterator;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::context;
 use crate::error::FutureError;
 use crate::future::{PoolFuture, deadline_after, state};
-use crate::loom::sync::{Condvar, Mutex};
-use crate::loom::{self, lock};
-use crate::pool::worker::{self, WorkerCtx};
+use crate::signal::Signal;
 
 /// Something that is, or refers to, a [`PoolFuture`]: lets [`wait()`] and [`as_completed`] take
 /// futures by value (`Vec<PoolFuture<T>>`) or by reference (`&Vec<PoolFuture<T>>`,
@@ -114,7 +114,7 @@ where
     I: IntoIterator,
     I::Item: AsPoolFuture,
 {
-    wait_impl(fs, deadline_after(timeout), return_when)
+    wait_impl(fs, Some(deadline_after(timeout)), return_when)
 }
 
 fn wait_impl<I>(
@@ -153,7 +153,6 @@ where
                 failed |= state::is_failed(fut.core().state().load());
             }
         }
-        let helper = worker::current_any();
         let mut arrived = VecDeque::new();
         while !satisfied(done, failed) {
             let candidates = items
@@ -161,7 +160,7 @@ where
                 .zip(&registered)
                 .filter(|(_, registered)| **registered)
                 .map(|(fut, _)| fut.as_pool_future());
-            if help_one(helper.as_deref(), candidates) {
+            if run_one_inline(deadline, candidates) {
                 // The job ran here; its completion arrives through the signal below.
             } else if !signal.wait(deadline, &mut arrived) {
                 break;
@@ -226,7 +225,7 @@ where
     I::Item: AsPoolFuture,
 {
     AsCompletedTimeout {
-        inner: Completions::new(fs, deadline_after(timeout)),
+        inner: Completions::new(fs, Some(deadline_after(timeout))),
     }
 }
 
@@ -328,7 +327,6 @@ impl<F: AsPoolFuture> Completions<F> {
         if self.finished {
             return None;
         }
-        let helper = worker::current_any();
         loop {
             self.signal.take(&mut self.ready);
             if let Some(key) = self.ready.pop_front() {
@@ -349,7 +347,7 @@ impl<F: AsPoolFuture> Completions<F> {
                 .zip(&self.registered)
                 .filter_map(|(fut, registered)| fut.as_ref().filter(|_| *registered))
                 .map(|fut| fut.as_pool_future());
-            if help_one(helper.as_deref(), candidates) {
+            if run_one_inline(self.deadline, candidates) {
                 continue;
             }
             if !self.signal.wait(self.deadline, &mut self.ready) {
@@ -411,81 +409,14 @@ fn tally(words: impl Iterator<Item = u32>) -> (usize, bool) {
     })
 }
 
-/// On a worker thread: runs one of `candidates` that belongs to the worker's own pool and has
-/// not started. Returns `true` if it ran one.
-fn help_one<'a, T: 'a>(
-    helper: Option<&WorkerCtx>,
+/// Without a deadline, on a worker thread: runs one of `candidates` that belongs to the worker's
+/// own pool and has not started (see `PoolFuture::run_inline_if_worker`). Returns `true` if it
+/// ran one. A timed wait never runs a job inline: it must return by its deadline.
+fn run_one_inline<'a, T: 'a>(
+    deadline: Option<Instant>,
     mut candidates: impl Iterator<Item = &'a PoolFuture<T>>,
 ) -> bool {
-    let Some(helper) = helper else {
-        return false;
-    };
-    candidates.any(|fut| fut.core().pool() == helper.pool() && fut.try_run_inline())
-}
-
-/// A wakeup shared by one waiting call and every future it waits on. Each future pushes its key
-/// when it settles; the waiting thread sleeps until there is a key to take.
-pub(crate) struct Signal {
-    inner: Mutex<SignalInner>,
-    cond: Condvar,
-}
-
-struct SignalInner {
-    /// Keys of the futures that settled, in order.
-    completed: Vec<usize>,
-    /// The waiting thread is blocked on `cond`.
-    sleeping: bool,
-}
-
-impl Signal {
-    pub(crate) fn new() -> Signal {
-        Signal {
-            inner: Mutex::new(SignalInner {
-                completed: Vec::new(),
-                sleeping: false,
-            }),
-            cond: Condvar::new(),
-        }
-    }
-
-    /// Called by a future when it settles.
-    pub(crate) fn notify(&self, key: usize) {
-        let mut inner = lock(&self.inner);
-        inner.completed.push(key);
-        let sleeping = inner.sleeping;
-        drop(inner);
-        if sleeping {
-            self.cond.notify_one();
-        }
-    }
-
-    /// Moves the keys that arrived into `out`, without blocking.
-    pub(crate) fn take(&self, out: &mut VecDeque<usize>) {
-        out.extend(lock(&self.inner).completed.drain(..));
-    }
-
-    /// Blocks until a key arrives (moving the arrived keys into `out`) or `deadline` passes.
-    /// Returns `false` on timeout with no key.
-    pub(crate) fn wait(&self, deadline: Option<Instant>, out: &mut VecDeque<usize>) -> bool {
-        let mut inner = lock(&self.inner);
-        loop {
-            if !inner.completed.is_empty() {
-                out.extend(inner.completed.drain(..));
-                return true;
-            }
-            inner.sleeping = true;
-            inner = match deadline {
-                None => loom::wait(&self.cond, inner),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        inner.sleeping = false;
-                        return false;
-                    }
-                    loom::wait_timeout(&self.cond, inner, deadline - now).0
-                }
-            };
-            inner.sleeping = false;
-        }
-    }
+    deadline.is_none()
+        && context::current_pool() != 0
+        && candidates.any(PoolFuture::run_inline_if_worker)
 }

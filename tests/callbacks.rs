@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{Gate, HANG, eventually, submit_gated, submit_held, thread_name};
+use common::{BadDrop, Gate, HANG, eventually, submit_gated, submit_held, thread_name};
 use poolbridge::{FutureError, ThreadPoolExecutor};
 
 const PREFIX: &str = "callbacks";
@@ -249,4 +249,73 @@ fn blocked_readers_wake_before_callbacks_run() {
     };
     start.open();
     assert_eq!(reader.join().unwrap(), Ok(9));
+}
+
+// The hardening issue's defect 1: a pool of 4; job A's done callback waits on a channel that job
+// B, submitted after A finished, feeds. The worker running the callback used to stay counted as
+// idle ("searching"), so B's submit woke nobody and started no thread: B waited until the
+// callback gave up, and without a timeout the pool hung for good. Python frees the worker's slot
+// only after the callbacks; so must we.
+#[test]
+fn a_callback_that_blocks_on_a_later_job_does_not_stall_the_pool() {
+    let pool = ThreadPoolExecutor::new(4);
+    let gate = Gate::new();
+    let a = submit_gated(&pool, &gate, 1);
+    let (feed_tx, feed_rx) = mpsc::channel::<()>();
+    let (fed_tx, fed_rx) = mpsc::channel();
+    a.add_done_callback(move |_| {
+        let fed = feed_rx.recv_timeout(HANG).is_ok();
+        fed_tx.send(fed).unwrap();
+    });
+    gate.open();
+    a.wait(); // returns before the callbacks run (CPython's order), so A's worker is in it now
+    let b = pool.submit(move || feed_tx.send(()).unwrap());
+    assert_eq!(
+        b.result_timeout(HANG),
+        Ok(()),
+        "B never started while A's callback waited for it"
+    );
+    assert_eq!(
+        fed_rx.recv_timeout(HANG),
+        Ok(true),
+        "A's callback gave up before B ran: B waited for the callback's worker"
+    );
+}
+
+// Defect 2 in a callback: a callback panicking with a payload whose own `Drop` panics. The later
+// callbacks still run and `join` returns (it used to hang), whether the future is completed by
+// a worker or cancelled from the user's thread (where the panic used to escape `cancel()`).
+#[test]
+fn a_callback_panicking_with_a_bad_payload_does_not_stop_the_others() {
+    let pool = one_worker_pool();
+    let gate = Gate::new();
+    let _blocker = submit_held(&pool, &gate, 0);
+    for cancel in [true, false] {
+        let fut = pool.submit(|| 5);
+        let later = Arc::new(AtomicBool::new(false));
+        fut.add_done_callback(|_| std::panic::panic_any(BadDrop));
+        let l = Arc::clone(&later);
+        fut.add_done_callback(move |_| l.store(true, Ordering::SeqCst));
+        if cancel {
+            assert!(fut.cancel(), "cancel() of a queued job");
+            assert!(later.load(Ordering::SeqCst), "a later callback was skipped");
+            assert_eq!(fut.join(), Err(FutureError::Cancelled));
+        } else {
+            gate.open();
+            assert!(fut.wait_timeout(HANG));
+            let (tx, rx) = mpsc::channel();
+            thread::spawn(move || tx.send(fut.join()).unwrap());
+            assert_eq!(
+                rx.recv_timeout(HANG),
+                Ok(Ok(5)),
+                "join hung after the callbacks"
+            );
+            assert!(later.load(Ordering::SeqCst), "a later callback was skipped");
+        }
+    }
+    // The worker survived.
+    assert_eq!(
+        pool.submit(thread_name).result_timeout(HANG),
+        Ok(format!("{PREFIX}_0"))
+    );
 }

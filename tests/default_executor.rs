@@ -246,4 +246,44 @@ fn lifecycle() {
     assert!(name.starts_with("again_"), "{name:?}");
     shutdown_default_executor();
     assert_eq!(block_on(to_thread(|| 3)), Err(FutureError::Shutdown));
+
+    // 6. Called from one of the default executor's own jobs, shutdown_default_executor cannot
+    //    wait (another job may be waiting on the caller's): it returns at once, as its doc says,
+    //    and the other default jobs still finish.
+    set_default_executor(
+        ThreadPoolExecutor::builder()
+            .thread_name_prefix("inner")
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    );
+    let gate = Gate::new();
+    let (started_tx, started_rx) = mpsc::channel();
+    let slow_gate = gate.clone();
+    let slow = run_in_executor(
+        None,
+        move || {
+            started_tx.send(()).unwrap();
+            slow_gate.wait();
+            "slow"
+        },
+        (),
+    );
+    started_rx.recv_timeout(HANG).unwrap();
+    let shutter = to_thread(|| {
+        shutdown_default_executor();
+        "returned"
+    });
+    assert_eq!(
+        block_on(shutter),
+        Ok("returned"),
+        "shutdown_default_executor from a default job waited for the other job"
+    );
+    assert_eq!(block_on(to_thread(|| 4)), Err(FutureError::Shutdown));
+    gate.open();
+    assert_eq!(
+        block_on(slow),
+        Ok("slow"),
+        "the other default job did not finish"
+    );
 }

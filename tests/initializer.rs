@@ -12,7 +12,8 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use common::{
-    DropCounter, Gate, HANG, drop_without_hanging, eventually, submit_gated, submit_gated_with,
+    BadDrop, DropCounter, Gate, HANG, drop_without_hanging, eventually, submit_gated,
+    submit_gated_with,
 };
 use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
 
@@ -242,4 +243,57 @@ fn submits_racing_with_the_pool_breaking_all_resolve() {
         let pool = Arc::try_unwrap(pool).ok().unwrap();
         drop_without_hanging(pool);
     }
+}
+
+// The hardening issue's defect 2 in an initializer: a panic payload whose own `Drop` panics used
+// to kill the thread while it still counted as searching: its job stayed pending for good and
+// dropping the pool hung.
+#[test]
+fn an_initializer_panicking_with_a_bad_payload_breaks_the_pool_cleanly() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(|| std::panic::panic_any(BadDrop))
+        .build()
+        .unwrap();
+    let fut = pool.submit(|| 1);
+    let reason = expect_broken(fut.result_timeout(HANG), "a job on a broken pool");
+    assert!(reason.contains("initializer panicked"), "{reason}");
+    assert!(pool.is_shutdown());
+    drop_without_hanging(pool);
+}
+
+// The hardening issue's defect 4: 4 jobs of 300 ms on a 4-worker pool whose initializer sleeps
+// 300 ms took 1.2 s (Python: 0.6 s): a thread still in its initializer counted as searching, so
+// the other submits started no thread and the threads started one after another. Contrast in
+// the same test: all four initializers must start before the first one ends.
+#[test]
+fn a_slow_initializer_does_not_serialize_thread_starts() {
+    const INIT: Duration = Duration::from_millis(300);
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&started);
+    let origin = std::time::Instant::now();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(4)
+        .initializer(move || {
+            s.lock().unwrap().push(origin.elapsed());
+            thread::sleep(INIT);
+        })
+        .build()
+        .unwrap();
+    let jobs: Vec<PoolFuture<()>> = (0..4)
+        .map(|_| pool.submit(|| thread::sleep(INIT)))
+        .collect();
+    for job in &jobs {
+        assert_eq!(job.result_timeout(HANG), Ok(()));
+    }
+    let elapsed = origin.elapsed();
+    let starts = started.lock().unwrap().clone();
+    assert_eq!(starts.len(), 4, "one thread per job: {starts:?}");
+    let last = starts.iter().max().unwrap();
+    assert!(
+        *last < INIT,
+        "the last initializer started {last:?} after the pool was built, after the first one \
+         had finished ({INIT:?}): thread starts waited for initializers ({starts:?}; all jobs \
+         took {elapsed:?})"
+    );
 }

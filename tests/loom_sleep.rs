@@ -1,9 +1,13 @@
 //! Loom models of the worker sleep protocol (`src/pool/sleep/`): idle workers announcing sleep
-//! and re-checking the queue against submitters pushing and deciding whom to wake.
+//! and re-checking the queue, against submitters pushing and deciding whom to call.
 //!
-//! The queue is modelled by an atomic job count pushed with `Release` and taken with `Acquire`,
-//! like crossbeam's deques; the protocol's correctness must not depend on anything stronger.
-//! Workers loop exactly like `worker.rs`: find work, else start searching, else sleep.
+//! Both halves are the pool's own code, reached through `poolbridge::__loom::SleepModel`:
+//! `Sleep::job_pushed` (what `Registry::submit` runs after its push), `Sleep::more_work` (the
+//! cascade), and the worker's transitions (`found_job`, `before_publish`, `before_user_code`,
+//! `sleep`). Only the queue and the thread start are stand-ins: the queue is an atomic job count
+//! pushed with `Release` and taken with `Acquire` (no stronger than crossbeam's deques), and a
+//! lazily started worker is a loom thread. The worker loop below is `WorkerCtx::run` step for
+//! step, without spinning (spinning only retries `take`).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_sleep` (see `.ci/run`).
 
@@ -11,10 +15,10 @@
 
 use std::sync::Arc;
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Condvar, Mutex};
-use loom::thread;
-use poolbridge::__loom::SleepModel;
+use loom::thread::{self, JoinHandle};
+use poolbridge::__loom::{Searching, SleepModel, Spawned};
 
 struct Pool {
     sleep: SleepModel,
@@ -24,21 +28,39 @@ struct Pool {
     ran: Mutex<usize>,
     ran_cond: Condvar,
     closed: AtomicBool,
+    /// The registry's slot table: which worker indices are taken. `threads` grows only under
+    /// this lock, `closed` is set under it, and an exiting worker frees its slot under it.
+    slots: Mutex<Vec<bool>>,
+    /// Workers started by `spawn`, to join at the end.
+    spawned: Mutex<Vec<JoinHandle<()>>>,
+    /// New threads run an initializer first: they start busy, not searching.
+    initializer: bool,
+    /// The first job has a done callback that blocks until the second job has run.
+    blocking_callback: bool,
 }
 
 impl Pool {
-    fn new(workers: usize) -> Arc<Pool> {
-        let sleep = SleepModel::new(workers, 1);
-        for _ in 0..workers {
-            assert!(sleep.try_add_thread(workers));
-        }
-        Arc::new(Pool {
-            sleep,
+    fn new(max_workers: usize) -> Pool {
+        Pool {
+            sleep: SleepModel::new(max_workers, 1),
             queued: AtomicUsize::new(0),
             ran: Mutex::new(0),
             ran_cond: Condvar::new(),
             closed: AtomicBool::new(false),
-        })
+            slots: Mutex::new(vec![false; max_workers]),
+            spawned: Mutex::new(Vec::new()),
+            initializer: false,
+            blocking_callback: false,
+        }
+    }
+
+    /// Starts `n` workers up front, as if earlier jobs had started them.
+    fn with_workers(self, n: usize) -> Arc<Pool> {
+        let pool = Arc::new(self);
+        for _ in 0..n {
+            assert_eq!(pool.spawn(), Spawned::Yes);
+        }
+        pool
     }
 
     fn take(&self) -> bool {
@@ -55,18 +77,47 @@ impl Pool {
         false
     }
 
-    fn has_work(&self) -> bool {
-        self.queued.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::SeqCst)
+    fn queued(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > 0
     }
 
-    /// `Registry::submit`: push, fence, then leave it to a searcher or wake a sleeper.
-    fn submit(&self) {
-        self.queued.fetch_add(1, Ordering::Release);
-        fence(Ordering::SeqCst);
-        let (searching, sleeping, _) = self.sleep.counts();
-        if searching == 0 && sleeping > 0 {
-            self.sleep.wake_one();
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// `Registry::try_spawn`: under the slot lock, refuse once closed, count the thread, take a
+    /// free slot, then start the thread.
+    fn spawn(self: &Arc<Self>) -> Spawned {
+        let mut slots = self.slots.lock().unwrap();
+        if self.is_closed() {
+            return Spawned::Failed;
         }
+        let searching = !self.initializer;
+        if !self.sleep.try_add_thread(searching) {
+            return Spawned::AtMax;
+        }
+        let index = slots
+            .iter()
+            .position(|taken| !taken)
+            .expect("fewer than max_workers threads but no free slot");
+        slots[index] = true;
+        drop(slots);
+        let pool = Arc::clone(self);
+        let handle = thread::spawn(move || pool.worker(index, searching));
+        self.spawned.lock().unwrap().push(handle);
+        Spawned::Yes
+    }
+
+    /// `Registry::submit`: push, then the real `Sleep::job_pushed`.
+    fn submit(self: &Arc<Self>) {
+        self.queued.fetch_add(1, Ordering::Release);
+        let refused = self
+            .sleep
+            .job_pushed(|| self.is_closed(), || self.queued(), || self.spawn());
+        assert!(
+            refused.is_ok(),
+            "no submit in these models races a shutdown"
+        );
     }
 
     /// Blocks until `n` jobs have run.
@@ -77,68 +128,90 @@ impl Pool {
         }
     }
 
-    /// `Registry::shutdown`: flag, fence, wake everyone.
-    fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+    /// `Registry::shutdown`: flag (under the slot lock), fence, wake everyone; then join every
+    /// worker.
+    fn close_and_join(&self) {
+        {
+            let _slots = self.slots.lock().unwrap();
+            self.closed.store(true, Ordering::SeqCst);
+        }
+        loom::sync::atomic::fence(Ordering::SeqCst);
         self.sleep.wake_all();
+        let handles: Vec<_> = self.spawned.lock().unwrap().drain(..).collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let (searching, sleeping, threads) = self.sleep.counts();
+        assert_eq!(
+            (searching, sleeping, threads),
+            (0, 0, 0),
+            "counts after exit"
+        );
     }
 
-    /// `WorkerCtx::run`, without spinning (spinning only retries `take`).
-    fn worker(&self, index: usize) {
-        // A new thread starts out searching (`Sleep::try_add_thread` counts it so).
-        let mut searching = true;
+    /// `WorkerCtx::run`.
+    fn worker(self: &Arc<Self>, index: usize, searching: bool) {
+        let mut me = Searching(searching);
         loop {
             if self.take() {
-                // Call the next worker if more is queued or we were the last searcher.
-                let mut cascade = self.queued.load(Ordering::Acquire) > 0;
-                if searching {
-                    searching = false;
-                    cascade |= self.sleep.stop_searching();
+                let more = self.queued();
+                if self.sleep.found_job(&mut me, more) {
+                    self.sleep.more_work(|| self.queued(), || self.spawn());
                 }
-                if cascade {
-                    // `notify_if_more_work`
-                    fence(Ordering::SeqCst);
-                    let (searching, sleeping, _) = self.sleep.counts();
-                    if searching == 0 && sleeping > 0 && self.queued.load(Ordering::Acquire) > 0 {
-                        self.sleep.wake_one();
-                    }
-                }
-                // The job's closure ran; like `worker.rs`, count ourselves searching again before
-                // publishing the outcome (the waiter may submit its next job at once).
-                searching = self.sleep.try_start_searching();
-                *self.ran.lock().unwrap() += 1;
+                // The job's closure ran; publish its outcome (`Availability::before_publish`).
+                self.sleep.before_publish(&mut me);
+                let job = {
+                    let mut ran = self.ran.lock().unwrap();
+                    *ran += 1;
+                    *ran
+                };
                 self.ran_cond.notify_all();
+                if self.blocking_callback && job == 1 {
+                    // A done callback (`Availability::before_user_code`) waiting on a later job.
+                    if self.sleep.before_user_code(&mut me) {
+                        self.sleep.more_work(|| self.queued(), || self.spawn());
+                    }
+                    self.wait_ran(2);
+                }
                 continue;
             }
-            if !searching {
-                searching = self.sleep.try_start_searching();
+            if !me.0 {
+                me.0 = self.sleep.try_start_searching();
             }
-            if self.closed.load(Ordering::SeqCst) && self.queued.load(Ordering::Acquire) == 0 {
+            if self.is_closed() && !self.queued() {
+                // `Registry::exit_worker`.
+                let mut slots = self.slots.lock().unwrap();
+                self.sleep.remove_thread(me.0);
+                slots[index] = false;
                 return;
             }
-            let _ = self.sleep.sleep(index, searching, || self.has_work());
-            searching = true;
+            let _ = self
+                .sleep
+                .sleep(index, me.0, || self.queued() || self.is_closed());
+            me.0 = true;
         }
     }
+}
+
+/// `loom::model`, with the preemption bound of the environment (`LOOM_MAX_PREEMPTIONS`) capped at
+/// `cap`: the models with lazily started threads grow too fast for CI at 3.
+fn model(cap: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(cap, |b| b.min(cap)));
+    builder.check(f);
 }
 
 /// One worker, two jobs pushed while it goes idle. Catches the classic lost wakeup: the worker
 /// checks the queue, the submitter pushes and sees nobody asleep, the worker then sleeps.
 #[test]
 fn submit_races_sleep() {
-    loom::model(|| {
-        let pool = Pool::new(1);
-        let worker = {
-            let pool = pool.clone();
-            thread::spawn(move || pool.worker(0))
-        };
+    model(3, || {
+        let pool = Pool::new(1).with_workers(1);
         pool.submit();
         pool.submit();
         // Wait for both jobs before closing (closing wakes everyone and would hide the bug).
         pool.wait_ran(2);
-        pool.close();
-        worker.join().unwrap();
+        pool.close_and_join();
     });
 }
 
@@ -147,18 +220,13 @@ fn submit_races_sleep() {
 /// published) and wakes nobody. Catches: a searcher that then parks without seeing that job.
 #[test]
 fn submit_wait_submit() {
-    loom::model(|| {
-        let pool = Pool::new(1);
-        let worker = {
-            let pool = pool.clone();
-            thread::spawn(move || pool.worker(0))
-        };
+    model(3, || {
+        let pool = Pool::new(1).with_workers(1);
         pool.submit();
         pool.wait_ran(1);
         pool.submit();
         pool.wait_ran(2);
-        pool.close();
-        worker.join().unwrap();
+        pool.close_and_join();
     });
 }
 
@@ -166,23 +234,62 @@ fn submit_wait_submit() {
 /// sleeper that shutdown fails to wake (it would never join).
 #[test]
 fn two_workers_and_shutdown() {
-    loom::model(|| {
-        let pool = Pool::new(2);
-        let workers: Vec<_> = (0..2)
-            .map(|i| {
-                let pool = pool.clone();
-                thread::spawn(move || pool.worker(i))
-            })
-            .collect();
+    model(3, || {
+        let pool = Pool::new(2).with_workers(2);
         pool.submit();
-        pool.close();
-        for w in workers {
-            w.join().unwrap();
-        }
+        pool.close_and_join();
         assert_eq!(
             *pool.ran.lock().unwrap(),
             1,
             "the job ran before the workers left"
         );
+    });
+}
+
+/// The first job's done callback blocks until a second job, submitted after the first one's
+/// outcome was published, has run; a second worker sleeps. Catches the hardening issue's
+/// defect 1: a worker that stays counted as searching while it runs the callback, so the second
+/// submit relies on it and wakes nobody (loom reports the deadlock). Making
+/// `Sleep::before_user_code` a no-op makes this model fail.
+#[test]
+fn blocking_callback_calls_another_worker() {
+    model(2, || {
+        let mut pool = Pool::new(2);
+        pool.blocking_callback = true;
+        let pool = pool.with_workers(2);
+        pool.submit();
+        pool.wait_ran(1);
+        pool.submit();
+        pool.wait_ran(2);
+        pool.close_and_join();
+    });
+}
+
+/// No thread yet: two submits start workers lazily, through the real `job_pushed` and the
+/// cascade. Catches: a job that nobody comes for, and more threads than `max_workers`.
+#[test]
+fn lazy_start() {
+    model(2, || {
+        let pool = Pool::new(2).with_workers(0);
+        pool.submit();
+        pool.submit();
+        pool.wait_ran(2);
+        pool.close_and_join();
+    });
+}
+
+/// Lazily started threads that run an initializer first count as busy, not searching, so that
+/// a second submit starts a thread of its own. Catches: a job left waiting because its submitter
+/// counted on a thread that never searches, or a thread that leaves its counts wrong.
+#[test]
+fn lazy_start_with_initializer() {
+    model(2, || {
+        let mut pool = Pool::new(2);
+        pool.initializer = true;
+        let pool = pool.with_workers(0);
+        pool.submit();
+        pool.submit();
+        pool.wait_ran(2);
+        pool.close_and_join();
     });
 }

@@ -5,13 +5,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Gate, HANG, eventually, submit_gated, submit_gated_with};
+use common::{
+    Gate, HANG, eventually, in_test_child, run_test_in_child, submit_gated, submit_gated_with,
+};
 use poolbridge::{
     FutureError, MapOptions, PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed,
     as_completed_timeout, wait, wait_timeout,
@@ -62,20 +63,53 @@ fn wait_and_exception_inside_the_only_worker() {
     assert!(matches!(got.2, Some(FutureError::Panicked(p)) if p.message() == "inner panic"));
 }
 
-// A timed wait must also run the queued job instead of timing out on a saturated pool.
+// A timed wait never runs the awaited job inline: it returns by its deadline. On a saturated
+// pool the job then waits for a free worker, as in Python.
 #[test]
-fn timed_waits_inside_the_only_worker() {
-    let got = on_one_worker(|pool| {
+fn timed_waits_inside_the_only_worker_return_by_their_deadline() {
+    let short = Duration::from_millis(20);
+    let got = on_one_worker(move |pool| {
         let a = pool.submit(|| 1);
         let b = pool.submit(|| 2);
         let c = pool.submit(|| 3);
-        (
-            a.result_timeout(HANG),
-            b.wait_timeout(HANG),
-            c.exception_timeout(HANG),
-        )
+        let timed = (
+            a.result_timeout(short),
+            b.wait_timeout(short),
+            c.exception_timeout(short),
+        );
+        // Untimed waits still run them inline.
+        (timed, (a.result(), b.result(), c.exception()))
     });
-    assert_eq!(got, (Ok(1), true, None));
+    let timed = (Err(FutureError::Timeout), false, Some(FutureError::Timeout));
+    assert_eq!(got, (timed, (Ok(1), Ok(2), None)));
+}
+
+// The hardening issue's defect 3: `inner.result_timeout(20 ms)` on a worker, where `inner` takes
+// 800 ms, returned after 800 ms with `Ok`. Contrast: the untimed wait of the same job on the same
+// worker takes the job's whole time.
+#[test]
+fn a_timed_wait_on_a_worker_ignores_a_slow_pending_job() {
+    const JOB: Duration = Duration::from_millis(800);
+    let got = on_one_worker(|pool| {
+        let inner = pool.submit(|| {
+            thread::sleep(JOB);
+            7
+        });
+        let start = Instant::now();
+        let timed = inner.result_timeout(Duration::from_millis(20));
+        let timed_took = start.elapsed();
+        let start = Instant::now();
+        let untimed = inner.result();
+        (timed, timed_took, untimed, start.elapsed())
+    });
+    let (timed, timed_took, untimed, untimed_took) = got;
+    assert_eq!(timed, Err(FutureError::Timeout));
+    assert_eq!(untimed, Ok(7));
+    assert!(untimed_took >= JOB, "the untimed wait ran the job inline");
+    assert!(
+        timed_took < JOB / 2,
+        "the timed wait took {timed_took:?}, against {untimed_took:?} for the job itself"
+    );
 }
 
 #[test]
@@ -88,17 +122,19 @@ fn poolbridge_wait_inside_the_only_worker() {
         let first = wait(&more, ReturnWhen::FirstCompleted);
         let panicky = vec![pool.submit(|| -> usize { panic!("x") }), pool.submit(|| 1)];
         let exc = wait(&panicky, ReturnWhen::FirstException);
-        let timed = wait_timeout(vec![pool.submit(|| 9)], HANG, ReturnWhen::AllCompleted);
+        // A timed wait never runs the job inline: the only worker is this one, so it times out.
+        let short = Duration::from_millis(20);
+        let timed = wait_timeout(vec![pool.submit(|| 9)], short, ReturnWhen::AllCompleted);
         let sum: usize = fs.iter().map(|f| f.result().unwrap()).sum();
         (
             all_done,
             !first.done.is_empty(),
             !exc.done.is_empty(),
-            timed.not_done.is_empty(),
+            timed.not_done.len(),
             sum,
         )
     });
-    assert_eq!(got, (true, true, true, true, 10));
+    assert_eq!(got, (true, true, true, 1, 10));
 }
 
 #[test]
@@ -106,13 +142,14 @@ fn as_completed_inside_the_only_worker() {
     let got = on_one_worker(|pool| {
         let fs: Vec<_> = (1..=5u64).map(|i| pool.submit(move || i * i)).collect();
         let sum: u64 = as_completed(&fs).map(|f| f.result().unwrap()).sum();
+        // A timed wait never runs the jobs inline: the only worker is this one, so it times out.
         let more: Vec<_> = (1..=3u64).map(|i| pool.submit(move || i)).collect();
-        let timed: u64 = as_completed_timeout(more, HANG)
-            .map(|f| f.unwrap().join().unwrap())
-            .sum();
-        (sum, timed)
+        let timed: Vec<_> = as_completed_timeout(&more, Duration::from_millis(20)).collect();
+        let timed_out = timed.len() == 1 && timed[0].as_ref().is_err_and(FutureError::is_timeout);
+        let untimed: u64 = as_completed(more).map(|f| f.join().unwrap()).sum();
+        (sum, timed_out, untimed)
     });
-    assert_eq!(got, (55, 6));
+    assert_eq!(got, (55, true, 6));
 }
 
 #[test]
@@ -307,46 +344,16 @@ fn helping_never_deadlocks_a_job_waiting_on_the_helper() {
     assert_eq!(fh.result(), Ok(()));
 }
 
-const CHILD_ENV: &str = "POOLBRIDGE_NESTED_TEST_CHILD";
-
-/// Runs test `name` of this binary in a child process (for scenarios that may abort the
-/// process) and returns whether it passed, with its output.
-fn run_in_child(name: &str) -> (bool, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--test-threads=1", "--nocapture"])
-        .env(CHILD_ENV, "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + HANG * 2;
-    loop {
-        if let Some(_status) = child.try_wait().unwrap() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 // Thousands of jobs all wait on one job that runs on the other worker (many requests waiting for
 // one cache fill). Helping waits must not pile them up on one thread's stack until it overflows
 // (which aborts the whole process, so the scenario runs in a child process).
 #[test]
 fn many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        let (ok, output) =
-            run_in_child("many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack");
+    if !in_test_child() {
+        let (ok, output) = run_test_in_child(
+            "many_jobs_waiting_on_one_running_job_do_not_overflow_the_stack",
+            None,
+        );
         let tail: String = output.lines().rev().take(15).collect::<Vec<_>>().join("\n");
         assert!(ok, "the scenario failed or crashed the process:\n{tail}");
         return;

@@ -8,7 +8,7 @@ use std::error::Error;
 use std::panic;
 use std::thread::{self, ThreadId};
 
-use common::HANG;
+use common::{BadDrop, HANG};
 use poolbridge::{FutureError, FutureState, PanicError, ThreadPoolExecutor};
 
 /// A one-worker pool whose thread never retires while idle, so "the same worker" is checkable.
@@ -190,4 +190,22 @@ fn concurrent_panics_keep_their_own_messages() {
             }
         }
     }
+}
+
+// The hardening issue's defect 2: a panic payload whose own `Drop` panics used to escape the
+// catch, leaving the job `Running` forever and killing its worker.
+#[test]
+fn a_panic_payload_whose_drop_panics_is_contained() {
+    let pool = one_worker_pool();
+    let before = pool.submit(|| thread::current().id()).join().unwrap();
+    let fut = pool.submit(|| -> u32 { panic::panic_any(BadDrop) });
+    match fut.result_timeout(HANG) {
+        Err(FutureError::Panicked(p)) => {
+            assert!(p.message().contains("not a string"), "{p:?}")
+        }
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    assert_eq!(fut.state(), FutureState::Finished);
+    let after = pool.submit(|| thread::current().id()).result_timeout(HANG);
+    assert_eq!(after, Ok(before), "the worker died");
 }

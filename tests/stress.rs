@@ -1,8 +1,10 @@
 //! Stress: four threads submit over 100k jobs while other threads cancel some of them; jobs panic
-//! at random, some submit sub-jobs from inside the pool; outcomes are collected with `join`,
-//! `result`, `as_completed`, `wait` and done callbacks. Drop counters prove every closure and
-//! every value is dropped exactly once, and every future ends in a state consistent with what
-//! happened to it. A stampede variant has many threads (and workers) wait on one future.
+//! at random (some with a payload whose own `Drop` panics), some submit sub-jobs from inside the
+//! pool, some have a done callback that blocks until a job submitted after them has run, some
+//! return a value whose `Drop` is slow; outcomes are collected with `join`, `result`,
+//! `as_completed`, `wait` and done callbacks. Drop counters prove every closure and every value
+//! is dropped exactly once, and every future ends in a state consistent with what happened to
+//! it. A stampede variant has many threads (and workers) wait on one future.
 
 mod common;
 
@@ -35,7 +37,9 @@ fn quiet_expected_panics() {
                 .downcast_ref::<&str>()
                 .copied()
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if !msg.is_some_and(|m| m.starts_with(PANIC_PREFIX)) {
+            let expected = msg.is_some_and(|m| m.starts_with(PANIC_PREFIX))
+                || payload.downcast_ref::<BadDrop>().is_some();
+            if !expected {
                 previous(info);
             }
         }));
@@ -46,8 +50,26 @@ fn quiet_expected_panics() {
 enum Kind {
     Normal,
     Panics,
+    /// Panics with a payload whose own `Drop` panics (`panic_any(BadDrop)`).
+    PanicsBadPayload,
     /// Submits sub-jobs from inside its worker and joins them.
     Spawner,
+    /// Its done callback blocks until a job submitted after it (by the same submitter) has run,
+    /// or 20 ms pass: the worker running that callback must not hold up the pool.
+    BlockingCallback,
+    /// Returns a value whose `Drop` sleeps.
+    SlowDrop,
+}
+
+/// A panic payload whose own `Drop` panics, after its tracked field is dropped.
+struct BadDrop {
+    _tracked: Tracked,
+}
+
+impl Drop for BadDrop {
+    fn drop(&mut self) {
+        panic!("{PANIC_PREFIX}: a panic payload's drop panics");
+    }
 }
 
 /// A job's value: its id, what it computed, and a drop-tracked payload.
@@ -55,6 +77,33 @@ struct Out {
     id: usize,
     value: u64,
     _payload: Tracked,
+    slow_drop: bool,
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        if self.slow_drop {
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// Opened by the job submitted after a `BlockingCallback` job.
+type Latch = Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
+
+fn open_latch(latch: &Latch) {
+    *latch.0.lock().unwrap() = true;
+    latch.1.notify_all();
+}
+
+/// Waits for the latch, up to `limit`. Returns whether it opened.
+fn wait_latch(latch: &Latch, limit: Duration) -> bool {
+    let guard = latch.0.lock().unwrap();
+    let (guard, _) = latch
+        .1
+        .wait_timeout_while(guard, limit, |open| !*open)
+        .unwrap();
+    *guard
 }
 
 type Fut = PoolFuture<Arc<Out>>;
@@ -82,14 +131,27 @@ fn sub_value(id: usize, k: u64) -> u64 {
 }
 
 fn kind_for(rng: &mut StdRng) -> Kind {
-    match rng.random_range(0..100) {
-        0..3 => Kind::Panics,
-        3..13 => Kind::Spawner,
+    match rng.random_range(0..1000) {
+        0..30 => Kind::Panics,
+        30..40 => Kind::PanicsBadPayload,
+        40..140 => Kind::Spawner,
+        140..145 => Kind::BlockingCallback,
+        145..155 => Kind::SlowDrop,
         _ => Kind::Normal,
     }
 }
 
-fn submit_job(pool: &Arc<ThreadPoolExecutor>, book: &Arc<Book>, id: usize) -> Fut {
+/// The job's outcome for a `BadDrop` payload: its message is not a string.
+const NOT_A_STRING: &str = "Box<dyn Any> (a panic payload that is not a string)";
+
+/// Submits job `id`. A `BlockingCallback` job's callback waits for `latch`, which the caller
+/// opens from the next job it submits.
+fn submit_job(
+    pool: &Arc<ThreadPoolExecutor>,
+    book: &Arc<Book>,
+    id: usize,
+    latch: Option<Latch>,
+) -> Fut {
     let tracked = book.drops.track();
     let b = Arc::clone(book);
     let p = Arc::clone(pool);
@@ -98,8 +160,11 @@ fn submit_job(pool: &Arc<ThreadPoolExecutor>, book: &Arc<Book>, id: usize) -> Fu
         b.ran[id].fetch_add(1, Ordering::SeqCst);
         let mut value = expected_value(id);
         match b.kinds[id] {
-            Kind::Normal => {}
+            Kind::Normal | Kind::BlockingCallback | Kind::SlowDrop => {}
             Kind::Panics => panic!("{PANIC_PREFIX} {id} panics"),
+            Kind::PanicsBadPayload => std::panic::panic_any(BadDrop {
+                _tracked: b.drops.track(),
+            }),
             Kind::Spawner => {
                 // Sub-jobs, submitted from inside the worker (its local deque); one in seven
                 // panics, which the spawner sees as a value.
@@ -134,12 +199,18 @@ fn submit_job(pool: &Arc<ThreadPoolExecutor>, book: &Arc<Book>, id: usize) -> Fu
             id,
             value,
             _payload: b.drops.track(),
+            slow_drop: b.kinds[id] == Kind::SlowDrop,
         })
     });
     let b = Arc::clone(book);
     fut.add_done_callback(move |f| {
         assert!(f.done(), "a callback ran on a future that is not done");
         b.callbacks[id].fetch_add(1, Ordering::SeqCst);
+        if let Some(latch) = latch {
+            // Bounded: every worker could be in such a callback at once, and then nobody is left
+            // to run the job that opens the latch (Python hangs there for good).
+            wait_latch(&latch, Duration::from_millis(20));
+        }
     });
     fut
 }
@@ -151,8 +222,11 @@ fn check(book: &Book, id: usize, outcome: Result<Arc<Out>, FutureError>) -> Futu
     match outcome {
         Ok(out) => {
             assert_eq!(out.id, id);
-            assert_ne!(book.kinds[id], Kind::Panics);
-            if book.kinds[id] == Kind::Normal {
+            assert!(!matches!(
+                book.kinds[id],
+                Kind::Panics | Kind::PanicsBadPayload
+            ));
+            if book.kinds[id] != Kind::Spawner {
                 assert_eq!(out.value, expected_value(id), "job {id}");
             } else {
                 let subs_ok: u64 = (0..2u64)
@@ -166,8 +240,11 @@ fn check(book: &Book, id: usize, outcome: Result<Arc<Out>, FutureError>) -> Futu
             FutureState::Finished
         }
         Err(FutureError::Panicked(p)) => {
-            assert_eq!(book.kinds[id], Kind::Panics, "job {id}: {p:?}");
-            assert_eq!(p.message(), format!("{PANIC_PREFIX} {id} panics"));
+            match book.kinds[id] {
+                Kind::Panics => assert_eq!(p.message(), format!("{PANIC_PREFIX} {id} panics")),
+                Kind::PanicsBadPayload => assert_eq!(p.message(), NOT_A_STRING),
+                other => panic!("job {id} of kind {other:?}: {p:?}"),
+            }
             assert_eq!(ran, 1, "job {id} panicked but ran {ran} times");
             assert!(!cancel_won);
             FutureState::Finished
@@ -254,8 +331,16 @@ fn run_stress(seed: u64, workers: usize) {
                 barrier.wait();
                 let ids = t * JOBS_PER_SUBMITTER..(t + 1) * JOBS_PER_SUBMITTER;
                 let mut futures = Vec::with_capacity(JOBS_PER_SUBMITTER);
+                // The latch of the last `BlockingCallback` job, opened by the next job.
+                let mut open_next: Option<Latch> = None;
                 for id in ids {
-                    let fut = Arc::new(submit_job(&pool, &book, id));
+                    let latch = (book.kinds[id] == Kind::BlockingCallback).then(Latch::default);
+                    let fut = Arc::new(submit_job(&pool, &book, id, latch.clone()));
+                    if let Some(previous) = open_next.take() {
+                        // Fire and forget: the pool runs it whether or not anyone waits.
+                        drop(pool.submit(move || open_latch(&previous)));
+                    }
+                    open_next = latch;
                     if rng.random_bool(0.05) && fut.cancel() {
                         book.cancel_won[id].store(true, Ordering::SeqCst);
                     }
@@ -263,6 +348,9 @@ fn run_stress(seed: u64, workers: usize) {
                         to_canceller.send((id, Arc::clone(&fut))).unwrap();
                     }
                     futures.push((id, fut));
+                }
+                if let Some(last) = open_next {
+                    open_latch(&last);
                 }
                 futures
             })
@@ -390,12 +478,16 @@ fn run_stress(seed: u64, workers: usize) {
     // Exactly the tracked values we expect were made, and each was dropped exactly once
     // (`Tracked` panics on a second drop): a closure per job, a value per job that returned,
     // a closure per sub-job and a value per sub-job that returned.
-    let ok_values = total.finished
-        - (0..TOTAL)
-            .filter(|&id| {
-                book.kinds[id] == Kind::Panics && book.ran[id].load(Ordering::SeqCst) == 1
-            })
-            .count();
+    let ran_kind = |kind: Kind| {
+        (0..TOTAL)
+            .filter(|&id| book.kinds[id] == kind && book.ran[id].load(Ordering::SeqCst) == 1)
+            .count()
+    };
+    let bad_payloads = ran_kind(Kind::PanicsBadPayload);
+    assert!(bad_payloads > 100, "too few bad payloads to mean anything");
+    assert!(ran_kind(Kind::BlockingCallback) > 100);
+    assert!(ran_kind(Kind::SlowDrop) > 100);
+    let ok_values = total.finished - ran_kind(Kind::Panics) - bad_payloads;
     let spawners_ran: Vec<usize> = (0..TOTAL)
         .filter(|&id| book.kinds[id] == Kind::Spawner && book.ran[id].load(Ordering::SeqCst) == 1)
         .collect();
@@ -409,7 +501,7 @@ fn run_stress(seed: u64, workers: usize) {
     );
     assert_eq!(
         book.drops.created(),
-        TOTAL + ok_values + 2 * spawners_ran.len() + sub_values
+        TOTAL + ok_values + bad_payloads + 2 * spawners_ran.len() + sub_values
     );
     eprintln!(
         "stress ({workers} workers): {} finished, {} cancelled, {} sub-jobs, {} tracked drops, {:?}",
@@ -474,6 +566,7 @@ fn stampede_many_waiters_on_one_future() {
                     id: round,
                     value: round as u64 * 3,
                     _payload: payload,
+                    slow_drop: false,
                 })
             }))
         };

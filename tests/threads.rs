@@ -5,11 +5,14 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DropCounter, Gate, HANG, ThreadProbe, drop_without_hanging, eventually, thread_name};
+use common::{
+    DropCounter, Gate, HANG, ThreadProbe, drop_without_hanging, eventually, in_test_child,
+    run_test_in_child, submit_gated, thread_name,
+};
 use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
 
 /// Submits `n` jobs that count themselves in `running`, wait at `gate`, and return their
@@ -417,21 +420,29 @@ fn new_with_zero_workers_panics() {
     let _ = ThreadPoolExecutor::new(0);
 }
 
-// std::thread::Builder::spawn fails on this machine (EAGAIN: the stack cannot be mapped) for a
-// stack of usize::MAX / 2 bytes.
+// A thread that the OS refuses to start: a valid stack size, in a child process whose address
+// space is limited below it (`ulimit -v`), so mapping the stack fails.
 #[test]
 fn a_thread_that_cannot_be_spawned_gives_a_broken_pool_error() {
-    const ABSURD_STACK: usize = usize::MAX / 2;
+    const STACK: usize = 768 << 20;
+    if !in_test_child() {
+        let (passed, output) = run_test_in_child(
+            "a_thread_that_cannot_be_spawned_gives_a_broken_pool_error",
+            Some("ulimit -v 600000"),
+        );
+        assert!(passed, "the child failed:\n{output}");
+        return;
+    }
     assert!(
         thread::Builder::new()
-            .stack_size(ABSURD_STACK)
+            .stack_size(STACK)
             .spawn(|| ())
             .is_err(),
         "this test needs a stack size that the OS refuses"
     );
     let pool = ThreadPoolExecutor::builder()
         .max_workers(2)
-        .stack_size(ABSURD_STACK)
+        .stack_size(STACK)
         .build()
         .unwrap();
     let drops = DropCounter::new();
@@ -530,4 +541,77 @@ fn a_burst_gets_one_worker_per_job_even_with_an_idle_worker() {
             pool.num_threads()
         );
     }
+}
+
+// The hardening issue's defect 1, for a value: a job whose handle was dropped returns a value
+// whose `Drop` waits for a job submitted after it. The worker that drops the value must not stay
+// counted as idle meanwhile, or that later job starts no thread and waits for the drop to give up.
+#[test]
+fn a_value_whose_drop_waits_for_a_later_job_does_not_stall_the_pool() {
+    struct WaitsOnDrop {
+        dropping: mpsc::Sender<()>,
+        feed: mpsc::Receiver<()>,
+        fed: mpsc::Sender<bool>,
+    }
+    impl Drop for WaitsOnDrop {
+        fn drop(&mut self) {
+            let _ = self.dropping.send(());
+            let _ = self.fed.send(self.feed.recv_timeout(HANG).is_ok());
+        }
+    }
+    let pool = ThreadPoolExecutor::new(4);
+    let (dropping_tx, dropping_rx) = mpsc::channel();
+    let (feed_tx, feed_rx) = mpsc::channel();
+    let (fed_tx, fed_rx) = mpsc::channel();
+    let gate = Gate::new();
+    let value = WaitsOnDrop {
+        dropping: dropping_tx,
+        feed: feed_rx,
+        fed: fed_tx,
+    };
+    // Nobody keeps the handle, so the worker holds the last reference and drops the value.
+    drop(submit_gated(&pool, &gate, value));
+    gate.open();
+    dropping_rx
+        .recv_timeout(HANG)
+        .expect("the value was never dropped");
+    let b = pool.submit(move || feed_tx.send(()).unwrap());
+    assert_eq!(
+        b.result_timeout(HANG),
+        Ok(()),
+        "the later job never started"
+    );
+    assert_eq!(
+        fed_rx.recv_timeout(HANG),
+        Ok(true),
+        "the drop gave up before the later job ran"
+    );
+}
+
+// The hardening issue's defect 6: absurd stack sizes used to pass `build()`: 0 or 4096 bytes were
+// rounded up by std and a panicking job then overflowed the stack and aborted the process;
+// usize::MAX built, then every job failed with a `BrokenPool` while `is_shutdown()` was false.
+#[test]
+fn absurd_stack_sizes_are_refused_by_build() {
+    use poolbridge::{MAX_STACK_SIZE, MIN_STACK_SIZE};
+    for bytes in [0, 4096, MIN_STACK_SIZE - 1, MAX_STACK_SIZE + 1, usize::MAX] {
+        let err = ThreadPoolExecutor::builder()
+            .stack_size(bytes)
+            .build()
+            .expect_err("an absurd stack size was accepted");
+        let msg = err.to_string();
+        assert!(msg.contains("stack_size"), "{msg}");
+        assert!(msg.contains(&bytes.to_string()), "{msg}");
+    }
+    // The smallest accepted stack survives a panicking job (std's panic machinery runs on it).
+    let pool = ThreadPoolExecutor::builder()
+        .stack_size(MIN_STACK_SIZE)
+        .build()
+        .unwrap();
+    let err = pool
+        .submit(|| -> u8 { panic!("on a small stack: {}", "formatted") })
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    assert_eq!(pool.submit(|| 2).result_timeout(HANG), Ok(2));
 }

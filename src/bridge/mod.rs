@@ -22,7 +22,6 @@ pub use self::default::{
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::pool::ThreadPoolExecutor;
-use crate::pool::worker;
 
 /// Runs `f(args...)` on `executor` (or on the default executor if `None`) and returns a future
 /// of its outcome: asyncio's `loop.run_in_executor(executor, func, *args)`.
@@ -160,9 +159,7 @@ impl<T> Future for ExecutorFuture<T> {
             .expect("`ExecutorFuture` polled after completion");
         // A worker thread of the job's own pool (an executor driven inside a job) runs the job
         // itself if it has not started, rather than sleep on a pool it may be saturating.
-        if worker::current(fut.core().pool()).is_some() {
-            let _ = fut.try_run_inline();
-        }
+        let _ = fut.run_inline_if_worker();
         let poll = fut.core().poll_take(cx);
         if poll.is_ready() {
             self.fut = None;

@@ -12,8 +12,8 @@ use crate::future::PoolFuture;
 use crate::future::state::{self, End, State};
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 use crate::loom::{lock, wait, wait_timeout};
+use crate::signal::Signal;
 use crate::unwind;
-use crate::wait::Signal;
 
 /// A done callback, as stored until the future ends.
 pub(crate) type Callback<T> = Box<dyn FnOnce(&PoolFuture<T>) + Send + 'static>;
@@ -63,12 +63,11 @@ struct Inner<T> {
 }
 
 enum Outcome<T> {
-    /// The job has not ended yet.
+    /// The job has not ended yet, or its outcome was moved out (by `join` or the
+    /// `ExecutorFuture`, which consume the only handle: nobody can look afterwards).
     Empty,
     /// The error is boxed: errors are rare, and a `FutureError` is four words.
     Ready(Result<T, Box<FutureError>>),
-    /// Moved out by `join` or by the `ExecutorFuture`.
-    Taken,
 }
 
 enum Listener<T> {
@@ -103,13 +102,21 @@ impl<T> Core<T> {
     }
 
     /// Stores the outcome of a job that ran: `RUNNING → FINISHED`. Only the runner calls this.
-    pub(crate) fn finish(&self, fut: &PoolFuture<T>, outcome: Result<T, FutureError>) {
+    /// `hooks.before_user_code` runs before the callbacks, if there are any.
+    pub(crate) fn finish(
+        &self,
+        fut: &PoolFuture<T>,
+        outcome: Result<T, FutureError>,
+        hooks: &mut dyn RunHooks,
+    ) {
         let mut inner = lock(&self.inner);
         debug_assert!(matches!(inner.outcome, Outcome::Empty));
-        let failed = outcome.is_err();
+        // `FAILED` is what `ReturnWhen::FirstException` waits for: an error, but not a
+        // cancellation (a running job that stopped early when asked to).
+        let failed = outcome.as_ref().is_err_and(|err| !err.is_cancelled());
         inner.outcome = Outcome::Ready(outcome.map_err(Box::new));
         self.state.transition_to_finished(failed);
-        self.settle(inner, fut, false);
+        self.settle(inner, fut, false, hooks);
     }
 
     /// Ends a future that is still `PENDING` without running its job. Returns what happened; the
@@ -128,7 +135,7 @@ impl<T> Core<T> {
         };
         if end == End::Ended {
             inner.outcome = Outcome::Ready(Err(Box::new(error)));
-            self.settle(inner, fut, true);
+            self.settle(inner, fut, true, &mut ());
         }
         end
     }
@@ -140,7 +147,8 @@ impl<T> Core<T> {
     /// 2. Wake the readers: group-wait signals and threads blocked until *done* (as CPython
     ///    notifies its waiters before running callbacks).
     /// 3. Drop the unrun closure (`discard`), run the callbacks in order: user code, so outside
-    ///    the lock and each under `catch_unwind`.
+    ///    the lock and each under `catch_unwind`, after `hooks.before_user_code()` (a worker
+    ///    stops counting itself available: a callback may block).
     /// 4. Retake the lock, mark the future settled, take the waker and the count of blocked
     ///    threads, release the lock, and only then wake them: takers (`join`, the
     ///    `ExecutorFuture`) wait for this, so no callback can find the value gone.
@@ -154,6 +162,7 @@ impl<T> Core<T> {
         mut inner: MutexGuard<'a, Inner<T>>,
         fut: &PoolFuture<T>,
         discard: bool,
+        hooks: &mut dyn RunHooks,
     ) {
         let listeners = inner.listeners.take().map_or_else(Vec::new, |list| *list);
         if discard || !listeners.is_empty() {
@@ -168,6 +177,9 @@ impl<T> Core<T> {
             }
             if blocked {
                 self.cond.notify_all();
+            }
+            if discard || !callbacks.is_empty() {
+                hooks.before_user_code();
             }
             if discard {
                 if let Err(err) = unwind::catch(|| fut.discard_closure()) {
@@ -314,7 +326,6 @@ impl<T> Core<T> {
         match &inner.outcome {
             Outcome::Ready(Ok(value)) => Ok(value.clone()),
             Outcome::Ready(Err(err)) => Err(FutureError::clone(err)),
-            Outcome::Taken => panic!("{}", TAKEN),
             Outcome::Empty => unreachable!("poolbridge bug: a done future has no outcome"),
         }
     }
@@ -324,9 +335,14 @@ impl<T> Core<T> {
         match &lock(&self.inner).outcome {
             Outcome::Ready(Ok(_)) => None,
             Outcome::Ready(Err(err)) => Some(FutureError::clone(err)),
-            Outcome::Taken => panic!("{}", TAKEN),
             Outcome::Empty => unreachable!("poolbridge bug: a done future has no outcome"),
         }
+    }
+
+    /// `true` if dropping this future's outcome runs user code: a value whose type has drop glue
+    /// that nobody moved out. (A job's error holds no user data.)
+    pub(crate) fn holds_droppable_value(&self) -> bool {
+        mem::needs_drop::<T>() && matches!(lock(&self.inner).outcome, Outcome::Ready(Ok(_)))
     }
 
     /// For `Debug`: the error if the outcome is one, `None` for a value or no outcome yet.
@@ -338,16 +354,29 @@ impl<T> Core<T> {
     }
 }
 
-const TAKEN: &str = "the value of this PoolFuture was already moved out (by an ExecutorFuture that \
-                     completed); a future's value can be taken only once";
-
+/// Moves the outcome out. Only the holder of the one user handle can call this (`join` and the
+/// `ExecutorFuture` consume it), so the outcome is read once.
 fn take_outcome<T>(inner: &mut Inner<T>) -> Result<T, FutureError> {
-    match mem::replace(&mut inner.outcome, Outcome::Taken) {
+    match mem::replace(&mut inner.outcome, Outcome::Empty) {
         Outcome::Ready(outcome) => outcome.map_err(|err| *err),
-        Outcome::Taken => panic!("{}", TAKEN),
         Outcome::Empty => unreachable!("poolbridge bug: a settled future has no outcome"),
     }
 }
+
+/// What the thread that runs a job does around its completion. A worker uses these to count
+/// itself available to the job's waiters at the right moments (see `pool/sleep/README.md`).
+pub(crate) trait RunHooks {
+    /// The job's closure returned; its outcome is about to be published. Waiters woken by the
+    /// publication may submit their next job at once.
+    fn before_publish(&mut self) {}
+    /// User code is about to run on this thread after the publication: done callbacks, or the
+    /// drop of the job's value or closure. It may block for any time (even on a job submitted
+    /// later), so the thread must not stay counted as available to new jobs.
+    fn before_user_code(&mut self) {}
+}
+
+/// No hooks: the job is run, or ended, by a thread that is not a pool worker.
+impl RunHooks for () {}
 
 fn run_callback<T>(fut: &PoolFuture<T>, callback: Callback<T>) {
     if let Err(err) = unwind::catch(|| callback(fut)) {

@@ -4,6 +4,7 @@
 //! design note `src/future/README.md` explains both.
 
 mod core;
+mod promise;
 pub(crate) mod state;
 
 use std::fmt;
@@ -11,10 +12,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use self::core::{Callback, Core, Refusal, Until};
+pub(crate) use self::core::{Callback, Core, Refusal, RunHooks, Until};
+pub use self::promise::Promise;
 use self::state::{End, Start};
+use crate::context;
 use crate::error::{FutureError, PanicError};
-use crate::pool::worker;
 
 /// The state of a [`PoolFuture`], as Python names them.
 ///
@@ -50,7 +52,8 @@ impl fmt::Display for FutureState {
 
 /// The type-erased job behind a [`PoolFuture<T>`]: its [`Core`] and its closure.
 ///
-/// Implemented by `crate::pool::task::Task<F, T>`, which keeps core and closure in one allocation.
+/// Implemented by the executors' job types (`crate::pool::task::Task<F, T>` keeps core and
+/// closure in one allocation); the future module knows nothing else of them.
 pub(crate) trait TaskHandle<T>: Send + Sync {
     fn core(&self) -> &Core<T>;
     /// Runs the closure. Only the caller that won `PENDING → RUNNING` may call this.
@@ -74,11 +77,15 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
 ///
 /// # Blocking waits inside the pool
 ///
-/// A blocking wait called from a worker thread of the pool that owns the job never deadlocks on a
-/// saturated pool: if the job has not started, the waiting thread runs it itself, then sleeps
-/// until the job ends. (Python's `ThreadPoolExecutor` deadlocks here.) A job that is already
-/// running is on some other thread's stack making progress, so the wait always ends unless jobs
-/// wait on each other in a cycle.
+/// A blocking wait without a timeout ([`wait`](Self::wait), [`result`](Self::result),
+/// [`join`](Self::join), [`exception`](Self::exception)) called from a worker thread of the pool
+/// that owns the job never deadlocks on a saturated pool: if the job has not started, the waiting
+/// thread runs it itself, then sleeps until the job ends. (Python's `ThreadPoolExecutor`
+/// deadlocks here.) A job that is already running is on some other thread's stack making
+/// progress, so the wait always ends unless jobs wait on each other in a cycle.
+///
+/// A timed wait (`wait_timeout`, `result_timeout`, `exception_timeout`) never runs the job
+/// inline: it returns by its deadline, whatever the job would cost.
 ///
 /// The waiting thread runs only the job it waits for, never unrelated queued jobs: a job run
 /// inside another job's wait would run under that job's locks and on top of its stack, which can
@@ -160,16 +167,11 @@ impl<T> PoolFuture<T> {
 
     /// Blocks until the future is done or `timeout` passes. Returns `true` if it is done.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(deadline_after(timeout), Until::Done)
+        self.wait_until(Some(deadline_after(timeout)), Until::Done)
     }
 
     /// Blocks until the future is done and returns a clone of its outcome: the job's value, or why
     /// there is none. May be called any number of times, from any thread.
-    ///
-    /// # Panics
-    ///
-    /// If the value was already moved out by an [`ExecutorFuture`](crate::ExecutorFuture) that
-    /// completed and was then turned back with `into_pool_future`.
     pub fn result(&self) -> Result<T, FutureError>
     where
         T: Clone,
@@ -245,20 +247,25 @@ impl<T> PoolFuture<T> {
         self.core().add_callback(self, callback);
     }
 
-    /// Claims and runs the job on this thread if it has not started. Returns `true` if it ran.
-    pub(crate) fn try_run_inline(&self) -> bool {
-        self.run_if_pending(&mut || {})
+    /// Runs the job here, now, if this thread is a worker of the job's own pool and nobody has
+    /// started the job: what every blocking wait without a deadline does first, so that a
+    /// saturated pool cannot deadlock on jobs that wait for queued jobs. Returns `true` if it ran.
+    ///
+    /// The one place that decides to run an awaited job inline (`PoolFuture`'s waits, `wait()`,
+    /// `as_completed` and the `ExecutorFuture` all call it).
+    pub(crate) fn run_inline_if_worker(&self) -> bool {
+        context::is_worker_of(self.core().pool()) && self.run_if_pending(&mut ())
     }
 
-    /// Claims and runs the job if it has not started, calling `before_finish` between the
-    /// closure's return and the publication of its outcome (a worker uses it to count itself
-    /// idle before the waiters wake and submit more work). Returns `true` if it ran.
-    pub(crate) fn run_if_pending(&self, before_finish: &mut dyn FnMut()) -> bool {
+    /// Claims and runs the job if it has not started. `hooks.before_publish` runs between the
+    /// closure's return and the publication of its outcome, `hooks.before_user_code` before any
+    /// done callback. Returns `true` if it ran.
+    pub(crate) fn run_if_pending(&self, hooks: &mut dyn RunHooks) -> bool {
         match self.core().state().transition_to_running() {
             Start::Run => {
                 let outcome = self.task.call().map_err(FutureError::Panicked);
-                before_finish();
-                self.core().finish(self, outcome);
+                hooks.before_publish();
+                self.core().finish(self, outcome, hooks);
                 true
             }
             Start::NotPending => false,
@@ -274,27 +281,34 @@ impl<T> PoolFuture<T> {
         self.task.discard();
     }
 
-    /// The blocking wait shared by every waiting method. On a worker thread of the job's own pool
-    /// it first runs the job inline if nobody has started it (so a saturated pool cannot
-    /// deadlock), then sleeps until `until` holds or `deadline` passes.
+    /// The blocking wait shared by every waiting method: sleeps until `until` holds or `deadline`
+    /// passes. Without a deadline it first runs the job inline where
+    /// [`run_inline_if_worker`](Self::run_inline_if_worker) says so; with one it never does, so
+    /// that it returns by its deadline.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>, until: Until) -> bool {
         if until == Until::Done && self.done() {
             return true;
         }
-        if worker::current(self.core().pool()).is_some() {
-            let _ = self.try_run_inline();
+        if deadline.is_none() {
+            let _ = self.run_inline_if_worker();
         }
         self.core().block(until, deadline)
     }
 }
 
-/// `Instant::now() + timeout`, or no deadline if that overflows (a timeout of centuries).
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout).or_else(|| {
-        // An unrepresentable deadline is as good as none; keep a far one rather than none so the
-        // timed semantics (never help with unrelated jobs) stay.
-        Instant::now().checked_add(Duration::from_secs(u32::MAX as u64))
-    })
+/// The deadline of a timed wait: `Instant::now() + timeout`. A timeout too large for `Instant`
+/// (centuries) gets the farthest deadline that `Instant` can hold instead of none, so that the
+/// wait stays a timed one: it never runs the awaited job inline.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    let mut timeout = timeout;
+    loop {
+        if let Some(deadline) = now.checked_add(timeout) {
+            return deadline;
+        }
+        // Halve until representable: a few steps in practice, at most 64 (zero always is).
+        timeout /= 2;
+    }
 }
 
 impl<T> PartialEq for PoolFuture<T> {

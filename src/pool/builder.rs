@@ -23,6 +23,16 @@ pub const MAX_WORKERS: usize = if MAX_THREADS < 65_536 {
     65_536
 };
 
+/// The smallest [`ThreadPoolBuilder::stack_size`] a pool accepts: 64 KiB. Below that, the panic
+/// machinery itself overflows the stack when a job panics (std rounds smaller sizes up to the
+/// platform minimum, 16 KiB on Linux), and the process aborts.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
+
+/// The largest [`ThreadPoolBuilder::stack_size`] a pool accepts: 1 GiB on 64-bit targets, 64 MiB
+/// on 32-bit ones. Larger sizes are typos (a count of bytes given in kilobytes twice over) that
+/// the OS refuses at the first thread start, or that exhaust the address space.
+pub const MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 1 << 30 } else { 1 << 26 };
+
 /// `min(32, available_parallelism + 4)`: Python's default, which leaves room for I/O-bound jobs
 /// while keeping CPU-bound ones from oversubscribing large machines.
 pub fn default_max_workers() -> usize {
@@ -98,7 +108,23 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// The stack size of every worker thread, in bytes.
+    /// The stack size of every worker thread, in bytes: between [`MIN_STACK_SIZE`] and
+    /// [`MAX_STACK_SIZE`] (`build` refuses other sizes). Defaults to the platform's (2 MiB for
+    /// Rust threads, or `RUST_MIN_STACK`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// // Deep recursion in jobs.
+    /// let pool = ThreadPoolExecutor::builder().stack_size(64 << 20).build().unwrap();
+    /// fn depth(n: u64) -> u64 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+    /// assert_eq!(pool.submit(|| depth(100_000)).join(), Ok(100_000));
+    ///
+    /// let err = ThreadPoolExecutor::builder().stack_size(4096).build().unwrap_err();
+    /// assert!(err.to_string().contains("stack_size"));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -116,8 +142,9 @@ impl ThreadPoolBuilder {
     /// # Errors
     ///
     /// If `max_workers` is 0 (`"max_workers must be greater than 0"`) or larger than
-    /// [`MAX_WORKERS`], or if `thread_name_prefix` contains a NUL byte (the OS cannot name a
-    /// thread so).
+    /// [`MAX_WORKERS`], if `stack_size` is outside [`MIN_STACK_SIZE`]`..=`[`MAX_STACK_SIZE`], or
+    /// if `thread_name_prefix` contains a NUL byte (the OS cannot name a thread so). The message
+    /// names the setting and the value given.
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
         if max_workers == 0 {
@@ -127,6 +154,14 @@ impl ThreadPoolBuilder {
             return Err(BuildError::new(format!(
                 "max_workers must be at most {MAX_WORKERS}, got {max_workers}"
             )));
+        }
+        if let Some(bytes) = self.stack_size {
+            if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&bytes) {
+                return Err(BuildError::new(format!(
+                    "stack_size must be between {MIN_STACK_SIZE} bytes (64 KiB: a smaller stack \
+                     overflows when a job panics) and {MAX_STACK_SIZE} bytes, got {bytes}"
+                )));
+            }
         }
         if let Some(prefix) = &self.thread_name_prefix {
             if prefix.contains('\0') {

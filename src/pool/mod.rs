@@ -18,7 +18,10 @@ pub(crate) mod worker;
 use std::fmt;
 use std::sync::Arc;
 
-pub use self::builder::{DEFAULT_KEEP_ALIVE, MAX_WORKERS, ThreadPoolBuilder, default_max_workers};
+pub use self::builder::{
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
+    default_max_workers,
+};
 use self::registry::Registry;
 use crate::error::SubmitError;
 use crate::future::PoolFuture;
@@ -104,8 +107,7 @@ impl ThreadPoolExecutor {
     /// Worker threads that are idle now: spinning briefly or parked, ready to take a job without
     /// a new thread being started.
     pub fn num_idle(&self) -> usize {
-        let counts = self.registry.sleep.counts();
-        counts.searching + counts.sleeping
+        self.registry.sleep.counts().idle()
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called or the pool broke.
@@ -185,7 +187,7 @@ impl ThreadPoolExecutor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Map::eager(&self.registry, f, items, MapOptions::default())
+        self.map_eager(f, items, &MapOptions::default())
     }
 
     /// [`map`](Self::map) with options: a timeout for the whole iteration, measured from this
@@ -219,10 +221,56 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         if options.buffer_size().is_some() {
-            Map::lazy(&self.registry, f, items.into_iter(), options)
+            self.map_lazy(f, items.into_iter(), &options)
         } else {
-            Map::eager(&self.registry, f, items, options)
+            self.map_eager(f, items, &options)
         }
+    }
+
+    /// Submits a job per item now.
+    fn map_eager<I, F, T>(&self, f: F, items: I, options: &MapOptions) -> Map<T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let pending = items
+            .into_iter()
+            .map(|item| {
+                let f = Arc::clone(&f);
+                self.registry.submit(move || f(item))
+            })
+            .collect();
+        Map::eager(pending, options)
+    }
+
+    /// Submits a job per item as the `Map` asks for them.
+    fn map_lazy<It, F, T>(&self, f: F, mut items: It, options: &MapOptions) -> Map<T>
+    where
+        It: Iterator + Send + 'static,
+        It::Item: Send + 'static,
+        F: Fn(It::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let registry = Arc::clone(&self.registry);
+        let mut stopped = false;
+        Map::lazy(
+            move || {
+                // Once the executor is shut down, one more item is submitted (its future resolves
+                // to `Err(Shutdown)`, as Python's `submit` raises) and the input is left alone.
+                if stopped {
+                    return None;
+                }
+                let item = items.next()?;
+                stopped = registry.is_closed();
+                let f = Arc::clone(&f);
+                Some(registry.submit(move || f(item)))
+            },
+            options,
+        )
     }
 
     /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.
@@ -262,7 +310,7 @@ impl fmt::Debug for ThreadPoolExecutor {
         f.debug_struct("ThreadPoolExecutor")
             .field("max_workers", &self.max_workers())
             .field("threads", &counts.threads)
-            .field("idle", &(counts.searching + counts.sleeping))
+            .field("idle", &counts.idle())
             .field("shutdown", &self.is_shutdown())
             .finish()
     }

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
+use crate::context;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
-use crate::pool::sleep::Sleep;
+use crate::pool::sleep::{Sleep, Spawn};
 use crate::pool::task::{Job, Task};
 use crate::pool::worker::{self, WorkerCtx};
+use crate::unwind;
 
 /// `closed` bit: `shutdown` was called.
 const SHUT_DOWN: usize = 0b01;
@@ -66,15 +68,6 @@ struct Slot {
     occupied: bool,
     /// The handle of the thread that last used this slot (running, or exited and not joined).
     handle: Option<JoinHandle<()>>,
-}
-
-/// How `try_spawn` went.
-enum Spawn {
-    Spawned,
-    /// `max_workers` threads exist: a busy one will come back to the queue.
-    AtMax,
-    /// No thread could be started (closed pool, or the OS refused).
-    Failed(FutureError),
 }
 
 /// How a keep-alive retirement went.
@@ -167,102 +160,38 @@ impl Registry {
             Some(ctx) => ctx.push_local(job),
             None => self.injector.push(job),
         }
-        // ORDERING: the submitter's Dekker fence: push → fence → read `closed` and the sleep word.
-        // Against a worker's announce → fence → re-check, and `shutdown`'s flag → fence → drain,
-        // at least one side sees the other. See `sleep/README.md`.
-        fence(Ordering::SeqCst);
-        if let Some(err) = self.closed_error() {
-            // Shutdown raced with this submit. Whoever gets to the job first decides: a worker
-            // still draining the queue runs it, or we refuse it here. Never both, never neither.
-            fut.refuse(err);
-            return fut;
-        }
         let still_queued = || match &worker {
             Some(ctx) => ctx.has_local_work(),
             None => !self.injector.is_empty(),
         };
-        if let Err(err) = self.notify(still_queued) {
+        // The submitter's half of the sleep protocol (`sleep/README.md`). An error means the pool
+        // closed meanwhile, or no worker exists and none can start: whoever gets to the job first
+        // decides, a worker still draining the queue runs it or we refuse it here.
+        if let Err(err) =
+            self.sleep
+                .job_pushed(|| self.closed_error(), still_queued, || self.try_spawn())
+        {
             fut.refuse(err);
         }
         fut
     }
 
-    /// Makes sure some worker will come to the queues: leaves it to a searching worker if there
-    /// is one, else wakes a sleeping worker, else starts a new thread (lazily, up to
-    /// `max_workers`; a new thread counts as searching until it takes its first job). The caller
-    /// has just pushed a job and issued `fence(SeqCst)`.
-    ///
-    /// One searcher covers any number of jobs pushed while it searches: when it takes one and
-    /// more are queued, it calls the next worker (`notify_if_more_work`), which calls the next,
-    /// one per job. This chain advances only as fast as the called workers get a core and find
-    /// work, so a burst of short jobs on busy cores wakes almost nobody, while a burst of
-    /// blocking jobs (whose workers free their cores at once) fans out to one worker per job.
-    ///
-    /// Returns an error only when no worker exists and none can be started: the caller's job
-    /// would wait forever, so its future gets the error instead.
-    ///
-    /// `still_queued` says whether work is still waiting: a worker may have taken the caller's
-    /// job between the push and now, and then nobody needs calling (a thread started then would
-    /// be one more than Python starts for the same jobs).
-    pub(crate) fn notify(
-        self: &Arc<Self>,
-        still_queued: impl Fn() -> bool,
-    ) -> Result<(), FutureError> {
-        let mut counts = self.sleep.counts();
-        // Cheapest checks first: in a burst every thread is busy and nobody sleeps, and then
-        // there is no one to call (busy threads come back to the queues); only otherwise read
-        // the queue's ends to see whether the job is still waiting.
-        let nobody_to_call = counts.sleeping == 0 && counts.threads >= self.config.max_workers;
-        if counts.searching > 0 || nobody_to_call || !still_queued() {
-            return Ok(());
-        }
-        if counts.sleeping > 0 {
-            if self.sleep.wake_one() {
-                return Ok(());
-            }
-            // The sleeper left the stack on its own: its re-check saw work (maybe ours) and it
-            // searches again. Look again before starting a thread.
-            counts = self.sleep.counts();
-            if counts.searching > 0 || !still_queued() {
-                return Ok(());
-            }
-        }
-        if counts.threads >= self.config.max_workers {
-            // Every thread is busy and will come back to the queues; no need for the slot lock
-            // (`try_spawn` re-checks under it).
-            return Ok(());
-        }
-        match self.try_spawn() {
-            Spawn::Spawned | Spawn::AtMax => Ok(()),
-            Spawn::Failed(err) => {
-                if self.sleep.counts().threads == 0 {
-                    Err(err)
-                } else {
-                    // Existing workers will get to the job.
-                    Ok(())
-                }
-            }
-        }
+    /// The cascade (`Sleep::more_work`): a worker that took a job while more is queued, or that
+    /// stopped searching as the last searcher, makes sure another worker comes for the rest.
+    pub(crate) fn more_work(self: &Arc<Self>, has_work: impl Fn() -> bool) {
+        self.sleep.more_work(has_work, || self.try_spawn());
     }
 
-    /// Called by a searcher that found a job and was the last searcher: if more work is queued,
-    /// make sure another worker comes for it. This is how a burst fans out over sleepers.
-    ///
-    /// Also called by any worker that took a job from a queue that still holds more: jobs pushed
-    /// while one worker was searching all counted on that one worker, and this is how they fan
-    /// out to the sleepers and to new threads, one per job taken.
-    pub(crate) fn notify_if_more_work(self: &Arc<Self>, has_work: impl Fn() -> bool) {
-        // ORDERING: the Dekker fence of the cascade, as in `submit`.
-        fence(Ordering::SeqCst);
-        let _ = self.notify(has_work);
-    }
-
-    fn try_spawn(self: &Arc<Self>) -> Spawn {
+    /// Starts one more worker thread, unless the pool is closed or `max_workers` exist.
+    fn try_spawn(self: &Arc<Self>) -> Spawn<FutureError> {
         let mut slots = lock(&self.slots);
         if let Some(err) = self.closed_error() {
             return Spawn::Failed(err);
         }
-        if !self.sleep.try_add_thread(self.config.max_workers) {
+        // A thread with an initializer to run is busy until it has run it: submitters meanwhile
+        // start threads of their own (as Python's do) instead of waiting for it.
+        let searching = self.config.initializer.is_none();
+        if !self.sleep.try_add_thread(searching) {
             return Spawn::AtMax;
         }
         let index = slots
@@ -282,10 +211,10 @@ impl Registry {
         let registry = Arc::clone(self);
         // `spawn` panics on a name it cannot pass to the OS; `build` refuses those, and a panic
         // here must still not leave a thread counted that never started.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            builder.spawn(move || worker::main(registry, index, local))
-        }))
-        .unwrap_or_else(|payload| Err(std::io::Error::other(crate::unwind::message(&*payload))));
+        let spawned = unwind::catch(|| {
+            builder.spawn(move || worker::main(registry, index, local, searching))
+        })
+        .unwrap_or_else(|panic| Err(std::io::Error::other(panic.message().to_owned())));
         let outcome = match spawned {
             Ok(handle) => {
                 slots.entries[index] = Slot {
@@ -296,7 +225,7 @@ impl Registry {
                 Spawn::Spawned
             }
             Err(err) => {
-                self.sleep.remove_thread(true);
+                self.sleep.remove_thread(searching);
                 self.set_stealer(index, None);
                 Spawn::Failed(FutureError::BrokenPool(format!(
                     "could not start a worker thread: {err}"
@@ -435,7 +364,7 @@ impl Registry {
     /// raises "cannot join current thread" there). The workers still finish the queued jobs and
     /// exit on their own once the caller's job returns.
     fn wait_for_workers(&self) {
-        if worker::current(self.id).is_some() {
+        if context::is_worker_of(self.id) {
             return;
         }
         let mut slots = lock(&self.slots);
@@ -460,9 +389,7 @@ impl Registry {
     /// A worker's initializer panicked: the pool is broken. Every queued job and every later
     /// submit resolves to `BrokenPool`.
     pub(crate) fn break_pool(&self, panic_message: &str) {
-        let reason = format!(
-            "a worker thread initializer panicked ({panic_message}); the pool cannot run jobs anymore"
-        );
+        let reason = format!("a worker thread's initializer panicked ({panic_message})");
         {
             let _slots = lock(&self.slots);
             let _ = self.broken_reason.set(reason);

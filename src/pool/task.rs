@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
-use crate::future::{Core, PoolFuture, TaskHandle};
+use crate::future::{Core, PoolFuture, RunHooks, TaskHandle};
 use crate::unwind;
 use crossbeam_utils::atomic::AtomicCell;
 
@@ -57,9 +57,10 @@ where
 /// The type-erased operations a queue needs on a job.
 pub(crate) trait Runnable: Send + Sync {
     /// Runs the job if it is still pending (a stale entry, already run inline or cancelled, is a
-    /// no-op), calling `before_finish` between the closure's return and the publication of its
-    /// outcome.
-    fn run(self: Arc<Self>, before_finish: &mut dyn FnMut());
+    /// no-op), with `hooks` around the publication of its outcome (see [`RunHooks`]). Drops the
+    /// entry's reference last: if it is the last one, the job's value or closure is dropped here,
+    /// after `hooks.before_user_code()`.
+    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks);
     /// Cancels the job if it is still pending.
     fn cancel(self: Arc<Self>);
     /// Ends the job with `err` if it is still pending.
@@ -73,8 +74,19 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Arc<Self>, before_finish: &mut dyn FnMut()) {
-        let _ = PoolFuture::from_task(self).run_if_pending(before_finish);
+    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) {
+        let handle: Arc<dyn TaskHandle<T>> = self.clone();
+        let _ = PoolFuture::from_task(handle).run_if_pending(hooks);
+        // `into_inner` is `Some` only for the last reference, decided atomically: then nobody
+        // holds a handle any more and the job's value, if nobody took it, is dropped on this
+        // thread. That is user code, which may block: say so first. (The closure is gone: run,
+        // or dropped by whoever cancelled or refused the job.)
+        if let Some(task) = Arc::into_inner(self) {
+            if task.core.holds_droppable_value() {
+                hooks.before_user_code();
+            }
+            drop(task);
+        }
     }
 
     fn cancel(self: Arc<Self>) {
@@ -105,8 +117,8 @@ impl Job {
             .expect("poolbridge bug: a job entry was used twice")
     }
 
-    pub(crate) fn run(mut self, before_finish: &mut dyn FnMut()) {
-        self.take().run(before_finish);
+    pub(crate) fn run(mut self, hooks: &mut dyn RunHooks) {
+        self.take().run(hooks);
     }
 
     pub(crate) fn cancel(mut self) {

@@ -1,5 +1,6 @@
-//! The worker thread: its main loop, its local deque, spinning, and its thread-local identity
-//! (which lets a blocking wait on a worker run the awaited job inline).
+//! The worker thread: its main loop, its local deque and spinning. Its identity as a worker of
+//! its pool is entered in [`crate::context`] (a blocking wait there may run the awaited job
+//! inline); the worker itself is kept here for `submit` from a job (the local deque).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 
+use crate::context;
+use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::Wake;
 use crate::pool::task::Job;
@@ -58,16 +61,10 @@ pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
         .flatten()
 }
 
-/// The worker running on this thread, whatever its pool.
-pub(crate) fn current_any() -> Option<Rc<WorkerCtx>> {
-    CURRENT
-        .try_with(|current| current.borrow().clone())
-        .ok()
-        .flatten()
-}
-
-/// The body of a worker thread.
-pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>) {
+/// The body of a worker thread. `searching`: whether the thread was counted as searching when it
+/// was started (see `Sleep::try_add_thread`).
+pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool) {
+    let _entered = context::enter(registry.id());
     let victims = RefCell::new(registry.victims(index));
     let ctx = Rc::new(WorkerCtx {
         registry,
@@ -88,11 +85,10 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>) {
         },
         None => true,
     };
-    // A new thread starts out searching: the submit that started it counts on it.
     if initialized {
-        ctx.run();
+        ctx.run(searching);
     } else {
-        ctx.registry.exit_worker(&ctx, true);
+        ctx.registry.exit_worker(&ctx, searching);
     }
     CURRENT.with(|current| current.borrow_mut().take());
 }
@@ -102,50 +98,43 @@ impl WorkerCtx {
         self.index
     }
 
-    pub(crate) fn pool(&self) -> u32 {
-        self.registry.id()
-    }
-
     pub(crate) fn push_local(&self, job: Job) {
         self.local.push(job);
     }
 
     /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
-    fn run(&self) {
+    /// `searching`: whether this thread is counted as searching now.
+    fn run(&self, searching: bool) {
         let registry = &self.registry;
         let sleep = &registry.sleep;
-        let mut searching = true;
+        let mut me = Availability {
+            ctx: self,
+            searching,
+        };
         loop {
             if let Some((job, more)) = self.find_work().or_else(|| {
-                if !searching {
-                    searching = sleep.try_start_searching();
+                if !me.searching {
+                    me.searching = sleep.try_start_searching();
                 }
-                if searching { self.spin() } else { None }
+                if me.searching { self.spin() } else { None }
             }) {
                 // Call another worker if the queue we took from holds more (the jobs pushed while
                 // one worker searched all counted on it), or if we were the last searcher.
-                let mut cascade = more;
-                if searching {
-                    searching = false;
-                    cascade |= sleep.stop_searching();
+                if sleep.found_job(&mut me.searching, more) {
+                    registry.more_work(|| self.has_work());
                 }
-                if cascade {
-                    registry.notify_if_more_work(|| self.has_work());
-                }
-                // Count ourselves as searching again *before* the job's waiters wake: one that
-                // submits its next job at once then finds us instead of starting a thread.
-                self.run_job(job, &mut || searching = sleep.try_start_searching());
+                self.run_job(job, &mut me);
                 continue;
             }
             if registry.is_closed() && !self.has_work() {
-                registry.exit_worker(self, searching);
+                registry.exit_worker(self, me.searching);
                 return;
             }
             let keep_alive = registry.config().keep_alive;
-            let wake = sleep.sleep(self.index, searching, keep_alive, || {
+            let wake = sleep.sleep(self.index, me.searching, keep_alive, || {
                 self.has_work() || registry.is_closed()
             });
-            searching = true;
+            me.searching = true;
             if wake == Wake::TimedOut {
                 match registry.try_retire(self) {
                     Retire::Exited => return,
@@ -207,11 +196,11 @@ impl WorkerCtx {
     /// Runs one job, or cancels it if `shutdown(cancel_futures = true)` came first. The job's own
     /// panic is already caught by the job; what can still unwind here is user code dropped with
     /// the job (a value or closure whose `Drop` panics), and that must not take the worker down.
-    fn run_job(&self, job: Job, before_finish: &mut dyn FnMut()) {
+    fn run_job(&self, job: Job, me: &mut Availability<'_>) {
         let outcome = if self.registry.is_cancelling() {
             unwind::catch(|| job.cancel())
         } else {
-            unwind::catch(|| job.run(before_finish))
+            unwind::catch(|| job.run(me))
         };
         if let Err(err) = outcome {
             unwind::report(
@@ -228,5 +217,30 @@ impl WorkerCtx {
         x ^= x << 5;
         self.rng.set(x);
         x
+    }
+}
+
+/// A worker's availability to new jobs around the completion of the job it runs (the
+/// [`RunHooks`] of `sleep/README.md`, "Finishing a job").
+struct Availability<'a> {
+    ctx: &'a WorkerCtx,
+    /// Counted as searching in the sleep word.
+    searching: bool,
+}
+
+impl RunHooks for Availability<'_> {
+    fn before_publish(&mut self) {
+        self.ctx.registry.sleep.before_publish(&mut self.searching);
+    }
+
+    fn before_user_code(&mut self) {
+        if self
+            .ctx
+            .registry
+            .sleep
+            .before_user_code(&mut self.searching)
+        {
+            self.ctx.registry.more_work(|| self.ctx.has_work());
+        }
     }
 }

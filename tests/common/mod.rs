@@ -72,6 +72,16 @@ impl Drop for Tracked {
     }
 }
 
+/// A panic payload whose own `Drop` panics: `std::panic::panic_any(BadDrop)`. Whatever catches
+/// such a panic must drop the payload under a guard of its own, or the second panic escapes.
+pub struct BadDrop;
+
+impl Drop for BadDrop {
+    fn drop(&mut self) {
+        panic!("BadDrop: a panic payload's own drop panics");
+    }
+}
+
 /// A gate that jobs wait at until the test opens it.
 #[derive(Clone, Default)]
 pub struct Gate {
@@ -351,6 +361,59 @@ pub fn run_with_watchdog(limit: Duration, on_timeout: &str, f: impl FnOnce() + S
         }
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("{on_timeout}"),
     }
+}
+
+/// Marks a test process started by [`run_test_in_child`].
+const CHILD_ENV: &str = "POOLBRIDGE_TEST_CHILD";
+
+/// `true` in a process started by [`run_test_in_child`].
+pub fn in_test_child() -> bool {
+    std::env::var_os(CHILD_ENV).is_some()
+}
+
+/// Runs test `name` of this test binary in a child process (for scenarios that may abort the
+/// process, or that need limits of their own) and returns whether it passed, with its output.
+/// `shell_prefix`, if given, is a `sh` command run in the child before the test binary is
+/// exec'd, such as `ulimit -v 1000000`. The child is killed after `2 × HANG`.
+pub fn run_test_in_child(name: &str, shell_prefix: Option<&str>) -> (bool, String) {
+    let exe = std::env::current_exe().unwrap();
+    let args = ["--exact", name, "--test-threads=1", "--nocapture"];
+    let mut command = match shell_prefix {
+        None => {
+            let mut c = std::process::Command::new(&exe);
+            c.args(args);
+            c
+        }
+        Some(prefix) => {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{prefix} && exec \"$0\" \"$@\""))
+                .arg(&exe)
+                .args(args);
+            c
+        }
+    };
+    let mut child = command
+        .env(CHILD_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + HANG * 2;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Drains `iter`, checking before every `next` (and once after the end) that `size_hint`

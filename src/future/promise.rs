@@ -1,0 +1,179 @@
+//! [`Promise`]: a [`PoolFuture`] completed by hand, CPython's bare `Future()` with
+//! `set_running_or_notify_cancel`, `set_result` and `set_exception`.
+//!
+//! No executor runs a closure for it: whoever holds the [`Promise`] completes the future. It is
+//! how a callback-based API is bridged into `wait`, `as_completed`, done callbacks and `.await`,
+//! and how executors that run jobs elsewhere (another process, another machine) hand out
+//! ordinary `PoolFuture`s: the same state machine, the same guarantees.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{FutureError, PanicError};
+use crate::future::state::{End, Start};
+use crate::future::{Core, PoolFuture, Refusal, TaskHandle};
+
+/// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
+/// owner calls `set_result` or `set_exception`.
+///
+/// [`Promise::new`] returns the promise and its future. The future behaves like any other:
+/// `cancel()` works while it is pending, `wait`, `result`, `join`, callbacks, [`wait()`],
+/// [`as_completed`] and `.await` all see the outcome the promise sets.
+///
+/// Completing consumes the promise, so a future cannot be set twice (CPython raises
+/// `InvalidStateError` then); setting a future that was cancelled hands the value back instead.
+/// Dropping a promise without completing it ends its future with
+/// [`FutureError::BrokenPool`], so no waiter hangs on an abandoned promise.
+///
+/// [`wait()`]: crate::wait()
+/// [`as_completed`]: crate::as_completed
+///
+/// # Examples
+///
+/// Bridging a callback-based API:
+///
+/// ```
+/// use poolbridge::Promise;
+///
+/// fn legacy_fetch(key: u32, on_done: impl FnOnce(Result<String, String>) + Send + 'static) {
+///     std::thread::spawn(move || on_done(Ok(format!("value of {key}"))));
+/// }
+///
+/// let (promise, fut) = Promise::new();
+/// legacy_fetch(7, move |outcome| {
+///     let _ = match outcome {
+///         Ok(value) => promise.set_result(value).map_err(drop),
+///         Err(msg) => promise.set_error(poolbridge::FutureError::BrokenPool(msg)).map_err(drop),
+///     };
+/// });
+/// assert_eq!(fut.join(), Ok("value of 7".to_owned()));
+/// ```
+#[must_use = "dropping a Promise ends its future with BrokenPool"]
+pub struct Promise<T: Send + 'static> {
+    task: Arc<PromiseTask<T>>,
+    /// `false` once the future was ended through this promise.
+    armed: bool,
+}
+
+/// The job behind a promise's future: a core and no closure.
+struct PromiseTask<T> {
+    core: Core<T>,
+}
+
+impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
+    fn core(&self) -> &Core<T> {
+        &self.core
+    }
+
+    fn call(&self) -> Result<T, PanicError> {
+        // Its core has no pool (identity 0), so no wait runs it inline, and no queue holds it.
+        unreachable!("poolbridge bug: a promise's future was run as a job")
+    }
+
+    fn discard(&self) {}
+}
+
+impl<T: Send + 'static> Promise<T> {
+    /// A pending future and the promise that completes it.
+    pub fn new() -> (Promise<T>, PoolFuture<T>) {
+        let task = Arc::new(PromiseTask { core: Core::new(0) });
+        let fut = PoolFuture::from_task(Arc::clone(&task) as Arc<dyn TaskHandle<T>>);
+        (Promise { task, armed: true }, fut)
+    }
+
+    fn fut(&self) -> PoolFuture<T> {
+        PoolFuture::from_task(Arc::clone(&self.task) as Arc<dyn TaskHandle<T>>)
+    }
+
+    /// Marks the future running, unless it was cancelled: CPython's
+    /// `Future.set_running_or_notify_cancel`. Returns `false` if the future was cancelled (the
+    /// work should then not be done); `true` if it is now running, after which `cancel()` fails.
+    /// Calling it again on a running future returns `true`.
+    ///
+    /// Optional: a promise can be completed straight from pending.
+    pub fn set_running_or_notify_cancel(&self) -> bool {
+        match self.task.core.state().transition_to_running() {
+            Start::Run => true,
+            Start::NotPending => !self.is_done(),
+        }
+    }
+
+    /// `true` once the future was cancelled (by `cancel()` on it, or by dropping an
+    /// `ExecutorFuture` that awaited it before it ran).
+    pub fn is_cancelled(&self) -> bool {
+        self.fut().cancelled()
+    }
+
+    fn is_done(&self) -> bool {
+        self.fut().done()
+    }
+
+    /// Completes the future with `value`: CPython's `set_result`. Waiters wake, callbacks run on
+    /// this thread. Returns the value back in `Err` if the future was cancelled first.
+    pub fn set_result(self, value: T) -> Result<(), T> {
+        self.complete(Ok(value)).map_err(|outcome| match outcome {
+            Ok(value) => value,
+            Err(_) => unreachable!("complete hands back what it was given"),
+        })
+    }
+
+    /// Completes the future with `err`: CPython's `set_exception`. Returns the error back in `Err`
+    /// if the future was cancelled first.
+    pub fn set_error(self, err: FutureError) -> Result<(), FutureError> {
+        self.complete(Err(err))
+            .map(drop)
+            .map_err(|outcome| match outcome {
+                Err(err) => err,
+                Ok(_) => unreachable!("complete hands back what it was given"),
+            })
+    }
+
+    /// Completes the future with `outcome`, value or error. Returns the outcome back in `Err` if
+    /// the future was cancelled first (or, for `Err(Cancelled)` on a pending future, cancels it).
+    ///
+    /// `Err(FutureError::Cancelled)` on a pending future cancels it, as `cancel()` would; on a
+    /// running one it finishes it with that error (a job that stopped early when asked to).
+    #[allow(clippy::result_large_err)]
+    pub fn complete(
+        mut self,
+        outcome: Result<T, FutureError>,
+    ) -> Result<(), Result<T, FutureError>> {
+        let fut = self.fut();
+        if matches!(outcome, Err(FutureError::Cancelled)) {
+            if let End::Ended = fut.core().end_pending(&fut, Refusal::Cancel) {
+                self.armed = false;
+                return Ok(());
+            }
+        }
+        if !self.set_running_or_notify_cancel() {
+            self.armed = false;
+            return Err(outcome);
+        }
+        self.armed = false;
+        fut.core().finish(&fut, outcome, &mut ());
+        Ok(())
+    }
+}
+
+impl<T: Send + 'static> Drop for Promise<T> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let fut = self.fut();
+        let err = FutureError::BrokenPool(
+            "the Promise for this future was dropped without completing it".into(),
+        );
+        if self.set_running_or_notify_cancel() {
+            fut.core().finish(&fut, Err(err), &mut ());
+        }
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promise")
+            .field("future", &self.fut())
+            .finish()
+    }
+}
