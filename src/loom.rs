@@ -1,8 +1,8 @@
 //! Synchronisation primitives that [loom] can model.
 //!
 //! Everything whose correctness rests on an interleaving argument (the future state machine in
-//! [`crate::future`], the group-wait [`crate::wait`] signal and the worker sleep protocol in
-//! [`crate::pool::sleep`]) takes its `Mutex`, `Condvar` and atomics from here. In a normal build
+//! [`crate::future`], the group-wait [`crate::signal`] and the worker sleep protocol in
+//! `crate::pool::sleep`) takes its `Mutex`, `Condvar`, atomics and thread parking from here. In a normal build
 //! these are `std::sync`; under `RUSTFLAGS="--cfg loom"` they are loom's instrumented versions, and
 //! the models in `tests/loom_*.rs` explore every interleaving of the code that uses them.
 //!
@@ -26,6 +26,22 @@ pub(crate) mod sync {
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+    }
+}
+
+/// Parking a thread until another one unparks it: how a blocked waiter sleeps on a future.
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{Thread, current, park, park_timeout};
+}
+
+#[cfg(loom)]
+pub(crate) mod thread {
+    pub(crate) use loom::thread::{Thread, current, park};
+
+    /// Loom does not model time: a timed park is a park.
+    pub(crate) fn park_timeout(_timeout: std::time::Duration) {
+        park();
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::future::PoolFuture;
-use crate::pool::sleep::{Counts, Sleep, Spawn, Wake};
+use crate::pool::sleep::{Counts, Search, Sleep, Spawn, Wake};
 use crate::pool::task::{Job, Task};
 
 /// A job as a worker holds it: its queue entry.
@@ -59,6 +59,26 @@ pub enum Spawned {
     Failed,
 }
 
+/// A worker's search before parking (`Search`: one round under loom, which has no time).
+#[derive(Debug, Default)]
+pub struct SearchModel(Search);
+
+impl SearchModel {
+    /// See `Search::run`.
+    pub fn run<J>(
+        &mut self,
+        find: impl FnMut() -> Option<J>,
+        stop: impl Fn() -> bool,
+    ) -> Option<J> {
+        self.0.went_idle();
+        let found = self.0.run(find, stop);
+        if found.is_some() {
+            self.0.found_job();
+        }
+        found
+    }
+}
+
 /// A worker's availability flag, passed to the hooks the way `pool/worker.rs` passes it.
 #[derive(Debug)]
 pub struct Searching(pub bool);
@@ -85,7 +105,7 @@ impl SleepModel {
         &self,
         closed: impl FnOnce() -> bool,
         still_queued: impl Fn() -> bool,
-        spawn: impl FnOnce() -> Spawned,
+        mut spawn: impl FnMut() -> Spawned,
     ) -> Result<(), ()> {
         self.0.job_pushed(
             || closed().then_some(()),
@@ -94,9 +114,16 @@ impl SleepModel {
         )
     }
 
-    /// `Registry::more_work`: `Sleep::more_work`.
-    pub fn more_work(&self, still_queued: impl Fn() -> bool, spawn: impl FnOnce() -> Spawned) {
-        self.0.more_work(still_queued, || to_spawn::<()>(spawn()))
+    /// `Registry::more_work`: `Sleep::more_work` (`queued`: how many jobs wait; `hand_off`:
+    /// pop a job and start a thread with it in hand, `false` if it could not).
+    pub fn more_work(
+        &self,
+        queued: impl Fn() -> usize,
+        mut spawn: impl FnMut() -> Spawned,
+        hand_off: impl FnOnce() -> bool,
+    ) {
+        self.0
+            .more_work(queued, || to_spawn::<()>(spawn()), hand_off)
     }
 
     /// See `Sleep::try_start_searching`.

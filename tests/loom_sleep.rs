@@ -7,7 +7,7 @@
 //! `sleep`). Only the queue and the thread start are stand-ins: the queue is an atomic job count
 //! pushed with `Release` and taken with `Acquire` (no stronger than crossbeam's deques), and a
 //! lazily started worker is a loom thread. The worker loop below is `WorkerCtx::run` step for
-//! step, without spinning (spinning only retries `take`).
+//! step; its search before parking is the real `Search::run`, one round under loom.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_sleep` (see `.ci/run`).
 
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Condvar, Mutex};
 use loom::thread::{self, JoinHandle};
-use poolbridge::__loom::{Searching, SleepModel, Spawned};
+use poolbridge::__loom::{SearchModel, Searching, SleepModel, Spawned};
 
 struct Pool {
     sleep: SleepModel,
@@ -152,11 +152,21 @@ impl Pool {
     /// `WorkerCtx::run`.
     fn worker(self: &Arc<Self>, index: usize, searching: bool) {
         let mut me = Searching(searching);
+        let mut search = SearchModel::default();
         loop {
-            if self.take() {
+            let took = self.take() || {
+                if !me.0 {
+                    me.0 = self.sleep.try_start_searching();
+                }
+                me.0 && search
+                    .run(|| self.take().then_some(()), || self.is_closed())
+                    .is_some()
+            };
+            if took {
                 let more = self.queued();
                 if self.sleep.found_job(&mut me, more) {
-                    self.sleep.more_work(|| self.queued(), || self.spawn());
+                    self.sleep
+                        .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
                 }
                 // The job's closure ran; publish its outcome (`Availability::before_publish`).
                 self.sleep.before_publish(&mut me);
@@ -169,14 +179,12 @@ impl Pool {
                 if self.blocking_callback && job == 1 {
                     // A done callback (`Availability::before_user_code`) waiting on a later job.
                     if self.sleep.before_user_code(&mut me) {
-                        self.sleep.more_work(|| self.queued(), || self.spawn());
+                        self.sleep
+                            .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
                     }
                     self.wait_ran(2);
                 }
                 continue;
-            }
-            if !me.0 {
-                me.0 = self.sleep.try_start_searching();
             }
             if self.is_closed() && !self.queued() {
                 // `Registry::exit_worker`.

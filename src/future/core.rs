@@ -10,8 +10,9 @@ use std::time::Instant;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::future::state::{self, End, State};
-use crate::loom::sync::{Condvar, Mutex, MutexGuard};
-use crate::loom::{lock, wait, wait_timeout};
+use crate::loom::lock;
+use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::thread::{self, Thread};
 use crate::signal::Signal;
 use crate::unwind;
 
@@ -38,28 +39,40 @@ pub(crate) enum Refusal {
 }
 
 pub(crate) struct Core<T> {
+    /// Lifecycle, `FAILED` and `SETTLED` (`state.rs`).
     state: State,
-    inner: Mutex<Inner<T>>,
-    /// Signalled (notify_all) when the future settles, if `inner.blocked > 0`.
-    cond: Condvar,
     /// Identity of the pool that runs the job (0: none): a wait on one of its workers runs the
     /// job inline.
     pool: u32,
+    inner: Mutex<Inner<T>>,
 }
 
-/// Kept small: one per queued job. Rarely used parts live out of line.
+/// Kept small: one per queued job (a burst queues hundreds of thousands). Everything about
+/// waiting lives out of line, allocated by the first waiter: most futures of a burst never have
+/// one.
 struct Inner<T> {
     outcome: Outcome<T>,
+    waiters: Option<Box<Waiters<T>>>,
+}
+
+/// Whoever waits for a future: registered under the lock, taken by the completer.
+struct Waiters<T> {
     /// The waker of the latest poll of the `ExecutorFuture` that owns this future.
     waker: Option<Waker>,
-    /// Callbacks and group-wait signals, in registration order; allocated by the first one.
-    /// Boxed (one word, not three): most futures never have any.
-    #[allow(clippy::box_collection)]
-    listeners: Option<Box<Vec<Listener<T>>>>,
-    /// Threads blocked on `cond`; the completer skips `notify_all` when there are none.
-    blocked: u32,
-    /// Set once the future has ended, its callbacks have run and its listeners were notified.
-    settled: bool,
+    /// Threads parked in [`Core::block`], and what each waits for.
+    threads: Vec<(Thread, Until)>,
+    /// Callbacks and group-wait signals, in registration order.
+    listeners: Vec<Listener<T>>,
+}
+
+impl<T> Default for Waiters<T> {
+    fn default() -> Self {
+        Waiters {
+            waker: None,
+            threads: Vec::new(),
+            listeners: Vec::new(),
+        }
+    }
 }
 
 enum Outcome<T> {
@@ -81,15 +94,11 @@ impl<T> Core<T> {
     pub(crate) fn new(pool: u32) -> Core<T> {
         Core {
             state: State::new(),
+            pool,
             inner: Mutex::new(Inner {
                 outcome: Outcome::Empty,
-                settled: false,
-                blocked: 0,
-                waker: None,
-                listeners: None,
+                waiters: None,
             }),
-            cond: Condvar::new(),
-            pool,
         }
     }
 
@@ -115,8 +124,13 @@ impl<T> Core<T> {
         // cancellation (a running job that stopped early when asked to).
         let failed = outcome.as_ref().is_err_and(|err| !err.is_cancelled());
         inner.outcome = Outcome::Ready(outcome.map_err(Box::new));
-        self.state.transition_to_finished(failed);
-        self.settle(inner, fut, false, hooks);
+        // Nobody waits and nothing is registered (the common case in a burst): the future ends
+        // settled, in one critical section.
+        let nobody = inner.waiters.is_none();
+        self.state.transition_to_finished(failed, nobody);
+        if !nobody {
+            self.settle(inner, fut, false, hooks);
+        }
     }
 
     /// Ends a future that is still `PENDING` without running its job. Returns what happened; the
@@ -142,21 +156,21 @@ impl<T> Core<T> {
 
     /// The completion protocol, entered with the lock held right after a terminal transition.
     ///
-    /// 1. Take the listeners registered so far (later registrations see a terminal state and do
-    ///    not register) and release the lock.
+    /// 1. Take the listeners and the threads waiting until *done* registered so far (later
+    ///    registrations see a terminal state and do not register) and release the lock.
     /// 2. Wake the readers: group-wait signals and threads blocked until *done* (as CPython
     ///    notifies its waiters before running callbacks).
     /// 3. Drop the unrun closure (`discard`), run the callbacks in order: user code, so outside
     ///    the lock and each under `catch_unwind`, after `hooks.before_user_code()` (a worker
     ///    stops counting itself available: a callback may block).
-    /// 4. Retake the lock, mark the future settled, take the waker and the count of blocked
-    ///    threads, release the lock, and only then wake them: takers (`join`, the
-    ///    `ExecutorFuture`) wait for this, so no callback can find the value gone.
+    /// 4. Retake the lock, mark the future `SETTLED`, take the waker and the remaining threads
+    ///    (waiting until *settled*), release the lock, and only then wake them: takers (`join`,
+    ///    the `ExecutorFuture`) wait for this, so no callback can find the value gone.
     ///
-    /// Nothing registered before step 1 is missed (it is in the list, or counted in `blocked`);
-    /// nothing registered after step 1 needs waking by step 2 (it saw the terminal state under
-    /// the same lock); a taker that arrives between 1 and 4 blocks or leaves its waker, and
-    /// step 4 wakes it. Without callbacks or a closure to drop, 1–4 are one critical section.
+    /// Nothing registered before step 1 is missed (it is in the lists); nothing registered after
+    /// step 1 needs waking by step 2 (it saw the terminal state under the same lock); a taker
+    /// that arrives between 1 and 4 registers its thread or its waker, and step 4 wakes it.
+    /// Without callbacks, readers or a closure to drop, steps 1–4 are one critical section.
     fn settle<'a>(
         &'a self,
         mut inner: MutexGuard<'a, Inner<T>>,
@@ -164,9 +178,14 @@ impl<T> Core<T> {
         discard: bool,
         hooks: &mut dyn RunHooks,
     ) {
-        let listeners = inner.listeners.take().map_or_else(Vec::new, |list| *list);
-        if discard || !listeners.is_empty() {
-            let blocked = inner.blocked > 0;
+        let (listeners, readers) = match inner.waiters.as_deref_mut() {
+            Some(waiters) => (
+                mem::take(&mut waiters.listeners),
+                take_threads(&mut waiters.threads, Until::Done),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        if discard || !listeners.is_empty() || !readers.is_empty() {
             drop(inner);
             let mut callbacks = Vec::new();
             for listener in listeners {
@@ -175,8 +194,8 @@ impl<T> Core<T> {
                     Listener::Signal(signal, key) => signal.notify(key),
                 }
             }
-            if blocked {
-                self.cond.notify_all();
+            for thread in readers {
+                thread.unpark();
             }
             if discard || !callbacks.is_empty() {
                 hooks.before_user_code();
@@ -191,15 +210,17 @@ impl<T> Core<T> {
             }
             inner = lock(&self.inner);
         }
-        inner.settled = true;
-        let waker = inner.waker.take();
-        let blocked = inner.blocked > 0;
+        self.state.set_settled();
+        let waiters = inner.waiters.take();
         drop(inner);
-        if blocked {
-            self.cond.notify_all();
-        }
-        if let Some(waker) = waker {
-            waker.wake();
+        if let Some(waiters) = waiters {
+            let Waiters { waker, threads, .. } = *waiters;
+            for (thread, _) in threads {
+                thread.unpark();
+            }
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 
@@ -210,9 +231,8 @@ impl<T> Core<T> {
         // push: either we push and the completer (who takes the list under the lock) runs it, or
         // the future has ended and we run it ourselves.
         if !state::is_done(self.state.load()) {
-            inner
+            waiters(&mut inner)
                 .listeners
-                .get_or_insert_with(Box::default)
                 .push(Listener::Callback(callback));
             return;
         }
@@ -227,9 +247,8 @@ impl<T> Core<T> {
         if state::is_done(self.state.load()) {
             return false;
         }
-        inner
+        waiters(&mut inner)
             .listeners
-            .get_or_insert_with(Box::default)
             .push(Listener::Signal(Arc::clone(signal), key));
         true
     }
@@ -237,57 +256,74 @@ impl<T> Core<T> {
     /// Removes a signal registered by [`add_signal`](Self::add_signal), if it is still there.
     pub(crate) fn remove_signal(&self, signal: &Arc<Signal>) {
         let mut inner = lock(&self.inner);
-        if let Some(listeners) = &mut inner.listeners {
-            listeners.retain(
+        if let Some(waiters) = &mut inner.waiters {
+            waiters.listeners.retain(
                 |listener| !matches!(listener, Listener::Signal(s, _) if Arc::ptr_eq(s, signal)),
             );
         }
     }
 
     /// Blocks until `until` holds or `deadline` passes. Returns `true` if `until` holds.
+    ///
+    /// The thread registers itself under the lock after checking the condition, then parks; the
+    /// completer takes the registration under the same lock as it makes the condition true, and
+    /// unparks it (`settle`). A spurious or stale unpark only makes the loop check again.
     pub(crate) fn block(&self, until: Until, deadline: Option<Instant>) -> bool {
-        let mut inner = lock(&self.inner);
+        let me = thread::current();
+        let mut registered = false;
         loop {
-            if self.reached(&inner, until) {
-                return true;
-            }
-            inner.blocked += 1;
-            inner = match deadline {
-                None => wait(&self.cond, inner),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        inner.blocked -= 1;
+            {
+                let mut inner = lock(&self.inner);
+                if self.reached(until) {
+                    if registered {
+                        unregister(&mut inner, &me);
+                    }
+                    return true;
+                }
+                if let Some(deadline) = deadline {
+                    if Instant::now() >= deadline {
+                        if registered {
+                            unregister(&mut inner, &me);
+                        }
                         return false;
                     }
-                    wait_timeout(&self.cond, inner, deadline - now).0
                 }
-            };
-            inner.blocked -= 1;
+                if !registered {
+                    waiters(&mut inner).threads.push((me.clone(), until));
+                    registered = true;
+                }
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    thread::park_timeout(deadline.saturating_duration_since(Instant::now()))
+                }
+            }
         }
     }
 
-    fn reached(&self, inner: &Inner<T>, until: Until) -> bool {
+    fn reached(&self, until: Until) -> bool {
+        let word = self.state.load();
         match until {
-            Until::Done => state::is_done(self.state.load()),
-            Until::Settled => inner.settled,
+            Until::Done => state::is_done(word),
+            Until::Settled => state::is_settled(word),
         }
     }
 
     /// Moves the outcome out. The caller has waited for [`Until::Settled`].
     pub(crate) fn take(&self) -> Result<T, FutureError> {
-        let mut inner = lock(&self.inner);
-        debug_assert!(inner.settled);
-        take_outcome(&mut inner)
+        debug_assert!(state::is_settled(self.state.load()));
+        take_outcome(&mut lock(&self.inner))
     }
 
     /// The `Future::poll` of the bridge: the outcome once settled, else remember the waker.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Result<T, FutureError>> {
         let mut inner = lock(&self.inner);
-        if inner.settled {
+        if state::is_settled(self.state.load()) {
             return Poll::Ready(take_outcome(&mut inner));
         }
-        if matches!(&inner.waker, Some(w) if w.will_wake(cx.waker())) {
+        let stored = inner.waiters.as_ref().and_then(|w| w.waker.as_ref());
+        if stored.is_some_and(|w| w.will_wake(cx.waker())) {
             return Poll::Pending;
         }
         // Clone the new waker outside the lock (it is the runtime's code), then re-check: the
@@ -295,13 +331,13 @@ impl<T> Core<T> {
         drop(inner);
         let waker = cx.waker().clone();
         let mut inner = lock(&self.inner);
-        if inner.settled {
+        if state::is_settled(self.state.load()) {
             let outcome = take_outcome(&mut inner);
             drop(inner);
             drop(waker);
             return Poll::Ready(outcome);
         }
-        let old = inner.waker.replace(waker);
+        let old = waiters(&mut inner).waker.replace(waker);
         drop(inner);
         drop(old);
         Poll::Pending
@@ -309,7 +345,10 @@ impl<T> Core<T> {
 
     /// Forgets the stored waker (the `ExecutorFuture` was dropped).
     pub(crate) fn clear_waker(&self) {
-        let old = lock(&self.inner).waker.take();
+        let old = lock(&self.inner)
+            .waiters
+            .as_mut()
+            .and_then(|w| w.waker.take());
         drop(old);
     }
 
@@ -351,6 +390,30 @@ impl<T> Core<T> {
             Outcome::Ready(Err(err)) => Some(FutureError::clone(err)),
             _ => None,
         }
+    }
+}
+
+/// The waiters of a future that has not settled, allocated by the first one.
+fn waiters<T>(inner: &mut Inner<T>) -> &mut Waiters<T> {
+    inner.waiters.get_or_insert_with(Box::default)
+}
+
+/// Removes the threads waiting for `until` from `threads`.
+fn take_threads(threads: &mut Vec<(Thread, Until)>, until: Until) -> Vec<Thread> {
+    let mut taken = Vec::new();
+    threads.retain(|(thread, u)| {
+        if *u == until {
+            taken.push(thread.clone());
+        }
+        *u != until
+    });
+    taken
+}
+
+/// Removes `me` from the parked threads, if it is still there (the completer may have taken it).
+fn unregister<T>(inner: &mut Inner<T>, me: &Thread) {
+    if let Some(waiters) = &mut inner.waiters {
+        waiters.threads.retain(|(thread, _)| thread.id() != me.id());
     }
 }
 

@@ -33,6 +33,10 @@ pub(crate) const CANCELLED: u32 = 3;
 const LIFECYCLE: u32 = 0b011;
 /// Flag, only with `FINISHED`: the outcome is an error other than `Cancelled`.
 pub(crate) const FAILED: u32 = 0b100;
+/// Flag, only with a terminal state: the completion protocol has run (the callbacks registered
+/// before the end ran, every waiter was woken), so the value may be moved out. Set under the
+/// future's lock, by the completer only.
+pub(crate) const SETTLED: u32 = 0b1000;
 
 /// The outcome of [`State::transition_to_running`].
 #[must_use]
@@ -106,14 +110,26 @@ impl State {
         }
     }
 
-    /// `RUNNING → FINISHED[|FAILED]`, by the runner that won `transition_to_running`. The caller
-    /// holds the lock.
-    pub(crate) fn transition_to_finished(&self, failed: bool) {
-        let to = if failed { FINISHED | FAILED } else { FINISHED };
+    /// `RUNNING → FINISHED[|FAILED][|SETTLED]`, by the runner that won `transition_to_running`.
+    /// The caller holds the lock. `settled`: the completion protocol has nothing left to do
+    /// (no callbacks, no waiters), so the future settles in the same store.
+    pub(crate) fn transition_to_finished(&self, failed: bool, settled: bool) {
+        let mut to = if failed { FINISHED | FAILED } else { FINISHED };
+        if settled {
+            to |= SETTLED;
+        }
         // ORDERING: Release, see `load`. A plain store is enough: only the runner may leave
         // RUNNING, so no other transition can race with this one.
         debug_assert_eq!(lifecycle(self.0.load(Ordering::Relaxed)), RUNNING);
         self.0.store(to, Ordering::Release);
+    }
+
+    /// Adds `SETTLED` to a terminal state. The caller holds the lock and is the completer.
+    pub(crate) fn set_settled(&self) {
+        // ORDERING: Release: a taker that sees SETTLED (Acquire, in `load`) sees every effect
+        // of the callbacks that ran before; it then reads the outcome under the lock anyway.
+        let prev = self.0.fetch_or(SETTLED, Ordering::Release);
+        debug_assert!(is_done(prev), "settled before the end");
     }
 }
 
@@ -125,6 +141,11 @@ pub(crate) fn lifecycle(word: u32) -> u32 {
 /// `true` once the future has ended (`FINISHED` or `CANCELLED`).
 pub(crate) fn is_done(word: u32) -> bool {
     lifecycle(word) >= FINISHED
+}
+
+/// `true` once the completion protocol is over: the value may be moved out.
+pub(crate) fn is_settled(word: u32) -> bool {
+    word & SETTLED != 0
 }
 
 /// `true` if the future finished with an error other than `Cancelled`.

@@ -61,11 +61,17 @@ struct Slots {
     entries: Vec<Slot>,
     /// Worker threads that have not left their loop.
     live: usize,
+    /// Threads being started outside the lock whose handle is not stored yet; `shutdown(wait)`
+    /// waits for them too, so that it joins every thread.
+    starting: usize,
 }
 
 #[derive(Default)]
 struct Slot {
     occupied: bool,
+    /// Bumped at every reservation, so a thread start that finishes late knows whether the slot
+    /// is still the one it reserved.
+    generation: u64,
     /// The handle of the thread that last used this slot (running, or exited and not joined).
     handle: Option<JoinHandle<()>>,
 }
@@ -96,6 +102,7 @@ impl Registry {
             slots: Mutex::new(Slots {
                 entries: (0..slots).map(|_| Slot::default()).collect(),
                 live: 0,
+                starting: 0,
             }),
             all_exited: Condvar::new(),
             config,
@@ -178,30 +185,95 @@ impl Registry {
 
     /// The cascade (`Sleep::more_work`): a worker that took a job while more is queued, or that
     /// stopped searching as the last searcher, makes sure another worker comes for the rest.
-    pub(crate) fn more_work(self: &Arc<Self>, has_work: impl Fn() -> bool) {
-        self.sleep.more_work(has_work, || self.try_spawn());
+    /// `queued`: how many jobs wait (an estimate).
+    pub(crate) fn more_work(self: &Arc<Self>, queued: impl Fn() -> usize) {
+        self.sleep
+            .more_work(queued, || self.try_spawn(), || self.hand_off());
     }
 
     /// Starts one more worker thread, unless the pool is closed or `max_workers` exist.
     fn try_spawn(self: &Arc<Self>) -> Spawn<FutureError> {
+        match self.spawn_with(None) {
+            Ok(()) => Spawn::Spawned,
+            Err((spawn, _)) => spawn,
+        }
+    }
+
+    /// Pops the oldest job of the injector and starts a thread for it: the job waits in the new
+    /// worker's own deque, so the thread has work in hand. `Sleep::more_work` uses this to start
+    /// the threads of a burst of long jobs in a tree. Returns `false` if there was no job or no
+    /// thread could be started (the job is then queued again and a worker called for it).
+    fn hand_off(self: &Arc<Self>) -> bool {
+        let job = loop {
+            match self.injector.steal() {
+                Steal::Success(job) => break job,
+                Steal::Empty => return false,
+                Steal::Retry => {}
+            }
+        };
+        match self.spawn_with(Some(job)) {
+            Ok(()) => true,
+            Err((_, job)) => {
+                if let Some(job) = job {
+                    // Rare (a race for the last thread slot, or the OS refused): back it goes,
+                    // behind the jobs queued meanwhile, and a worker is called as for a submit.
+                    self.injector.push(job);
+                    let _ = self.sleep.job_pushed(
+                        || None::<FutureError>,
+                        || !self.injector.is_empty(),
+                        || self.try_spawn(),
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Starts a worker thread, with `first` waiting in its deque if given. On failure, says why
+    /// and gives `first` back.
+    ///
+    /// The slot is reserved under the slot lock (the only place `threads` grows), but the thread
+    /// is started outside it: starting a thread takes tens of microseconds, and threads that
+    /// start threads (`hand_off`) must not queue up behind each other.
+    fn spawn_with(
+        self: &Arc<Self>,
+        first: Option<Job>,
+    ) -> Result<(), (Spawn<FutureError>, Option<Job>)> {
         let mut slots = lock(&self.slots);
         if let Some(err) = self.closed_error() {
-            return Spawn::Failed(err);
+            return Err((Spawn::Failed(err), first));
         }
         // A thread with an initializer to run is busy until it has run it: submitters meanwhile
         // start threads of their own (as Python's do) instead of waiting for it.
         let searching = self.config.initializer.is_none();
         if !self.sleep.try_add_thread(searching) {
-            return Spawn::AtMax;
+            return Err((Spawn::AtMax, first));
         }
         let index = slots
             .entries
             .iter()
             .position(|slot| !slot.occupied)
             .expect("poolbridge bug: fewer than max_workers threads but no free slot");
-        let previous = slots.entries[index].handle.take();
+        let slot = &mut slots.entries[index];
+        let previous = slot.handle.take();
+        slot.occupied = true;
+        slot.generation += 1;
+        let generation = slot.generation;
+        slots.live += 1;
+        slots.starting += 1;
         let local = Worker::new_fifo();
-        self.set_stealer(index, Some(local.stealer()));
+        let stealer = local.stealer();
+        if let Some(job) = first {
+            local.push(job);
+        }
+        // Published before the thread starts, hence before anything can be pushed to its deque
+        // by the thread itself (see `set_stealer`).
+        self.set_stealer(index, Some(stealer.clone()));
+        drop(slots);
+        if let Some(previous) = previous {
+            // A thread that retired from this slot; it has released it and is returning.
+            let _ = previous.join();
+        }
 
         let mut builder =
             thread::Builder::new().name(format!("{}_{index}", self.config.thread_name_prefix));
@@ -215,28 +287,50 @@ impl Registry {
             builder.spawn(move || worker::main(registry, index, local, searching))
         })
         .unwrap_or_else(|panic| Err(std::io::Error::other(panic.message().to_owned())));
+
+        let mut slots = lock(&self.slots);
+        slots.starting -= 1;
         let outcome = match spawned {
             Ok(handle) => {
-                slots.entries[index] = Slot {
-                    occupied: true,
-                    handle: Some(handle),
-                };
-                slots.live += 1;
-                Spawn::Spawned
+                let slot = &mut slots.entries[index];
+                if slot.generation == generation {
+                    slot.handle = Some(handle);
+                    Ok(())
+                } else {
+                    // The thread already left its loop and the slot was taken again: it is
+                    // on its way out; join it below, outside the lock.
+                    drop(slots);
+                    let _ = handle.join();
+                    slots = lock(&self.slots);
+                    Ok(())
+                }
             }
             Err(err) => {
+                // The thread never ran: the slot is still ours, and so is `first` unless another
+                // worker stole it from the deque meanwhile (then it runs there).
                 self.sleep.remove_thread(searching);
+                slots.entries[index].occupied = false;
                 self.set_stealer(index, None);
-                Spawn::Failed(FutureError::BrokenPool(format!(
-                    "could not start a worker thread: {err}"
-                )))
+                slots.live -= 1;
+                let first = loop {
+                    match stealer.steal() {
+                        Steal::Success(job) => break Some(job),
+                        Steal::Empty => break None,
+                        Steal::Retry => {}
+                    }
+                };
+                Err((
+                    Spawn::Failed(FutureError::BrokenPool(format!(
+                        "could not start a worker thread: {err}"
+                    ))),
+                    first,
+                ))
             }
         };
-        drop(slots);
-        if let Some(previous) = previous {
-            // A thread that retired from this slot; it has released it and is returning.
-            let _ = previous.join();
+        if slots.live == 0 && slots.starting == 0 {
+            self.all_exited.notify_all();
         }
+        drop(slots);
         outcome
     }
 
@@ -306,6 +400,12 @@ impl Registry {
         !self.injector.is_empty() || victims.iter().any(|s| !s.is_empty())
     }
 
+    /// How many jobs wait in the injector and in `victims`' deques (an estimate: the queues move
+    /// while it is read).
+    pub(crate) fn queued_in(&self, victims: &[Stealer<Job>]) -> usize {
+        self.injector.len() + victims.iter().map(Stealer::len).sum::<usize>()
+    }
+
     /// `true` if a job is queued anywhere (injector or any local deque).
     pub(crate) fn has_work(&self) -> bool {
         !self.injector.is_empty() || read(&self.stealers).iter().flatten().any(|s| !s.is_empty())
@@ -368,7 +468,7 @@ impl Registry {
             return;
         }
         let mut slots = lock(&self.slots);
-        while slots.live > 0 {
+        while slots.live > 0 || slots.starting > 0 {
             slots = self
                 .all_exited
                 .wait(slots)
@@ -435,7 +535,7 @@ impl Registry {
         slots.entries[index].occupied = false;
         self.set_stealer(index, None);
         slots.live -= 1;
-        if slots.live == 0 {
+        if slots.live == 0 && slots.starting == 0 {
             self.all_exited.notify_all();
         }
     }

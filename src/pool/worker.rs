@@ -11,22 +11,9 @@ use crossbeam_deque::{Stealer, Worker};
 use crate::context;
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
-use crate::pool::sleep::Wake;
+use crate::pool::sleep::{Search, Wake};
 use crate::pool::task::Job;
 use crate::unwind;
-
-/// How many times an idle, searching worker looks at the queues before parking, and how it
-/// waits between looks: the first `SPIN_PAUSE_ROUNDS` rounds busy-wait `2^round` pause
-/// instructions, the rest yield the core. Spinning for a few tens of microseconds lets a worker
-/// take the next job of a request/response pattern (an async task awaiting one job at a time)
-/// without paying for a park/unpark pair, while an idle pool still parks almost at once.
-///
-/// Measured (`cargo bench --bench compare -- --only roundtrip`, 2 cores): with 8 pause rounds
-/// (255 pauses, several µs without yielding) the roundtrip p50 was 15.8 µs; with 4 (15 pauses)
-/// it is 5.1 µs. The woken async runtime thread often lands on the spinner's core, and only a
-/// yield lets it run: spin briefly, then yield.
-const SPIN_ROUNDS: u32 = 48;
-const SPIN_PAUSE_ROUNDS: u32 = 4;
 
 thread_local! {
     /// The worker running on this thread, if any.
@@ -111,17 +98,25 @@ impl WorkerCtx {
             ctx: self,
             searching,
         };
+        // How long to search before parking (`sleep/search.rs`).
+        let mut search = Search::new();
         loop {
             if let Some((job, more)) = self.find_work().or_else(|| {
+                search.went_idle();
                 if !me.searching {
                     me.searching = sleep.try_start_searching();
                 }
-                if me.searching { self.spin() } else { None }
+                if me.searching {
+                    search.run(|| self.find_work(), || registry.is_closed())
+                } else {
+                    None
+                }
             }) {
+                search.found_job();
                 // Call another worker if the queue we took from holds more (the jobs pushed while
                 // one worker searched all counted on it), or if we were the last searcher.
                 if sleep.found_job(&mut me.searching, more) {
-                    registry.more_work(|| self.has_work());
+                    registry.more_work(|| self.queued());
                 }
                 self.run_job(job, &mut me);
                 continue;
@@ -136,32 +131,13 @@ impl WorkerCtx {
             });
             me.searching = true;
             if wake == Wake::TimedOut {
+                search.reset();
                 match registry.try_retire(self) {
                     Retire::Exited => return,
                     Retire::Stay => {}
                 }
             }
         }
-    }
-
-    /// Looks at the queues `SPIN_ROUNDS` times with a growing pause in between.
-    fn spin(&self) -> Option<(Job, bool)> {
-        for round in 0..SPIN_ROUNDS {
-            if round < SPIN_PAUSE_ROUNDS {
-                for _ in 0..(1u32 << round) {
-                    std::hint::spin_loop();
-                }
-            } else {
-                std::thread::yield_now();
-            }
-            if let Some(job) = self.find_work() {
-                return Some(job);
-            }
-            if self.registry.is_closed() {
-                return None;
-            }
-        }
-        None
     }
 
     /// The next job: own deque first, then the injector, then the other workers; and whether the
@@ -177,6 +153,11 @@ impl WorkerCtx {
     /// `true` if this worker's own deque holds a job.
     pub(crate) fn has_local_work(&self) -> bool {
         !self.local.is_empty()
+    }
+
+    /// How many jobs wait where this worker could take them from (an estimate).
+    fn queued(&self) -> usize {
+        self.local.len() + self.with_victims(|victims| self.registry.queued_in(victims))
     }
 
     /// `true` if a job is queued anywhere this worker could take it from.
@@ -240,7 +221,7 @@ impl RunHooks for Availability<'_> {
             .sleep
             .before_user_code(&mut self.searching)
         {
-            self.ctx.registry.more_work(|| self.ctx.has_work());
+            self.ctx.registry.more_work(|| self.ctx.queued());
         }
     }
 }

@@ -16,8 +16,11 @@
 //!
 //! `searching` and `sleeping` workers are also counted in `threads`.
 
+mod search;
+
 use std::time::{Duration, Instant};
 
+pub(crate) use self::search::Search;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::loom::{lock, wait, wait_timeout};
@@ -157,7 +160,7 @@ impl Sleep {
         &self,
         closed: impl FnOnce() -> Option<E>,
         still_queued: impl Fn() -> bool,
-        spawn: impl FnOnce() -> Spawn<E>,
+        spawn: impl FnMut() -> Spawn<E>,
     ) -> Result<(), E> {
         // ORDERING: the submitter's Dekker fence: push → fence → read `closed` and the word.
         // Against a worker's announce → fence → re-check, and `shutdown`'s flag → fence → drain,
@@ -166,40 +169,59 @@ impl Sleep {
         if let Some(err) = closed() {
             return Err(err);
         }
-        self.call_worker(still_queued, spawn)
+        // One searcher covers any number of queued jobs: it calls the next worker when it takes
+        // one (`more_work`). Calling a worker per job instead wakes workers that cannot get a
+        // core while the burst lasts.
+        self.call_worker(|counts| counts.searching == 0 && still_queued(), spawn)
     }
 
     /// The cascade: a worker that took a job while more is queued, or that stops searching as
     /// the last searcher, makes sure another worker comes for the rest. This is how the jobs
-    /// pushed while one worker searched (they all counted on it) fan out, one worker per job.
+    /// pushed while one worker searched (they all counted on it) fan out over the workers.
+    ///
+    /// `queued` is the number of jobs waiting (an estimate: the queues' lengths). When many more
+    /// jobs wait than workers search and nobody sleeps, the caller also hands one job to a new
+    /// thread (`hand_off`: the job waits in the new worker's own deque), which does the same when
+    /// it starts: a burst of long jobs starts its threads in a tree, 128 threads in 7 steps of a
+    /// thread start rather than a chain of 127. A thread started so has a job of its own, so the
+    /// thread count stays one per job that no idle worker could take; the margin (twice the
+    /// searchers) keeps concurrent cascades from starting a thread for a job a searcher takes.
     pub(crate) fn more_work<E>(
         &self,
-        still_queued: impl Fn() -> bool,
-        spawn: impl FnOnce() -> Spawn<E>,
+        queued: impl Fn() -> usize,
+        mut spawn: impl FnMut() -> Spawn<E>,
+        hand_off: impl FnOnce() -> bool,
     ) {
         // ORDERING: the Dekker fence of the cascade, as in `job_pushed`.
         fence(Ordering::SeqCst);
-        let _ = self.call_worker(still_queued, spawn);
+        let _ = self.call_worker(|counts| counts.searching == 0 && queued() > 0, &mut spawn);
+        let counts = self.counts();
+        if counts.sleeping == 0
+            && counts.threads < self.max_threads
+            && queued() > 2 * (counts.searching + 1)
+        {
+            let _ = hand_off();
+        }
     }
 
-    /// Leaves the queued work to a searching worker if there is one, else wakes a sleeping
+    /// Calls a worker to the queues if `needed` says so for the current counts: wakes a sleeping
     /// worker, else starts a thread (`spawn`, lazily, up to `max_threads`). The caller has just
     /// issued `fence(SeqCst)`.
     ///
-    /// `still_queued` says whether work is still waiting: a worker may have taken it between the
+    /// `needed` also checks that work is still waiting: a worker may have taken it between the
     /// push and now, and then nobody needs calling (a thread started then would be one more than
     /// Python starts for the same jobs).
     fn call_worker<E>(
         &self,
-        still_queued: impl Fn() -> bool,
-        spawn: impl FnOnce() -> Spawn<E>,
+        needed: impl Fn(&Counts) -> bool,
+        mut spawn: impl FnMut() -> Spawn<E>,
     ) -> Result<(), E> {
         let mut counts = self.counts();
         // Cheapest checks first: in a burst every thread is busy and nobody sleeps, and then
         // there is no one to call (busy threads come back to the queues); only otherwise read
         // the queue's ends to see whether the job is still waiting.
         let nobody_to_call = counts.sleeping == 0 && counts.threads >= self.max_threads;
-        if counts.searching > 0 || nobody_to_call || !still_queued() {
+        if nobody_to_call || !needed(&counts) {
             return Ok(());
         }
         if counts.sleeping > 0 {
@@ -209,7 +231,7 @@ impl Sleep {
             // The sleeper left the stack on its own: its re-check saw work (maybe ours) and it
             // searches again. Look again before starting a thread.
             counts = self.counts();
-            if counts.searching > 0 || !still_queued() {
+            if !needed(&counts) {
                 return Ok(());
             }
         }

@@ -1,0 +1,209 @@
+//! The spin/park decision: how long an idle worker keeps looking at the queues before it parks.
+//!
+//! Searching (spinning over the queues, yielding the core between looks) lets a worker take the
+//! next job of a request/response pattern (an async task awaiting one job at a time) without a
+//! park/unpark pair, which costs tens of microseconds on a VM whose idle vCPUs halt at once. But
+//! searching burns a core, and an idle pool must use none. So the search is bounded by *time*,
+//! not by a count of rounds (a `sched_yield` with nothing else to run returns in 0.2 µs on one
+//! machine and 5 µs on another), and the time adapts to how soon work has been arriving:
+//!
+//! * each worker keeps an average (EWMA, weight 1/4; the first gap taken as is) of its recent
+//!   *gaps*: how long it was idle before its next job arrived, whether it found that job while
+//!   searching or was woken for it;
+//! * while gaps are short (the average is at most [`SEARCH_MAX`]), a search lasts twice the
+//!   average, at least [`SEARCH_MIN`] and at most [`SEARCH_MAX`]: long enough to catch the next
+//!   job of a sequence, not much longer;
+//! * once gaps are long (the pool is idle, or jobs come rarely), a search lasts [`SEARCH_MIN`]:
+//!   spinning would not catch the next job anyway, so the worker parks almost at once.
+//!
+//! A worker parked before a job arrived records the time until it was woken, which includes the
+//! wake-up itself; when that is short the average falls back under [`SEARCH_MAX`] and the next
+//! search waits long enough again. So the policy settles by itself on any machine: it measures
+//! the gaps there instead of assuming them. `README.md` beside this file has the measurements.
+
+use std::time::{Duration, Instant};
+
+/// The shortest search: what a worker spends looking before it parks when work comes rarely.
+/// Enough for the jobs of a burst that is still being pushed, a few microseconds of CPU at most.
+pub(crate) const SEARCH_MIN: Duration = Duration::from_micros(5);
+
+/// The longest search: no worker spins longer than this before parking. Above the cost of a
+/// cross-vCPU wake-up on a VM without halt-polling (≈ 15 µs for a sleeping runtime thread,
+/// ≈ 45 µs more for a parked worker), so a request/response sequence never pays the second one.
+pub(crate) const SEARCH_MAX: Duration = Duration::from_micros(100);
+
+/// Rounds that busy-wait (`2^round` pause instructions) before the search starts yielding the
+/// core: a job pushed a moment after the worker went idle is taken without a syscall, and the
+/// yields after that let a thread that shares the core (often the submitter) run.
+const PAUSE_ROUNDS: u32 = 4;
+
+/// Gaps recorded are capped here, so one long idle period counts as "idle", not as an hour.
+const GAP_CAP_NS: u64 = 4 * SEARCH_MAX.as_nanos() as u64;
+
+/// A worker's memory of how soon work arrives after it goes idle.
+#[derive(Debug)]
+pub(crate) struct Search {
+    /// EWMA of the recent gaps, in nanoseconds; `None` before the first gap.
+    gap_ns: Option<u64>,
+    /// When the worker went idle (found no job), if it is idle.
+    idle_since: Option<Instant>,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search::new()
+    }
+}
+
+impl Search {
+    /// A worker that has seen no gap yet counts as cold: its first searches are short.
+    pub(crate) fn new() -> Search {
+        Search {
+            gap_ns: None,
+            idle_since: None,
+        }
+    }
+
+    /// The worker looked and found no job: it is idle from now on (if it was not already).
+    pub(crate) fn went_idle(&mut self) {
+        if self.idle_since.is_none() {
+            self.idle_since = Some(now());
+        }
+    }
+
+    /// The worker took a job. If it had been idle, the idle time is a gap to learn from.
+    pub(crate) fn found_job(&mut self) {
+        if let Some(since) = self.idle_since.take() {
+            self.record(since.elapsed());
+        }
+    }
+
+    /// The worker's keep-alive passed while it slept: it starts over as cold.
+    pub(crate) fn reset(&mut self) {
+        *self = Search::new();
+    }
+
+    fn record(&mut self, gap: Duration) {
+        let gap = (gap.as_nanos() as u64).min(GAP_CAP_NS);
+        self.gap_ns = Some(match self.gap_ns {
+            None => gap,
+            Some(avg) => avg - avg / 4 + gap / 4,
+        });
+    }
+
+    /// How long the next search may last.
+    pub(crate) fn budget(&self) -> Duration {
+        let gap = Duration::from_nanos(self.gap_ns.unwrap_or(GAP_CAP_NS));
+        if gap > SEARCH_MAX {
+            SEARCH_MIN
+        } else {
+            (2 * gap).clamp(SEARCH_MIN, SEARCH_MAX)
+        }
+    }
+
+    /// Looks for work with `find` until it finds some, `stop` says the pool is closing, or the
+    /// budget passes. The caller counts as searching meanwhile (`Sleep::try_start_searching`).
+    ///
+    /// Under loom, one round: loom does not model time, and a model's search must be finite.
+    pub(crate) fn run<J>(
+        &mut self,
+        mut find: impl FnMut() -> Option<J>,
+        stop: impl Fn() -> bool,
+    ) -> Option<J> {
+        if cfg!(loom) {
+            return find();
+        }
+        let budget = self.budget();
+        let start = now();
+        let mut round = 0;
+        loop {
+            if round < PAUSE_ROUNDS {
+                for _ in 0..(1u32 << round) {
+                    std::hint::spin_loop();
+                }
+                round += 1;
+            } else {
+                std::thread::yield_now();
+            }
+            if let Some(job) = find() {
+                return Some(job);
+            }
+            if stop() || start.elapsed() >= budget {
+                return None;
+            }
+        }
+    }
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cold_worker_searches_briefly() {
+        assert_eq!(Search::new().budget(), SEARCH_MIN);
+    }
+
+    #[test]
+    fn short_gaps_make_searches_long_enough_to_catch_them() {
+        let mut s = Search::new();
+        for _ in 0..20 {
+            s.record(Duration::from_micros(20));
+        }
+        let budget = s.budget();
+        assert!(
+            budget.abs_diff(Duration::from_micros(40)) < Duration::from_micros(1),
+            "{budget:?}"
+        );
+    }
+
+    #[test]
+    fn a_parked_worker_woken_soon_becomes_hot_again() {
+        let mut s = Search::new();
+        // Parked, then woken 62 µs after going idle (a 17 µs gap plus a 45 µs wake-up).
+        s.record(Duration::from_micros(62));
+        assert_eq!(s.budget(), SEARCH_MAX);
+        // Caught while searching from then on: the budget shrinks towards twice the gap.
+        for _ in 0..20 {
+            s.record(Duration::from_micros(17));
+        }
+        let budget = s.budget();
+        assert!(
+            budget.abs_diff(Duration::from_micros(34)) < Duration::from_micros(1),
+            "{budget:?}"
+        );
+        // One long gap makes the worker cold; gaps short again make it hot again.
+        s.record(Duration::from_secs(1));
+        assert_eq!(s.budget(), SEARCH_MIN);
+        for _ in 0..3 {
+            s.record(Duration::from_micros(62));
+        }
+        assert_eq!(s.budget(), SEARCH_MAX);
+    }
+
+    #[test]
+    fn long_gaps_make_searches_short() {
+        let mut s = Search::new();
+        for _ in 0..20 {
+            s.record(Duration::from_micros(20));
+        }
+        for _ in 0..10 {
+            s.record(Duration::from_secs(1));
+        }
+        assert_eq!(s.budget(), SEARCH_MIN);
+    }
+
+    #[test]
+    fn a_search_ends_by_its_budget() {
+        let mut s = Search::new();
+        let start = Instant::now();
+        assert_eq!(s.run(|| None::<()>, || false), None);
+        // Generous: the budget is SEARCH_MIN; a loaded machine may stretch one round.
+        assert!(start.elapsed() < Duration::from_millis(100));
+        assert_eq!(s.run(|| Some(7), || false), Some(7));
+    }
+}
