@@ -91,6 +91,13 @@ def series(rust, python):
     return out
 
 
+def machine_line(m):
+    """Kernel, cpuidle and guest halt-poll: why wake-up latencies differ between machines of
+    one kind. JSON from before these facts were recorded says "n/a"."""
+    return (f"kernel {m.get('kernel', 'n/a')} · cpuidle {m.get('cpuidle_driver', 'n/a')} "
+            f"(governor {m.get('cpuidle_governor', 'n/a')}) · guest halt-poll {m.get('halt_poll', 'n/a')}")
+
+
 def svg_chart(rust, python):
     data = series(rust, python)
     cols = 2
@@ -100,7 +107,7 @@ def svg_chart(rust, python):
     label_w, plot_w, value_w = 200, 300, 120
     panel_w = label_w + plot_w + value_w
     panel_h = 46 + nlibs * (bar_h + gap) + 28
-    margin, header = 20, 92
+    margin, header = 20, 110
     width = margin * 2 + cols * panel_w + (cols - 1) * 30
     height = header + rows_n * (panel_h + 20) + 30
 
@@ -118,11 +125,12 @@ def svg_chart(rust, python):
     if rust.get("preliminary"):
         sub = "PRELIMINARY (--quick) · " + sub
     e.append(f'<text x="{margin}" y="50" font-size="12" fill="#444">{escape(sub)}</text>')
+    e.append(f'<text x="{margin}" y="68" font-size="12" fill="#444">{escape(machine_line(m))}</text>')
     note = ("Dashed line = poolbridge. Whisker = min–max over runs. Label = median value. "
             "▲ higher is better, ▼ lower is better.")
     if python:
         note += f" Grey = {python['libs'][0]['label']} (benches/python_baseline.py, {python['runs']} run(s))."
-    e.append(f'<text x="{margin}" y="70" font-size="12" fill="#444">{escape(note)}</text>')
+    e.append(f'<text x="{margin}" y="88" font-size="12" fill="#444">{escape(note)}</text>')
 
     for k, (d, rows) in enumerate(data):
         px = margin + (k % cols) * (panel_w + 30)

@@ -45,8 +45,9 @@ where
     }
 }
 
-/// How a library is driven: async workloads (`spawn` from a current-thread tokio runtime) or
-/// the plain-thread `sync` workload (`submit` + `wait`).
+/// How a library is driven: async workloads (`spawn` from the tasks of a tokio runtime: a
+/// current-thread one, or a multi-thread one for `mpburst`) or the plain-thread `sync` workload
+/// (`submit` + `wait`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
     Async,
@@ -63,8 +64,9 @@ pub trait Lib: Send + Sync + Sized + 'static {
     /// cpu); `None` keeps the library's default, as a user gets it.
     fn new(mode: Mode, workers: Option<usize>) -> Self;
 
-    /// Adjusts the current-thread runtime the async workloads run on (tokio's blocking pool
-    /// belongs to the runtime).
+    /// Adjusts the runtime the async workloads run on, current-thread or multi-thread (tokio's
+    /// blocking pool belongs to the runtime). `spawn` may then be called from any of that
+    /// runtime's threads, and must use that runtime where the library is the runtime's own.
     fn tune_runtime(_builder: &mut tokio::runtime::Builder, _workers: Option<usize>) {}
 
     fn spawn<F>(&self, f: F) -> Self::Handle
@@ -126,7 +128,8 @@ impl Lib for Poolbridge {
 }
 
 // ---------------------------------------------------------------------------------------------
-// tokio: `tokio::task::spawn_blocking` on the runtime's blocking pool.
+// tokio: `tokio::task::spawn_blocking` on the blocking pool of the runtime it is called from
+// (current-thread or multi-thread: the ambient handle, never a runtime of its own).
 
 pub struct Tokio {
     /// Sync mode only: a runtime whose blocking pool runs the jobs (never entered).

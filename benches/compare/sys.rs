@@ -1,5 +1,6 @@
-//! What the harness reads from the OS (Linux `/proc`) and the outside tools it asks (`rustc`,
-//! `git`): memory high-water mark, thread count, CPU time, machine description.
+//! What the harness reads from the OS (Linux `/proc`, `/sys`, the process CPU clock) and the
+//! outside tools it asks (`rustc`, `git`): memory high-water mark, thread count, CPU time,
+//! machine description (CPU, kernel, cpuidle, guest halt-poll).
 
 use std::fs;
 use std::process::Command;
@@ -66,6 +67,16 @@ pub fn cpu_ms_process() -> f64 {
     ticks as f64 * 10.0
 }
 
+/// CPU time (user + system) consumed so far by the whole process: every thread, those that have
+/// exited included, in nanoseconds (`clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`: the scheduler's
+/// exact accounting, not 10 ms ticks). One system call, no file read.
+pub fn cpu_ns_process() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(t.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
 pub fn cpu_model() -> String {
     fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -92,6 +103,100 @@ pub fn kernel() -> String {
     fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// The first line of a small text file (sysfs, procfs), trimmed; `None` if unreadable or empty.
+fn read_line(path: &str) -> Option<String> {
+    let s = fs::read_to_string(path).ok()?;
+    let line = s.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+const CPUIDLE: &str = "/sys/devices/system/cpu/cpuidle";
+const HALTPOLL: &str = "/sys/module/haltpoll/parameters";
+
+/// The cpuidle driver in use (`haltpoll`, `intel_idle`, `acpi_idle`, `none`...), or `n/a`.
+pub fn cpuidle_driver() -> String {
+    read_line(&format!("{CPUIDLE}/current_driver")).unwrap_or_else(|| "n/a".to_owned())
+}
+
+/// The cpuidle governor in use (`haltpoll`, `menu`, `teo`...), or `n/a`.
+pub fn cpuidle_governor() -> String {
+    read_line(&format!("{CPUIDLE}/current_governor_ro"))
+        .or_else(|| read_line(&format!("{CPUIDLE}/current_governor")))
+        .unwrap_or_else(|| "n/a".to_owned())
+}
+
+/// The guest halt-poll settings of the `haltpoll` cpuidle governor (a KVM guest's), as
+/// `(parameter, value)` with `guest_halt_poll_ns` first; empty where the module is absent or
+/// unreadable. With `guest_halt_poll_ns` at 0 an idle vCPU halts at once, and every wake-up that
+/// crosses vCPUs pays the hypervisor's halt exit (tens of µs): latencies differ between VMs.
+pub fn guest_halt_poll() -> Vec<(String, String)> {
+    let Ok(dir) = fs::read_dir(HALTPOLL) else {
+        return Vec::new();
+    };
+    let mut params: Vec<(String, String)> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let value = read_line(e.path().to_str()?)?;
+            name.starts_with("guest_halt_poll").then_some((name, value))
+        })
+        .collect();
+    params.sort_by_key(|(name, _)| (name != "guest_halt_poll_ns", name.clone()));
+    params
+}
+
+/// What the report says about the machine, beyond the CPU model and count: the facts that make
+/// wake-up latencies differ between machines of the same kind.
+pub struct Machine {
+    pub kernel: String,
+    pub cpuidle_driver: String,
+    pub cpuidle_governor: String,
+    /// Empty: not readable (no `haltpoll` governor module).
+    pub guest_halt_poll: Vec<(String, String)>,
+}
+
+impl Machine {
+    pub fn probe() -> Machine {
+        Machine {
+            kernel: kernel(),
+            cpuidle_driver: cpuidle_driver(),
+            cpuidle_governor: cpuidle_governor(),
+            guest_halt_poll: guest_halt_poll(),
+        }
+    }
+
+    /// `0 ns (off), allow_shrink=Y, grow=2, grow_start=50000, shrink=2` (`guest_halt_poll_ns`
+    /// first, then the other `guest_halt_poll_*` parameters), or `n/a`.
+    pub fn halt_poll(&self) -> String {
+        if self.guest_halt_poll.is_empty() {
+            return "n/a".to_owned();
+        }
+        self.guest_halt_poll
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "guest_halt_poll_ns" if v == "0" => "0 ns (off)".to_owned(),
+                "guest_halt_poll_ns" => format!("{v} ns"),
+                other => {
+                    let short = other.strip_prefix("guest_halt_poll_").unwrap_or(other);
+                    format!("{short}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// One line: kernel, cpuidle driver and governor, guest halt-poll.
+    pub fn summary(&self) -> String {
+        format!(
+            "kernel {}, cpuidle {} (governor {}), guest halt-poll {}",
+            self.kernel,
+            self.cpuidle_driver,
+            self.cpuidle_governor,
+            self.halt_poll()
+        )
+    }
 }
 
 /// The 1-minute load average: how busy the machine was (other processes compete for the cores).

@@ -17,6 +17,8 @@ pub struct Params {
     pub roundtrip_jobs: u64,
     pub burst_jobs: u64,
     pub sync_jobs: u64,
+    /// Jobs of `mpburst`, shared out among one producer task per CPU.
+    pub mpburst_jobs: u64,
     pub sleepy_jobs: u64,
     pub sleepy_workers: usize,
     pub sleepy_ms: u64,
@@ -41,8 +43,9 @@ impl Params {
             roundtrip_jobs: 20_000,
             burst_jobs: 200_000,
             sync_jobs: 200_000,
-            sleepy_jobs: 256,
-            sleepy_workers: 32,
+            mpburst_jobs: 200_000,
+            sleepy_jobs: 1_024,
+            sleepy_workers: 128,
             sleepy_ms: 10,
             cpu_jobs: 64,
             cpu_workers: 0,
@@ -62,6 +65,7 @@ impl Params {
             roundtrip_jobs: 5_000,
             burst_jobs: 100_000,
             sync_jobs: 100_000,
+            mpburst_jobs: 100_000,
             idle_ms: 1_000,
             ..Params::full()
         }
@@ -73,6 +77,7 @@ impl Params {
             ("roundtrip_jobs", self.roundtrip_jobs),
             ("burst_jobs", self.burst_jobs),
             ("sync_jobs", self.sync_jobs),
+            ("mpburst_jobs", self.mpburst_jobs),
             ("sleepy_jobs", self.sleepy_jobs),
             ("sleepy_workers", self.sleepy_workers as u64),
             ("sleepy_ms", self.sleepy_ms),
@@ -94,6 +99,7 @@ impl Params {
             "roundtrip_jobs" => self.roundtrip_jobs = v,
             "burst_jobs" => self.burst_jobs = v,
             "sync_jobs" => self.sync_jobs = v,
+            "mpburst_jobs" => self.mpburst_jobs = v,
             "sleepy_jobs" => self.sleepy_jobs = v,
             "sleepy_workers" => self.sleepy_workers = v as usize,
             "sleepy_ms" => self.sleepy_ms = v,
@@ -146,8 +152,12 @@ pub const WORKLOADS: &[Workload] = &[
         what: "N trivial jobs submitted from a plain thread (no runtime), results collected in order",
     },
     Workload {
+        name: "mpburst",
+        what: "multi-producer burst: one producer task per CPU on a multi-thread tokio runtime (one worker per CPU), each submitting its share of N trivial jobs, then awaiting them in order",
+    },
+    Workload {
         name: "sleepy",
-        what: "256 jobs of thread::sleep(10 ms) on 32 workers (ideal: 80 ms)",
+        what: "1024 jobs of thread::sleep(10 ms) on 128 workers (ideal: 8 waves = 80 ms)",
     },
     Workload {
         name: "cpu",
@@ -205,6 +215,30 @@ fn runtime<L: Lib>(workers: Option<usize>) -> tokio::runtime::Runtime {
     b.build().expect("tokio runtime")
 }
 
+/// A multi-thread runtime with `threads` worker threads, tuned for `L` like [`runtime`].
+fn multi_thread_runtime<L: Lib>(threads: usize) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(threads).enable_all();
+    L::tune_runtime(&mut b, None);
+    b.build().expect("tokio runtime")
+}
+
+/// The process's CPU time (all threads, exited ones included, user + system) over a measured
+/// section: `start()` right before it, `per_job(n)` right after it.
+struct CpuClock(u64);
+
+impl CpuClock {
+    fn start() -> CpuClock {
+        CpuClock(sys::cpu_ns_process())
+    }
+
+    /// CPU µs per job since `start()`.
+    fn per_job(&self, jobs: u64) -> f64 {
+        let ns = sys::cpu_ns_process().saturating_sub(self.0);
+        ns as f64 / 1e3 / jobs.max(1) as f64
+    }
+}
+
 async fn warm_up<L: Lib>(lib: &L, n: u64) {
     let handles: Vec<_> = (0..n).map(|i| lib.spawn(trivial(i))).collect();
     let mut sum = 0u64;
@@ -230,6 +264,7 @@ pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
         "burst" => burst::<L>(p, false),
         "join_all" => burst::<L>(p, true),
         "sync" => sync::<L>(p),
+        "mpburst" => mpburst::<L>(p),
         "sleepy" => sleepy::<L>(p),
         "cpu" => cpu::<L>(p),
         "idle" => idle::<L>(p),
@@ -245,18 +280,19 @@ pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
 fn roundtrip<L: Lib>(p: &Params) -> Metrics {
     let rt = runtime::<L>(None);
     let lib = L::new(Mode::Async, None);
-    let mut lat = rt.block_on(async {
+    let (mut lat, cpu_us) = rt.block_on(async {
         for i in 0..p.roundtrip_warmup {
             black_box(lib.spawn(trivial(i)).await);
         }
         let mut lat = Vec::with_capacity(p.roundtrip_jobs as usize);
+        let cpu = CpuClock::start();
         for i in 0..p.roundtrip_jobs {
             let t = Instant::now();
             let v = lib.spawn(trivial(i)).await;
             lat.push(t.elapsed().as_nanos() as f64 / 1e3);
             assert_eq!(v, i.wrapping_mul(3));
         }
-        lat
+        (lat, cpu.per_job(p.roundtrip_jobs))
     });
     let threads = sys::threads();
     lat.sort_by(f64::total_cmp);
@@ -267,6 +303,7 @@ fn roundtrip<L: Lib>(p: &Params) -> Metrics {
         ("p99_us", percentile(&lat, 99.0)),
         ("max_us", percentile(&lat, 100.0)),
         ("mean_us", mean),
+        ("cpu_us_per_job", cpu_us),
         ("threads", threads as f64),
     ]
 }
@@ -278,6 +315,7 @@ fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
     rt.block_on(async {
         warm_up(&lib, p.warmup).await;
         let hwm_before = sys::status_kib("VmHWM").unwrap_or(0);
+        let cpu = CpuClock::start();
         let t = Instant::now();
         let handles: Vec<_> = (0..n).map(|i| lib.spawn(trivial(i))).collect();
         let submitted = t.elapsed();
@@ -294,6 +332,7 @@ fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
             sum
         };
         let elapsed = t.elapsed();
+        let cpu_us = cpu.per_job(n);
         let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
         let threads = sys::threads();
         assert_eq!(sum, expected_sum(n));
@@ -309,6 +348,7 @@ fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
                 "bytes_per_job",
                 hwm_after.saturating_sub(hwm_before) as f64 * 1024.0 / n as f64,
             ),
+            ("cpu_us_per_job", cpu_us),
             ("threads", threads as f64),
         ]
     })
@@ -320,6 +360,7 @@ fn sync<L: Lib>(p: &Params) -> Metrics {
     let warm: Vec<_> = (0..p.warmup).map(|i| lib.submit(trivial(i))).collect();
     let warm_sum = warm.into_iter().map(L::wait).fold(0u64, u64::wrapping_add);
     assert_eq!(warm_sum, expected_sum(p.warmup));
+    let cpu = CpuClock::start();
     let t = Instant::now();
     let handles: Vec<_> = (0..n).map(|i| lib.submit(trivial(i))).collect();
     let submitted = t.elapsed();
@@ -328,14 +369,75 @@ fn sync<L: Lib>(p: &Params) -> Metrics {
         .map(L::wait)
         .fold(0u64, u64::wrapping_add);
     let elapsed = t.elapsed();
+    let cpu_us = cpu.per_job(n);
     let threads = sys::threads();
     assert_eq!(sum, expected_sum(n));
     vec![
         ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
         ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
         ("submit_ms", submitted.as_secs_f64() * 1e3),
+        ("cpu_us_per_job", cpu_us),
         ("threads", threads as f64),
     ]
+}
+
+/// The jobs `first..first + count` of producer `k` of `producers`: `n` shared out as evenly as
+/// the division allows (the first `n % producers` producers take one more).
+fn share(n: u64, producers: u64, k: u64) -> (u64, u64) {
+    let (base, extra) = (n / producers, n % producers);
+    let first = k * base + k.min(extra);
+    (first, base + u64::from(k < extra))
+}
+
+/// One producer of `mpburst`: submits its share, then awaits its own handles in order.
+async fn produce<L: Lib>(lib: &L, first: u64, count: u64) -> u64 {
+    let handles: Vec<_> = (first..first + count)
+        .map(|i| lib.spawn(trivial(i)))
+        .collect();
+    let mut sum = 0u64;
+    for h in handles {
+        sum = sum.wrapping_add(h.await);
+    }
+    sum
+}
+
+fn mpburst<L: Lib>(p: &Params) -> Metrics {
+    let producers = cores();
+    let rt = multi_thread_runtime::<L>(producers);
+    let lib = Arc::new(L::new(Mode::Async, None));
+    let n = p.mpburst_jobs;
+    rt.block_on(async {
+        // Warm up from the runtime's workers, where the producers will run.
+        let warm = Arc::clone(&lib);
+        let warm_n = p.warmup;
+        tokio::spawn(async move { warm_up(&*warm, warm_n).await })
+            .await
+            .expect("warm-up task");
+        let cpu = CpuClock::start();
+        let t = Instant::now();
+        let tasks: Vec<_> = (0..producers as u64)
+            .map(|k| {
+                let lib = Arc::clone(&lib);
+                let (first, count) = share(n, producers as u64, k);
+                tokio::spawn(async move { produce(&*lib, first, count).await })
+            })
+            .collect();
+        let mut sum = 0u64;
+        for task in tasks {
+            sum = sum.wrapping_add(task.await.expect("producer task"));
+        }
+        let elapsed = t.elapsed();
+        let cpu_us = cpu.per_job(n);
+        let threads = sys::threads();
+        assert_eq!(sum, expected_sum(n));
+        vec![
+            ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
+            ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+            ("cpu_us_per_job", cpu_us),
+            ("producers", producers as f64),
+            ("threads", threads as f64),
+        ]
+    })
 }
 
 fn sleepy<L: Lib>(p: &Params) -> Metrics {
