@@ -27,6 +27,19 @@ impl MapOptions {
     /// Bounds the whole iteration, measured from the `map_with` call: once the deadline passes,
     /// the iterator yields `Err(FutureError::Timeout)` once, cancels the jobs that have not
     /// started, and ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, MapOptions, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let options = MapOptions::default().timeout(Duration::from_millis(50));
+    /// let slow = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
+    /// let results: Vec<_> = pool.map_with(slow, [1, 300, 1], options).collect();
+    /// assert_eq!(results, [Ok(()), Err(FutureError::Timeout)]);
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -38,6 +51,18 @@ impl MapOptions {
     /// # Panics
     ///
     /// If `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{MapOptions, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// // An endless input: only 8 jobs are ever in flight.
+    /// let squares = pool.map_with(|n: u64| n * n, 1.., MapOptions::default().buffersize(8));
+    /// let first: Vec<u64> = squares.take(4).map(Result::unwrap).collect();
+    /// assert_eq!(first, [1, 4, 9, 16]);
+    /// ```
     pub fn buffersize(mut self, n: usize) -> Self {
         match NonZeroUsize::new(n) {
             Some(n) => self.buffersize = Some(n),
@@ -57,6 +82,20 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// results in input order, each `Ok(value)` or the item's error.
 ///
 /// Dropping it cancels the jobs that have not started.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{FutureError, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let results: Vec<Result<u32, FutureError>> = pool
+///     .map(|n: u32| if n == 2 { panic!("two") } else { n }, [1, 2, 3])
+///     .collect();
+/// assert_eq!(results[0], Ok(1));
+/// assert!(results[1].as_ref().unwrap_err().is_panic());
+/// assert_eq!(results[2], Ok(3));
+/// ```
 #[must_use = "a Map cancels its queued jobs when dropped"]
 pub struct Map<T> {
     /// Submitted jobs, in input order.

@@ -20,6 +20,20 @@ use crate::signal::Signal;
 /// Something that is, or refers to, a [`PoolFuture`]: lets [`wait()`] and [`as_completed`] take
 /// futures by value (`Vec<PoolFuture<T>>`) or by reference (`&Vec<PoolFuture<T>>`,
 /// `map.keys()`), boxed or in an `Arc`.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{ReturnWhen, ThreadPoolExecutor, wait};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let futures = vec![pool.submit(|| 1), pool.submit(|| 2)];
+/// // By reference (the futures stay usable)...
+/// assert_eq!(wait(&futures, ReturnWhen::AllCompleted).done.len(), 2);
+/// // ... or by value, boxed, in an Arc.
+/// let boxed: Vec<Box<_>> = futures.into_iter().map(Box::new).collect();
+/// assert_eq!(wait(boxed, ReturnWhen::AllCompleted).done.len(), 2);
+/// ```
 pub trait AsPoolFuture {
     /// The value type of the future.
     type Output;
@@ -63,6 +77,17 @@ impl<F: AsPoolFuture + ?Sized> AsPoolFuture for Arc<F> {
 }
 
 /// When [`wait()`] returns: Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{ReturnWhen, ThreadPoolExecutor, wait};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let futures = [pool.submit(|| -> u8 { panic!("first") }), pool.submit(|| 2)];
+/// let outcome = wait(&futures, ReturnWhen::FirstException);
+/// assert!(outcome.done.iter().any(|f| f.exception().is_some()));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as any future is done (finished or cancelled).
@@ -76,6 +101,20 @@ pub enum ReturnWhen {
 
 /// What [`wait()`] returns: the futures that are done and those that are not, each in input
 /// order.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::{Promise, ReturnWhen, ThreadPoolExecutor, wait_timeout};
+///
+/// let pool = ThreadPoolExecutor::new(1);
+/// let (_never, pending) = Promise::new();
+/// let futures = [pool.submit(|| 1), pending];
+/// let outcome = wait_timeout(&futures, Duration::from_millis(50), ReturnWhen::AllCompleted);
+/// assert_eq!(outcome.done.len(), 1);
+/// assert_eq!(outcome.not_done.len(), 1);
+/// ```
 #[derive(Debug)]
 pub struct DoneAndNotDone<F> {
     /// Finished or cancelled futures.
@@ -109,6 +148,17 @@ where
 }
 
 /// [`wait()`], giving up after `timeout`; the futures not done by then are in `not_done`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::{Promise, ReturnWhen, wait_timeout};
+///
+/// let (_promise, fut) = Promise::<u8>::new();
+/// let outcome = wait_timeout([&fut], Duration::from_millis(10), ReturnWhen::FirstCompleted);
+/// assert!(outcome.done.is_empty());
+/// ```
 pub fn wait_timeout<I>(fs: I, timeout: Duration, return_when: ReturnWhen) -> DoneAndNotDone<I::Item>
 where
     I: IntoIterator,
@@ -219,6 +269,21 @@ where
 
 /// [`as_completed`] with a deadline: once `timeout` passes with futures still pending, yields one
 /// `Err(FutureError::Timeout)` and ends.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::{Promise, ThreadPoolExecutor, as_completed_timeout};
+///
+/// let pool = ThreadPoolExecutor::new(1);
+/// let (_never, pending) = Promise::new();
+/// let futures = [pool.submit(|| 1), pending];
+/// let mut it = as_completed_timeout(&futures, Duration::from_millis(50));
+/// assert_eq!(it.next().unwrap().unwrap().result(), Ok(1));
+/// assert!(it.next().unwrap().unwrap_err().is_timeout());
+/// assert!(it.next().is_none());
+/// ```
 pub fn as_completed_timeout<I>(fs: I, timeout: Duration) -> AsCompletedTimeout<I::Item>
 where
     I: IntoIterator,
@@ -230,6 +295,19 @@ where
 }
 
 /// The iterator returned by [`as_completed`].
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{ThreadPoolExecutor, as_completed};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let futures: Vec<_> = (0..3).map(|n| pool.submit(move || n)).collect();
+/// let mut done = as_completed(&futures);
+/// assert_eq!(done.len(), 3); // an ExactSizeIterator
+/// let sum: i32 = done.by_ref().map(|f| f.result().unwrap()).sum();
+/// assert_eq!(sum, 3);
+/// ```
 pub struct AsCompleted<F: AsPoolFuture> {
     inner: Completions<F>,
 }
@@ -252,6 +330,20 @@ impl<F: AsPoolFuture> ExactSizeIterator for AsCompleted<F> {}
 impl<F: AsPoolFuture> FusedIterator for AsCompleted<F> {}
 
 /// The iterator returned by [`as_completed_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::{ThreadPoolExecutor, as_completed_timeout};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let futures: Vec<_> = (0..3).map(|n| pool.submit(move || n)).collect();
+/// let values: Vec<i32> = as_completed_timeout(futures, Duration::from_secs(5))
+///     .map(|f| f.unwrap().join().unwrap())
+///     .collect();
+/// assert_eq!(values.len(), 3);
+/// ```
 pub struct AsCompletedTimeout<F: AsPoolFuture> {
     inner: Completions<F>,
 }

@@ -120,6 +120,17 @@ impl Pool {
         );
     }
 
+    /// `Registry::more_work`: the real `Sleep::more_work`. Its hand-off (a job given to a new
+    /// thread, for bursts of long jobs) needs more than twice as many queued jobs as searchers;
+    /// these models queue at most two, so it never triggers and is not modelled.
+    fn more_work(self: &Arc<Self>) {
+        self.sleep.more_work(
+            || self.queued.load(Ordering::Acquire),
+            || self.spawn(),
+            || unreachable!("a hand-off with at most two jobs queued"),
+        );
+    }
+
     /// Blocks until `n` jobs have run.
     fn wait_ran(&self, n: usize) {
         let mut ran = self.ran.lock().unwrap();
@@ -165,8 +176,7 @@ impl Pool {
             if took {
                 let more = self.queued();
                 if self.sleep.found_job(&mut me, more) {
-                    self.sleep
-                        .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
+                    self.more_work();
                 }
                 // The job's closure ran; publish its outcome (`Availability::before_publish`).
                 self.sleep.before_publish(&mut me);
@@ -179,8 +189,7 @@ impl Pool {
                 if self.blocking_callback && job == 1 {
                     // A done callback (`Availability::before_user_code`) waiting on a later job.
                     if self.sleep.before_user_code(&mut me) {
-                        self.sleep
-                            .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
+                        self.more_work();
                     }
                     self.wait_ran(2);
                 }

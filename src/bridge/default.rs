@@ -9,6 +9,15 @@ use crate::pool::registry::{self, Registry};
 use crate::pool::{ThreadPoolExecutor, default_max_workers};
 
 /// Thread name prefix of the default executor's workers (`poolbridge-default_0`, ...).
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let name = poolbridge::to_thread(|| std::thread::current().name().map(str::to_owned)).await;
+/// assert!(name.unwrap().unwrap().starts_with(poolbridge::DEFAULT_THREAD_NAME_PREFIX));
+/// # });
+/// ```
 pub const DEFAULT_THREAD_NAME_PREFIX: &str = "poolbridge-default";
 
 enum Slot {
@@ -90,6 +99,17 @@ pub fn set_default_executor(executor: ThreadPoolExecutor) {
 /// [`set_default_executor`] installs a new one).
 ///
 /// Safe to call from one of the default executor's own jobs: that worker waits for the others.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{FutureError, shutdown_default_executor, to_thread};
+/// use futures::executor::block_on;
+///
+/// assert_eq!(block_on(to_thread(|| 1)), Ok(1));
+/// shutdown_default_executor();
+/// assert_eq!(block_on(to_thread(|| 2)), Err(FutureError::Shutdown));
+/// ```
 pub fn shutdown_default_executor() {
     let previous = std::mem::replace(
         &mut *DEFAULT.write().unwrap_or_else(|e| e.into_inner()),

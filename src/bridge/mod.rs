@@ -101,6 +101,18 @@ where
 
 /// Turns a [`PoolFuture`] into an awaitable [`ExecutorFuture`]: asyncio's `wrap_future`. The same
 /// as `future.into_future()` (or simply `future.await`).
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use poolbridge::{ThreadPoolExecutor, wrap_future};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let fut = pool.submit(|| 6 * 7);
+/// assert_eq!(wrap_future(fut).await, Ok(42));
+/// # });
+/// ```
 pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T> {
     ExecutorFuture { fut: Some(future) }
 }
@@ -109,6 +121,16 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// [`wrap_future`]. `Send` and `Unpin`.
 ///
 /// Dropping it before it completes cancels the job if the job has not started.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let fut: poolbridge::ExecutorFuture<u64> = poolbridge::to_thread(|| 1 + 1);
+/// assert!(!fut.pool_future().cancelled());
+/// assert_eq!(fut.await, Ok(2));
+/// # });
+/// ```
 #[must_use = "an ExecutorFuture cancels its job if dropped before the job starts"]
 pub struct ExecutorFuture<T> {
     /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
@@ -121,6 +143,21 @@ const COMPLETED: &str =
 impl<T> ExecutorFuture<T> {
     /// Cancels the job if it has not started; see [`PoolFuture::cancel`]. `false` once the
     /// future has completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{FutureError, ThreadPoolExecutor, run_in_executor};
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (release, held) = mpsc::channel::<()>();
+    /// let _busy = pool.submit(move || held.recv().unwrap());
+    /// let queued = run_in_executor(Some(&pool), || "never runs", ());
+    /// assert!(queued.cancel());
+    /// release.send(()).unwrap();
+    /// assert_eq!(futures::executor::block_on(queued), Err(FutureError::Cancelled));
+    /// ```
     pub fn cancel(&self) -> bool {
         self.fut.as_ref().is_some_and(PoolFuture::cancel)
     }
@@ -132,6 +169,15 @@ impl<T> ExecutorFuture<T> {
     ///
     /// If this future already completed: its outcome was returned by `poll` and the job's handle
     /// went with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let awaitable = poolbridge::to_thread(|| "kept");
+    /// // Give up awaiting, but keep the job: dropping the handle does not cancel it.
+    /// let handle = awaitable.into_pool_future();
+    /// assert_eq!(handle.join(), Ok("kept"));
+    /// ```
     pub fn into_pool_future(mut self) -> PoolFuture<T> {
         let fut = self.fut.take().expect(COMPLETED);
         // Nobody will poll again: forget the waker.
@@ -144,6 +190,14 @@ impl<T> ExecutorFuture<T> {
     /// # Panics
     ///
     /// If this future already completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let awaitable = poolbridge::to_thread(|| 3);
+    /// awaitable.pool_future().add_done_callback(|f| assert!(f.done()));
+    /// assert_eq!(futures::executor::block_on(awaitable), Ok(3));
+    /// ```
     pub fn pool_future(&self) -> &PoolFuture<T> {
         self.fut.as_ref().expect(COMPLETED)
     }

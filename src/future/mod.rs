@@ -122,6 +122,19 @@ impl<T> PoolFuture<T> {
     }
 
     /// The current state. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{FutureState, Promise};
+    ///
+    /// let (promise, fut) = Promise::new();
+    /// assert_eq!(fut.state(), FutureState::Pending);
+    /// assert!(promise.set_running_or_notify_cancel());
+    /// assert_eq!(fut.state(), FutureState::Running);
+    /// promise.set_result(1).unwrap();
+    /// assert_eq!(fut.state(), FutureState::Finished);
+    /// ```
     pub fn state(&self) -> FutureState {
         let word = self.core().state().load();
         match state::lifecycle(word) {
@@ -138,6 +151,23 @@ impl<T> PoolFuture<T> {
     /// `false` if the job is running or finished: a running job is never interrupted. On success
     /// the closure is dropped unrun, the callbacks run and every waiter wakes with
     /// `Err(FutureError::Cancelled)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::{FutureError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (release, held) = mpsc::channel::<()>();
+    /// let busy = pool.submit(move || held.recv().unwrap()); // occupies the only worker
+    /// let queued = pool.submit(|| "never runs");
+    /// assert!(queued.cancel());
+    /// assert_eq!(queued.result(), Err(FutureError::Cancelled));
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// assert_eq!(pool.submit(|| 1).join(), Ok(1));
+    /// ```
     pub fn cancel(&self) -> bool {
         match self.core().end_pending(self, Refusal::Cancel) {
             End::Ended => true,
@@ -146,32 +176,88 @@ impl<T> PoolFuture<T> {
     }
 
     /// `true` if the future was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_promise, fut) = poolbridge::Promise::<u8>::new();
+    /// assert!(!fut.cancelled());
+    /// fut.cancel();
+    /// assert!(fut.cancelled());
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.state() == FutureState::Cancelled
     }
 
     /// `true` while a thread runs the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (promise, fut) = poolbridge::Promise::<u8>::new();
+    /// assert!(!fut.running());
+    /// promise.set_running_or_notify_cancel();
+    /// assert!(fut.running());
+    /// ```
     pub fn running(&self) -> bool {
         self.state() == FutureState::Running
     }
 
     /// `true` once the future is cancelled or finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// let fut = pool.submit(|| 2 + 2);
+    /// fut.wait();
+    /// assert!(fut.done());
+    /// ```
     pub fn done(&self) -> bool {
         state::is_done(self.core().state().load())
     }
 
     /// Blocks until the future is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// let fut = pool.submit(|| std::thread::sleep(std::time::Duration::from_millis(10)));
+    /// fut.wait();
+    /// assert!(fut.done());
+    /// ```
     pub fn wait(&self) {
         self.wait_until(None, Until::Done);
     }
 
     /// Blocks until the future is done or `timeout` passes. Returns `true` if it is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (promise, fut) = poolbridge::Promise::new();
+    /// assert!(!fut.wait_timeout(Duration::from_millis(5)));
+    /// promise.set_result(()).unwrap();
+    /// assert!(fut.wait_timeout(Duration::from_millis(5)));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_until(Some(deadline_after(timeout)), Until::Done)
     }
 
     /// Blocks until the future is done and returns a clone of its outcome: the job's value, or why
     /// there is none. May be called any number of times, from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// let fut = pool.submit(|| vec![1, 2, 3]);
+    /// assert_eq!(fut.result(), Ok(vec![1, 2, 3]));
+    /// assert_eq!(fut.result(), Ok(vec![1, 2, 3])); // again: a clone each time
+    /// ```
     pub fn result(&self) -> Result<T, FutureError>
     where
         T: Clone,
@@ -182,6 +268,18 @@ impl<T> PoolFuture<T> {
 
     /// Like [`result`](Self::result), but gives up after `timeout` with `Err(FutureError::Timeout)`;
     /// the job goes on and the future can be waited on again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, Promise};
+    ///
+    /// let (promise, fut) = Promise::new();
+    /// assert_eq!(fut.result_timeout(Duration::from_millis(5)), Err(FutureError::Timeout));
+    /// promise.set_result(9).unwrap();
+    /// assert_eq!(fut.result_timeout(Duration::from_millis(5)), Ok(9));
+    /// ```
     pub fn result_timeout(&self, timeout: Duration) -> Result<T, FutureError>
     where
         T: Clone,
@@ -197,6 +295,15 @@ impl<T> PoolFuture<T> {
     ///
     /// Returns after the callbacks added before the job ended have run, so none of them can find
     /// the value gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// // No `Clone` needed: the value is moved out.
+    /// let file = pool.submit(|| std::fs::File::open("Cargo.toml"));
+    /// assert!(file.join().unwrap().is_ok());
+    /// ```
     pub fn join(self) -> Result<T, FutureError> {
         self.wait_until(None, Until::Settled);
         self.core().take()
@@ -204,6 +311,15 @@ impl<T> PoolFuture<T> {
 
     /// Blocks until the future is done and returns its error, or `None` if the job returned a
     /// value. A cancelled future gives `Some(FutureError::Cancelled)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// assert_eq!(pool.submit(|| 1).exception(), None);
+    /// let err = pool.submit(|| -> u8 { panic!("bad input") }).exception().unwrap();
+    /// assert_eq!(err.to_string(), "the job panicked: bad input");
+    /// ```
     pub fn exception(&self) -> Option<FutureError> {
         self.wait();
         self.core().exception()
@@ -211,6 +327,17 @@ impl<T> PoolFuture<T> {
 
     /// Like [`exception`](Self::exception), but gives up after `timeout` with
     /// `Some(FutureError::Timeout)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::FutureError;
+    ///
+    /// let (_promise, fut) = poolbridge::Promise::<u8>::new();
+    /// let waited = fut.exception_timeout(Duration::from_millis(5));
+    /// assert_eq!(waited, Some(FutureError::Timeout));
+    /// ```
     pub fn exception_timeout(&self, timeout: Duration) -> Option<FutureError> {
         if self.wait_timeout(timeout) {
             self.core().exception()

@@ -75,6 +75,16 @@ impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
 
 impl<T: Send + 'static> Promise<T> {
     /// A pending future and the promise that completes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::Promise;
+    ///
+    /// let (promise, fut) = Promise::new();
+    /// std::thread::spawn(move || promise.set_result("from another thread").unwrap());
+    /// assert_eq!(fut.join(), Ok("from another thread"));
+    /// ```
     pub fn new() -> (Promise<T>, PoolFuture<T>) {
         let task = Arc::new(PromiseTask { core: Core::new(0) });
         let fut = PoolFuture::from_task(Arc::clone(&task) as Arc<dyn TaskHandle<T>>);
@@ -91,6 +101,18 @@ impl<T: Send + 'static> Promise<T> {
     /// Calling it again on a running future returns `true`.
     ///
     /// Optional: a promise can be completed straight from pending.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::Promise;
+    ///
+    /// let (promise, fut) = Promise::<u8>::new();
+    /// fut.cancel();
+    /// if promise.set_running_or_notify_cancel() {
+    ///     unreachable!("the work would start here");
+    /// }
+    /// ```
     pub fn set_running_or_notify_cancel(&self) -> bool {
         match self.task.core.state().transition_to_running() {
             Start::Run => true,
@@ -100,6 +122,15 @@ impl<T: Send + 'static> Promise<T> {
 
     /// `true` once the future was cancelled (by `cancel()` on it, or by dropping an
     /// `ExecutorFuture` that awaited it before it ran).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (promise, fut) = poolbridge::Promise::<u8>::new();
+    /// assert!(!promise.is_cancelled());
+    /// fut.cancel();
+    /// assert!(promise.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.fut().cancelled()
     }
@@ -110,6 +141,18 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Completes the future with `value`: CPython's `set_result`. Waiters wake, callbacks run on
     /// this thread. Returns the value back in `Err` if the future was cancelled first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (promise, fut) = poolbridge::Promise::new();
+    /// promise.set_result(5).unwrap();
+    /// assert_eq!(fut.join(), Ok(5));
+    ///
+    /// let (promise, fut) = poolbridge::Promise::new();
+    /// fut.cancel();
+    /// assert_eq!(promise.set_result(5), Err(5));
+    /// ```
     pub fn set_result(self, value: T) -> Result<(), T> {
         self.complete(Ok(value)).map_err(|outcome| match outcome {
             Ok(value) => value,
@@ -119,6 +162,17 @@ impl<T: Send + 'static> Promise<T> {
 
     /// Completes the future with `err`: CPython's `set_exception`. Returns the error back in `Err`
     /// if the future was cancelled first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{FutureError, Promise};
+    ///
+    /// let (promise, fut) = Promise::<u8>::new();
+    /// let err = FutureError::BrokenPool("the server closed the connection".into());
+    /// promise.set_error(err.clone()).unwrap();
+    /// assert_eq!(fut.exception(), Some(err));
+    /// ```
     pub fn set_error(self, err: FutureError) -> Result<(), FutureError> {
         self.complete(Err(err))
             .map(drop)
@@ -133,6 +187,17 @@ impl<T: Send + 'static> Promise<T> {
     ///
     /// `Err(FutureError::Cancelled)` on a pending future cancels it, as `cancel()` would; on a
     /// running one it finishes it with that error (a job that stopped early when asked to).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{FutureError, Promise};
+    ///
+    /// let (promise, fut) = Promise::<u8>::new();
+    /// let outcome: Result<u8, FutureError> = Ok(3);
+    /// promise.complete(outcome).unwrap();
+    /// assert_eq!(fut.join(), Ok(3));
+    /// ```
     #[allow(clippy::result_large_err)]
     pub fn complete(
         mut self,

@@ -14,9 +14,28 @@ use crate::pool::sleep::MAX_THREADS;
 /// [`ThreadPoolBuilder::keep_alive`] says otherwise. Long enough that a pool serving steady
 /// traffic never re-spawns threads, short enough that a burst's extra threads go away (tokio's
 /// blocking pool uses the same value).
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{DEFAULT_KEEP_ALIVE, ThreadPoolExecutor};
+///
+/// assert_eq!(DEFAULT_KEEP_ALIVE.as_secs(), 10);
+/// // Idle threads of this pool never exit.
+/// let pool = ThreadPoolExecutor::builder().keep_alive(None).build().unwrap();
+/// ```
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// The largest `max_workers` a pool accepts.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{MAX_WORKERS, ThreadPoolExecutor};
+///
+/// assert!(ThreadPoolExecutor::builder().max_workers(MAX_WORKERS).build().is_ok());
+/// assert!(ThreadPoolExecutor::builder().max_workers(MAX_WORKERS + 1).build().is_err());
+/// ```
 pub const MAX_WORKERS: usize = if MAX_THREADS < 65_536 {
     MAX_THREADS
 } else {
@@ -26,15 +45,40 @@ pub const MAX_WORKERS: usize = if MAX_THREADS < 65_536 {
 /// The smallest [`ThreadPoolBuilder::stack_size`] a pool accepts: 64 KiB. Below that, the panic
 /// machinery itself overflows the stack when a job panics (std rounds smaller sizes up to the
 /// platform minimum, 16 KiB on Linux), and the process aborts.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{MIN_STACK_SIZE, ThreadPoolExecutor};
+///
+/// assert!(ThreadPoolExecutor::builder().stack_size(MIN_STACK_SIZE).build().is_ok());
+/// assert!(ThreadPoolExecutor::builder().stack_size(MIN_STACK_SIZE - 1).build().is_err());
+/// ```
 pub const MIN_STACK_SIZE: usize = 64 * 1024;
 
 /// The largest [`ThreadPoolBuilder::stack_size`] a pool accepts: 1 GiB on 64-bit targets, 64 MiB
 /// on 32-bit ones. Larger sizes are typos (a count of bytes given in kilobytes twice over) that
 /// the OS refuses at the first thread start, or that exhaust the address space.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{MAX_STACK_SIZE, ThreadPoolExecutor};
+///
+/// let err = ThreadPoolExecutor::builder().stack_size(usize::MAX).build().unwrap_err();
+/// assert!(err.to_string().contains(&MAX_STACK_SIZE.to_string()));
+/// ```
 pub const MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 1 << 30 } else { 1 << 26 };
 
 /// `min(32, available_parallelism + 4)`: Python's default, which leaves room for I/O-bound jobs
 /// while keeping CPU-bound ones from oversubscribing large machines.
+///
+/// # Examples
+///
+/// ```
+/// let cpus = std::thread::available_parallelism().unwrap().get();
+/// assert_eq!(poolbridge::default_max_workers(), (cpus + 4).min(32));
+/// ```
 pub fn default_max_workers() -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cpus + 4).min(32)
@@ -82,18 +126,45 @@ impl ThreadPoolBuilder {
     /// A builder with the defaults: [`default_max_workers`] workers, threads named
     /// `ThreadPoolExecutor-{n}_{index}`, no initializer, the platform's stack size, and a
     /// [`DEFAULT_KEEP_ALIVE`] keep-alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolBuilder::new().max_workers(2).build().unwrap();
+    /// assert_eq!(pool.max_workers(), 2);
+    /// ```
     pub fn new() -> ThreadPoolBuilder {
         ThreadPoolBuilder::default()
     }
 
     /// The most worker threads the pool will run at once. Threads are started lazily, one per
     /// submitted job that finds no idle worker, up to this number. `0` is refused by `build`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder().max_workers(3).build().unwrap();
+    /// assert_eq!(pool.max_workers(), 3);
+    /// assert_eq!(pool.num_threads(), 0); // none started yet
+    /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
         self.max_workers = Some(n);
         self
     }
 
     /// Names the worker threads `"{prefix}_{index}"`, with `index` in `0..max_workers`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     .thread_name_prefix("resize")
+    ///     .build()
+    ///     .unwrap();
+    /// let name = pool.submit(|| std::thread::current().name().map(str::to_owned)).join();
+    /// assert_eq!(name, Ok(Some("resize_0".to_owned())));
+    /// ```
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name_prefix = Some(prefix.into());
         self
@@ -103,6 +174,21 @@ impl ThreadPoolBuilder {
     ///
     /// If `f` panics, the pool is broken: every pending job and every later submit resolves to
     /// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool), as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// thread_local! {
+    ///     static CONNECTION: Cell<Option<u32>> = const { Cell::new(None) };
+    /// }
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .initializer(|| CONNECTION.set(Some(42))) // e.g. open a per-thread connection
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.submit(|| CONNECTION.get()).join(), Ok(Some(42)));
+    /// ```
     pub fn initializer<F: Fn() + Send + Sync + 'static>(mut self, f: F) -> Self {
         self.initializer = Some(Arc::new(f));
         self
@@ -132,6 +218,21 @@ impl ThreadPoolBuilder {
 
     /// How long an idle worker waits for a job before its thread exits; `None` keeps idle threads
     /// forever (Python's behaviour). Defaults to [`DEFAULT_KEEP_ALIVE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .keep_alive(Some(Duration::from_millis(20)))
+    ///     .build()
+    ///     .unwrap();
+    /// pool.submit(|| ()).join().unwrap();
+    /// assert_eq!(pool.num_threads(), 1);
+    /// std::thread::sleep(Duration::from_millis(200));
+    /// assert_eq!(pool.num_threads(), 0); // retired
+    /// ```
     pub fn keep_alive(mut self, idle: Option<Duration>) -> Self {
         self.keep_alive = idle;
         self
@@ -145,6 +246,16 @@ impl ThreadPoolBuilder {
     /// [`MAX_WORKERS`], if `stack_size` is outside [`MIN_STACK_SIZE`]`..=`[`MAX_STACK_SIZE`], or
     /// if `thread_name_prefix` contains a NUL byte (the OS cannot name a thread so). The message
     /// names the setting and the value given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
+    /// assert_eq!(pool.submit(|| 1).join(), Ok(1));
+    ///
+    /// let err = poolbridge::ThreadPoolExecutor::builder().thread_name_prefix("a\0b").build();
+    /// assert!(err.unwrap_err().to_string().contains("thread_name_prefix"));
+    /// ```
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
         if max_workers == 0 {

@@ -4,9 +4,9 @@
 //! | file          | concept                                                              |
 //! |---------------|----------------------------------------------------------------------|
 //! | `builder.rs`  | settings and their validation                                        |
-//! | `registry.rs` | the queues, the worker slots, spawning, shutdown and breaking         |
-//! | `worker.rs`   | a worker thread's loop, its local deque, helping waits               |
-//! | `sleep/`      | how idle workers spin, park, wake and retire (design note inside)    |
+//! | `registry.rs` | the queues, the worker slots, starting threads, shutdown and breaking |
+//! | `worker.rs`   | a worker thread's loop, its local deque, its availability around a job |
+//! | `sleep/`      | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
 //! | `task.rs`     | a job: closure + future core in one allocation, and its queue entry  |
 
 mod builder;
@@ -64,6 +64,13 @@ impl ThreadPoolExecutor {
     ///
     /// If `max_workers` is 0 (`"max_workers must be greater than 0"`), or larger than
     /// [`MAX_WORKERS`]. Use [`builder`](Self::builder) to get an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(4);
+    /// assert_eq!(pool.submit(|| "hello").join(), Ok("hello"));
+    /// ```
     pub fn new(max_workers: usize) -> ThreadPoolExecutor {
         match ThreadPoolExecutor::builder()
             .max_workers(max_workers)
@@ -76,6 +83,17 @@ impl ThreadPoolExecutor {
 
     /// A builder for a pool with other settings (thread names, initializer, stack size,
     /// keep-alive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .max_workers(8)
+    ///     .thread_name_prefix("io")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.max_workers(), 8);
+    /// ```
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder::new()
     }
@@ -94,23 +112,60 @@ impl ThreadPoolExecutor {
     }
 
     /// The most worker threads this pool runs at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(poolbridge::ThreadPoolExecutor::new(3).max_workers(), 3);
+    /// ```
     pub fn max_workers(&self) -> usize {
         self.registry.config().max_workers
     }
 
     /// Worker threads alive now (started lazily, retired after the keep-alive). Not in Python's
     /// API; useful to check that a pool reuses its threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(8);
+    /// assert_eq!(pool.num_threads(), 0); // threads start lazily
+    /// for n in 0..100 {
+    ///     pool.submit(move || n).join().unwrap(); // one job at a time
+    /// }
+    /// assert_eq!(pool.num_threads(), 1); // ... needs one thread
+    /// ```
     pub fn num_threads(&self) -> usize {
         self.registry.num_threads()
     }
 
     /// Worker threads that are idle now: spinning briefly or parked, ready to take a job without
     /// a new thread being started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(2);
+    /// pool.submit(|| ()).join().unwrap();
+    /// // The worker that ran the job is idle now (searching or parked).
+    /// while pool.num_idle() != pool.num_threads() {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
     pub fn num_idle(&self) -> usize {
         self.registry.sleep.counts().idle()
     }
 
     /// `true` once [`shutdown`](Self::shutdown) was called or the pool broke.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// assert!(!pool.is_shutdown());
+    /// pool.shutdown(false, false);
+    /// assert!(pool.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.registry.is_closed()
     }
@@ -149,6 +204,16 @@ impl ThreadPoolExecutor {
     ///
     /// A `shutdown` racing with this call from another thread may land just after the job was
     /// queued; the job then either runs or its future resolves to `FutureError::Shutdown`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// assert_eq!(pool.try_submit(|| 1).unwrap().join(), Ok(1));
+    /// pool.shutdown(true, false);
+    /// let refused = pool.try_submit(|| 2).unwrap_err();
+    /// assert!(refused.is_shutdown());
+    /// ```
     pub fn try_submit<F, T>(&self, f: F) -> Result<PoolFuture<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -283,6 +348,25 @@ impl ThreadPoolExecutor {
     /// Idempotent. Safe to call from one of the pool's own jobs, where `wait = true` cannot wait
     /// (another job may be waiting on the caller's job) and returns at once: the workers finish
     /// the queued jobs and exit once the caller's job returns. Python deadlocks or raises there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::{FutureError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (release, held) = mpsc::channel::<()>();
+    /// let running = pool.submit(move || held.recv().unwrap());
+    /// while !running.running() {
+    ///     std::thread::yield_now();
+    /// }
+    /// let queued = pool.submit(|| "never runs");
+    /// release.send(()).unwrap();
+    /// pool.shutdown(true, true); // cancel what has not started, wait for the rest
+    /// assert_eq!(queued.result(), Err(FutureError::Cancelled));
+    /// assert_eq!(running.result(), Ok(()));
+    /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.registry.shutdown(wait, cancel_futures);
     }
