@@ -394,6 +394,11 @@ impl Registry {
         }
     }
 
+    /// `true` if a job waits in the injector.
+    pub(crate) fn injector_has_work(&self) -> bool {
+        !self.injector.is_empty()
+    }
+
     /// `true` if a job is queued in the injector or in one of `victims`' deques. Workers pass
     /// their own list of victims; their own deque is empty whenever they ask.
     pub(crate) fn has_work_in(&self, victims: &[Stealer<Job>]) -> bool {

@@ -140,11 +140,13 @@ impl WorkerCtx {
         }
     }
 
-    /// The next job: own deque first, then the injector, then the other workers; and whether the
-    /// queue it came from (other than our own) still holds jobs.
+    /// The next job: own deque first, then the injector, then the other workers; and whether more
+    /// work waits (in the queue it came from, or in the injector).
     fn find_work(&self) -> Option<(Job, bool)> {
         if let Some(job) = self.local.pop() {
-            return Some((job, false));
+            // Work waiting in the injector counts as "more": a thread started with a job in its
+            // deque (`Registry::hand_off`) must go on with the fan-out.
+            return Some((job, self.registry.injector_has_work()));
         }
         let start = self.next_random() as usize;
         self.with_victims(|victims| self.registry.steal(victims, start))
