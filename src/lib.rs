@@ -101,6 +101,7 @@ pub use crate::pool::{
     DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
     ThreadPoolExecutor, default_max_workers,
 };
+pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
     as_completed_timeout, wait, wait_timeout,

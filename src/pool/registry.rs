@@ -386,10 +386,9 @@ impl Registry {
         }
     }
 
-    /// A worker's initializer panicked: the pool is broken. Every queued job and every later
-    /// submit resolves to `BrokenPool`.
-    pub(crate) fn break_pool(&self, panic_message: &str) {
-        let reason = format!("a worker thread's initializer panicked ({panic_message})");
+    /// A worker's initializer panicked or failed (`reason` says which): the pool is broken.
+    /// Every queued job and every later submit resolves to `BrokenPool`.
+    pub(crate) fn break_pool(&self, reason: String) {
         {
             let _slots = lock(&self.slots);
             let _ = self.broken_reason.set(reason);

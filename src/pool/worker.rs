@@ -79,7 +79,13 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
         Some(init) => match unwind::catch(|| init()) {
             Ok(()) => true,
             Err(err) => {
-                ctx.registry.break_pool(err.message());
+                let name = format!("{}_{index}", ctx.registry.config().thread_name_prefix);
+                let what = format!("the initializer of worker {name}");
+                unwind::report_with(&what, "the pool is broken", &err);
+                ctx.registry.break_pool(format!(
+                    "a worker thread's initializer panicked ({})",
+                    err.message()
+                ));
                 false
             }
         },
