@@ -91,8 +91,9 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, run_in_executor, set_default_executor,
-    shutdown_default_executor, to_thread, wrap_future,
+    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, default_executor,
+    run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
+    wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
 pub use crate::future::{FutureState, PoolFuture, Promise};

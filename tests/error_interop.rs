@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{BadDrop, HANG};
-use poolbridge::{FutureError, PanicError, Promise, ThreadPoolExecutor};
+use poolbridge::{FutureError, PanicError, Promise, ThreadPoolExecutor, spawn_blocking};
 
 /// A panic payload that is neither `&str` nor `String`, and counts its drops.
 struct Payload {
@@ -82,6 +82,17 @@ fn question_mark_turns_future_errors_into_io_errors() {
             .unwrap();
         assert_eq!(*inner, err);
     }
+}
+
+#[test]
+fn awaited_join_errors_convert_too() {
+    async fn run() -> io::Result<u32> {
+        let value = spawn_blocking(|| 5).await?;
+        let _: () = spawn_blocking(|| panic!("in the job")).await?;
+        Ok(value)
+    }
+    let err = futures::executor::block_on(run()).unwrap_err();
+    assert!(err.to_string().contains("in the job"), "{err}");
 }
 
 #[test]
