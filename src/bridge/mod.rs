@@ -22,7 +22,7 @@ pub use self::default::{
     DEFAULT_THREAD_NAME_PREFIX, default_executor, set_default_executor, shutdown_default_executor,
 };
 use crate::error::FutureError;
-use crate::future::PoolFuture;
+use crate::future::{PoolFuture, Waiter};
 use crate::pool::ThreadPoolExecutor;
 
 /// Runs `f(args...)` on `executor` (or on the default executor if `None`) and returns a future
@@ -33,8 +33,10 @@ use crate::pool::ThreadPoolExecutor;
 ///   exactly when the job finishes, and polling never blocks. It works under tokio (either
 ///   flavour), `futures::executor::block_on`, smol, or any other executor.
 /// * One exception, to avoid a deadlock: polled on a worker thread of the job's own pool (an
-///   executor driven inside a job, e.g. `block_on` in a job), a job that has not started runs
-///   inline, as the blocking waits do; on a saturated pool nothing else could run it.
+///   executor driven inside a job, e.g. `block_on` in a job) while no other worker of that pool
+///   is idle and the pool is at `max_workers`, a job that has not started runs inline: nothing
+///   else could run it. Otherwise it is left to the other workers, so the executor driven on
+///   this thread keeps running its other tasks.
 /// * Dropping it before it completes cancels the job if it has not started; a running job
 ///   finishes and its value is dropped. So `tokio::time::timeout` and `select!` cancel queued work.
 ///   To let the job run on without awaiting it, call [`detach`](ExecutorFuture::detach) (or use
@@ -349,8 +351,8 @@ fn poll_job<T>(
         panic!("{after_completion}");
     };
     // A worker thread of the job's own pool (an executor driven inside a job) runs the job
-    // itself if it has not started, rather than sleep on a pool it may be saturating.
-    let _ = fut.run_inline_if_worker();
+    // itself if no other worker can take it, rather than sleep on a pool it may be saturating.
+    let _ = fut.run_inline_if_worker(Waiter::Polling);
     let poll = fut.core().poll_take(cx);
     if poll.is_ready() {
         *slot = None;

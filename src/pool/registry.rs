@@ -439,6 +439,19 @@ impl Registry {
         }
     }
 
+    /// `true` if a job queued now would be taken without the calling worker: another worker is
+    /// idle, or fewer than `max_workers` threads exist (the sleep protocol starts one for queued
+    /// work, see `call_worker`). The probe of `crate::context`: an async poll on a worker runs
+    /// the awaited job inline only when this is `false`.
+    ///
+    /// A heuristic read of the counts (`Sleep::counts`, Relaxed): a stale answer either runs the
+    /// job here (what every wait did before) or leaves it queued, where the sleep protocol already
+    /// guarantees that a worker comes for it (`sleep/README.md`).
+    pub(crate) fn another_worker_can_take_jobs(&self) -> bool {
+        let counts = self.sleep.counts();
+        counts.idle() > 0 || counts.threads < self.config.max_workers
+    }
+
     /// Worker threads currently alive.
     pub(crate) fn num_threads(&self) -> usize {
         self.sleep.counts().threads

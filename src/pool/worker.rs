@@ -64,7 +64,11 @@ pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
 /// The body of a worker thread. `searching`: whether the thread was counted as searching when it
 /// was started (see `Sleep::try_add_thread`).
 pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool) {
-    let _entered = context::enter(registry.id());
+    let probe = Arc::clone(&registry);
+    let _entered = context::enter(
+        registry.id(),
+        Box::new(move || probe.another_worker_can_take_jobs()),
+    );
     let victims = RefCell::new(registry.victims(index));
     let ctx = Rc::new(WorkerCtx {
         registry,
