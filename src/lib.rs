@@ -91,7 +91,7 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, default_executor,
+    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, JoinSet, default_executor,
     run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
     wrap_future,
 };

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{HANG, current_thread_runtime, thread_name};
-use poolbridge::{ThreadPoolExecutor, run_in_executor};
+use poolbridge::{JoinSet, ThreadPoolExecutor, run_in_executor};
 
 /// How long the awaited job blocks.
 const JOB: Duration = Duration::from_millis(300);
@@ -36,8 +36,8 @@ struct Seen {
 }
 
 /// Submits a job to `pool` that drives a current-thread runtime: a ticker task, and `awaited`
-/// jobs of `pool` (each blocking for `JOB`) awaited through `run_in_executor`.
-fn runtime_in_a_job(pool: &Arc<ThreadPoolExecutor>, awaited: usize) -> Seen {
+/// jobs of `pool` (each blocking for `JOB`) awaited through `run_in_executor` or a `JoinSet`.
+fn runtime_in_a_job(pool: &Arc<ThreadPoolExecutor>, awaited: usize, with_join_set: bool) -> Seen {
     let inner_pool = Arc::clone(pool);
     let fut = pool.submit(move || {
         let rt = current_thread_runtime();
@@ -62,10 +62,19 @@ fn runtime_in_a_job(pool: &Arc<ThreadPoolExecutor>, awaited: usize) -> Seen {
                 std::thread::sleep(JOB);
                 thread_name()
             };
-            let mut inner = Vec::new();
-            for _ in 0..awaited {
-                inner.push(run_in_executor(Some(&inner_pool), job, ()).await.unwrap());
-            }
+            let inner: Vec<String> = if with_join_set {
+                let mut set = JoinSet::new();
+                for _ in 0..awaited {
+                    set.spawn_blocking_on(job, &inner_pool);
+                }
+                set.join_all().await
+            } else {
+                let mut names = Vec::new();
+                for _ in 0..awaited {
+                    names.push(run_in_executor(Some(&inner_pool), job, ()).await.unwrap());
+                }
+                names
+            };
             stop.store(true, Ordering::SeqCst);
             (inner, ticker.await.unwrap())
         });
@@ -80,11 +89,11 @@ fn runtime_in_a_job(pool: &Arc<ThreadPoolExecutor>, awaited: usize) -> Seen {
         .expect("the job driving a runtime hung or failed")
 }
 
-fn check() {
+fn check(with_join_set: bool) {
     // The contrast: one worker, which drives the runtime. No one else can run the awaited job,
     // so it runs inline (no deadlock), and the ticker stalls for the job's length.
     let saturated = Arc::new(ThreadPoolExecutor::new(1));
-    let stalled = runtime_in_a_job(&saturated, 1);
+    let stalled = runtime_in_a_job(&saturated, 1, with_join_set);
     assert!(
         stalled.inner == std::slice::from_ref(&stalled.outer),
         "on a saturated pool the awaited job runs inline: {:?} (outer {})",
@@ -99,7 +108,7 @@ fn check() {
 
     // With workers to spare, the awaited jobs go to them and the ticker keeps ticking.
     let roomy = Arc::new(ThreadPoolExecutor::new(4));
-    let free = runtime_in_a_job(&roomy, 2);
+    let free = runtime_in_a_job(&roomy, 2, with_join_set);
     assert!(
         free.inner.len() == 2 && free.inner.iter().all(|name| *name != free.outer),
         "a job ran inline on {} although workers were free: {:?}",
@@ -116,7 +125,12 @@ fn check() {
 
 #[test]
 fn awaited_run_in_executor_goes_to_idle_workers() {
-    check();
+    check(false);
+}
+
+#[test]
+fn a_join_set_polled_in_a_job_hands_its_jobs_to_idle_workers() {
+    check(true);
 }
 
 // A pool that is busy but not saturated: the awaited job waits for the spare worker rather than

@@ -1,7 +1,7 @@
 //! The async bridge: asyncio's `loop.run_in_executor`, `asyncio.to_thread` and
 //! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped), and
-//! tokio's shape for the same: [`spawn_blocking`] and its [`JoinHandle`] (which detaches when
-//! dropped).
+//! tokio's shapes for the same: [`spawn_blocking`] and its [`JoinHandle`] (which detaches when
+//! dropped), and [`JoinSet`] (`join_set.rs`).
 //!
 //! A job's completion reaches an async task through the waker stored by the latest poll of its
 //! [`ExecutorFuture`]: the worker that finishes the job takes that waker under the future's lock
@@ -11,6 +11,7 @@
 
 mod call;
 mod default;
+mod join_set;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -21,6 +22,7 @@ pub use self::call::Call;
 pub use self::default::{
     DEFAULT_THREAD_NAME_PREFIX, default_executor, set_default_executor, shutdown_default_executor,
 };
+pub use self::join_set::JoinSet;
 use crate::error::FutureError;
 use crate::future::{PoolFuture, Waiter};
 use crate::pool::ThreadPoolExecutor;
