@@ -99,8 +99,8 @@ pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
 pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
-    ThreadPoolExecutor, default_max_workers,
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, StatefulPool,
+    ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{

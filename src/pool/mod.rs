@@ -8,10 +8,12 @@
 //! | `worker.rs`   | a worker thread's loop, its local deque, helping waits               |
 //! | `sleep/`      | how idle workers spin, park, wake and retire (design note inside)    |
 //! | `task.rs`     | a job: closure + future core in one allocation, and its queue entry  |
+//! | `state.rs`    | per-worker state (`build_with_state`, `StatefulPool`)                |
 
 mod builder;
 pub(crate) mod registry;
 pub(crate) mod sleep;
+mod state;
 pub(crate) mod task;
 pub(crate) mod worker;
 
@@ -23,6 +25,7 @@ pub use self::builder::{
     default_max_workers,
 };
 use self::registry::Registry;
+pub use self::state::StatefulPool;
 use crate::error::SubmitError;
 use crate::future::PoolFuture;
 use crate::map::{Map, MapOptions};

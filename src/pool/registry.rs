@@ -14,6 +14,7 @@ use crate::context;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::pool::sleep::{Sleep, Spawn};
+use crate::pool::state::StateInit;
 use crate::pool::task::{Job, Task};
 use crate::pool::worker::{self, WorkerCtx};
 use crate::unwind;
@@ -30,6 +31,8 @@ pub(crate) struct Config {
     pub(crate) max_workers: usize,
     pub(crate) thread_name_prefix: String,
     pub(crate) initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The per-worker state's initializer (`build_with_state`).
+    pub(crate) state: Option<Arc<StateInit>>,
     pub(crate) stack_size: Option<usize>,
     pub(crate) keep_alive: Option<Duration>,
 }
@@ -190,7 +193,7 @@ impl Registry {
         }
         // A thread with an initializer to run is busy until it has run it: submitters meanwhile
         // start threads of their own (as Python's do) instead of waiting for it.
-        let searching = self.config.initializer.is_none();
+        let searching = self.config.initializer.is_none() && self.config.state.is_none();
         if !self.sleep.try_add_thread(searching) {
             return Spawn::AtMax;
         }

@@ -12,6 +12,7 @@ use crate::context;
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::Wake;
+use crate::pool::state;
 use crate::pool::task::Job;
 use crate::unwind;
 
@@ -79,27 +80,14 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
 
-    let initialized = match &ctx.registry.config().initializer {
-        Some(init) => match unwind::catch(|| init()) {
-            Ok(()) => true,
-            Err(err) => {
-                let name = format!("{}_{index}", ctx.registry.config().thread_name_prefix);
-                let what = format!("the initializer of worker {name}");
-                unwind::report_with(&what, "the pool is broken", &err);
-                ctx.registry.break_pool(format!(
-                    "a worker thread's initializer panicked ({})",
-                    err.message()
-                ));
-                false
-            }
-        },
-        None => true,
-    };
-    if initialized {
-        ctx.run(searching);
-    } else {
-        ctx.registry.exit_worker(&ctx, searching);
+    match state::start_worker(&ctx.registry, index) {
+        Ok(()) => ctx.run(searching),
+        Err(reason) => {
+            ctx.registry.break_pool(reason);
+            ctx.registry.exit_worker(&ctx, searching);
+        }
     }
+    state::stop_worker(&ctx.registry, index);
     CURRENT.with(|current| current.borrow_mut().take());
 }
 
