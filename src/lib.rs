@@ -33,9 +33,22 @@
 //! | `await loop.run_in_executor(None, fn, *a)` | [`run_in_executor(None, f, (a,)).await`](run_in_executor) |
 //! | `await asyncio.to_thread(fn)`              | [`to_thread(f).await`](to_thread)              |
 //! | `await asyncio.wrap_future(fut)`           | [`fut.await`](PoolFuture#impl-IntoFuture-for-PoolFuture<T>), [`wrap_future`] |
+//! | `asyncio.as_completed(aws)`                | [`JoinSet`]: `set.join_next().await`           |
+//! | `Future()`, `set_result`, `set_exception`  | [`Promise`]                                    |
+//!
+//! And for code written for tokio's blocking pool (its shapes, so a `use` line switches it):
+//!
+//! | tokio                                      | poolbridge                                     |
+//! |--------------------------------------------|------------------------------------------------|
+//! | `tokio::task::spawn_blocking(f)`           | [`spawn_blocking(f)`](spawn_blocking), [`pool.spawn_blocking(f)`](ThreadPoolExecutor::spawn_blocking) |
+//! | `JoinHandle` (detaches on drop), `abort()` | [`JoinHandle`], [`cancel()`](JoinHandle::cancel) |
+//! | `JoinSet::spawn_blocking`, `join_next`     | [`JoinSet`]                                    |
+//! | `JoinError::into_panic`, `?` into `io::Error` | [`FutureError::into_panic`], `From<FutureError> for io::Error` |
 //!
 //! Errors are values of [`FutureError`]: `Cancelled`, `Timeout`, `Panicked`, `Shutdown`,
-//! `BrokenPool`.
+//! `BrokenPool`. A worker can own a value for its whole life (a connection per thread):
+//! [`ThreadPoolBuilder::build_with_state`]. Panics nobody can receive (in done callbacks,
+//! initializers) are reported on stderr, or to [`set_report_hook`].
 //!
 //! # Examples
 //!
