@@ -24,15 +24,13 @@ def missing_in(path):
         m = ITEM.match(line)
         if not m or in_tests:
             continue
-        # Walk up over attributes to the doc comment.
+        # Walk up over attributes (some span several lines) to the doc comment.
         j = n - 1
-        while j >= 0 and lines[j].strip().startswith("#["):
-            if "doc(hidden)" in lines[j]:
-                break
+        hidden = False
+        while j >= 0 and not lines[j].strip().startswith("///") and lines[j].strip():
+            hidden |= "doc(hidden)" in lines[j]
             j -= 1
-        else:
-            pass
-        if j >= 0 and "doc(hidden)" in lines[j]:
+        if hidden:
             continue
         doc = []
         while j >= 0 and lines[j].strip().startswith("///"):

@@ -15,6 +15,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -152,15 +154,23 @@ async fn main() -> ExitCode {
     table.header();
     let started = Instant::now();
     let mut tally = Tally::default();
+    // The sizes this round learns size the overall bar of the next one up front, so that bar
+    // never jumps backwards as each file's size becomes known.
+    let mut known_sizes = Vec::new();
     for job in &jobs {
         let args = (
             client.clone(),
             job.url.clone(),
             out.join(&job.name),
             ProgressBar::hidden(),
-            ProgressBar::hidden(),
+            Overall::new(ProgressBar::hidden(), &[]),
+            None,
         );
         let outcome = run_in_executor(None, download, args).await;
+        known_sizes.push(match &outcome {
+            Ok(Ok(d)) => Some(d.bytes),
+            _ => None,
+        });
         table.row(job, outcome, started, &mut tally);
     }
     let sequential = started.elapsed();
@@ -169,15 +179,19 @@ async fn main() -> ExitCode {
     // together, like `await asyncio.gather(*(loop.run_in_executor(None, download, url) ...))`.
     println!("\nconcurrent: {count} through run_in_executor(None, ..) + join_all");
     let multi = MultiProgress::new();
-    let overall = multi.add(
-        ProgressBar::new(0)
-            .with_style(overall_style())
-            .with_prefix("all files"),
+    let overall = Overall::new(
+        multi.add(
+            ProgressBar::new(0)
+                .with_style(overall_style())
+                .with_prefix("all files"),
+        ),
+        &known_sizes,
     );
     let started = Instant::now();
-    let downloads = jobs.iter().map(|job| {
+    let downloads = jobs.iter().zip(&known_sizes).map(|(job, &known)| {
+        // No length until the size is known: an empty bar, not a full one (0 of 0 bytes).
         let bar = multi.add(
-            ProgressBar::new(0)
+            ProgressBar::no_length()
                 .with_style(file_style())
                 .with_prefix(job.name.clone()),
         );
@@ -187,12 +201,13 @@ async fn main() -> ExitCode {
             out.join(&job.name),
             bar,
             overall.clone(),
+            known,
         );
         run_in_executor(None, download, args)
     });
     let outcomes = join_all(downloads).await;
     let concurrent = started.elapsed();
-    overall.finish();
+    overall.bar.finish();
     // The bars were the live view; the table is the record, and all that a CI log shows
     // (indicatif draws nothing when stderr is not a terminal).
     let _ = multi.clear();
@@ -314,21 +329,78 @@ impl<'a> Table<'a> {
     }
 }
 
+/// The overall bar of a round: its length is the sum of what each download promises, so that
+/// it ends at 100% even when a download fails or its size was not known in advance.
+#[derive(Clone)]
+struct Overall {
+    bar: ProgressBar,
+    total: Arc<AtomicU64>,
+}
+
+impl Overall {
+    /// A bar whose length starts as the sum of the `known` sizes.
+    fn new(bar: ProgressBar, known: &[Option<u64>]) -> Overall {
+        let total: u64 = known.iter().flatten().sum();
+        bar.set_length(total);
+        Overall {
+            bar,
+            total: Arc::new(AtomicU64::new(total)),
+        }
+    }
+
+    /// One download now promises `new` bytes instead of `*promised`.
+    fn repromise(&self, promised: &mut u64, new: u64) {
+        if new == *promised {
+            return;
+        }
+        // ORDERING: Relaxed: the total is only ever read back here, for display; each update is
+        // one atomic step, so concurrent downloads never lose one another's changes.
+        let total = if new > *promised {
+            self.total.fetch_add(new - *promised, Ordering::Relaxed) + (new - *promised)
+        } else {
+            self.total.fetch_sub(*promised - new, Ordering::Relaxed) - (*promised - new)
+        };
+        *promised = new;
+        self.bar.set_length(total);
+    }
+}
+
 /// Downloads `url` into `dest`: plain blocking code, run on a pool thread.
 ///
 /// Updates `bar` (this file) and `overall` (all files) as bytes arrive, and leaves a one-line
-/// verdict on `bar`. Errors are messages a user can act on.
+/// verdict on `bar`. `known`: the size learned by an earlier round, already counted in the
+/// overall bar's length. Errors are messages a user can act on.
 fn download(
     client: Client,
     url: String,
     dest: PathBuf,
     bar: ProgressBar,
-    overall: ProgressBar,
+    overall: Overall,
+    known: Option<u64>,
 ) -> Result<Downloaded, String> {
-    let outcome = fetch(&client, &url, &dest, &bar, &overall);
+    let mut promised = known.unwrap_or(0);
+    let mut received = 0;
+    let outcome = fetch(
+        &client,
+        &url,
+        &dest,
+        &bar,
+        &overall,
+        &mut promised,
+        &mut received,
+    );
     match &outcome {
-        Ok(_) => bar.finish_with_message("done"),
-        Err(err) => bar.abandon_with_message(format!("FAILED: {err}")),
+        Ok(d) => {
+            overall.repromise(&mut promised, d.bytes);
+            bar.finish_with_message("done");
+        }
+        Err(err) => {
+            // What will not come no longer counts in the overall total; and no bar for a failed
+            // file (an empty length would draw a full one).
+            overall.repromise(&mut promised, received);
+            bar.set_style(failed_style());
+            bar.abandon_with_message(format!("FAILED: {err}"));
+        }
     }
     outcome
 }
@@ -338,7 +410,9 @@ fn fetch(
     url: &str,
     dest: &Path,
     bar: &ProgressBar,
-    overall: &ProgressBar,
+    overall: &Overall,
+    promised: &mut u64,
+    received: &mut u64,
 ) -> Result<Downloaded, String> {
     let started = Instant::now();
     let mut response = client.get(url).send().map_err(|err| describe(&err))?;
@@ -349,7 +423,7 @@ fn fetch(
     let content_length = response.content_length();
     if let Some(len) = content_length {
         bar.set_length(len);
-        overall.inc_length(len);
+        overall.repromise(promised, len);
     }
     let mut file =
         File::create(dest).map_err(|err| format!("cannot write {}: {err}", dest.display()))?;
@@ -365,8 +439,13 @@ fn fetch(
         file.write_all(&buf[..n])
             .map_err(|err| format!("cannot write {}: {err}", dest.display()))?;
         bytes += n as u64;
+        *received = bytes;
         bar.inc(n as u64);
-        overall.inc(n as u64);
+        overall.bar.inc(n as u64);
+        if bytes > *promised {
+            // More than announced (no Content-Length): the total grows with what arrives.
+            overall.repromise(promised, bytes);
+        }
     }
     Ok(Downloaded {
         bytes,
@@ -428,6 +507,11 @@ fn file_style() -> ProgressStyle {
     )
     .expect("a valid template")
     .progress_chars("=> ")
+}
+
+/// A failed file: its name and the reason, no bar.
+fn failed_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:<15!} {wide_msg}").expect("a valid template")
 }
 
 fn overall_style() -> ProgressStyle {

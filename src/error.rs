@@ -1,8 +1,12 @@
 //! Errors: what a future resolves to when the job did not return a value, and why a pool could
 //! not be built or could not accept a job.
 
+use std::any::Any;
 use std::error::Error;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::sync::Arc;
 
 /// Why a [`PoolFuture`](crate::PoolFuture) or an [`ExecutorFuture`](crate::ExecutorFuture) has no
 /// value.
@@ -34,7 +38,7 @@ pub enum FutureError {
     /// A timed wait ran out. The job itself is not affected: it still runs (or waits to run) and
     /// its future can be waited on again.
     Timeout,
-    /// The job panicked; the payload's message is kept.
+    /// The job panicked; the message is kept, and the payload until someone takes it.
     Panicked(PanicError),
     /// The job was submitted after the executor was shut down; it never ran.
     Shutdown,
@@ -133,6 +137,52 @@ impl FutureError {
             _ => None,
         }
     }
+
+    /// The panic's payload, to re-raise it with [`std::panic::resume_unwind`]: tokio's
+    /// `JoinError::into_panic`. See [`PanicError::into_panic`].
+    ///
+    /// # Panics
+    ///
+    /// If the error is not [`FutureError::Panicked`] (use [`try_into_panic`](Self::try_into_panic)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let err = pool.submit(|| std::panic::panic_any(7_u32)).join().unwrap_err();
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&7)); // the payload itself, not a copy
+    /// // std::panic::resume_unwind(payload) would re-raise the job's panic here.
+    /// ```
+    #[doc(alias = "resume_unwind")]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.try_into_panic() {
+            Ok(payload) => payload,
+            Err(err) => {
+                panic!("`FutureError::into_panic` called on an error that is no panic: {err}")
+            }
+        }
+    }
+
+    /// The panic's payload if the job panicked, else the error back: tokio's
+    /// `JoinError::try_into_panic`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// assert_eq!(FutureError::Cancelled.try_into_panic().unwrap_err(), FutureError::Cancelled);
+    /// ```
+    #[allow(clippy::result_large_err)]
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, FutureError> {
+        match self {
+            FutureError::Panicked(p) => Ok(p.into_panic()),
+            other => Err(other),
+        }
+    }
 }
 
 impl fmt::Display for FutureError {
@@ -151,19 +201,56 @@ impl fmt::Display for FutureError {
     }
 }
 
-impl Error for FutureError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            FutureError::Panicked(p) => Some(p),
-            _ => None,
-        }
+/// No `source()`: the `Display` of [`FutureError::Panicked`] already contains the panic message,
+/// and an error chain (`anyhow`'s `{:#}`) would print it twice.
+impl Error for FutureError {}
+
+/// `?` on a [`FutureError`] in a function returning `std::io::Result` (tokio has the same for
+/// `JoinError`). The kind is [`io::ErrorKind::TimedOut`] for [`FutureError::Timeout`] and
+/// [`io::ErrorKind::Other`] otherwise; the `FutureError` itself is the inner error, so
+/// `io_err.get_ref()` and `downcast` find it.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use poolbridge::{FutureError, ThreadPoolExecutor};
+///
+/// fn size(pool: &ThreadPoolExecutor) -> io::Result<u64> {
+///     let len = pool.submit(|| std::fs::metadata("Cargo.toml").map(|m| m.len())).join()??;
+///     Ok(len)
+/// }
+/// assert!(size(&ThreadPoolExecutor::new(1)).unwrap() > 0);
+///
+/// let err = io::Error::from(FutureError::Timeout);
+/// assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+/// let inner = err.get_ref().unwrap().downcast_ref::<FutureError>();
+/// assert_eq!(inner, Some(&FutureError::Timeout));
+/// ```
+impl From<FutureError> for io::Error {
+    fn from(err: FutureError) -> io::Error {
+        let kind = match err {
+            FutureError::Timeout => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
     }
+}
+
+/// The payload of a caught panic, held until someone takes it. Implemented in `crate::unwind`,
+/// which drops an untaken payload under a guard (a payload's own `Drop` may panic).
+pub(crate) trait Payload: Send + Sync {
+    /// The payload, the first time; `None` afterwards.
+    fn take(&self) -> Option<Box<dyn Any + Send + 'static>>;
 }
 
 /// A panic caught in a job, carried by [`FutureError::Panicked`].
 ///
-/// Only the message is kept (a `&str` or `String` payload; other payloads are described as
-/// such), so the error stays `Clone` and `PartialEq` like every other [`FutureError`].
+/// Keeps the panic message, and the payload itself until someone takes it
+/// ([`into_panic`](Self::into_panic), [`take_payload`](Self::take_payload)) to re-raise the panic
+/// with [`std::panic::resume_unwind`]. Clones share the one payload: the first to take it gets
+/// it. Equality and hashing look at the message only, so the error stays `Clone`, `PartialEq`
+/// and `Hash` like every other [`FutureError`].
 ///
 /// # Examples
 ///
@@ -171,19 +258,36 @@ impl Error for FutureError {
 /// use poolbridge::{FutureError, ThreadPoolExecutor};
 ///
 /// let pool = ThreadPoolExecutor::new(1);
-/// match pool.submit(|| -> u8 { panic!("index {} out of range", 7) }).join() {
-///     Err(FutureError::Panicked(p)) => assert_eq!(p.message(), "index 7 out of range"),
-///     other => unreachable!("{other:?}"),
-/// }
+/// let err = pool.submit(|| -> u8 { panic!("disk full") }).join().unwrap_err();
+/// let FutureError::Panicked(panic) = err else { unreachable!() };
+/// assert_eq!(panic.message(), "disk full");
+/// let copy = panic.clone();
+/// assert!(copy.take_payload().is_some());
+/// assert!(panic.take_payload().is_none(), "taken once, by whichever clone asks first");
+/// assert_eq!(copy, panic);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct PanicError {
     message: String,
+    payload: Option<Arc<dyn Payload>>,
 }
 
 impl PanicError {
+    /// A panic known by its message only (no payload to re-raise): for executors that receive
+    /// only the message of a panic that happened elsewhere (another process).
+    #[allow(dead_code)]
     pub(crate) fn new(message: String) -> PanicError {
-        PanicError { message }
+        PanicError {
+            message,
+            payload: None,
+        }
+    }
+
+    pub(crate) fn with_payload(message: String, payload: Arc<dyn Payload>) -> PanicError {
+        PanicError {
+            message,
+            payload: Some(payload),
+        }
     }
 
     /// The panic message, as given to `panic!`.
@@ -197,6 +301,68 @@ impl PanicError {
     /// ```
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Takes the panic's payload, the value given to `panic!` or `panic_any`, if no clone of this
+    /// error has taken it yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Debug, PartialEq)]
+    /// struct Code(u16);
+    ///
+    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
+    /// let err = pool.submit(|| -> u8 { std::panic::panic_any(Code(503)) }).join().unwrap_err();
+    /// let payload = err.as_panic().unwrap().take_payload().unwrap();
+    /// assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(503)));
+    /// assert!(err.as_panic().unwrap().take_payload().is_none(), "taken once");
+    /// ```
+    pub fn take_payload(&self) -> Option<Box<dyn Any + Send + 'static>> {
+        self.payload.as_ref().and_then(|p| p.take())
+    }
+
+    /// The panic's payload, to re-raise the panic with [`std::panic::resume_unwind`]: tokio's
+    /// `JoinError::into_panic`. If a clone took the payload first, a `String` payload holding the
+    /// message stands in for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let err = pool.submit(|| -> u8 { panic!("boom") }).join().unwrap_err();
+    /// let payload = err.as_panic().unwrap().clone().into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.take_payload() {
+            Some(payload) => payload,
+            None => Box::new(self.message),
+        }
+    }
+}
+
+impl PartialEq for PanicError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for PanicError {}
+
+impl Hash for PanicError {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.message.hash(state);
+    }
+}
+
+impl fmt::Debug for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicError")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
     }
 }
 

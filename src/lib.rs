@@ -33,9 +33,22 @@
 //! | `await loop.run_in_executor(None, fn, *a)` | [`run_in_executor(None, f, (a,)).await`](run_in_executor) |
 //! | `await asyncio.to_thread(fn)`              | [`to_thread(f).await`](to_thread)              |
 //! | `await asyncio.wrap_future(fut)`           | [`fut.await`](PoolFuture#impl-IntoFuture-for-PoolFuture<T>), [`wrap_future`] |
+//! | `asyncio.as_completed(aws)`                | [`JoinSet`]: `set.join_next().await`           |
+//! | `Future()`, `set_result`, `set_exception`  | [`Promise`]                                    |
+//!
+//! And for code written for tokio's blocking pool (its shapes, so a `use` line switches it):
+//!
+//! | tokio                                      | poolbridge                                     |
+//! |--------------------------------------------|------------------------------------------------|
+//! | `tokio::task::spawn_blocking(f)`           | [`spawn_blocking(f)`](spawn_blocking), [`pool.spawn_blocking(f)`](ThreadPoolExecutor::spawn_blocking) |
+//! | `JoinHandle` (detaches on drop), `abort()` | [`JoinHandle`], [`cancel()`](JoinHandle::cancel) |
+//! | `JoinSet::spawn_blocking`, `join_next`     | [`JoinSet`]                                    |
+//! | `JoinError::into_panic`, `?` into `io::Error` | [`FutureError::into_panic`], `From<FutureError> for io::Error` |
 //!
 //! Errors are values of [`FutureError`]: `Cancelled`, `Timeout`, `Panicked`, `Shutdown`,
-//! `BrokenPool`.
+//! `BrokenPool`. A worker can own a value for its whole life (a connection per thread):
+//! [`ThreadPoolBuilder::build_with_state`]. Panics nobody can receive (in done callbacks,
+//! initializers) are reported on stderr, or to [`set_report_hook`].
 //!
 //! # Examples
 //!
@@ -91,16 +104,18 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, run_in_executor, set_default_executor,
-    shutdown_default_executor, to_thread, wrap_future,
+    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, JoinSet, default_executor,
+    run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
+    wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
 pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
-    ThreadPoolExecutor, default_max_workers,
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, StatefulPool,
+    ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
+pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
     as_completed_timeout, wait, wait_timeout,

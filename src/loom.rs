@@ -1,8 +1,9 @@
 //! Synchronisation primitives that [loom] can model.
 //!
 //! Everything whose correctness rests on an interleaving argument (the future state machine in
-//! [`crate::future`], the group-wait [`crate::signal`] and the worker sleep protocol in
-//! `crate::pool::sleep`) takes its `Mutex`, `Condvar`, atomics and thread parking from here. In a normal build
+//! [`crate::future`], the group-wait [`crate::signal`], the ready list of a
+//! [`JoinSet`](crate::JoinSet) and the worker sleep protocol in `crate::pool::sleep`) takes its
+//! `Mutex`, `Condvar`, atomics and thread parking from here. In a normal build
 //! these are `std::sync`; under `RUSTFLAGS="--cfg loom"` they are loom's instrumented versions, and
 //! the models in `tests/loom_*.rs` explore every interleaving of the code that uses them.
 //!

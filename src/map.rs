@@ -81,7 +81,9 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// The iterator returned by [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map): the
 /// results in input order, each `Ok(value)` or the item's error.
 ///
-/// Dropping it cancels the jobs that have not started.
+/// Dropping it cancels the jobs that have not started, so `let _ = pool.map(f, items);` runs
+/// few or none of them. To let them all run without iterating (Python's `executor.map(f, items)`
+/// as a statement), call [`detach`](Self::detach).
 ///
 /// # Examples
 ///
@@ -96,7 +98,8 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// assert!(results[1].as_ref().unwrap_err().is_panic());
 /// assert_eq!(results[2], Ok(3));
 /// ```
-#[must_use = "a Map cancels its queued jobs when dropped"]
+#[must_use = "dropping a Map cancels its jobs that have not started: iterate it, or call \
+              `.detach()` to let them run"]
 pub struct Map<T> {
     /// Submitted jobs, in input order.
     pending: VecDeque<PoolFuture<T>>,
@@ -143,6 +146,34 @@ impl<T> Map<T> {
             deadline,
             finished: false,
         }
+    }
+
+    /// Lets the jobs run without iterating, and returns their futures in input order (dropping
+    /// them cancels nothing). What `executor.map(f, items)` does in Python when its iterator is
+    /// thrown away; dropping the `Map` instead would cancel the jobs that have not started.
+    ///
+    /// With [`MapOptions::buffersize`], only the items already submitted (at most `buffersize`)
+    /// run: the rest of the input is never pulled. The map's timeout no longer applies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use poolbridge::{ThreadPoolExecutor, wait, ReturnWhen};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&ran);
+    /// // ORDERING: SeqCst counters, read after the jobs ended.
+    /// let futures = pool.map(move |_: u32| counter.fetch_add(1, Ordering::SeqCst), 0..10).detach();
+    /// wait(&futures, ReturnWhen::AllCompleted);
+    /// assert_eq!(ran.load(Ordering::SeqCst), 10);
+    /// ```
+    pub fn detach(mut self) -> Vec<PoolFuture<T>> {
+        self.refill = None;
+        self.finished = true;
+        self.pending.drain(..).collect()
     }
 
     fn cancel_pending(&mut self) {

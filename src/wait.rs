@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::context;
 use crate::error::FutureError;
-use crate::future::{PoolFuture, deadline_after, state};
+use crate::future::{PoolFuture, Waiter, deadline_after, state};
 use crate::signal::Signal;
 
 /// Something that is, or refers to, a [`PoolFuture`]: lets [`wait()`] and [`as_completed`] take
@@ -510,5 +510,5 @@ fn run_one_inline<'a, T: 'a>(
 ) -> bool {
     deadline.is_none()
         && context::current_pool() != 0
-        && candidates.any(PoolFuture::run_inline_if_worker)
+        && candidates.any(|fut| fut.run_inline_if_worker(Waiter::Blocking))
 }

@@ -10,7 +10,10 @@
 //! 4. afterwards `run_in_executor(None, ..)` and `to_thread` resolve to
 //!    `Err(FutureError::Shutdown)` without running (the closure is dropped unrun), and a second
 //!    shutdown is a no-op;
-//! 5. `set_default_executor` after a shutdown installs a working default again (documented).
+//! 5. `set_default_executor` after a shutdown installs a working default again (documented);
+//! 6. `shutdown_default_executor` from one of its own jobs returns at once;
+//! 7. `default_executor()` hands sync code a handle that does not own the default: dropping it
+//!    or installing it again shuts nothing down, and a replaced or shut-down default refuses jobs.
 //!
 //! The whole walk runs under a watchdog, so a shutdown that never returns fails instead of
 //! hanging.
@@ -27,8 +30,9 @@ use std::time::{Duration, Instant};
 use common::{DropCounter, Gate, HANG, run_with_watchdog, thread_name};
 use futures::executor::block_on;
 use poolbridge::{
-    DEFAULT_THREAD_NAME_PREFIX, FutureError, ThreadPoolExecutor, default_max_workers,
-    run_in_executor, set_default_executor, shutdown_default_executor, to_thread,
+    DEFAULT_THREAD_NAME_PREFIX, FutureError, ThreadPoolExecutor, default_executor,
+    default_max_workers, run_in_executor, set_default_executor, shutdown_default_executor,
+    spawn_blocking, to_thread,
 };
 
 /// Runs `n` jobs on the default executor that each wait until all `n` have started; returns the
@@ -286,4 +290,42 @@ fn lifecycle() {
         Ok("slow"),
         "the other default job did not finish"
     );
+
+    // 7. default_executor(): a handle for sync code (issue 13, item 7). On a shut-down default
+    //    it refuses, like the default does.
+    let handle = default_executor();
+    assert!(handle.is_shutdown());
+    assert_eq!(handle.submit(|| 1).join(), Err(FutureError::Shutdown));
+    assert_eq!(block_on(spawn_blocking(|| 1)), Err(FutureError::Shutdown));
+    set_default_executor(
+        ThreadPoolExecutor::builder()
+            .thread_name_prefix("handle")
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    );
+    let handle = default_executor();
+    let fut = handle.submit(thread_name); // a PoolFuture, from sync code
+    assert!(fut.join().unwrap().starts_with("handle_"));
+    drop(handle);
+    let name = block_on(to_thread(thread_name)).unwrap();
+    assert!(
+        name.starts_with("handle_"),
+        "dropping the handle shut the default down: {name:?}"
+    );
+    set_default_executor(default_executor()); // the current default again: changes nothing
+    let name = block_on(spawn_blocking(thread_name)).unwrap();
+    assert!(name.starts_with("handle_"), "{name:?}");
+    let old = default_executor();
+    set_default_executor(
+        ThreadPoolExecutor::builder()
+            .thread_name_prefix("next")
+            .build()
+            .unwrap(),
+    );
+    assert!(old.is_shutdown(), "a replaced default is shut down");
+    assert_eq!(old.submit(|| 1).join(), Err(FutureError::Shutdown));
+    let name = block_on(spawn_blocking(thread_name)).unwrap();
+    assert!(name.starts_with("next_"), "{name:?}");
+    shutdown_default_executor();
 }

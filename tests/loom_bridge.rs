@@ -1,5 +1,6 @@
-//! Loom model of the waker hand-off between a worker finishing a job and a task polling its
-//! `ExecutorFuture` (`Core::poll_take` against `Core::settle`).
+//! Loom models of the waker hand-off between a worker finishing a job and a task polling its
+//! `ExecutorFuture` (`Core::poll_take` against `Core::settle`), and between workers finishing the
+//! jobs of a `JoinSet` and the task awaiting the set (the entry wakers' ready list).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_bridge` (see `.ci/run`).
 
@@ -13,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use loom::thread;
 use poolbridge::__loom::task;
-use poolbridge::wrap_future;
+use poolbridge::{JoinSet, wrap_future};
 
 /// Register-versus-complete. `loom::future::block_on` parks until the waker of its latest poll is
 /// woken. Catches: a completion that lands between the poll's "not settled yet" and its storing
@@ -64,6 +65,34 @@ fn latest_waker_is_woken() {
                 "latest waker woken once"
             );
             assert_eq!(first.0.load(Ordering::SeqCst), 0, "stale waker not woken");
+        }
+    });
+}
+
+/// Two jobs of a `JoinSet` finish on two threads while the set's task awaits `join_next`. Catches:
+/// an entry waker that pushes its key after the set found the ready list empty but before it
+/// stored its waker (the task never woken: loom reports the deadlock), and a key lost when two
+/// entry wakers push at once.
+#[test]
+fn join_set_completions_race_join_next() {
+    loom::model(|| {
+        let (first, a) = task(|| 1u32);
+        let (second, b) = task(|| 2u32);
+        let mut set: JoinSet<u32> = [a, b].into_iter().collect();
+        let workers = [
+            thread::spawn(move || first.run()),
+            thread::spawn(move || second.run()),
+        ];
+        let sum = loom::future::block_on(async move {
+            let mut sum = 0;
+            while let Some(outcome) = set.join_next().await {
+                sum += outcome.unwrap();
+            }
+            sum
+        });
+        assert_eq!(sum, 3);
+        for worker in workers {
+            worker.join().unwrap();
         }
     });
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{HANG, current_thread_runtime};
 use poolbridge::{
-    FutureError, FutureState, Promise, ReturnWhen, ThreadPoolExecutor, as_completed, wait,
-    wait_timeout,
+    FutureError, FutureState, Promise, ReturnWhen, ThreadPoolExecutor, as_completed,
+    as_completed_timeout, wait, wait_timeout,
 };
 
 #[test]
@@ -129,4 +129,80 @@ fn a_promise_can_be_awaited() {
     let (promise, fut) = Promise::<u8>::new();
     drop(poolbridge::wrap_future(fut));
     assert!(promise.is_cancelled());
+}
+
+const fn assert_send_sync<T: Send + Sync>() {}
+const _: () = assert_send_sync::<Promise<std::cell::Cell<u8>>>();
+
+// A blocking wait on a worker runs pending jobs of its own pool inline; a promise's future has no
+// job and no pool, so the worker must simply wait for whoever sets it.
+#[test]
+fn a_pool_worker_waits_for_a_promise_without_running_anything() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (promise, fut) = Promise::new();
+    let waiter = pool.submit(move || {
+        let outcome = fut.result();
+        let all = wait([&fut], ReturnWhen::AllCompleted);
+        (outcome, all.done.len())
+    });
+    thread::sleep(Duration::from_millis(20));
+    assert!(!waiter.done());
+    promise.set_result(9).unwrap();
+    assert_eq!(waiter.result_timeout(HANG), Ok((Ok(9), 1)));
+}
+
+#[test]
+fn a_runtime_inside_a_pool_job_can_await_a_promise() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (promise, fut) = Promise::new();
+    let waiter = pool.submit(move || current_thread_runtime().block_on(async { fut.await }));
+    thread::sleep(Duration::from_millis(10));
+    promise.set_result("from outside").unwrap();
+    assert_eq!(waiter.result_timeout(HANG), Ok(Ok("from outside")));
+}
+
+// Callbacks run on the thread that completes the future, as in CPython.
+#[test]
+fn callbacks_run_on_the_setting_thread() {
+    let (promise, fut) = Promise::new();
+    let (tx, rx) = mpsc::channel();
+    fut.add_done_callback(move |f| {
+        tx.send((thread::current().name().map(str::to_owned), f.result()))
+            .unwrap()
+    });
+    thread::Builder::new()
+        .name("setter".into())
+        .spawn(move || promise.set_result(3).unwrap())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(rx.recv_timeout(HANG), Ok((Some("setter".into()), Ok(3))));
+}
+
+// Chaining: a done callback of a pool job completes a promise (how a continuation is built).
+#[test]
+fn a_done_callback_can_complete_a_promise() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (promise, doubled) = Promise::new();
+    let source = pool.submit(|| 21);
+    let promise = std::sync::Mutex::new(Some(promise));
+    source.add_done_callback(move |f| {
+        if let Some(promise) = promise.lock().unwrap().take() {
+            let _ = promise.complete(f.result().map(|v| v * 2));
+        }
+    });
+    assert_eq!(doubled.result_timeout(HANG), Ok(42));
+}
+
+#[test]
+fn an_unset_promise_times_out_like_any_future() {
+    let (_promise, fut) = Promise::<u8>::new();
+    assert_eq!(
+        fut.result_timeout(Duration::from_millis(10)),
+        Err(FutureError::Timeout)
+    );
+    let mut items = as_completed_timeout([&fut], Duration::from_millis(10));
+    assert!(matches!(items.next(), Some(Err(FutureError::Timeout))));
+    assert!(items.next().is_none());
+    assert!(!fut.done(), "a timed wait does not end the future");
 }

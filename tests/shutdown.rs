@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{
     DropCounter, Gate, HANG, ThreadProbe, eventually, hold_workers, submit_gated, submit_gated_with,
 };
-use poolbridge::{FutureError, FutureState, ThreadPoolExecutor};
+use poolbridge::{FutureError, FutureState, PoolFuture, ThreadPoolExecutor};
 
 #[test]
 fn submit_after_shutdown_is_refused_and_the_closure_dropped_unrun() {
@@ -566,4 +566,43 @@ fn submit_racing_with_shutdown() {
         drop(pool);
         drops.wait_all_dropped();
     }
+}
+
+// CPython's test_cancel_futures (issue 13, item 14): 50 jobs, then shutdown(cancel_futures) at
+// once. CPython also expects at least one job to have started, because its submit starts a
+// worker thread that often takes a job before the next line runs. Here a submit never waits for
+// a worker to take its job, so every job may still be queued and be cancelled: decided and
+// documented (`ThreadPoolExecutor::shutdown`, the guide). What must hold: > 20 cancelled, every
+// other job finished normally, nothing left pending, and exactly the non-cancelled jobs ran. A
+// caller that needs a job to have started waits for it first, as the second half does.
+#[test]
+fn cancel_futures_right_after_a_burst_cancels_what_no_worker_took() {
+    let pool = ThreadPoolExecutor::new(2);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let fs: Vec<_> = (0..50)
+        .map(|_| {
+            let ran = Arc::clone(&ran);
+            pool.submit(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(100));
+            })
+        })
+        .collect();
+    pool.shutdown(true, true);
+    let cancelled = fs.iter().filter(|f| f.cancelled()).count();
+    assert!(cancelled > 20, "only {cancelled} of 50 cancelled");
+    for f in fs.iter().filter(|f| !f.cancelled()) {
+        assert!(f.done(), "{f:?} left pending");
+        assert_eq!(f.exception(), None);
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 50 - cancelled);
+
+    let pool = ThreadPoolExecutor::new(2);
+    let fs: Vec<_> = (0..50)
+        .map(|_| pool.submit(|| thread::sleep(Duration::from_millis(10))))
+        .collect();
+    assert!(eventually(|| fs[0].running() || fs[0].done()));
+    pool.shutdown(true, true);
+    assert!(!fs[0].cancelled(), "the job waited for had started");
+    assert!(fs.iter().all(PoolFuture::done));
 }

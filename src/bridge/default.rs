@@ -56,16 +56,57 @@ fn current() -> Result<Arc<Registry>, FutureError> {
         Slot::Active(registry) => Ok(Arc::clone(registry)),
         Slot::ShutDown => Err(FutureError::Shutdown),
         Slot::Unset => {
-            let registry = ThreadPoolExecutor::builder()
-                .max_workers(default_max_workers())
-                .thread_name_prefix(DEFAULT_THREAD_NAME_PREFIX)
-                .build()
-                .expect("the default executor's settings are valid")
-                .into_registry();
+            let registry = new_default();
             *slot = Slot::Active(Arc::clone(&registry));
             Ok(registry)
         }
     }
+}
+
+/// A handle to the process-wide default executor, the one behind `run_in_executor(None, ..)`,
+/// [`to_thread`](crate::to_thread) and [`spawn_blocking`](crate::spawn_blocking), built on first
+/// use. For sync code that wants a [`PoolFuture`] from it (`default_executor().submit(f)`), its
+/// `map`, or its thread counts.
+///
+/// The handle does not own the executor: dropping it does not shut the executor down (unlike
+/// dropping an executor you built), and [`shutdown`](ThreadPoolExecutor::shutdown) on it shuts
+/// the default executor down for everyone, like [`shutdown_default_executor`] without the
+/// waiting. After [`shutdown_default_executor`], or once [`set_default_executor`] has replaced the
+/// executor the handle refers to, the handle's submits resolve to `Err(FutureError::Shutdown)`.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::default_executor;
+///
+/// let pool = default_executor();
+/// let fut = pool.submit(|| 6 * 7); // a PoolFuture: wait, result, join, callbacks
+/// assert_eq!(fut.join(), Ok(42));
+/// assert!(pool.max_workers() >= 5); // min(32, cpus + 4)
+/// drop(pool); // the default executor goes on
+/// assert_eq!(default_executor().submit(|| 1).join(), Ok(1));
+/// ```
+pub fn default_executor() -> ThreadPoolExecutor {
+    let registry = match current() {
+        Ok(registry) => registry,
+        Err(_) => {
+            // Shut down: a handle to an executor that refuses every job, as the default does.
+            let registry = new_default();
+            registry.shutdown(false, false);
+            registry
+        }
+    };
+    ThreadPoolExecutor::handle(registry)
+}
+
+/// A new default executor (no thread is started before its first job).
+fn new_default() -> Arc<Registry> {
+    ThreadPoolExecutor::builder()
+        .max_workers(default_max_workers())
+        .thread_name_prefix(DEFAULT_THREAD_NAME_PREFIX)
+        .build()
+        .expect("the default executor's settings are valid")
+        .into_registry()
 }
 
 /// Makes `executor` the default executor used by `run_in_executor(None, ..)` and
@@ -73,7 +114,8 @@ fn current() -> Result<Arc<Registry>, FutureError> {
 ///
 /// The previous default, if any, is shut down without waiting: its queued jobs still run, then
 /// its threads exit. Unlike asyncio, this also re-enables the default executor after
-/// [`shutdown_default_executor`].
+/// [`shutdown_default_executor`]. Installing the current default again (a handle from
+/// [`default_executor`]) changes nothing.
 ///
 /// # Examples
 ///
@@ -84,12 +126,15 @@ fn current() -> Result<Arc<Registry>, FutureError> {
 /// ```
 pub fn set_default_executor(executor: ThreadPoolExecutor) {
     let registry = executor.into_registry();
+    let installed = Arc::clone(&registry);
     let previous = std::mem::replace(
         &mut *DEFAULT.write().unwrap_or_else(|e| e.into_inner()),
         Slot::Active(registry),
     );
     if let Slot::Active(previous) = previous {
-        previous.shutdown(false, false);
+        if !Arc::ptr_eq(&previous, &installed) {
+            previous.shutdown(false, false);
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! The async bridge: asyncio's `loop.run_in_executor`, `asyncio.to_thread` and
-//! `asyncio.wrap_future`.
+//! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped), and
+//! tokio's shapes for the same: [`spawn_blocking`] and its [`JoinHandle`] (which detaches when
+//! dropped), and [`JoinSet`] (`join_set.rs`).
 //!
 //! A job's completion reaches an async task through the waker stored by the latest poll of its
 //! [`ExecutorFuture`]: the worker that finishes the job takes that waker under the future's lock
@@ -9,6 +11,7 @@
 
 mod call;
 mod default;
+mod join_set;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -17,10 +20,11 @@ use std::task::{Context, Poll};
 
 pub use self::call::Call;
 pub use self::default::{
-    DEFAULT_THREAD_NAME_PREFIX, set_default_executor, shutdown_default_executor,
+    DEFAULT_THREAD_NAME_PREFIX, default_executor, set_default_executor, shutdown_default_executor,
 };
+pub use self::join_set::JoinSet;
 use crate::error::FutureError;
-use crate::future::PoolFuture;
+use crate::future::{PoolFuture, Waiter};
 use crate::pool::ThreadPoolExecutor;
 
 /// Runs `f(args...)` on `executor` (or on the default executor if `None`) and returns a future
@@ -31,10 +35,14 @@ use crate::pool::ThreadPoolExecutor;
 ///   exactly when the job finishes, and polling never blocks. It works under tokio (either
 ///   flavour), `futures::executor::block_on`, smol, or any other executor.
 /// * One exception, to avoid a deadlock: polled on a worker thread of the job's own pool (an
-///   executor driven inside a job, e.g. `block_on` in a job), a job that has not started runs
-///   inline, as the blocking waits do; on a saturated pool nothing else could run it.
+///   executor driven inside a job, e.g. `block_on` in a job) while no other worker of that pool
+///   is idle and the pool is at `max_workers`, a job that has not started runs inline: nothing
+///   else could run it. Otherwise it is left to the other workers, so the executor driven on
+///   this thread keeps running its other tasks.
 /// * Dropping it before it completes cancels the job if it has not started; a running job
 ///   finishes and its value is dropped. So `tokio::time::timeout` and `select!` cancel queued work.
+///   To let the job run on without awaiting it, call [`detach`](ExecutorFuture::detach) (or use
+///   [`spawn_blocking`], whose handle detaches on drop as tokio's does).
 /// * `None` uses the process-wide default executor, built on first use with
 ///   `min(32, available_parallelism + 4)` lazily started threads.
 ///
@@ -83,6 +91,11 @@ where
 /// Runs `f` on the default executor: asyncio's `asyncio.to_thread(func)`, the same as
 /// `run_in_executor(None, f, ())`.
 ///
+/// Dropping the returned future before the job starts cancels the job, so a bare
+/// `to_thread(f);` statement (or `let _ = to_thread(f);`) usually runs nothing: the compiler
+/// warns about the first. To start a job and not wait for it, write `to_thread(f).detach();`, or
+/// use [`spawn_blocking`], tokio's shape: its handle detaches when dropped.
+///
 /// # Examples
 ///
 /// ```
@@ -99,6 +112,73 @@ where
     run_in_executor(None, f, ())
 }
 
+/// Runs `f` on the default executor and returns a handle that detaches on drop: the shape of
+/// tokio's `spawn_blocking`, so code written for it switches by its `use` line.
+///
+/// * The job is submitted now and runs whether or not the handle is awaited or kept: dropping
+///   the [`JoinHandle`] detaches it (tokio's semantics; [`to_thread`] cancels instead).
+/// * `.await` gives `Result<T, FutureError>`; `?` turns the error into `std::io::Error` in
+///   functions returning `io::Result` (as for tokio's `JoinError`).
+/// * [`JoinHandle::cancel`] (tokio's `abort`) cancels the job if it has not started; a running
+///   job is never interrupted.
+///
+/// Unlike tokio's, it needs no runtime: it works from sync code, under any async runtime, and
+/// inside pool jobs. The default executor has `min(32, cpus + 4)` threads where tokio's blocking
+/// pool has 512: for many long-blocking jobs, install a larger one with
+/// [`set_default_executor`]. Nothing waits for detached jobs when `main` returns: call
+/// [`shutdown_default_executor`] at the end of `main` to let them finish (tokio's runtime waits
+/// for running blocking tasks when it shuts down).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use poolbridge::spawn_blocking;
+///
+/// # futures::executor::block_on(async {
+/// let hash = spawn_blocking(|| (1..=20u64).product::<u64>()).await;
+/// assert_eq!(hash, Ok(2_432_902_008_176_640_000));
+///
+/// // Fire and forget: the handle is dropped, the job still runs.
+/// let ran = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..20 {
+///     let ran = Arc::clone(&ran);
+///     spawn_blocking(move || ran.fetch_add(1, Ordering::SeqCst)); // ORDERING: a counter
+/// }
+/// # while ran.load(Ordering::SeqCst) < 20 { std::thread::yield_now(); } // ORDERING: as above
+/// # });
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    JoinHandle::new(default::submit(f))
+}
+
+impl ThreadPoolExecutor {
+    /// Submits `f` and returns a handle that detaches on drop: [`spawn_blocking`] on this pool
+    /// (tokio's `Handle::spawn_blocking`). The same as `wrap_future(pool.submit(f)).detach()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let pool = poolbridge::ThreadPoolExecutor::new(2);
+    /// let handle = pool.spawn_blocking(|| "done");
+    /// assert_eq!(handle.await, Ok("done"));
+    /// # });
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        JoinHandle::new(self.submit(f))
+    }
+}
+
 /// Turns a [`PoolFuture`] into an awaitable [`ExecutorFuture`]: asyncio's `wrap_future`. The same
 /// as `future.into_future()` (or simply `future.await`).
 ///
@@ -108,9 +188,8 @@ where
 /// # futures::executor::block_on(async {
 /// use poolbridge::{ThreadPoolExecutor, wrap_future};
 ///
-/// let pool = ThreadPoolExecutor::new(2);
-/// let fut = pool.submit(|| 6 * 7);
-/// assert_eq!(wrap_future(fut).await, Ok(42));
+/// let pool = ThreadPoolExecutor::new(1);
+/// assert_eq!(wrap_future(pool.submit(|| 6 * 7)).await, Ok(42));
 /// # });
 /// ```
 pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T> {
@@ -120,18 +199,23 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// The awaitable outcome of a job: returned by [`run_in_executor`], [`to_thread`] and
 /// [`wrap_future`]. `Send` and `Unpin`.
 ///
-/// Dropping it before it completes cancels the job if the job has not started.
+/// Dropping it before it completes cancels the job if the job has not started (asyncio's
+/// semantics: so `tokio::time::timeout` and `select!` cancel queued work). To let the job run on
+/// without awaiting it, [`detach`](Self::detach) it.
 ///
 /// # Examples
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// let fut: poolbridge::ExecutorFuture<u64> = poolbridge::to_thread(|| 1 + 1);
-/// assert!(!fut.pool_future().cancelled());
+/// use poolbridge::to_thread;
+///
+/// let fut = to_thread(|| 1 + 1);
 /// assert_eq!(fut.await, Ok(2));
+/// to_thread(|| println!("runs although nobody awaits it")).detach();
 /// # });
 /// ```
-#[must_use = "an ExecutorFuture cancels its job if dropped before the job starts"]
+#[must_use = "dropping an ExecutorFuture cancels its job if the job has not started: `.await` it, \
+              or call `.detach()` to let the job run on"]
 pub struct ExecutorFuture<T> {
     /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
     fut: Option<PoolFuture<T>>,
@@ -142,24 +226,68 @@ const COMPLETED: &str =
 
 impl<T> ExecutorFuture<T> {
     /// Cancels the job if it has not started; see [`PoolFuture::cancel`]. `false` once the
-    /// future has completed.
+    /// future has completed. tokio's `JoinHandle::abort`.
     ///
     /// # Examples
     ///
     /// ```
     /// use poolbridge::{FutureError, ThreadPoolExecutor, run_in_executor};
-    /// use std::sync::mpsc;
     ///
     /// let pool = ThreadPoolExecutor::new(1);
-    /// let (release, held) = mpsc::channel::<()>();
-    /// let _busy = pool.submit(move || held.recv().unwrap());
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let busy = pool.submit(move || rx.recv()); // holds the only worker
     /// let queued = run_in_executor(Some(&pool), || "never runs", ());
     /// assert!(queued.cancel());
-    /// release.send(()).unwrap();
-    /// assert_eq!(futures::executor::block_on(queued), Err(FutureError::Cancelled));
+    /// # tx.send(()).unwrap(); busy.wait();
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(queued.await, Err(FutureError::Cancelled));
+    /// # });
     /// ```
+    #[doc(alias = "abort")]
     pub fn cancel(&self) -> bool {
         self.fut.as_ref().is_some_and(PoolFuture::cancel)
+    }
+
+    /// `true` once the job has ended (finished or cancelled), or once this future has returned
+    /// its outcome: `.await` then no longer waits for the job (at most for done callbacks added
+    /// to it that are still running). Never blocks and never panics (unlike
+    /// [`pool_future`](Self::pool_future) after completion). tokio's `JoinHandle::is_finished`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut fut = poolbridge::to_thread(|| 5);
+    /// while !fut.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!((&mut fut).await, Ok(5));
+    /// assert!(fut.is_finished(), "still true after the outcome was taken");
+    /// # });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.fut.as_ref().is_none_or(PoolFuture::done)
+    }
+
+    /// Lets the job run on without this future: returns a [`JoinHandle`], which can still be
+    /// awaited but detaches when dropped, instead of cancelling. `to_thread(f).detach();` starts
+    /// a job and forgets it (what tokio's `spawn_blocking(f);` does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::to_thread;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// to_thread(move || tx.send("ran").unwrap()).detach();
+    /// assert_eq!(rx.recv(), Ok("ran"));
+    /// ```
+    #[doc(alias = "spawn_blocking")]
+    pub fn detach(mut self) -> JoinHandle<T> {
+        JoinHandle {
+            fut: self.fut.take(),
+        }
     }
 
     /// Gives up awaiting but keeps the job: returns the plain handle, and dropping that does not
@@ -173,10 +301,8 @@ impl<T> ExecutorFuture<T> {
     /// # Examples
     ///
     /// ```
-    /// let awaitable = poolbridge::to_thread(|| "kept");
-    /// // Give up awaiting, but keep the job: dropping the handle does not cancel it.
-    /// let handle = awaitable.into_pool_future();
-    /// assert_eq!(handle.join(), Ok("kept"));
+    /// let handle = poolbridge::to_thread(|| 3).into_pool_future();
+    /// assert_eq!(handle.join(), Ok(3));
     /// ```
     pub fn into_pool_future(mut self) -> PoolFuture<T> {
         let fut = self.fut.take().expect(COMPLETED);
@@ -189,14 +315,15 @@ impl<T> ExecutorFuture<T> {
     ///
     /// # Panics
     ///
-    /// If this future already completed.
+    /// If this future already completed (a `select!` on `&mut fut` that took its outcome, for
+    /// instance). [`is_finished`](Self::is_finished) never panics.
     ///
     /// # Examples
     ///
     /// ```
-    /// let awaitable = poolbridge::to_thread(|| 3);
-    /// awaitable.pool_future().add_done_callback(|f| assert!(f.done()));
-    /// assert_eq!(futures::executor::block_on(awaitable), Ok(3));
+    /// let fut = poolbridge::to_thread(|| 3);
+    /// fut.pool_future().add_done_callback(|f| assert!(f.done()));
+    /// # drop(fut);
     /// ```
     pub fn pool_future(&self) -> &PoolFuture<T> {
         self.fut.as_ref().expect(COMPLETED)
@@ -207,18 +334,146 @@ impl<T> Future for ExecutorFuture<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self
-            .fut
-            .as_ref()
-            .expect("`ExecutorFuture` polled after completion");
-        // A worker thread of the job's own pool (an executor driven inside a job) runs the job
-        // itself if it has not started, rather than sleep on a pool it may be saturating.
-        let _ = fut.run_inline_if_worker();
-        let poll = fut.core().poll_take(cx);
-        if poll.is_ready() {
-            self.fut = None;
+        poll_job(
+            &mut self.fut,
+            cx,
+            "`ExecutorFuture` polled after completion",
+        )
+    }
+}
+
+/// The poll of [`ExecutorFuture`] and [`JoinHandle`]: the outcome once the job has settled (and
+/// then `None` in `slot`, which also frees the job early), else `Pending` with the waker stored.
+fn poll_job<T>(
+    slot: &mut Option<PoolFuture<T>>,
+    cx: &mut Context<'_>,
+    after_completion: &str,
+) -> Poll<Result<T, FutureError>> {
+    let Some(fut) = slot.as_ref() else {
+        panic!("{after_completion}");
+    };
+    // A worker thread of the job's own pool (an executor driven inside a job) runs the job
+    // itself if no other worker can take it, rather than sleep on a pool it may be saturating.
+    let _ = fut.run_inline_if_worker(Waiter::Polling);
+    let poll = fut.core().poll_take(cx);
+    if poll.is_ready() {
+        *slot = None;
+    }
+    poll
+}
+
+/// A job's handle that detaches on drop: tokio's `JoinHandle`. Returned by [`spawn_blocking`],
+/// [`ThreadPoolExecutor::spawn_blocking`] and [`ExecutorFuture::detach`]. `Send` and `Unpin`.
+///
+/// Await it for the job's outcome, [`cancel`](Self::cancel) it (tokio's `abort`) while the job
+/// has not started, or drop it: the job runs on regardless, and its value is dropped when it
+/// ends.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::io;
+/// use poolbridge::spawn_blocking;
+///
+/// async fn read_config() -> io::Result<String> {
+///     // `?` twice: the pool's `FutureError`, then the job's own `io::Error`.
+///     let text = spawn_blocking(|| std::fs::read_to_string("Cargo.toml")).await??;
+///     Ok(text)
+/// }
+/// assert!(read_config().await.unwrap().contains("[package]"));
+/// # });
+/// ```
+pub struct JoinHandle<T> {
+    /// The job; `None` once `poll` has returned its outcome.
+    fut: Option<PoolFuture<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    fn new(fut: PoolFuture<T>) -> JoinHandle<T> {
+        JoinHandle { fut: Some(fut) }
+    }
+
+    /// Cancels the job if it has not started (tokio's `abort`); see [`PoolFuture::cancel`].
+    /// Awaiting the handle then gives `Err(FutureError::Cancelled)`. A running job is never
+    /// interrupted: it finishes and the handle gives its outcome. `false` once the job has
+    /// started, or the handle has returned its outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let busy = pool.spawn_blocking(move || rx.recv()); // holds the only worker
+    /// let queued = pool.spawn_blocking(|| "never runs");
+    /// assert!(queued.cancel());
+    /// # tx.send(()).unwrap();
+    /// # futures::executor::block_on(async {
+    /// assert!(queued.await.unwrap_err().is_cancelled());
+    /// assert!(busy.await.is_ok());
+    /// # });
+    /// ```
+    #[doc(alias = "abort")]
+    pub fn cancel(&self) -> bool {
+        self.fut.as_ref().is_some_and(PoolFuture::cancel)
+    }
+
+    /// `true` once the job has ended (finished or cancelled), or once this handle has returned
+    /// its outcome. Never blocks, never panics: tokio's `JoinHandle::is_finished`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let handle = poolbridge::spawn_blocking(|| 1);
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.fut.as_ref().is_none_or(PoolFuture::done)
+    }
+
+    /// The plain [`PoolFuture`] of the job (to `join` it from sync code, or to add it to
+    /// `wait`/`as_completed`); `None` if this handle already returned the outcome.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let handle = poolbridge::spawn_blocking(|| 2 + 2);
+    /// assert_eq!(handle.into_pool_future().unwrap().join(), Ok(4));
+    /// ```
+    pub fn into_pool_future(mut self) -> Option<PoolFuture<T>> {
+        let fut = self.fut.take()?;
+        fut.core().clear_waker();
+        Some(fut)
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, FutureError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        poll_job(&mut self.fut, cx, "`JoinHandle` polled after completion")
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    /// Detaches: the job runs on. Only the stored waker is forgotten.
+    fn drop(&mut self) {
+        if let Some(fut) = &self.fut {
+            fut.core().clear_waker();
         }
-        poll
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.fut {
+            Some(fut) => f.debug_tuple("JoinHandle").field(fut).finish(),
+            None => f.write_str("JoinHandle(<completed>)"),
+        }
     }
 }
 

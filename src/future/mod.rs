@@ -375,13 +375,29 @@ impl<T> PoolFuture<T> {
     }
 
     /// Runs the job here, now, if this thread is a worker of the job's own pool and nobody has
-    /// started the job: what every blocking wait without a deadline does first, so that a
-    /// saturated pool cannot deadlock on jobs that wait for queued jobs. Returns `true` if it ran.
+    /// started the job, so that a saturated pool cannot deadlock on jobs that wait for queued
+    /// jobs. Returns `true` if it ran.
     ///
     /// The one place that decides to run an awaited job inline (`PoolFuture`'s waits, `wait()`,
-    /// `as_completed` and the `ExecutorFuture` all call it).
-    pub(crate) fn run_inline_if_worker(&self) -> bool {
-        context::is_worker_of(self.core().pool()) && self.run_if_pending(&mut ())
+    /// `as_completed`, the `ExecutorFuture` and the `JoinSet` all call it):
+    ///
+    /// * a blocking wait ([`Waiter::Blocking`]) always runs a pending job of its own pool: the
+    ///   thread would sleep anyway, and running the job costs nobody anything;
+    /// * an async poll ([`Waiter::Polling`], an executor driven inside a job) runs it only when
+    ///   no other worker could take it (none idle, and no room to start one). Otherwise the job
+    ///   is left to those workers and the poll returns at once: the thread goes on driving the
+    ///   other tasks of its executor (a ticker, other I/O), which running a long job inline
+    ///   would stall.
+    pub(crate) fn run_inline_if_worker(&self, waiter: Waiter) -> bool {
+        if !context::is_worker_of(self.core().pool()) {
+            return false;
+        }
+        if waiter == Waiter::Polling
+            && (self.state() != FutureState::Pending || context::another_worker_can_take_jobs())
+        {
+            return false;
+        }
+        self.run_if_pending(&mut ())
     }
 
     /// Claims and runs the job if it has not started. `hooks.before_publish` runs between the
@@ -417,10 +433,20 @@ impl<T> PoolFuture<T> {
             return true;
         }
         if deadline.is_none() {
-            let _ = self.run_inline_if_worker();
+            let _ = self.run_inline_if_worker(Waiter::Blocking);
         }
         self.core().block(until, deadline)
     }
+}
+
+/// Who waits for a job, for [`PoolFuture::run_inline_if_worker`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiter {
+    /// A thread that sleeps until the job ends: `wait`, `result`, `join`, `wait()`,
+    /// `as_completed`, `map`.
+    Blocking,
+    /// An async task's poll: the thread returns to its executor if the job is not done.
+    Polling,
 }
 
 /// The deadline of a timed wait: `Instant::now() + timeout`. A timeout too large for `Instant`

@@ -20,10 +20,18 @@ use crate::future::{Core, PoolFuture, Refusal, TaskHandle};
 /// `cancel()` works while it is pending, `wait`, `result`, `join`, callbacks, [`wait()`],
 /// [`as_completed`] and `.await` all see the outcome the promise sets.
 ///
-/// Completing consumes the promise, so a future cannot be set twice (CPython raises
-/// `InvalidStateError` then); setting a future that was cancelled hands the value back instead.
-/// Dropping a promise without completing it ends its future with
-/// [`FutureError::BrokenPool`], so no waiter hangs on an abandoned promise.
+/// | CPython                                   | poolbridge                                         |
+/// |-------------------------------------------|----------------------------------------------------|
+/// | `fut = Future()`                          | `let (promise, fut) = Promise::new();`             |
+/// | `fut.set_running_or_notify_cancel()`      | `promise.set_running_or_notify_cancel()`           |
+/// | `fut.set_result(value)`                   | `promise.set_result(value)`                        |
+/// | `fut.set_exception(exc)`                  | `promise.set_error(err)`, or a `T = Result<V, E>` of your own |
+/// | `InvalidStateError` (set after `cancel()`)| `Err(value)`: the value comes back                 |
+/// | `InvalidStateError` (set twice)           | impossible: setting consumes the promise           |
+/// | a `Future()` nobody sets: waits forever   | dropping the promise ends the future with [`FutureError::BrokenPool`] |
+///
+/// Waiting on a promise's future never runs anything inline (there is no job to run), from any
+/// thread, pool workers included.
 ///
 /// [`wait()`]: crate::wait()
 /// [`as_completed`]: crate::as_completed
@@ -79,11 +87,10 @@ impl<T: Send + 'static> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// use poolbridge::Promise;
-    ///
-    /// let (promise, fut) = Promise::new();
-    /// std::thread::spawn(move || promise.set_result("from another thread").unwrap());
-    /// assert_eq!(fut.join(), Ok("from another thread"));
+    /// let (promise, fut) = poolbridge::Promise::<u8>::new();
+    /// assert!(!fut.done());
+    /// promise.set_result(1).unwrap();
+    /// assert_eq!(fut.result(), Ok(1));
     /// ```
     pub fn new() -> (Promise<T>, PoolFuture<T>) {
         let task = Arc::new(PromiseTask { core: Core::new(0) });
@@ -105,13 +112,15 @@ impl<T: Send + 'static> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// use poolbridge::Promise;
+    /// use poolbridge::{FutureState, Promise};
     ///
-    /// let (promise, fut) = Promise::<u8>::new();
-    /// fut.cancel();
+    /// let (promise, fut) = Promise::new();
     /// if promise.set_running_or_notify_cancel() {
-    ///     unreachable!("the work would start here");
+    ///     assert_eq!(fut.state(), FutureState::Running);
+    ///     assert!(!fut.cancel(), "too late to cancel");
+    ///     promise.set_result("work done").unwrap();
     /// }
+    /// assert_eq!(fut.join(), Ok("work done"));
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> bool {
         match self.task.core.state().transition_to_running() {
@@ -127,8 +136,7 @@ impl<T: Send + 'static> Promise<T> {
     ///
     /// ```
     /// let (promise, fut) = poolbridge::Promise::<u8>::new();
-    /// assert!(!promise.is_cancelled());
-    /// fut.cancel();
+    /// drop(poolbridge::wrap_future(fut)); // an awaitable dropped before completion cancels
     /// assert!(promise.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
@@ -140,18 +148,15 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// Completes the future with `value`: CPython's `set_result`. Waiters wake, callbacks run on
-    /// this thread. Returns the value back in `Err` if the future was cancelled first.
+    /// this thread. Returns the value back in `Err` if the future was cancelled first (where
+    /// CPython raises `InvalidStateError`).
     ///
     /// # Examples
     ///
     /// ```
     /// let (promise, fut) = poolbridge::Promise::new();
-    /// promise.set_result(5).unwrap();
-    /// assert_eq!(fut.join(), Ok(5));
-    ///
-    /// let (promise, fut) = poolbridge::Promise::new();
-    /// fut.cancel();
-    /// assert_eq!(promise.set_result(5), Err(5));
+    /// assert!(fut.cancel());
+    /// assert_eq!(promise.set_result(String::from("late")), Err(String::from("late")));
     /// ```
     pub fn set_result(self, value: T) -> Result<(), T> {
         self.complete(Ok(value)).map_err(|outcome| match outcome {
@@ -163,15 +168,18 @@ impl<T: Send + 'static> Promise<T> {
     /// Completes the future with `err`: CPython's `set_exception`. Returns the error back in `Err`
     /// if the future was cancelled first.
     ///
+    /// `FutureError` says why there is no value (`BrokenPool` for a source that went away,
+    /// `Panicked` with [`PanicError::from_panic`] for a panic you caught). Failures of the work
+    /// itself read best as values: make `T` a `Result<V, E>` and `set_result(Err(e))`.
+    ///
     /// # Examples
     ///
     /// ```
     /// use poolbridge::{FutureError, Promise};
     ///
     /// let (promise, fut) = Promise::<u8>::new();
-    /// let err = FutureError::BrokenPool("the server closed the connection".into());
-    /// promise.set_error(err.clone()).unwrap();
-    /// assert_eq!(fut.exception(), Some(err));
+    /// promise.set_error(FutureError::BrokenPool("the device was unplugged".into())).unwrap();
+    /// assert!(fut.exception().unwrap().is_broken_pool());
     /// ```
     pub fn set_error(self, err: FutureError) -> Result<(), FutureError> {
         self.complete(Err(err))
@@ -191,12 +199,12 @@ impl<T: Send + 'static> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// use poolbridge::{FutureError, Promise};
-    ///
-    /// let (promise, fut) = Promise::<u8>::new();
-    /// let outcome: Result<u8, FutureError> = Ok(3);
+    /// let (promise, fut) = poolbridge::Promise::<u32>::new();
+    /// let outcome: Result<u32, _> = "17".parse::<u32>().map_err(|e| {
+    ///     poolbridge::FutureError::BrokenPool(e.to_string())
+    /// });
     /// promise.complete(outcome).unwrap();
-    /// assert_eq!(fut.join(), Ok(3));
+    /// assert_eq!(fut.join(), Ok(17));
     /// ```
     #[allow(clippy::result_large_err)]
     pub fn complete(

@@ -9,6 +9,7 @@ use crate::error::BuildError;
 use crate::pool::ThreadPoolExecutor;
 use crate::pool::registry::{Config, Registry};
 use crate::pool::sleep::MAX_THREADS;
+use crate::pool::state::{StateInit, StatefulPool};
 
 /// How long an idle worker waits for a job before its thread exits, unless
 /// [`ThreadPoolBuilder::keep_alive`] says otherwise. Long enough that a pool serving steady
@@ -137,8 +138,10 @@ impl ThreadPoolBuilder {
         ThreadPoolBuilder::default()
     }
 
-    /// The most worker threads the pool will run at once. Threads are started lazily, one per
-    /// submitted job that finds no idle worker, up to this number. `0` is refused by `build`.
+    /// The most worker threads the pool will run at once. Threads are started lazily, up to this
+    /// number, one for each queued job that finds no idle worker; a submit starts at most one and
+    /// never waits for it to take the job, and the workers start the rest as they take jobs (see
+    /// [`ThreadPoolExecutor`]). `0` is refused by `build`.
     ///
     /// # Examples
     ///
@@ -170,24 +173,27 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Runs `f` once at the start of every worker thread, before it takes any job.
+    /// Runs `f` once at the start of every worker thread, before it takes any job: Python's
+    /// `initializer`. Python's `initargs` are what `f` captures; `f` is called once per thread,
+    /// so it borrows or clones them (`move || init(&args)`, `move || init(args.clone())`).
     ///
     /// If `f` panics, the pool is broken: every pending job and every later submit resolves to
     /// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool), as in Python.
     ///
+    /// For a per-worker value (a connection per thread), a fallible initializer, or the worker's
+    /// index, use [`build_with_state`](Self::build_with_state) instead.
+    ///
     /// # Examples
     ///
     /// ```
-    /// use std::cell::Cell;
+    /// use poolbridge::ThreadPoolExecutor;
     ///
-    /// thread_local! {
-    ///     static CONNECTION: Cell<Option<u32>> = const { Cell::new(None) };
-    /// }
-    /// let pool = poolbridge::ThreadPoolExecutor::builder()
-    ///     .initializer(|| CONNECTION.set(Some(42))) // e.g. open a per-thread connection
+    /// let greeting = String::from("worker up"); // not Copy: the closure borrows it per call
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .initializer(move || assert_eq!(greeting.as_str(), "worker up"))
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(pool.submit(|| CONNECTION.get()).join(), Ok(Some(42)));
+    /// assert_eq!(pool.submit(|| 1).join(), Ok(1));
     /// ```
     pub fn initializer<F: Fn() + Send + Sync + 'static>(mut self, f: F) -> Self {
         self.initializer = Some(Arc::new(f));
@@ -257,6 +263,62 @@ impl ThreadPoolBuilder {
     /// assert!(err.unwrap_err().to_string().contains("thread_name_prefix"));
     /// ```
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        self.build_pool(None)
+    }
+
+    /// Builds a pool whose every worker thread owns a value of type `S`: `init(index)` runs once
+    /// at the start of each worker thread (after the [`initializer`](Self::initializer), if
+    /// any), with the worker's index (`0..max_workers`, the `_{index}` of its thread name), and
+    /// its `Ok` value is that worker's state until the thread exits. Jobs borrow it with
+    /// [`StatefulPool::submit_with_state`].
+    ///
+    /// * If `init` returns `Err` (or panics), the pool is broken, as with a panicking
+    ///   initializer: every pending job and every later submit resolves to
+    ///   [`FutureError::BrokenPool`](crate::FutureError::BrokenPool), whose message names the
+    ///   worker and quotes the error. To retry instead (a database that is down for a moment),
+    ///   make the state an `Option` and reconnect in the jobs.
+    /// * A worker that idles for the keep-alive exits and drops its state (so idle connections
+    ///   close); a later burst starts workers with new states. An index is unique among the
+    ///   running workers and is reused once its worker has exited.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// struct Conn { id: usize }
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .max_workers(2)
+    ///     .thread_name_prefix("db")
+    ///     .build_with_state(|index| -> Result<Conn, String> { Ok(Conn { id: index }) })
+    ///     .unwrap();
+    /// let id = pool.submit_with_state(|conn: &mut Conn| conn.id).join().unwrap();
+    /// assert!(id < 2);
+    ///
+    /// let broken = ThreadPoolExecutor::builder()
+    ///     .build_with_state(|_| Err::<Conn, _>("connection refused"))
+    ///     .unwrap();
+    /// let err = broken.submit_with_state(|conn: &mut Conn| conn.id).join().unwrap_err();
+    /// assert!(err.to_string().contains("connection refused"), "{err}");
+    /// ```
+    pub fn build_with_state<S, E, F>(self, init: F) -> Result<StatefulPool<S>, BuildError>
+    where
+        S: 'static,
+        E: fmt::Display,
+        F: Fn(usize) -> Result<S, E> + Send + Sync + 'static,
+    {
+        let init: Arc<StateInit> = Arc::new(move |index| match init(index) {
+            Ok(state) => Ok(Box::new(state) as Box<dyn std::any::Any>),
+            Err(err) => Err(err.to_string()),
+        });
+        self.build_pool(Some(init)).map(StatefulPool::new)
+    }
+
+    fn build_pool(self, state: Option<Arc<StateInit>>) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
         if max_workers == 0 {
             return Err(BuildError::new("max_workers must be greater than 0"));
@@ -293,6 +355,7 @@ impl ThreadPoolBuilder {
             max_workers,
             thread_name_prefix,
             initializer: self.initializer,
+            state,
             stack_size: self.stack_size,
             keep_alive: self.keep_alive,
         })))

@@ -8,10 +8,12 @@
 //! | `worker.rs`   | a worker thread's loop, its local deque, its availability around a job |
 //! | `sleep/`      | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
 //! | `task.rs`     | a job: closure + future core in one allocation, and its queue entry  |
+//! | `state.rs`    | per-worker state (`build_with_state`, `StatefulPool`)                |
 
 mod builder;
 pub(crate) mod registry;
 pub(crate) mod sleep;
+mod state;
 pub(crate) mod task;
 pub(crate) mod worker;
 
@@ -23,6 +25,7 @@ pub use self::builder::{
     default_max_workers,
 };
 use self::registry::Registry;
+pub use self::state::StatefulPool;
 use crate::error::SubmitError;
 use crate::future::PoolFuture;
 use crate::map::{Map, MapOptions};
@@ -32,6 +35,10 @@ use crate::map::{Map, MapOptions};
 ///
 /// * Threads start lazily: a submit starts a thread only when no idle worker can take the job
 ///   and fewer than `max_workers` threads exist. A pool that was never used owns no thread.
+///   A submit never waits for a worker to take its job: the first submit of a burst starts one
+///   thread before it returns, and each worker that takes a job while more are queued wakes or
+///   starts the next, so a burst of `n` jobs has `min(n, max_workers)` threads within
+///   milliseconds (of the order of a thread start per worker), not by the time `submit` returns.
 /// * Jobs submitted from outside go to a shared injector queue; jobs submitted from a worker go
 ///   to that worker's own deque; idle workers steal. Idle workers park (an idle pool uses no
 ///   CPU) and exit after the keep-alive.
@@ -102,6 +109,15 @@ impl ThreadPoolExecutor {
         ThreadPoolExecutor {
             registry,
             shutdown_on_drop: true,
+        }
+    }
+
+    /// A handle that does not own the pool: dropping it does not shut the pool down (the
+    /// handle of `default_executor`).
+    pub(crate) fn handle(registry: Arc<Registry>) -> ThreadPoolExecutor {
+        ThreadPoolExecutor {
+            registry,
+            shutdown_on_drop: false,
         }
     }
 
@@ -231,7 +247,8 @@ impl ThreadPoolExecutor {
     /// Every item is submitted at once (Python semantics); use [`map_with`](Self::map_with) and
     /// [`MapOptions::buffersize`] to bound the jobs in flight, or [`MapOptions::timeout`] to bound
     /// the whole iteration. A panicking item yields its `Err(FutureError::Panicked)` and the
-    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started.
+    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started;
+    /// [`Map::detach`] lets them all run without iterating.
     ///
     /// # Examples
     ///
@@ -341,7 +358,10 @@ impl ThreadPoolExecutor {
     /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.
     ///
     /// * Later `submit`s return futures already done with `Err(FutureError::Shutdown)`.
-    /// * `cancel_futures = true` cancels every job that has not started.
+    /// * `cancel_futures = true` cancels every job that has not started. Called right after a
+    ///   burst of submits, that can be every one of them: a submit does not wait for a worker to
+    ///   take its job (CPython's `test_cancel_futures` counts on at least one having started;
+    ///   this pool makes no such promise). Wait for the jobs that must run first.
     /// * `wait = true` returns once every job that was not cancelled has finished and every
     ///   worker thread has exited; `wait = false` returns at once while the queued jobs still run.
     ///
@@ -380,7 +400,8 @@ impl Default for ThreadPoolExecutor {
 }
 
 impl Drop for ThreadPoolExecutor {
-    /// `shutdown(wait = true, cancel_futures = false)`.
+    /// `shutdown(wait = true, cancel_futures = false)`; nothing for a handle from
+    /// [`default_executor`](crate::default_executor), which does not own its pool.
     fn drop(&mut self) {
         if self.shutdown_on_drop {
             self.registry.shutdown(true, false);

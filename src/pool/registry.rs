@@ -14,6 +14,7 @@ use crate::context;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::pool::sleep::{Sleep, Spawn};
+use crate::pool::state::StateInit;
 use crate::pool::task::{Job, Task};
 use crate::pool::worker::{self, WorkerCtx};
 use crate::unwind;
@@ -30,6 +31,8 @@ pub(crate) struct Config {
     pub(crate) max_workers: usize,
     pub(crate) thread_name_prefix: String,
     pub(crate) initializer: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The per-worker state's initializer (`build_with_state`).
+    pub(crate) state: Option<Arc<StateInit>>,
     pub(crate) stack_size: Option<usize>,
     pub(crate) keep_alive: Option<Duration>,
 }
@@ -245,7 +248,7 @@ impl Registry {
         }
         // A thread with an initializer to run is busy until it has run it: submitters meanwhile
         // start threads of their own (as Python's do) instead of waiting for it.
-        let searching = self.config.initializer.is_none();
+        let searching = self.config.initializer.is_none() && self.config.state.is_none();
         if !self.sleep.try_add_thread(searching) {
             return Err((Spawn::AtMax, first));
         }
@@ -491,10 +494,9 @@ impl Registry {
         }
     }
 
-    /// A worker's initializer panicked: the pool is broken. Every queued job and every later
-    /// submit resolves to `BrokenPool`.
-    pub(crate) fn break_pool(&self, panic_message: &str) {
-        let reason = format!("a worker thread's initializer panicked ({panic_message})");
+    /// A worker's initializer panicked or failed (`reason` says which): the pool is broken.
+    /// Every queued job and every later submit resolves to `BrokenPool`.
+    pub(crate) fn break_pool(&self, reason: String) {
         {
             let _slots = lock(&self.slots);
             let _ = self.broken_reason.set(reason);
@@ -543,6 +545,19 @@ impl Registry {
         if slots.live == 0 && slots.starting == 0 {
             self.all_exited.notify_all();
         }
+    }
+
+    /// `true` if a job queued now would be taken without the calling worker: another worker is
+    /// idle, or fewer than `max_workers` threads exist (the sleep protocol starts one for queued
+    /// work, see `call_worker`). The probe of `crate::context`: an async poll on a worker runs
+    /// the awaited job inline only when this is `false`.
+    ///
+    /// A heuristic read of the counts (`Sleep::counts`, Relaxed): a stale answer either runs the
+    /// job here (what every wait did before) or leaves it queued, where the sleep protocol already
+    /// guarantees that a worker comes for it (`sleep/README.md`).
+    pub(crate) fn another_worker_can_take_jobs(&self) -> bool {
+        let counts = self.sleep.counts();
+        counts.idle() > 0 || counts.threads < self.config.max_workers
     }
 
     /// Worker threads currently alive.

@@ -12,6 +12,7 @@ use crate::context;
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
+use crate::pool::state;
 use crate::pool::task::Job;
 use crate::unwind;
 
@@ -51,7 +52,11 @@ pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
 /// The body of a worker thread. `searching`: whether the thread was counted as searching when it
 /// was started (see `Sleep::try_add_thread`).
 pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool) {
-    let _entered = context::enter(registry.id());
+    let probe = Arc::clone(&registry);
+    let _entered = context::enter(
+        registry.id(),
+        Box::new(move || probe.another_worker_can_take_jobs()),
+    );
     let victims = RefCell::new(registry.victims(index));
     let ctx = Rc::new(WorkerCtx {
         registry,
@@ -62,21 +67,14 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
 
-    let initialized = match &ctx.registry.config().initializer {
-        Some(init) => match unwind::catch(|| init()) {
-            Ok(()) => true,
-            Err(err) => {
-                ctx.registry.break_pool(err.message());
-                false
-            }
-        },
-        None => true,
-    };
-    if initialized {
-        ctx.run(searching);
-    } else {
-        ctx.registry.exit_worker(&ctx, searching);
+    match state::start_worker(&ctx.registry, index) {
+        Ok(()) => ctx.run(searching),
+        Err(reason) => {
+            ctx.registry.break_pool(reason);
+            ctx.registry.exit_worker(&ctx, searching);
+        }
     }
+    state::stop_worker(&ctx.registry, index);
     CURRENT.with(|current| current.borrow_mut().take());
 }
 
