@@ -81,6 +81,8 @@ mod future;
 mod loom;
 mod map;
 mod pool;
+#[cfg(feature = "process")]
+pub mod process;
 mod signal;
 mod unwind;
 mod wait;
@@ -94,9 +96,31 @@ pub use crate::bridge::{
     Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, run_in_executor, set_default_executor,
     shutdown_default_executor, to_thread, wrap_future,
 };
-pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
+pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
 pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
+#[cfg(feature = "process")]
+pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
+/// Registers a plain `fn` as a job of [`ProcessPoolExecutor`]: arguments and output are serde
+/// types; the function becomes a zero-size value (its handle) implementing [`Job`].
+///
+/// ```
+/// #[poolbridge::job]
+/// fn thumbnail(path: String, width: u32) -> Result<Vec<u8>, String> {
+///     Ok(format!("{path}@{width}").into_bytes())
+/// }
+///
+/// use poolbridge::Job;
+/// assert_eq!(thumbnail.call(("a.png".into(), 128)), Ok(b"a.png@128".to_vec()));
+/// ```
+///
+/// See the [`process`] module for the registration rules; the expansion is a unit struct named
+/// like the function, an `impl Job` and an entry in a link-time registry (`linkme`).
+#[cfg(feature = "process")]
+pub use poolbridge_macros::job;
+#[cfg(feature = "process")]
+#[doc(hidden)]
+pub use crate::process::__private;
 pub use crate::pool::{
     DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
     ThreadPoolExecutor, default_max_workers,
