@@ -20,7 +20,7 @@
 //!         type Args = (String, u32);
 //!         type Output = Vec<u8>;
 //!         fn name(&self) -> &'static str { concat!(module_path!(), "::resize") }
-//!         fn call(&self, (path, width): Self::Args) -> Vec<u8> { body(path, width) }
+//!         fn call(&self, (arg0, arg1): Self::Args) -> Vec<u8> { body(arg0, arg1) }
 //!     }
 //!     #[distributed_slice(::poolbridge::__private::JOBS)]   // link-time registry (linkme)
 //!     static ENTRY: JobEntry = JobEntry { name, signature: "(String, u32) -> Vec<u8>", invoke };
@@ -61,14 +61,17 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     let body = &func.block;
     let name_str = name.to_string();
 
-    let mut pats = Vec::new();
     let mut types = Vec::new();
     for input in &sig.inputs {
         if let FnArg::Typed(pt) = input {
-            pats.push(&*pt.pat);
             types.push(&*pt.ty);
         }
     }
+    // Plain names for the tuple's fields: the fn's own patterns (`mut x`, `(a, b)`) stay on the
+    // body fn.
+    let args: Vec<_> = (0..types.len())
+        .map(|i| syn::Ident::new(&format!("arg{i}"), Span::mixed_site()))
+        .collect();
     let args_ty = quote! { (#(#types,)*) };
     let output_ty = match &sig.output {
         ReturnType::Default => quote! { () },
@@ -130,8 +133,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                     ::core::concat!(::core::module_path!(), "::", #name_str)
                 }
 
-                fn call(&self, (#(#pats,)*): Self::Args) -> Self::Output {
-                    #body_fn(#(#pats),*)
+                fn call(&self, (#(#args,)*): Self::Args) -> Self::Output {
+                    #body_fn(#(#args),*)
                 }
             }
 
@@ -255,7 +258,8 @@ mod tests {
             "the signature is the type fingerprint: {out}"
         );
         assert!(out.contains("# [doc = r\" Resizes.\"]"), "docs move to the handle: {out}");
-        assert!(out.contains("(path , mut width ,) : Self :: Args"), "{out}");
+        assert!(out.contains("(arg0 , arg1 ,) : Self :: Args"), "{out}");
+        assert!(out.contains("fn __poolbridge_job_body (path : String , mut width : u32)"), "{out}");
     }
 
     #[test]
