@@ -178,7 +178,13 @@ pub struct WorkerExit {
 #[cfg_attr(not(feature = "process"), allow(dead_code))]
 impl WorkerExit {
     pub(crate) fn new(pid: u32, code: Option<i32>, signal: Option<i32>, core_dumped: bool) -> Self {
-        WorkerExit { pid, code, signal, core_dumped, job: None }
+        WorkerExit {
+            pid,
+            code,
+            signal,
+            core_dumped,
+            job: None,
+        }
     }
 
     pub(crate) fn with_job(mut self, job: &str) -> Self {

@@ -99,8 +99,19 @@ pub use crate::bridge::{
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
 pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
+pub use crate::pool::{
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
+    ThreadPoolExecutor, default_max_workers,
+};
+#[cfg(feature = "process")]
+#[doc(hidden)]
+pub use crate::process::__private;
 #[cfg(feature = "process")]
 pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
+pub use crate::wait::{
+    AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
+    as_completed_timeout, wait, wait_timeout,
+};
 /// Registers a plain `fn` as a job of [`ProcessPoolExecutor`]: arguments and output are serde
 /// types; the function becomes a zero-size value (its handle) implementing [`Job`].
 ///
@@ -118,14 +129,3 @@ pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOpt
 /// like the function, an `impl Job` and an entry in a link-time registry (`linkme`).
 #[cfg(feature = "process")]
 pub use poolbridge_macros::job;
-#[cfg(feature = "process")]
-#[doc(hidden)]
-pub use crate::process::__private;
-pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
-    ThreadPoolExecutor, default_max_workers,
-};
-pub use crate::wait::{
-    AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
-    as_completed_timeout, wait, wait_timeout,
-};

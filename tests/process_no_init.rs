@@ -17,8 +17,14 @@ fn add(a: u64, b: u64) -> u64 {
 fn main() {
     // No `poolbridge::process::init()` here: that is the bug under test.
     process_support::run(&[
-        ("a_forgotten_init_is_a_clear_broken_pool", a_forgotten_init_is_a_clear_broken_pool),
-        ("a_program_that_never_introduces_itself_is_killed", a_program_that_never_introduces_itself_is_killed),
+        (
+            "a_forgotten_init_is_a_clear_broken_pool",
+            a_forgotten_init_is_a_clear_broken_pool,
+        ),
+        (
+            "a_program_that_never_introduces_itself_is_killed",
+            a_program_that_never_introduces_itself_is_killed,
+        ),
         ("a_program_that_exits_at_once", a_program_that_exits_at_once),
         ("a_missing_program", a_missing_program),
     ]);
@@ -33,7 +39,10 @@ fn broken_pool_message(pool: &ProcessPoolExecutor) -> String {
             other => panic!("expected BrokenPool, got {other:?}"),
         }
     }
-    assert!(messages.windows(2).all(|w| w[0] == w[1]), "one reason: {messages:?}");
+    assert!(
+        messages.windows(2).all(|w| w[0] == w[1]),
+        "one reason: {messages:?}"
+    );
     // Later jobs are refused at once with the same reason.
     let later = pool.submit(add, (1, 1)).join();
     assert_eq!(later, Err(FutureError::BrokenPool(messages[0].clone())));
@@ -49,7 +58,10 @@ fn a_forgotten_init_is_a_clear_broken_pool() {
         assert!(msg.contains("runs main instead of serving jobs"), "{msg}");
         return;
     }
-    assert!(msg.contains("before reaching poolbridge::process::init()"), "{msg}");
+    assert!(
+        msg.contains("before reaching poolbridge::process::init()"),
+        "{msg}"
+    );
     assert!(
         msg.contains("call poolbridge::process::init() as the first line of main"),
         "says how to fix it: {msg}"
@@ -74,11 +86,17 @@ fn a_program_that_never_introduces_itself_is_killed() {
     let started = Instant::now();
     let msg = broken_pool_message(&pool);
     assert!(started.elapsed() >= limit);
-    assert!(msg.contains("did not reach poolbridge::process::init() within 300ms"), "{msg}");
+    assert!(
+        msg.contains("did not reach poolbridge::process::init() within 300ms"),
+        "{msg}"
+    );
     assert!(msg.contains("/bin/cat"), "{msg}");
     assert!(msg.contains("start_timeout"), "{msg}");
     drop(pool);
-    assert!(children().is_empty(), "the silent worker was killed and reaped");
+    assert!(
+        children().is_empty(),
+        "the silent worker was killed and reaped"
+    );
 }
 
 fn a_program_that_exits_at_once() {
@@ -105,5 +123,8 @@ fn a_missing_program() {
         .build()
         .unwrap();
     let msg = broken_pool_message(&pool);
-    assert!(msg.contains("could not start the worker program `/nonexistent/worker`"), "{msg}");
+    assert!(
+        msg.contains("could not start the worker program `/nonexistent/worker`"),
+        "{msg}"
+    );
 }

@@ -79,10 +79,8 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     };
     let signature = format!("{} -> {}", args_ty, output_ty);
 
-    let (docs, others): (Vec<_>, Vec<_>) = func
-        .attrs
-        .iter()
-        .partition(|a| a.path().is_ident("doc"));
+    let (docs, others): (Vec<_>, Vec<_>) =
+        func.attrs.iter().partition(|a| a.path().is_ident("doc"));
     let cfgs: Vec<_> = others
         .iter()
         .filter(|a| a.path().is_ident("cfg"))
@@ -257,9 +255,15 @@ mod tests {
             out.contains("\"(String , u32 ,) -> Vec < u8 >\""),
             "the signature is the type fingerprint: {out}"
         );
-        assert!(out.contains("# [doc = r\" Resizes.\"]"), "docs move to the handle: {out}");
+        assert!(
+            out.contains("# [doc = r\" Resizes.\"]"),
+            "docs move to the handle: {out}"
+        );
         assert!(out.contains("(arg0 , arg1 ,) : Self :: Args"), "{out}");
-        assert!(out.contains("fn __poolbridge_job_body (path : String , mut width : u32)"), "{out}");
+        assert!(
+            out.contains("fn __poolbridge_job_body (path : String , mut width : u32)"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -295,9 +299,7 @@ mod tests {
     fn borrowed_and_impl_trait_types_are_refused() {
         assert!(error_of(quote! { fn f(s: &str) {} }).contains("must be owned"));
         assert!(error_of(quote! { fn f(s: (u8, &[u8])) {} }).contains("must be owned"));
-        assert!(
-            error_of(quote! { fn f() -> impl Clone { 1 } }).contains("must be concrete")
-        );
+        assert!(error_of(quote! { fn f() -> impl Clone { 1 } }).contains("must be concrete"));
         assert!(error_of(quote! { fn f(x: impl Clone) {} }).contains("must be concrete"));
     }
 

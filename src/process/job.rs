@@ -221,7 +221,13 @@ impl Registry {
     pub(crate) fn describe(&self) -> Vec<String> {
         self.entries
             .iter()
-            .map(|e| format!("{}#{:016x}", e.name, fnv1a(FNV_OFFSET, e.signature.as_bytes())))
+            .map(|e| {
+                format!(
+                    "{}#{:016x}",
+                    e.name,
+                    fnv1a(FNV_OFFSET, e.signature.as_bytes())
+                )
+            })
             .collect()
     }
 }

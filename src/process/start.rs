@@ -64,7 +64,11 @@ enum Failure {
     /// It ended (or broke the connection) before introducing itself.
     NoHello { pid: u32, program: String },
     /// It did not introduce itself in time.
-    Silent { pid: u32, program: String, limit: Duration },
+    Silent {
+        pid: u32,
+        program: String,
+        limit: Duration,
+    },
     /// Anything else: the full message.
     Other(String),
     /// It died running the initializer.
@@ -118,7 +122,10 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
         }
     };
     let mut src = &w.stream;
-    let magic = w.reader.read_raw(&mut src, wire::MAGIC.len()).map_err(no_hello)?;
+    let magic = w
+        .reader
+        .read_raw(&mut src, wire::MAGIC.len())
+        .map_err(no_hello)?;
     if magic != wire::MAGIC {
         return Err(Failure::Other(format!(
             "the worker program `{program}` (process {pid}) is not a poolbridge worker: it wrote \
@@ -177,10 +184,13 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
         program: program.to_owned(),
     })?;
     let initializer = config.initializer.map_or("", |(_, name)| name);
-    let ready = w.reader.read(&mut src).map_err(|_| Failure::InitializerDied {
-        pid,
-        name: initializer,
-    })?;
+    let ready = w
+        .reader
+        .read(&mut src)
+        .map_err(|_| Failure::InitializerDied {
+            pid,
+            name: initializer,
+        })?;
     let (status, message) = match ready.body.split_first() {
         Some((status, message)) if ready.kind == wire::READY => {
             (*status, String::from_utf8_lossy(message).into_owned())
@@ -231,4 +241,3 @@ fn registry_mismatch(program: &str, theirs: &[String], ours: &[String]) -> Strin
         list(only_ours)
     )
 }
-

@@ -141,9 +141,8 @@ fn watch_parent(stream: &UnixStream) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         // Best effort: the hang-up watch below covers every platform.
-        let _ = rustix::process::set_parent_process_death_signal(Some(
-            rustix::process::Signal::KILL,
-        ));
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     }
     let parent = rustix::process::getppid();
     let Ok(watch) = stream.try_clone() else {
@@ -154,12 +153,12 @@ fn watch_parent(stream: &UnixStream) {
         .stack_size(64 * 1024)
         .spawn(move || {
             loop {
-                if hung_up(&watch, Duration::from_millis(500)) || rustix::process::getppid() != parent
+                if hung_up(&watch, Duration::from_millis(500))
+                    || rustix::process::getppid() != parent
                 {
                     // The parent is gone: take down what this worker's jobs started, then self.
-                    let _ = rustix::process::kill_current_process_group(
-                        rustix::process::Signal::KILL,
-                    );
+                    let _ =
+                        rustix::process::kill_current_process_group(rustix::process::Signal::KILL);
                     std::process::exit(EXIT_NO_PARENT);
                 }
             }
