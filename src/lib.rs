@@ -33,9 +33,14 @@
 //! | `await loop.run_in_executor(None, fn, *a)` | [`run_in_executor(None, f, (a,)).await`](run_in_executor) |
 //! | `await asyncio.to_thread(fn)`              | [`to_thread(f).await`](to_thread)              |
 //! | `await asyncio.wrap_future(fut)`           | [`fut.await`](PoolFuture#impl-IntoFuture-for-PoolFuture<T>), [`wrap_future`] |
+//! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`, on by default), jobs marked `#[poolbridge::job]` |
 //!
 //! Errors are values of [`FutureError`]: `Cancelled`, `Timeout`, `Panicked`, `Shutdown`,
-//! `BrokenPool`.
+//! `BrokenPool`, and for the process pool `WorkerDied`, `JobTimeout`, `Ipc`.
+//!
+//! With the `process` feature (on by default), `ProcessPoolExecutor` runs registered jobs in
+//! child processes, where a crash, an abort or a runaway loop fails one job and never the pool;
+//! see the `process` module.
 //!
 //! # Examples
 //!
@@ -68,7 +73,8 @@
 //!
 //! `docs/design.md` in the repository follows a job from `submit` to completion; the future
 //! state machine and the worker sleep protocol each have a design note beside their code
-//! (`src/future/README.md`, `src/pool/sleep/README.md`), model-checked with loom.
+//! (`src/future/README.md`, `src/pool/sleep/README.md`), model-checked with loom. The process
+//! pool's protocol and the life of its workers are in `src/process/README.md`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

@@ -12,6 +12,69 @@
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
 //! says why no worker outlives its pool.
+//!
+//! # Registering jobs
+//!
+//! `#[poolbridge::job]` registers a function at link time, under `module_path!()::name` with
+//! its argument and output types as a fingerprint. Only linked crates count: a worker binary
+//! (see [`ProcessPoolBuilder::program`]) that never names the crate defining its jobs needs a
+//! `use that_crate as _;`. Entries survive release and `lto = true` builds. For what the
+//! attribute cannot take, [`register`] a [`JobFn`] before [`init`].
+//!
+//! A job's arguments and output must be serde types:
+//!
+//! ```
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Point { x: i32, y: i32 }
+//!
+//! #[poolbridge::job]
+//! fn norm(p: Point) -> u32 { p.x.unsigned_abs() + p.y.unsigned_abs() }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! struct Point { x: i32, y: i32 } // no Serialize / Deserialize
+//!
+//! #[poolbridge::job]
+//! fn norm(p: Point) -> u32 { p.x.unsigned_abs() + p.y.unsigned_abs() }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! struct Handle(std::rc::Rc<u8>); // neither serde nor Send
+//!
+//! #[poolbridge::job]
+//! fn open() -> Handle { Handle(std::rc::Rc::new(1)) }
+//! ```
+//!
+//! A job is a plain, concrete, synchronous free function with owned arguments; anything else is
+//! refused with a message that says what to write instead:
+//!
+//! ```
+//! #[poolbridge::job]
+//! fn largest(items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: a #[poolbridge::job] cannot be generic: ... JobFn::new
+//! fn largest<T: Ord>(items: Vec<T>) -> Option<T> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: a #[poolbridge::job] cannot be async
+//! async fn largest(items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: argument type must be owned (String, not &str; ...)
+//! fn largest(items: &[u64]) -> Option<u64> { items.iter().copied().max() }
+//! ```
+//!
+//! ```compile_fail
+//! struct Stats;
+//! impl Stats {
+//!     #[poolbridge::job] // error: a #[poolbridge::job] cannot take self
+//!     fn largest(&self, items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! }
+//! ```
 
 mod job;
 mod wire;
