@@ -27,6 +27,9 @@
 //! };
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{ToTokens, quote, quote_spanned};

@@ -871,7 +871,7 @@ impl Shared {
             queued.job.fail(FutureError::Cancelled, &mut ());
         }
         if wait {
-            self.wait_ended();
+            self.wait_ended(true);
         }
     }
 
@@ -895,15 +895,17 @@ impl Shared {
         for queued in cancelled {
             queued.job.fail(FutureError::Cancelled, &mut ());
         }
-        self.wait_ended();
+        // Workers only: a pool thread may be inside a done callback that blocks.
+        self.wait_ended(false);
     }
 
-    /// Waits until every worker is reaped and every pool thread has exited (except the calling
-    /// thread, if it is one of them: a done callback may shut the pool down).
-    fn wait_ended(&self) {
+    /// Waits until every worker is reaped and, with `threads`, every pool thread has exited
+    /// (except the calling thread, if it is one of them: a done callback may shut the pool down).
+    fn wait_ended(&self, threads: bool) {
         let mine = POOL_THREAD.with(Cell::get) == self as *const Shared as usize;
+        let allowed = if threads { usize::from(mine) } else { usize::MAX };
         let mut st = self.state();
-        while st.live > 0 || st.threads > usize::from(mine) {
+        while st.live > 0 || st.threads > allowed {
             st = self
                 .ended_cv
                 .wait(st)

@@ -33,8 +33,21 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// show), runs jobs one at a time on the main thread, and exits when the pool retires it or when
 /// the parent process goes away, killing its own process group then (anything a job started).
 ///
-/// A program that builds a `ProcessPoolExecutor` without calling `init()` first gets a
-/// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool) that says so, never a hang.
+/// A program that builds a `ProcessPoolExecutor` without calling `init()` first (or a
+/// [`program`](crate::ProcessPoolBuilder::program) that is not a worker) gets a
+/// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool) for its jobs, never a hang:
+///
+/// ```text
+/// the pool cannot run jobs: the worker process 4242 (`/path/to/app`) exited with code 0 before
+/// reaching poolbridge::process::init(): call poolbridge::process::init() as the first line of
+/// main (a worker is this program re-run, and init() is where it starts serving jobs), or point
+/// ProcessPoolBuilder::program at a binary that does
+/// ```
+///
+/// A worker that neither exits nor reaches `init()` is killed after
+/// [`start_timeout`](crate::ProcessPoolBuilder::start_timeout) ("did not reach
+/// poolbridge::process::init() within 10s and was killed: ..."), and the forgetful worker's own
+/// pools refuse to start workers, so the mistake cannot multiply into a fork bomb.
 ///
 /// [`ProcessPoolExecutor`]: crate::ProcessPoolExecutor
 ///
