@@ -20,6 +20,11 @@ fn nap_then(ms: u64, value: u64) -> u64 {
 }
 
 #[poolbridge::job]
+fn worker_pid() -> u32 {
+    std::process::id()
+}
+
+#[poolbridge::job]
 fn abort_now() -> u64 {
     std::process::abort()
 }
@@ -80,35 +85,19 @@ fn main() {
     if let Ok(role) = std::env::var("PB_TEST_PARENT_ROLE") {
         parent_role(&role);
     }
-    process_support::run(&[
-        ("abort_fails_only_its_job", abort_fails_only_its_job),
-        ("segfault_fails_only_its_job", segfault_fails_only_its_job),
-        ("exit_3_fails_only_its_job", exit_3_fails_only_its_job),
-        (
-            "sigkill_from_outside_fails_only_its_job",
-            sigkill_from_outside_fails_only_its_job,
-        ),
-        (
-            "rlimit_as_blowup_fails_only_its_job",
-            rlimit_as_blowup_fails_only_its_job,
-        ),
-        ("several_crashes_at_once", several_crashes_at_once),
-        (
-            "a_timeout_kills_the_job_and_its_grandchild",
-            a_timeout_kills_the_job_and_its_grandchild,
-        ),
-        (
-            "the_builder_timeout_applies_to_every_job",
-            the_builder_timeout_applies_to_every_job,
-        ),
-        (
-            "a_panicking_parent_leaves_no_worker",
-            a_panicking_parent_leaves_no_worker,
-        ),
-        (
-            "a_killed_parent_leaves_no_worker",
-            a_killed_parent_leaves_no_worker,
-        ),
+    process_support::run(crate::tests![
+        abort_fails_only_its_job,
+        segfault_fails_only_its_job,
+        exit_3_fails_only_its_job,
+        sigkill_from_outside_fails_only_its_job,
+        rlimit_as_blowup_fails_only_its_job,
+        several_crashes_at_once,
+        a_timeout_kills_the_job_and_its_grandchild,
+        the_builder_timeout_applies_to_every_job,
+        a_job_sent_ahead_starts_its_clock_when_it_runs,
+        an_idle_worker_killed_from_outside_costs_no_job,
+        a_panicking_parent_leaves_no_worker,
+        a_killed_parent_leaves_no_worker,
     ]);
 }
 
@@ -304,6 +293,38 @@ fn the_builder_timeout_applies_to_every_job() {
         Ok(3),
         "SubmitOptions overrides the default"
     );
+}
+
+fn a_job_sent_ahead_starts_its_clock_when_it_runs() {
+    // One worker: B is written to it while A runs, but B's 250 ms limit counts from when the
+    // worker reaches it, so B (100 ms of work) succeeds after A's 400 ms.
+    let pool = ProcessPoolExecutor::new(1);
+    let a = pool.submit(nap_then, (400, 1));
+    let b = pool.submit_with(
+        nap_then,
+        (100, 2),
+        SubmitOptions::default().timeout(Duration::from_millis(250)),
+    );
+    assert!(
+        eventually(HANG, || b.running()),
+        "B was sent ahead (marked running)"
+    );
+    assert_eq!(a.result_timeout(HANG), Ok(1));
+    assert_eq!(b.result_timeout(HANG), Ok(2));
+}
+
+fn an_idle_worker_killed_from_outside_costs_no_job() {
+    let pool = ProcessPoolExecutor::new(1);
+    let victim = pool.submit(worker_pid, ()).result_timeout(HANG).unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Its reader sees the hang-up and reaps it at once, charging nobody.
+    assert!(eventually(HANG, || pool.worker_pids().is_empty() && is_gone(victim)));
+    let next = pool.submit(worker_pid, ()).result_timeout(HANG);
+    assert!(matches!(next, Ok(pid) if pid != victim), "{next:?}");
 }
 
 /// Runs this binary as a parent that starts two workers busy with long jobs, prints their pids,

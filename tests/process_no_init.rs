@@ -16,17 +16,11 @@ fn add(a: u64, b: u64) -> u64 {
 
 fn main() {
     // No `poolbridge::process::init()` here: that is the bug under test.
-    process_support::run(&[
-        (
-            "a_forgotten_init_is_a_clear_broken_pool",
-            a_forgotten_init_is_a_clear_broken_pool,
-        ),
-        (
-            "a_program_that_never_introduces_itself_is_killed",
-            a_program_that_never_introduces_itself_is_killed,
-        ),
-        ("a_program_that_exits_at_once", a_program_that_exits_at_once),
-        ("a_missing_program", a_missing_program),
+    process_support::run(crate::tests![
+        a_forgotten_init_is_a_clear_broken_pool,
+        a_program_that_never_introduces_itself_is_killed,
+        a_program_that_exits_at_once,
+        a_missing_program,
     ]);
 }
 

@@ -125,66 +125,31 @@ fn main() {
         process::register(JobFn::new("process_pool::only_in_worker", |(): ()| ()));
     }
     process::init();
-    process_support::run(&[
-        ("results_cross_the_boundary", results_cross_the_boundary),
-        (
-            "a_panic_fails_its_job_and_the_worker_survives",
-            a_panic_fails_its_job_and_the_worker_survives,
-        ),
-        (
-            "workers_start_lazily_up_to_max_workers",
-            workers_start_lazily_up_to_max_workers,
-        ),
-        ("map_keeps_input_order", map_keeps_input_order),
-        (
-            "cancel_works_on_queued_jobs_only",
-            cancel_works_on_queued_jobs_only,
-        ),
-        (
-            "mixing_with_thread_pool_futures_in_wait_and_as_completed",
-            mixing_with_thread_pool_futures_in_wait_and_as_completed,
-        ),
-        ("await_from_tokio", await_from_tokio),
-        (
-            "a_blocking_callback_never_stalls_the_pool",
-            a_blocking_callback_never_stalls_the_pool,
-        ),
-        (
-            "max_tasks_per_child_replaces_workers",
-            max_tasks_per_child_replaces_workers,
-        ),
-        (
-            "the_initializer_runs_in_each_worker",
-            the_initializer_runs_in_each_worker,
-        ),
-        (
-            "a_panicking_initializer_breaks_the_pool",
-            a_panicking_initializer_breaks_the_pool,
-        ),
-        (
-            "serialize_and_deserialize_failures_are_ipc_errors",
-            serialize_and_deserialize_failures_are_ipc_errors,
-        ),
-        (
-            "manual_registration_and_unregistered_jobs",
-            manual_registration_and_unregistered_jobs,
-        ),
-        (
-            "a_registry_mismatch_is_a_clear_broken_pool",
-            a_registry_mismatch_is_a_clear_broken_pool,
-        ),
-        (
-            "shutdown_cancel_futures_leaves_no_process",
-            shutdown_cancel_futures_leaves_no_process,
-        ),
-        (
-            "submit_after_shutdown_and_drop_waits",
-            submit_after_shutdown_and_drop_waits,
-        ),
-        (
-            "build_errors_name_the_setting",
-            build_errors_name_the_setting,
-        ),
+    if std::env::var_os("PB_TEST_PRINTING_PARENT").is_some() {
+        let pool = ProcessPoolExecutor::new(1);
+        println!("result: {}", pool.submit(chatty, (21,)).join().unwrap());
+        return;
+    }
+    process_support::run(crate::tests![
+        results_cross_the_boundary,
+        a_panic_fails_its_job_and_the_worker_survives,
+        workers_start_lazily_up_to_max_workers,
+        map_keeps_input_order,
+        cancel_works_on_queued_jobs_only,
+        mixing_with_thread_pool_futures_in_wait_and_as_completed,
+        await_from_tokio,
+        a_blocking_callback_never_stalls_the_pool,
+        callbacks_may_panic_or_drop_the_pool,
+        a_jobs_prints_reach_the_parents_stdout,
+        max_tasks_per_child_replaces_workers,
+        the_initializer_runs_in_each_worker,
+        a_panicking_initializer_breaks_the_pool,
+        serialize_and_deserialize_failures_are_ipc_errors,
+        manual_registration_and_unregistered_jobs,
+        a_registry_mismatch_is_a_clear_broken_pool,
+        shutdown_cancel_futures_leaves_no_process,
+        submit_after_shutdown_and_drop_waits,
+        build_errors_name_the_setting,
     ]);
 }
 
@@ -400,6 +365,60 @@ fn a_blocking_callback_never_stalls_the_pool() {
     }
     assert!(t.elapsed() < HANG);
     release_tx.send(()).unwrap();
+}
+
+fn callbacks_may_panic_or_drop_the_pool() {
+    let pool = Arc::new(ProcessPoolExecutor::new(1));
+    let first = pool.submit(nap_then, (50, 1));
+    first.add_done_callback(|_| panic!("a careless callback"));
+    let (tx, rx) = mpsc::channel();
+    first.add_done_callback(move |f| tx.send(f.result()).unwrap());
+    assert_eq!(
+        rx.recv_timeout(HANG),
+        Ok(Ok(1)),
+        "the next callback still ran"
+    );
+    assert_eq!(
+        pool.submit(add, (1, 1)).join(),
+        Ok(2),
+        "and the pool goes on"
+    );
+    // A callback holding the last handle to the pool drops it: `shutdown(wait = true)` on one
+    // of the pool's own threads must not wait for itself.
+    let last = pool.submit(nap_then, (50, 3));
+    let (tx, rx) = mpsc::channel();
+    let owner = Arc::clone(&pool);
+    drop(pool);
+    last.add_done_callback(move |f| {
+        let workers = owner.worker_pids();
+        drop(owner);
+        tx.send((f.result(), workers)).unwrap();
+    });
+    let (result, workers) = rx.recv_timeout(HANG).unwrap();
+    assert_eq!(result, Ok(3));
+    assert!(eventually(HANG, || workers.iter().all(|&p| is_gone(p))));
+}
+
+fn a_jobs_prints_reach_the_parents_stdout() {
+    // The worker talks to the pool over its own socket: the job's stdout and stderr are the
+    // parent's. Run this binary as a parent whose output is captured.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("PB_TEST_PRINTING_PARENT", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("printed by the job in worker "), "{stdout}");
+    assert!(stderr.contains("written to stderr by the job"), "{stderr}");
+    assert!(stdout.contains("result: 42"), "{stdout}");
+}
+
+#[poolbridge::job]
+fn chatty(n: u64) -> u64 {
+    println!("printed by the job in worker {}", std::process::id());
+    eprintln!("written to stderr by the job");
+    n * 2
 }
 
 fn max_tasks_per_child_replaces_workers() {

@@ -903,7 +903,11 @@ impl Shared {
     /// (except the calling thread, if it is one of them: a done callback may shut the pool down).
     fn wait_ended(&self, threads: bool) {
         let mine = POOL_THREAD.with(Cell::get) == self as *const Shared as usize;
-        let allowed = if threads { usize::from(mine) } else { usize::MAX };
+        let allowed = if threads {
+            usize::from(mine)
+        } else {
+            usize::MAX
+        };
         let mut st = self.state();
         while st.live > 0 || st.threads > allowed {
             st = self

@@ -286,7 +286,16 @@ impl Conn {
     }
 
     fn send(&mut self) -> io::Result<()> {
-        wire::finish_frame(&mut self.out).map_err(io::Error::other)?;
+        if let Err(too_large) = wire::finish_frame(&mut self.out) {
+            // Only an answer can be this large: answer with the reason instead.
+            let kind = self.out[4];
+            wire::start_frame(&mut self.out, kind);
+            self.out.push(wire::IPC);
+            self.out.extend_from_slice(
+                format!("the worker could not send the job's output: {too_large}").as_bytes(),
+            );
+            wire::finish_frame(&mut self.out).map_err(io::Error::other)?;
+        }
         (&self.stream).write_all(&self.out)?;
         if self.out.capacity() > 1 << 20 {
             self.out = Vec::with_capacity(256);

@@ -22,6 +22,14 @@ pub const HANG: Duration = Duration::from_secs(20);
 
 pub type Test = (&'static str, fn());
 
+/// `tests![a, b]`: the list of test functions for [`run`], each named after its function.
+#[macro_export]
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), $name as fn())),*]
+    };
+}
+
 /// Runs the tests selected by the command line, prints one line each and a summary, and exits
 /// with a failure status if any failed.
 pub fn run(tests: &[Test]) -> ! {
