@@ -30,9 +30,21 @@ use crate::unwind;
 /// reaches it, and if the worker dies first it is queued again, not charged: a death is charged
 /// to the job the worker was running, the oldest unanswered one.
 ///
-/// Measured (`cargo bench --bench process`, 2 cores, 100k trivial jobs on 2 workers): without
-/// it, 58k jobs/s; with it, see docs/benchmarks.md.
+/// Measured (`cargo bench --bench process -- --quick`, 2 busy shared cores, trivial jobs on 2
+/// workers): without sending ahead, 58k jobs/s; with one job, 100–190k jobs/s; with
+/// [`SEND_AHEAD_SHORT`] for a stream of short jobs, 200–270k jobs/s (the load of the machine
+/// moved the numbers as much as the setting).
 const SEND_AHEAD: usize = 1;
+
+/// Jobs sent ahead to a worker whose answers come less than [`SHORT_JOB`] apart: a stream of
+/// short jobs. The worker then answers several per wake-up of its reader and reads several calls
+/// per wake-up of its own. A job waits behind at most this many short ones (under 1 ms), while a
+/// worker busy with long jobs keeps [`SEND_AHEAD`], so a job never waits long behind another
+/// while a worker could take it.
+const SEND_AHEAD_SHORT: usize = 4;
+
+/// Answers closer together than this mark a worker as running short jobs.
+const SHORT_JOB: Duration = Duration::from_micros(200);
 
 /// How long a pool thread without a duty waits for one before it exits. Pool threads beyond one
 /// per worker exist only while a done callback runs on one of them (see `Handoff`).
@@ -178,6 +190,9 @@ struct Slot {
     jobs: VecDeque<InFlight>,
     /// Jobs sent to this worker (for `max_tasks_per_child`).
     sent: usize,
+    /// When its last answer came, and whether it came less than `SHORT_JOB` after the one before.
+    last_answer: Option<Instant>,
+    short_jobs: bool,
     /// Set by the timer when it killed the worker because job `.0` ran past its limit `.1`.
     timed_out: Option<(u64, Duration)>,
 }
@@ -496,6 +511,8 @@ impl Shared {
             phase: Phase::Idle,
             jobs: VecDeque::with_capacity(1 + SEND_AHEAD),
             sent: 0,
+            last_answer: None,
+            short_jobs: false,
             timed_out: None,
         };
         let id = match st.workers.iter().position(Option::is_none) {
@@ -528,8 +545,13 @@ impl Shared {
             (budget, slot.timed_out.is_some() || st.terminating.is_some())
         };
         if !doomed {
-            let held = st.workers[id].as_ref().expect("live").jobs.len();
-            let room = (1 + SEND_AHEAD).saturating_sub(held);
+            let slot = st.workers[id].as_ref().expect("live");
+            let ahead = if slot.short_jobs {
+                SEND_AHEAD_SHORT
+            } else {
+                SEND_AHEAD
+            };
+            let room = (1 + ahead).saturating_sub(slot.jobs.len());
             for _ in 0..room.min(budget) {
                 // Send ahead only what the workers being started will not take first: a job
                 // waits behind another only when no worker is coming for it.
@@ -595,6 +617,11 @@ impl Shared {
             drop(reader);
             return self.reap(id, conn, Death::Protocol(kind));
         };
+        let now = Instant::now();
+        slot.short_jobs = slot
+            .last_answer
+            .is_some_and(|last| now.duration_since(last) < SHORT_JOB);
+        slot.last_answer = Some(now);
         // The job sent ahead, if any, runs from now on: start its clock.
         if let Some((seq, timeout)) = slot.jobs.front().map(|f| (f.seq, f.job.timeout)) {
             if slot.timed_out.is_none() {
