@@ -692,7 +692,8 @@ impl ProcessPoolBuilder {
 
     /// The worker program; by default the current executable (`std::env::current_exe()`). It
     /// must call [`init`] first in `main` and register the same jobs as this program (the
-    /// handshake checks it). It is started without arguments.
+    /// handshake checks it). It is started without arguments. A wrapper script must `exec` the
+    /// binary: a worker recognizes itself by its parent's pid.
     ///
     /// # Examples
     ///
