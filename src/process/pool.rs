@@ -482,6 +482,21 @@ impl Shared {
 
     /// Starts a worker process for a counted slot; then the slot takes a queued job or idles.
     fn start_worker(self: &Arc<Self>) -> Option<Duty> {
+        {
+            // Broken meanwhile, or shut down with nothing left to run: no worker is needed.
+            let mut st = self.state();
+            let needless = match st.closed {
+                Closed::Open => false,
+                Closed::ShutDown => st.queue.is_empty(),
+                Closed::Broken(_) => true,
+            };
+            if needless {
+                st.starting -= 1;
+                st.live -= 1;
+                self.notify_ended(&st);
+                return None;
+            }
+        }
         let started = start::start(&self.config, &self.spawner);
         let mut st = self.state();
         st.starting -= 1;
