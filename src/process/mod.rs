@@ -164,9 +164,11 @@ impl SubmitOptions {
 ///   types, sent as postcard frames over a socket.
 /// * Workers are this program re-run (or [`ProcessPoolBuilder::program`]), started lazily (one
 ///   per queued job, up to `max_workers`). They must call [`init`] first in `main`.
-/// * Each worker runs one job at a time and the queue stays in the parent, so a worker that dies
-///   fails exactly its own job with [`FutureError::WorkerDied`] (pid, exit code or signal, job
-///   name); it is replaced and the pool goes on. Python breaks the whole pool there
+/// * Each worker runs one job at a time and the queue stays in the parent (a worker is sent at
+///   most one job ahead of the one it runs, four for a stream of sub-200 µs jobs, as CPython
+///   sends one: such a job counts as running and is requeued if the worker dies), so a worker
+///   that dies fails exactly its own job with [`FutureError::WorkerDied`] (pid, exit code or
+///   signal, job name); it is replaced and the pool goes on. Python breaks the whole pool there
 ///   (`BrokenProcessPool`).
 /// * A job past its timeout is killed with its whole process group (anything it started) and
 ///   resolves to [`FutureError::JobTimeout`].
