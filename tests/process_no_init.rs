@@ -21,6 +21,8 @@ fn main() {
         a_program_that_never_introduces_itself_is_killed,
         a_program_that_exits_at_once,
         a_missing_program,
+        a_program_that_is_not_a_worker,
+        a_worker_of_another_protocol,
     ]);
 }
 
@@ -121,4 +123,55 @@ fn a_missing_program() {
         msg.contains("could not start the worker program `/nonexistent/worker`"),
         "{msg}"
     );
+}
+
+/// A shell script as the worker program: it writes `bytes` (printf escapes) to the pool's socket
+/// (its standard input) and waits.
+fn fake_worker(name: &str, bytes: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = process_support::temp_dir(name);
+    let script = dir.join("worker.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '{bytes}' >&0\nsleep 5\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn a_program_that_is_not_a_worker() {
+    if std::env::var_os("POOLBRIDGE_WORKER").is_some() {
+        return;
+    }
+    let script = fake_worker("not-a-worker", "hello, pool");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .program(&script)
+        .build()
+        .unwrap();
+    let msg = broken_pool_message(&pool);
+    assert!(msg.contains("is not a poolbridge worker"), "{msg}");
+    assert!(msg.contains("worker.sh"), "{msg}");
+    drop(pool);
+    assert!(
+        children().is_empty(),
+        "the fake worker was killed and reaped"
+    );
+}
+
+fn a_worker_of_another_protocol() {
+    if std::env::var_os("POOLBRIDGE_WORKER").is_some() {
+        return;
+    }
+    // The right magic bytes, then protocol 2 (this build speaks 1).
+    let script = fake_worker("protocol", "PLBRDG\\000\\001\\002\\000\\000\\000");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .program(&script)
+        .build()
+        .unwrap();
+    let msg = broken_pool_message(&pool);
+    assert!(msg.contains("speaks poolbridge protocol 2"), "{msg}");
+    assert!(msg.contains("same poolbridge version"), "{msg}");
 }
