@@ -18,9 +18,18 @@ def missing_in(path):
     lines = path.read_text().split("\n")
     out = []
     in_tests = False
+    hidden_until = None  # the closing line of a #[doc(hidden)] module being skipped
     for n, line in enumerate(lines):
+        if hidden_until is not None:
+            if line == hidden_until:
+                hidden_until = None
+            continue
         if re.match(r'^\s*#\[cfg\(test\)\]', line):
             in_tests = True
+        module = re.match(r'^(\s*)pub mod \w+ \{$', line)
+        if module and n > 0 and "doc(hidden)" in lines[n - 1]:
+            hidden_until = module.group(1) + "}"
+            continue
         m = ITEM.match(line)
         if not m or in_tests:
             continue

@@ -7,6 +7,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a [`PoolFuture`](crate::PoolFuture) or an [`ExecutorFuture`](crate::ExecutorFuture) has no
 /// value.
@@ -45,6 +46,18 @@ pub enum FutureError {
     /// The pool can no longer run jobs, for the reason given (a worker initializer panicked, or no
     /// worker thread could be started).
     BrokenPool(String),
+    /// The worker process running the job died (crash, abort, `exit`, killed from outside): only
+    /// this job fails; the pool replaces the worker and goes on. See
+    /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor).
+    WorkerDied(WorkerExit),
+    /// The job ran past its own time limit (`SubmitOptions::timeout` or
+    /// `ProcessPoolBuilder::job_timeout`, given here): its worker was killed with its whole
+    /// process group and replaced.
+    JobTimeout(Duration),
+    /// The job's arguments or output could not cross the process boundary (a `Serialize` or
+    /// `Deserialize` impl failed, or the job is not registered in the worker); the message names
+    /// the job and the side.
+    Ipc(String),
 }
 
 impl FutureError {
@@ -122,6 +135,80 @@ impl FutureError {
         matches!(self, FutureError::BrokenPool(_))
     }
 
+    /// `true` for [`FutureError::WorkerDied`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert!(err.is_worker_died());
+    /// # }
+    /// ```
+    pub fn is_worker_died(&self) -> bool {
+        matches!(self, FutureError::WorkerDied(_))
+    }
+
+    /// `true` for [`FutureError::JobTimeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::FutureError;
+    ///
+    /// let err = FutureError::JobTimeout(Duration::from_secs(30));
+    /// assert!(err.is_job_timeout());
+    /// assert!(!err.is_timeout(), "a timed wait ran out: another error");
+    /// ```
+    pub fn is_job_timeout(&self) -> bool {
+        matches!(self, FutureError::JobTimeout(_))
+    }
+
+    /// `true` for [`FutureError::Ipc`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = poolbridge::FutureError::Ipc("a NaN in the arguments of `resize`".into());
+    /// assert!(err.is_ipc());
+    /// ```
+    pub fn is_ipc(&self) -> bool {
+        matches!(self, FutureError::Ipc(_))
+    }
+
+    /// How the worker process exited, if it died running the job.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// let exit = err.as_worker_exit().unwrap();
+    /// assert_eq!(exit.code(), Some(3));
+    /// # }
+    /// ```
+    pub fn as_worker_exit(&self) -> Option<&WorkerExit> {
+        match self {
+            FutureError::WorkerDied(exit) => Some(exit),
+            _ => None,
+        }
+    }
+
     /// The panic, if the job panicked.
     ///
     /// # Examples
@@ -197,6 +284,12 @@ impl fmt::Display for FutureError {
                 f.write_str("cannot run the job: the executor has been shut down")
             }
             FutureError::BrokenPool(reason) => write!(f, "the pool cannot run jobs: {reason}"),
+            FutureError::WorkerDied(exit) => write!(f, "the job's {exit}"),
+            FutureError::JobTimeout(limit) => write!(
+                f,
+                "the job ran past its {limit:?} time limit; its worker process was killed with its process group"
+            ),
+            FutureError::Ipc(reason) => write!(f, "the job could not cross the process boundary: {reason}"),
         }
     }
 }
@@ -230,7 +323,8 @@ impl Error for FutureError {}
 impl From<FutureError> for io::Error {
     fn from(err: FutureError) -> io::Error {
         let kind = match err {
-            FutureError::Timeout => io::ErrorKind::TimedOut,
+            FutureError::Timeout | FutureError::JobTimeout(_) => io::ErrorKind::TimedOut,
+            FutureError::Ipc(_) => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, err)
@@ -242,6 +336,250 @@ impl From<FutureError> for io::Error {
 pub(crate) trait Payload: Send + Sync {
     /// The payload, the first time; `None` afterwards.
     fn take(&self) -> Option<Box<dyn Any + Send + 'static>>;
+}
+
+/// How a worker process ended, carried by [`FutureError::WorkerDied`]: its pid, its exit code or
+/// the signal that killed it, and the job it was running.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[cfg(feature = "process")] {
+/// #[poolbridge::job]
+/// fn crash() {
+///     std::process::abort();
+/// }
+///
+/// poolbridge::process::init();
+/// let pool = poolbridge::ProcessPoolExecutor::new(1);
+/// let err = pool.submit(crash, ()).join().unwrap_err();
+/// let exit = err.as_worker_exit().unwrap();
+/// assert_eq!(exit.signal_name(), Some("SIGABRT"));
+/// println!("{err}"); // the job's worker process 4242 was killed by signal 6 (SIGABRT) while running ...
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+pub struct WorkerExit {
+    pid: u32,
+    code: Option<i32>,
+    signal: Option<i32>,
+    core_dumped: bool,
+    job: Option<String>,
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl WorkerExit {
+    pub(crate) fn new(pid: u32, code: Option<i32>, signal: Option<i32>, core_dumped: bool) -> Self {
+        WorkerExit {
+            pid,
+            code,
+            signal,
+            core_dumped,
+            job: None,
+        }
+    }
+
+    pub(crate) fn with_job(mut self, job: &str) -> Self {
+        self.job = Some(job.to_owned());
+        self
+    }
+
+    /// The process id the worker had.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// let exit = err.as_worker_exit().unwrap();
+    /// assert!(exit.pid() > 0);
+    /// # }
+    /// ```
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The exit code, if the worker exited (`std::process::exit(3)` gives `Some(3)`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert_eq!(err.as_worker_exit().unwrap().code(), Some(3));
+    /// # }
+    /// ```
+    pub fn code(&self) -> Option<i32> {
+        self.code
+    }
+
+    /// The signal that killed the worker, if one did (`SIGSEGV` is 11 on Linux).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert_eq!(err.as_worker_exit().unwrap().signal(), None); // it exited
+    /// # }
+    /// ```
+    pub fn signal(&self) -> Option<i32> {
+        self.signal
+    }
+
+    /// The signal's name (`"SIGSEGV"`, `"SIGABRT"`, `"SIGKILL"`, ...), for the usual ones.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert_eq!(err.as_worker_exit().unwrap().signal_name(), None); // it exited, no signal
+    /// # }
+    /// ```
+    pub fn signal_name(&self) -> Option<&'static str> {
+        self.signal.and_then(signal_name)
+    }
+
+    /// `true` if the worker dumped core.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert!(!err.as_worker_exit().unwrap().core_dumped());
+    /// # }
+    /// ```
+    pub fn core_dumped(&self) -> bool {
+        self.core_dumped
+    }
+
+    /// The name of the job the worker was running (`module::path::function`), if known.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn crash() {
+    ///     std::process::exit(3);
+    /// }
+    ///
+    /// poolbridge::process::init(); // first in main: a worker process serves jobs here
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// let err = pool.submit(crash, ()).join().unwrap_err();
+    /// assert!(err.as_worker_exit().unwrap().job().unwrap().ends_with("crash"));
+    /// # }
+    /// ```
+    pub fn job(&self) -> Option<&str> {
+        self.job.as_deref()
+    }
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl WorkerExit {
+    /// "exited with code 3", "was killed by signal 11 (SIGSEGV)".
+    pub(crate) fn status_text(&self) -> String {
+        match (self.signal, self.code) {
+            (Some(sig), _) => {
+                let detail = match (self.signal_name(), self.core_dumped) {
+                    (Some(name), true) => format!(" ({name}, core dumped)"),
+                    (Some(name), false) => format!(" ({name})"),
+                    (None, true) => " (core dumped)".to_owned(),
+                    (None, false) => String::new(),
+                };
+                format!("was killed by signal {sig}{detail}")
+            }
+            (None, Some(code)) => format!("exited with code {code}"),
+            (None, None) => "ended".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for WorkerExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "worker process {} {}", self.pid, self.status_text())?;
+        if let Some(job) = &self.job {
+            write!(f, " while running `{job}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// The name of the usual signals, as `kill -l` prints them with the `SIG` prefix.
+#[cfg(unix)]
+fn signal_name(sig: i32) -> Option<&'static str> {
+    #[cfg(feature = "process")]
+    {
+        const NAMES: &[(i32, &str)] = &[
+            (libc::SIGHUP, "SIGHUP"),
+            (libc::SIGINT, "SIGINT"),
+            (libc::SIGQUIT, "SIGQUIT"),
+            (libc::SIGILL, "SIGILL"),
+            (libc::SIGTRAP, "SIGTRAP"),
+            (libc::SIGABRT, "SIGABRT"),
+            (libc::SIGBUS, "SIGBUS"),
+            (libc::SIGFPE, "SIGFPE"),
+            (libc::SIGKILL, "SIGKILL"),
+            (libc::SIGUSR1, "SIGUSR1"),
+            (libc::SIGSEGV, "SIGSEGV"),
+            (libc::SIGUSR2, "SIGUSR2"),
+            (libc::SIGPIPE, "SIGPIPE"),
+            (libc::SIGALRM, "SIGALRM"),
+            (libc::SIGTERM, "SIGTERM"),
+            (libc::SIGXCPU, "SIGXCPU"),
+            (libc::SIGXFSZ, "SIGXFSZ"),
+            (libc::SIGSYS, "SIGSYS"),
+        ];
+        NAMES.iter().find(|(n, _)| *n == sig).map(|(_, name)| *name)
+    }
+    #[cfg(not(feature = "process"))]
+    {
+        let _ = sig;
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_name(_sig: i32) -> Option<&'static str> {
+    None
 }
 
 /// A panic caught in a job, carried by [`FutureError::Panicked`].

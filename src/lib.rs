@@ -35,6 +35,7 @@
 //! | `await asyncio.wrap_future(fut)`           | [`fut.await`](PoolFuture#impl-IntoFuture-for-PoolFuture<T>), [`wrap_future`] |
 //! | `asyncio.as_completed(aws)`                | [`JoinSet`]: `set.join_next().await`           |
 //! | `Future()`, `set_result`, `set_exception`  | [`Promise`]                                    |
+//! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`, on by default), jobs marked `#[poolbridge::job]` |
 //!
 //! And for code written for tokio's blocking pool (its shapes, so a `use` line switches it):
 //!
@@ -46,9 +47,14 @@
 //! | `JoinError::into_panic`, `?` into `io::Error` | [`FutureError::into_panic`], `From<FutureError> for io::Error` |
 //!
 //! Errors are values of [`FutureError`]: `Cancelled`, `Timeout`, `Panicked`, `Shutdown`,
-//! `BrokenPool`. A worker can own a value for its whole life (a connection per thread):
-//! [`ThreadPoolBuilder::build_with_state`]. Panics nobody can receive (in done callbacks,
-//! initializers) are reported on stderr, or to [`set_report_hook`].
+//! `BrokenPool`, and for the process pool `WorkerDied`, `JobTimeout`, `Ipc`. A worker can own a
+//! value for its whole life (a connection per thread): [`ThreadPoolBuilder::build_with_state`].
+//! Panics nobody can receive (in done callbacks, initializers) are reported on stderr, or to
+//! [`set_report_hook`].
+//!
+//! With the `process` feature (on by default), `ProcessPoolExecutor` runs registered jobs in
+//! child processes, where a crash, an abort or a runaway loop fails one job and never the pool;
+//! see the `process` module.
 //!
 //! # Examples
 //!
@@ -81,7 +87,8 @@
 //!
 //! `docs/design.md` in the repository follows a job from `submit` to completion; the future
 //! state machine and the worker sleep protocol each have a design note beside their code
-//! (`src/future/README.md`, `src/pool/sleep/README.md`), model-checked with loom.
+//! (`src/future/README.md`, `src/pool/sleep/README.md`), model-checked with loom. The process
+//! pool's protocol and the life of its workers are in `src/process/README.md`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
@@ -94,6 +101,8 @@ mod future;
 mod loom;
 mod map;
 mod pool;
+#[cfg(feature = "process")]
+pub mod process;
 mod signal;
 mod unwind;
 mod wait;
@@ -108,15 +117,37 @@ pub use crate::bridge::{
     run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
     wrap_future,
 };
-pub use crate::error::{BuildError, FutureError, PanicError, SubmitError};
+pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
 pub use crate::future::{FutureState, PoolFuture, Promise};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{
     DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, StatefulPool,
     ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
+#[cfg(feature = "process")]
+#[doc(hidden)]
+pub use crate::process::__private;
+#[cfg(feature = "process")]
+pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
     as_completed_timeout, wait, wait_timeout,
 };
+/// Registers a plain `fn` as a job of [`ProcessPoolExecutor`]: arguments and output are serde
+/// types; the function becomes a zero-size value (its handle) implementing [`Job`].
+///
+/// ```
+/// #[poolbridge::job]
+/// fn thumbnail(path: String, width: u32) -> Result<Vec<u8>, String> {
+///     Ok(format!("{path}@{width}").into_bytes())
+/// }
+///
+/// use poolbridge::Job;
+/// assert_eq!(thumbnail.call(("a.png".into(), 128)), Ok(b"a.png@128".to_vec()));
+/// ```
+///
+/// See the [`process`] module for the registration rules; the expansion is a unit struct named
+/// like the function, an `impl Job` and an entry in a link-time registry (`linkme`).
+#[cfg(feature = "process")]
+pub use poolbridge_macros::job;

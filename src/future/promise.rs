@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
 use crate::future::state::{End, Start};
-use crate::future::{Core, PoolFuture, Refusal, TaskHandle};
+use crate::future::{Core, PoolFuture, Refusal, RunHooks, TaskHandle};
 
 /// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
 /// owner calls `set_result` or `set_exception`.
@@ -207,9 +207,19 @@ impl<T: Send + 'static> Promise<T> {
     /// assert_eq!(fut.join(), Ok(17));
     /// ```
     #[allow(clippy::result_large_err)]
-    pub fn complete(
+    pub fn complete(self, outcome: Result<T, FutureError>) -> Result<(), Result<T, FutureError>> {
+        self.complete_with(outcome, &mut ())
+    }
+
+    /// [`complete`](Self::complete) for an executor: `hooks.before_user_code()` runs on this
+    /// thread right before the future's done callbacks (user code that may block for any time),
+    /// so the completing thread can first hand its duties to another thread.
+    #[allow(clippy::result_large_err)]
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn complete_with(
         mut self,
         outcome: Result<T, FutureError>,
+        hooks: &mut dyn RunHooks,
     ) -> Result<(), Result<T, FutureError>> {
         let fut = self.fut();
         if matches!(outcome, Err(FutureError::Cancelled)) {
@@ -223,7 +233,7 @@ impl<T: Send + 'static> Promise<T> {
             return Err(outcome);
         }
         self.armed = false;
-        fut.core().finish(&fut, outcome, &mut ());
+        fut.core().finish(&fut, outcome, hooks);
         Ok(())
     }
 }

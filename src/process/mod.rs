@@ -1,0 +1,954 @@
+//! [`ProcessPoolExecutor`]: Python's `concurrent.futures.ProcessPoolExecutor`, where one crash
+//! fails one job and never the pool.
+//!
+//! | file        | concept                                                                 |
+//! |-------------|-------------------------------------------------------------------------|
+//! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
+//! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
+//! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
+//! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
+//! | `child.rs`  | a worker process as a resource: command, group kill, exit status        |
+//! | `pool.rs`   | the parent side: queue, worker slots, pool threads and their duties     |
+//!
+//! The design note `src/process/README.md` follows a job and a worker through their lives and
+//! says why no worker outlives its pool.
+//!
+//! # Registering jobs
+//!
+//! `#[poolbridge::job]` registers a function at link time, under `module_path!()::name` with
+//! its argument and output types as a fingerprint. Only linked crates count: a worker binary
+//! (see [`ProcessPoolBuilder::program`]) that never names the crate defining its jobs needs a
+//! `use that_crate as _;`. Entries survive release and `lto = true` builds. For what the
+//! attribute cannot take, [`register`] a [`JobFn`] before [`init`].
+//!
+//! A job's arguments and output must be serde types:
+//!
+//! ```
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Point { x: i32, y: i32 }
+//!
+//! #[poolbridge::job]
+//! fn norm(p: Point) -> u32 { p.x.unsigned_abs() + p.y.unsigned_abs() }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! struct Point { x: i32, y: i32 } // no Serialize / Deserialize
+//!
+//! #[poolbridge::job]
+//! fn norm(p: Point) -> u32 { p.x.unsigned_abs() + p.y.unsigned_abs() }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! struct Handle(std::rc::Rc<u8>); // neither serde nor Send
+//!
+//! #[poolbridge::job]
+//! fn open() -> Handle { Handle(std::rc::Rc::new(1)) }
+//! ```
+//!
+//! A job is a plain, concrete, synchronous free function with owned arguments; anything else is
+//! refused with a message that says what to write instead:
+//!
+//! ```
+//! #[poolbridge::job]
+//! fn largest(items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: a #[poolbridge::job] cannot be generic: ... JobFn::new
+//! fn largest<T: Ord>(items: Vec<T>) -> Option<T> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: a #[poolbridge::job] cannot be async
+//! async fn largest(items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! ```
+//!
+//! ```compile_fail
+//! #[poolbridge::job] // error: argument type must be owned (String, not &str; ...)
+//! fn largest(items: &[u64]) -> Option<u64> { items.iter().copied().max() }
+//! ```
+//!
+//! ```compile_fail
+//! struct Stats;
+//! impl Stats {
+//!     #[poolbridge::job] // error: a #[poolbridge::job] cannot take self
+//!     fn largest(&self, items: Vec<u64>) -> Option<u64> { items.into_iter().max() }
+//! }
+//! ```
+
+// Off Unix only the types and the registry compile (build() refuses): no warnings for the rest.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
+mod job;
+mod wire;
+
+#[cfg(unix)]
+mod child;
+#[cfg(unix)]
+mod pool;
+#[cfg(unix)]
+mod start;
+#[cfg(unix)]
+mod worker;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+pub use self::job::{Job, JobFn, register};
+use crate::error::{BuildError, FutureError};
+use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::map::{Map, MapOptions};
+use crate::unwind;
+
+#[cfg(unix)]
+pub use self::worker::init;
+
+/// On this platform no pool can be built, so no process is ever a worker: returns at once.
+///
+/// # Examples
+///
+/// ```
+/// poolbridge::process::init();
+/// ```
+#[cfg(not(unix))]
+pub fn init() {}
+
+/// How long a new worker may take to introduce itself (reach [`init`]) before it is killed and
+/// the pool reports it broken, unless [`ProcessPoolBuilder::start_timeout`] says otherwise. A
+/// worker is usually up in a few milliseconds; the limit only catches programs that never call
+/// `init()` and do not exit either.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "process")] {
+/// use std::time::Duration;
+/// use poolbridge::process::DEFAULT_START_TIMEOUT;
+///
+/// assert_eq!(DEFAULT_START_TIMEOUT, Duration::from_secs(10));
+/// # }
+/// ```
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of one job: [`ProcessPoolExecutor::submit_with`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use poolbridge::SubmitOptions;
+///
+/// let options = SubmitOptions::default().timeout(Duration::from_secs(30));
+/// assert_eq!(options.get_timeout(), Some(Duration::from_secs(30)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubmitOptions {
+    timeout: Option<Duration>,
+}
+
+impl SubmitOptions {
+    /// Kills the job's worker (with its process group) if the job runs longer than `d`, counted
+    /// from the moment a worker receives it; the future resolves to
+    /// [`FutureError::JobTimeout`] and the worker is replaced. Overrides
+    /// [`ProcessPoolBuilder::job_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::SubmitOptions;
+    ///
+    /// let options = SubmitOptions::default().timeout(Duration::from_millis(500));
+    /// assert_eq!(options.get_timeout(), Some(Duration::from_millis(500)));
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// The timeout set by [`timeout`](Self::timeout), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(poolbridge::SubmitOptions::default().get_timeout(), None);
+    /// ```
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
+/// A pool of worker *processes* that runs registered jobs and hands out [`PoolFuture`]s:
+/// Python's `concurrent.futures.ProcessPoolExecutor`, where a crash, an abort, a runaway loop or
+/// a memory blow-up in one job fails that job alone.
+///
+/// * Jobs are functions marked [`#[poolbridge::job]`](crate::job) (or registered with
+///   [`register`]): closures cannot cross a process boundary. Arguments and output are serde
+///   types, sent as postcard frames over a socket.
+/// * Workers are this program re-run (or [`ProcessPoolBuilder::program`]), started lazily (one
+///   per queued job, up to `max_workers`). They must call [`init`] first in `main`.
+/// * Each worker runs one job at a time and the queue stays in the parent (a worker is sent at
+///   most one job ahead of the one it runs, four for a stream of sub-200 µs jobs, as CPython
+///   sends one: such a job counts as running and is requeued if the worker dies), so a worker
+///   that dies fails exactly its own job with [`FutureError::WorkerDied`] (pid, exit code or
+///   signal, job name); it is replaced and the pool goes on. Python breaks the whole pool there
+///   (`BrokenProcessPool`).
+/// * A job past its timeout is killed with its whole process group (anything it started) and
+///   resolves to [`FutureError::JobTimeout`].
+/// * The futures are ordinary [`PoolFuture`]s: `result`, `join`, `cancel` (of a queued job),
+///   callbacks, [`wait`](crate::wait()), [`as_completed`](crate::as_completed) and `.await`
+///   work unchanged, mixed with thread-pool futures.
+/// * Dropping the pool is `shutdown(wait = true, cancel_futures = false)`; no worker process
+///   outlives it, even when the parent panics (queued jobs are then cancelled and running ones
+///   killed) or is killed (workers watch their parent and exit with their process group).
+///
+/// Unix only (Linux, macOS); elsewhere [`ProcessPoolBuilder::build`] returns an error.
+///
+/// # Examples
+///
+/// ```no_run
+/// use poolbridge::{FutureError, ProcessPoolExecutor};
+///
+/// #[poolbridge::job]
+/// fn checksum(data: Vec<u8>) -> u32 {
+///     data.iter().map(|&b| u32::from(b)).sum()
+/// }
+///
+/// #[poolbridge::job]
+/// fn buggy_native_call() {
+///     std::process::abort(); // a C library gone wrong
+/// }
+///
+/// fn main() {
+///     poolbridge::process::init(); // first: in a worker, this serves jobs and never returns
+///
+///     let pool = ProcessPoolExecutor::new(2);
+///     let sum = pool.submit(checksum, (vec![1, 2, 3],));
+///     let crash = pool.submit(buggy_native_call, ());
+///     assert_eq!(sum.join(), Ok(6));
+///     match crash.join() {
+///         Err(FutureError::WorkerDied(exit)) => assert_eq!(exit.signal_name(), Some("SIGABRT")),
+///         other => panic!("{other:?}"),
+///     }
+///     // The pool still runs.
+///     assert_eq!(pool.submit(checksum, (vec![4],)).join(), Ok(4));
+/// }
+/// ```
+pub struct ProcessPoolExecutor {
+    #[cfg(unix)]
+    shared: Arc<pool::Shared>,
+    #[cfg(not(unix))]
+    never: std::convert::Infallible,
+}
+
+impl ProcessPoolExecutor {
+    /// A pool of at most `max_workers` worker processes, with the other settings at their
+    /// defaults.
+    ///
+    /// # Panics
+    ///
+    /// If `max_workers` is 0 (`"max_workers must be greater than 0"`), or on a platform without
+    /// process pools. Use [`builder`](Self::builder) to get an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::new(4);
+    /// assert_eq!(pool.max_workers(), 4);
+    /// ```
+    pub fn new(max_workers: usize) -> ProcessPoolExecutor {
+        match ProcessPoolExecutor::builder()
+            .max_workers(max_workers)
+            .build()
+        {
+            Ok(pool) => pool,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A builder for a pool with other settings.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use poolbridge::ProcessPoolExecutor;
+    ///
+    /// poolbridge::process::init();
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .max_workers(4)
+    ///     .max_tasks_per_child(100)
+    ///     .job_timeout(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::new()
+    }
+
+    /// The most worker processes this pool runs at once.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// assert_eq!(poolbridge::ProcessPoolExecutor::new(3).max_workers(), 3);
+    /// ```
+    pub fn max_workers(&self) -> usize {
+        #[cfg(unix)]
+        return self.shared.config.max_workers;
+        #[cfg(not(unix))]
+        match self.never {}
+    }
+
+    /// Sends `job(args)` to a worker process and returns its future at once.
+    ///
+    /// The arguments are serialized now, on this thread: a `Serialize` impl that fails (or
+    /// panics) resolves the future to [`FutureError::Ipc`] at once, as does a job that is not
+    /// registered. After [`shutdown`](Self::shutdown) the future is already done with
+    /// `Err(FutureError::Shutdown)`; on a broken pool (a worker could not start), with
+    /// `Err(FutureError::BrokenPool(_))`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn area(width: f64, height: f64) -> f64 {
+    ///     width * height
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+    ///     assert_eq!(pool.submit(area, (3.0, 4.0)).join(), Ok(12.0));
+    /// }
+    /// ```
+    pub fn submit<J: Job>(&self, job: J, args: J::Args) -> PoolFuture<J::Output> {
+        self.submit_with(job, args, SubmitOptions::default())
+    }
+
+    /// [`submit`](Self::submit) with options: a [`timeout`](SubmitOptions::timeout) for this
+    /// job.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, ProcessPoolExecutor, SubmitOptions};
+    ///
+    /// #[poolbridge::job]
+    /// fn spin() {
+    ///     loop {}
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = ProcessPoolExecutor::new(1);
+    ///     let options = SubmitOptions::default().timeout(Duration::from_millis(100));
+    ///     let err = pool.submit_with(spin, (), options).join().unwrap_err();
+    ///     assert_eq!(err, FutureError::JobTimeout(Duration::from_millis(100)));
+    /// }
+    /// ```
+    pub fn submit_with<J: Job>(
+        &self,
+        job: J,
+        args: J::Args,
+        options: SubmitOptions,
+    ) -> PoolFuture<J::Output> {
+        #[cfg(unix)]
+        return submit(&self.shared, job, args, &options);
+        #[cfg(not(unix))]
+        {
+            let _ = (job, args, options);
+            match self.never {}
+        }
+    }
+
+    /// Runs `job` on every item, in worker processes, and yields the results in input order:
+    /// Python's `Executor.map`. Every item is submitted at once; see
+    /// [`map_with`](Self::map_with) for a bound on the jobs in flight or on the whole iteration.
+    /// A failed item (a panic, a crash, a timeout) yields its error and the iteration goes on.
+    /// Dropping the [`Map`] cancels the jobs that have not started.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn cube(n: i64) -> i64 {
+    ///     n * n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+    ///     let cubes: Vec<i64> = pool.map(cube, (1..=4).map(|n| (n,))).map(Result::unwrap).collect();
+    ///     assert_eq!(cubes, [1, 8, 27, 64]);
+    /// }
+    /// ```
+    pub fn map<J, I>(&self, job: J, items: I) -> Map<J::Output>
+    where
+        J: Job,
+        I: IntoIterator<Item = J::Args>,
+    {
+        let pending = items
+            .into_iter()
+            .map(|args| self.submit(job, args))
+            .collect();
+        Map::eager(pending, &MapOptions::default())
+    }
+
+    /// [`map`](Self::map) with options: a timeout for the whole iteration (measured from this
+    /// call) and a `buffersize` that keeps at most that many jobs in flight, pulling items
+    /// lazily. Not in API.md; mirrors
+    /// [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use poolbridge::MapOptions;
+    ///
+    /// #[poolbridge::job]
+    /// fn double(n: u64) -> u64 {
+    ///     n * 2
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+    ///     let first: Vec<u64> = pool
+    ///         .map_with(double, (0..).map(|n| (n,)), MapOptions::default().buffersize(4))
+    ///         .take(3)
+    ///         .map(Result::unwrap)
+    ///         .collect();
+    ///     assert_eq!(first, [0, 2, 4]);
+    /// }
+    /// ```
+    pub fn map_with<J, I>(&self, job: J, items: I, options: MapOptions) -> Map<J::Output>
+    where
+        J: Job,
+        I: IntoIterator<Item = J::Args>,
+        I::IntoIter: Send + 'static,
+    {
+        if options.buffer_size().is_none() {
+            let pending = items
+                .into_iter()
+                .map(|args| self.submit(job, args))
+                .collect();
+            return Map::eager(pending, &options);
+        }
+        #[cfg(unix)]
+        {
+            let shared = Arc::clone(&self.shared);
+            let mut items = items.into_iter();
+            let mut stopped = false;
+            Map::lazy(
+                move || {
+                    if stopped {
+                        return None;
+                    }
+                    let args = items.next()?;
+                    stopped = shared.is_closed();
+                    Some(submit(&shared, job, args, &SubmitOptions::default()))
+                },
+                &options,
+            )
+        }
+        #[cfg(not(unix))]
+        match self.never {}
+    }
+
+    /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.
+    ///
+    /// * Later `submit`s return futures already done with `Err(FutureError::Shutdown)`.
+    /// * `cancel_futures = true` cancels every job that has not started.
+    /// * `wait = true` returns once the running (and, without `cancel_futures`, the queued) jobs
+    ///   have finished, every worker process has exited and been reaped, and the pool's threads
+    ///   have ended. `wait = false` returns at once; the workers exit when the queue is empty.
+    ///
+    /// Idempotent; callable from a done callback of one of the pool's own futures.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn nap(ms: u64) {
+    ///     std::thread::sleep(std::time::Duration::from_millis(ms));
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(1);
+    ///     let futures: Vec<_> = (0..10).map(|_| pool.submit(nap, (50,))).collect();
+    ///     pool.shutdown(true, true); // the first job finishes, the others are cancelled
+    ///     assert!(futures.iter().skip(1).all(|f| f.cancelled()));
+    ///     assert!(pool.worker_pids().is_empty());
+    /// }
+    /// ```
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        #[cfg(unix)]
+        self.shared.shutdown(wait, cancel_futures);
+        #[cfg(not(unix))]
+        {
+            let _ = (wait, cancel_futures);
+            match self.never {}
+        }
+    }
+
+    /// The pids of the worker processes alive now (started lazily, replaced when they die or
+    /// reach `max_tasks_per_child`). Not in Python's API; useful for monitoring, and to check
+    /// that nothing outlives the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn pid() -> u32 {
+    ///     std::process::id()
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(1);
+    ///     assert!(pool.worker_pids().is_empty()); // lazily started
+    ///     let worker = pool.submit(pid, ()).join().unwrap();
+    ///     assert_eq!(pool.worker_pids(), [worker]);
+    /// }
+    /// ```
+    pub fn worker_pids(&self) -> Vec<u32> {
+        #[cfg(unix)]
+        return self.shared.pids();
+        #[cfg(not(unix))]
+        match self.never {}
+    }
+
+    /// `true` once [`shutdown`](Self::shutdown) was called or the pool broke.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// pool.shutdown(true, false);
+    /// assert!(pool.is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        #[cfg(unix)]
+        return self.shared.is_closed();
+        #[cfg(not(unix))]
+        match self.never {}
+    }
+}
+
+impl Default for ProcessPoolExecutor {
+    /// `ProcessPoolExecutor::new(n)` with `n` the available parallelism (Python's default).
+    fn default() -> Self {
+        ProcessPoolExecutor::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+impl Drop for ProcessPoolExecutor {
+    /// `shutdown(wait = true, cancel_futures = false)`. While the thread panics, the pool does not
+    /// wait for running jobs: it cancels the queued ones, kills the workers (their jobs resolve
+    /// to [`FutureError::BrokenPool`]) and reaps them.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if std::thread::panicking() {
+            self.shared.terminate(
+                "the pool was dropped while its owner panicked; the job's worker was killed",
+            );
+        } else {
+            self.shared.shutdown(true, false);
+        }
+    }
+}
+
+impl fmt::Debug for ProcessPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(unix)]
+        {
+            let (workers, idle, queued) = self.shared.counts();
+            f.debug_struct("ProcessPoolExecutor")
+                .field("max_workers", &self.max_workers())
+                .field("workers", &workers)
+                .field("idle", &idle)
+                .field("queued", &queued)
+                .field("shutdown", &self.is_shutdown())
+                .finish()
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = f;
+            match self.never {}
+        }
+    }
+}
+
+/// Builds a [`ProcessPoolExecutor`] with non-default settings.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use poolbridge::ProcessPoolExecutor;
+///
+/// #[poolbridge::job]
+/// fn limit_memory() {
+///     // e.g. setrlimit(RLIMIT_AS, ...) in each worker
+/// }
+///
+/// fn main() {
+///     poolbridge::process::init();
+///     let pool = ProcessPoolExecutor::builder()
+///         .max_workers(8)
+///         .max_tasks_per_child(50)
+///         .initializer(limit_memory)
+///         .job_timeout(Duration::from_secs(120))
+///         .build()
+///         .expect("a valid configuration");
+/// }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ProcessPoolBuilder {
+    max_workers: Option<usize>,
+    max_tasks_per_child: Option<usize>,
+    initializer: Option<&'static str>,
+    job_timeout: Option<Duration>,
+    program: Option<PathBuf>,
+    start_timeout: Duration,
+}
+
+impl Default for ProcessPoolBuilder {
+    fn default() -> Self {
+        ProcessPoolBuilder {
+            max_workers: None,
+            max_tasks_per_child: None,
+            initializer: None,
+            job_timeout: None,
+            program: None,
+            start_timeout: DEFAULT_START_TIMEOUT,
+        }
+    }
+}
+
+impl ProcessPoolBuilder {
+    /// A builder with the defaults: as many workers as the available parallelism, workers that
+    /// live until shutdown, no initializer, no job timeout, the current executable as the
+    /// worker program, and a [`DEFAULT_START_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = poolbridge::ProcessPoolBuilder::new().max_workers(2);
+    /// ```
+    pub fn new() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::default()
+    }
+
+    /// The most worker processes the pool runs at once; workers start lazily, one per queued
+    /// job. `0` is refused by `build`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = poolbridge::ProcessPoolExecutor::builder().max_workers(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_workers must be greater than 0"));
+    /// ```
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// A worker exits after `n` jobs and is replaced by a fresh process (Python's
+    /// `max_tasks_per_child`): memory a job leaked, or state a native library kept, goes back to
+    /// the OS. `0` is refused by `build`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::builder().max_tasks_per_child(1).build().unwrap();
+    /// ```
+    pub fn max_tasks_per_child(mut self, n: usize) -> Self {
+        self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// Runs `job` once in each worker process, before its first job (Python's `initializer`;
+    /// pass arguments by capturing nothing: read configuration from the environment or a file).
+    /// If it panics or kills its worker, the pool is broken: every queued and later job resolves
+    /// to [`FutureError::BrokenPool`] with the reason, as in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn warm_up() {
+    ///     // load a model, open a connection: kept for every job of this worker
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::builder().initializer(warm_up).build();
+    /// }
+    /// ```
+    pub fn initializer<J: Job<Args = ()>>(mut self, job: J) -> Self {
+        self.initializer = Some(job.name());
+        self
+    }
+
+    /// The default time limit of every job (a [`SubmitOptions::timeout`] overrides it): past it,
+    /// the job's worker is killed with its process group, the future resolves to
+    /// [`FutureError::JobTimeout`] and the worker is replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::builder()
+    ///     .job_timeout(Duration::from_secs(30))
+    ///     .build();
+    /// ```
+    pub fn job_timeout(mut self, d: Duration) -> Self {
+        self.job_timeout = Some(d);
+        self
+    }
+
+    /// The worker program; by default the current executable (`std::env::current_exe()`). It
+    /// must call [`init`] first in `main` and register the same jobs as this program (the
+    /// handshake checks it). It is started without arguments. A wrapper script must `exec` the
+    /// binary: a worker recognizes itself by its parent's pid.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::builder()
+    ///     .program("/usr/local/bin/thumbnailer-worker")
+    ///     .build();
+    /// ```
+    pub fn program(mut self, path: impl Into<PathBuf>) -> Self {
+        self.program = Some(path.into());
+        self
+    }
+
+    /// How long a new worker may take to reach [`init`] before it is killed and the pool is
+    /// broken with a message that says so. Defaults to [`DEFAULT_START_TIMEOUT`]. Not in
+    /// API.md.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::builder()
+    ///     .start_timeout(Duration::from_secs(60)) // a worker binary on a slow network disk
+    ///     .build();
+    /// ```
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.start_timeout = d;
+        self
+    }
+
+    /// Builds the pool. No process is started until the first job is submitted.
+    ///
+    /// # Errors
+    ///
+    /// If `max_workers` or `max_tasks_per_child` is 0, if the initializer is not a registered
+    /// job, if the current executable cannot be found (and no `program` was set), or on a
+    /// platform other than Unix (Linux, macOS): the message names the setting.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::builder().max_workers(2).build()?;
+    /// # Ok::<(), poolbridge::BuildError>(())
+    /// ```
+    pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
+        let max_workers = self
+            .max_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if max_workers == 0 {
+            return Err(BuildError::new(
+                "max_workers must be greater than 0 (ProcessPoolBuilder::max_workers(0))",
+            ));
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(BuildError::new(
+                "max_tasks_per_child must be greater than 0 (ProcessPoolBuilder::max_tasks_per_child(0))",
+            ));
+        }
+        #[cfg(unix)]
+        {
+            let registry = job::registry();
+            let initializer = match self.initializer {
+                None => None,
+                Some(name) => match registry.index(name) {
+                    Some(index) => Some((index, name)),
+                    None => {
+                        return Err(BuildError::new(format!(
+                            "the initializer `{name}` is not a registered job: mark it \
+                             #[poolbridge::job], or register it with \
+                             poolbridge::process::register before init()"
+                        )));
+                    }
+                },
+            };
+            let program = match self.program {
+                Some(program) => program,
+                None => std::env::current_exe().map_err(|err| {
+                    BuildError::new(format!(
+                        "cannot find the current executable to start workers from ({err}): \
+                         set ProcessPoolBuilder::program"
+                    ))
+                })?,
+            };
+            let config = pool::Config {
+                max_workers,
+                max_tasks_per_child: self.max_tasks_per_child,
+                initializer,
+                job_timeout: self.job_timeout,
+                program,
+                start_timeout: self.start_timeout,
+                registry,
+            };
+            Ok(ProcessPoolExecutor {
+                shared: pool::Shared::new(config),
+            })
+        }
+        #[cfg(not(unix))]
+        Err(BuildError::new(format!(
+            "ProcessPoolExecutor is not supported on {}: it needs Unix process groups and \
+             socket pairs (Linux, macOS); use ThreadPoolExecutor here",
+            std::env::consts::OS
+        )))
+    }
+}
+
+impl fmt::Debug for ProcessPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("initializer", &self.initializer)
+            .field("job_timeout", &self.job_timeout)
+            .field("program", &self.program)
+            .field("start_timeout", &self.start_timeout)
+            .finish()
+    }
+}
+
+/// Encodes a call and hands it to the pool.
+#[cfg(unix)]
+fn submit<J: Job>(
+    shared: &Arc<pool::Shared>,
+    job: J,
+    args: J::Args,
+    options: &SubmitOptions,
+) -> PoolFuture<J::Output> {
+    let (promise, fut) = Promise::new();
+    let name = job.name();
+    if let Some(err) = shared.closed_error() {
+        let _ = promise.set_error(err);
+        return fut;
+    }
+    let Some(index) = shared.config.registry.index(name) else {
+        let _ = promise.set_error(FutureError::Ipc(format!(
+            "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
+             poolbridge::process::register before poolbridge::process::init()"
+        )));
+        return fut;
+    };
+    let mut frame = Vec::with_capacity(64);
+    wire::start_frame(&mut frame, wire::CALL);
+    frame.extend_from_slice(&index.to_le_bytes());
+    let encoded = match unwind::catch(|| wire::encode_into(&args, &mut frame)) {
+        Ok(Ok(())) => wire::finish_frame(&mut frame),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
+    };
+    if let Err(err) = encoded {
+        let _ = promise.set_error(FutureError::Ipc(format!(
+            "could not serialize the arguments of job `{name}`: {err}"
+        )));
+        return fut;
+    }
+    let timeout = options.timeout.or(shared.config.job_timeout);
+    let done = Box::new(Typed {
+        promise: Some(promise),
+        name,
+        outcome: None,
+    });
+    shared.submit(frame, pool::Job::new(name, timeout, done));
+    fut
+}
+
+/// The typed end of a job: its promise, and its outcome once decoded.
+struct Typed<O: Send + 'static> {
+    promise: Option<Promise<O>>,
+    name: &'static str,
+    outcome: Option<Result<O, FutureError>>,
+}
+
+#[cfg(unix)]
+impl<O: DeserializeOwned + Send + 'static> pool::Completion for Typed<O> {
+    fn start(&self) -> bool {
+        self.promise
+            .as_ref()
+            .is_some_and(Promise::set_running_or_notify_cancel)
+    }
+
+    fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
+        let name = self.name;
+        self.outcome = Some(match outcome {
+            Ok(bytes) => match unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => Err(FutureError::Ipc(format!(
+                    "could not deserialize the output of job `{name}`: {err}"
+                ))),
+                Err(panic) => Err(FutureError::Ipc(format!(
+                    "deserializing the output of job `{name}` panicked: {}",
+                    panic.message()
+                ))),
+            },
+            Err(err) => Err(err),
+        });
+    }
+
+    fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
+        let (Some(promise), Some(outcome)) = (self.promise.take(), self.outcome.take()) else {
+            return;
+        };
+        // A future cancelled before it started hands the outcome back: drop it (user code).
+        if let Err(unused) = promise.complete_with(outcome, hooks) {
+            if let Err(err) = unwind::catch(move || drop(unused)) {
+                unwind::report("dropping the output of a cancelled process job", &err);
+            }
+        }
+    }
+}
+
+impl<O: Send + 'static> fmt::Debug for Typed<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Typed").field("name", &self.name).finish()
+    }
+}
+
+/// What `#[poolbridge::job]` expands to refers to these. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::process::job::{InvokeError, InvokeFn, JOBS, JobEntry, invoke};
+    pub use linkme;
+
+    /// Compile-time check that a job argument type crosses processes.
+    pub fn assert_arg<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+
+    /// Compile-time check that a job output type crosses processes.
+    pub fn assert_output<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static>() {}
+}

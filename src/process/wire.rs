@@ -1,0 +1,216 @@
+//! The wire protocol between a pool and its workers: the handshake and the frames.
+//!
+//! ```text
+//! worker → parent   MAGIC (8 bytes) PROTOCOL (u32 LE)        once, first
+//! every frame       len: u32 LE | kind: u8 | body (len - 1 bytes)
+//! worker → parent   HELLO  body: postcard(Hello)
+//! parent → worker   SETUP  body: initializer job index (u32 LE) or nothing
+//! worker → parent   READY  body: status u8 | message (UTF-8, for a failed initializer)
+//! parent → worker   CALL   body: job index (u32 LE) | postcard(args)
+//! worker → parent   DONE   body: status u8 | postcard(output), or a UTF-8 message
+//! ```
+//!
+//! Arguments and outputs are postcard-encoded straight into the frame (no second envelope). The
+//! parent closes its end to retire a worker; the worker exits on end-of-file.
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+
+/// The first bytes a worker writes: a program that is not a poolbridge worker (or that never
+/// reached `init()`) does not write them.
+pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
+
+/// Bumped whenever a frame's layout or meaning changes.
+pub(crate) const PROTOCOL: u32 = 1;
+
+/// The poolbridge build a worker runs: two processes with different values do not talk.
+pub(crate) fn build_id() -> String {
+    format!(
+        "poolbridge {} ({}-{}, {}-bit)",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        usize::BITS
+    )
+}
+
+/// Frames longer than this are refused (a corrupt length must not allocate gigabytes).
+pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
+
+pub(crate) const HELLO: u8 = 1;
+pub(crate) const SETUP: u8 = 2;
+pub(crate) const READY: u8 = 3;
+pub(crate) const CALL: u8 = 4;
+pub(crate) const DONE: u8 = 5;
+
+/// `READY` / `DONE` status byte.
+pub(crate) const OK: u8 = 0;
+/// The job or initializer panicked; the body is the panic message.
+pub(crate) const PANICKED: u8 = 1;
+/// Arguments or output failed to cross; the body is the message.
+pub(crate) const IPC: u8 = 2;
+
+/// The worker's introduction, after `MAGIC` and `PROTOCOL`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Hello {
+    pub(crate) build_id: String,
+    pub(crate) pid: u32,
+    pub(crate) fingerprint: u64,
+    /// `name#signature-hash` of every registered job, for a mismatch message.
+    pub(crate) jobs: Vec<String>,
+}
+
+/// Starts a frame of `kind` in `buf` (cleared). Finish it with [`finish_frame`].
+pub(crate) fn start_frame(buf: &mut Vec<u8>, kind: u8) {
+    buf.clear();
+    buf.extend_from_slice(&[0, 0, 0, 0, kind]);
+}
+
+/// Writes the length of the frame started in `buf` by [`start_frame`].
+pub(crate) fn finish_frame(buf: &mut [u8]) -> Result<(), String> {
+    let len = buf.len() - 4;
+    let len = u32::try_from(len)
+        .map_err(|_| format!("a frame of {len} bytes is larger than the 4 GiB limit"))?;
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// Appends `value`, postcard-encoded, to `out`.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    postcard::to_io(value, &mut *out).map(drop)
+}
+
+/// A frame read by [`FrameReader`]: its kind and body.
+pub(crate) struct Frame<'a> {
+    pub(crate) kind: u8,
+    pub(crate) body: &'a [u8],
+}
+
+/// Reads frames from a stream, reusing one buffer; usually one `read` call per frame.
+pub(crate) struct FrameReader {
+    buf: Vec<u8>,
+    /// Bytes `start..end` of `buf` are read and not consumed.
+    start: usize,
+    end: usize,
+    /// Where the body of the last frame read is in `buf` (after its kind byte).
+    last: (usize, usize),
+}
+
+/// How much a read asks for when the frame's size is not known yet.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl FrameReader {
+    pub(crate) fn new() -> FrameReader {
+        FrameReader {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            last: (0, 0),
+        }
+    }
+
+    /// Reads exactly `n` raw bytes (the handshake's `MAGIC` and `PROTOCOL`).
+    pub(crate) fn read_raw(&mut self, src: &mut impl Read, n: usize) -> io::Result<&[u8]> {
+        self.fill(src, n)?;
+        let start = self.start;
+        self.start += n;
+        Ok(&self.buf[start..start + n])
+    }
+
+    /// Reads the next frame. End of file before a whole frame is `UnexpectedEof`.
+    pub(crate) fn read(&mut self, src: &mut impl Read) -> io::Result<Frame<'_>> {
+        self.fill(src, 4)?;
+        let len_bytes: [u8; 4] = self.buf[self.start..self.start + 4]
+            .try_into()
+            .expect("four bytes");
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        if len == 0 || len > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("invalid frame length {len}"),
+            ));
+        }
+        self.fill(src, 4 + len)?;
+        let start = self.start + 4;
+        self.start += 4 + len;
+        self.last = (start + 1, start + len);
+        Ok(Frame {
+            kind: self.buf[start],
+            body: &self.buf[start + 1..start + len],
+        })
+    }
+
+    /// The body of the frame [`read`](Self::read) returned last (valid until the next read).
+    pub(crate) fn last_body(&self) -> &[u8] {
+        &self.buf[self.last.0..self.last.1]
+    }
+
+    /// Makes sure `n` unconsumed bytes are buffered.
+    fn fill(&mut self, src: &mut impl Read, n: usize) -> io::Result<()> {
+        if self.end - self.start >= n {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let want = n.max(READ_CHUNK);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        } else if self.buf.len() > 4 * READ_CHUNK && n <= READ_CHUNK && self.end <= READ_CHUNK {
+            // A large frame came and went: give the memory back.
+            self.buf.truncate(READ_CHUNK);
+            self.buf.shrink_to_fit();
+        }
+        while self.end < n {
+            match src.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(k) => self.end += k,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_through_the_reader() {
+        let mut wire = Vec::new();
+        let mut buf = Vec::new();
+        for i in 0..3u32 {
+            start_frame(&mut buf, CALL);
+            buf.extend_from_slice(&i.to_le_bytes());
+            encode_into(&(String::from("abc"), i), &mut buf).unwrap();
+            finish_frame(&mut buf).unwrap();
+            wire.extend_from_slice(&buf);
+        }
+        let mut src = &wire[..];
+        let mut reader = FrameReader::new();
+        for i in 0..3u32 {
+            let frame = reader.read(&mut src).unwrap();
+            assert_eq!(frame.kind, CALL);
+            assert_eq!(frame.body[..4], i.to_le_bytes());
+            let args: (String, u32) = postcard::from_bytes(&frame.body[4..]).unwrap();
+            assert_eq!(args, (String::from("abc"), i));
+        }
+        let eof = reader.read(&mut src).err().unwrap();
+        assert_eq!(eof.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_zero_length_frame_is_refused() {
+        let mut src = &[0u8, 0, 0, 0][..];
+        let err = FrameReader::new().read(&mut src).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}

@@ -1,0 +1,312 @@
+//! The worker side: [`init`] turns a process started by a pool into a server of jobs.
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::process::job::{Registry, registry};
+use crate::process::wire::{self, FrameReader};
+use crate::unwind;
+
+/// The environment variable that marks a process started as a worker. Its value is
+/// `{PROTOCOL}:{parent pid}`: a grandchild that inherits the variable has another parent and is
+/// not a worker.
+pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
+
+/// Exit code of a worker that found itself unable to talk to its parent (its socket is gone or
+/// is not a socket): nothing else can be reported.
+const EXIT_NO_PARENT: i32 = 70;
+
+/// Set once `init()` ran in this process (worker or not).
+static INIT_CALLED: AtomicBool = AtomicBool::new(false);
+
+/// If this process was started as a worker by a [`ProcessPoolExecutor`], serves its jobs and
+/// never returns; otherwise returns at once (a few nanoseconds: one environment lookup).
+///
+/// Call it first in `main`, before anything else runs: a worker is the same program re-run with
+/// an environment marker, and everything before `init()` runs again in every worker. A worker
+/// registers its jobs (link time, plus [`register`](crate::process::register) calls made before
+/// `init()`), introduces itself over the socket it inherited as its standard input (its standard
+/// input is then `/dev/null`; its standard output and error are the parent's, so a job's prints
+/// show), runs jobs one at a time on the main thread, and exits when the pool retires it or when
+/// the parent process goes away, killing its own process group then (anything a job started).
+///
+/// A program that builds a `ProcessPoolExecutor` without calling `init()` first (or a
+/// [`program`](crate::ProcessPoolBuilder::program) that is not a worker) gets a
+/// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool) for its jobs, never a hang:
+///
+/// ```text
+/// the pool cannot run jobs: the worker process 4242 (`/path/to/app`) exited with code 0 before
+/// reaching poolbridge::process::init(): call poolbridge::process::init() as the first line of
+/// main (a worker is this program re-run, and init() is where it starts serving jobs), or point
+/// ProcessPoolBuilder::program at a binary that does
+/// ```
+///
+/// A worker that neither exits nor reaches `init()` is killed after
+/// [`start_timeout`](crate::ProcessPoolBuilder::start_timeout) ("did not reach
+/// poolbridge::process::init() within 10s and was killed: ..."), and the forgetful worker's own
+/// pools refuse to start workers, so the mistake cannot multiply into a fork bomb.
+///
+/// [`ProcessPoolExecutor`]: crate::ProcessPoolExecutor
+///
+/// # Examples
+///
+/// ```no_run
+/// #[poolbridge::job]
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// fn main() {
+///     poolbridge::process::init(); // a worker never gets past this line
+///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+///     assert_eq!(pool.submit(square, (7,)).join(), Ok(49));
+/// }
+/// ```
+pub fn init() {
+    // ORDERING: Relaxed: read by this process's own later pool builds; no data hangs on it.
+    INIT_CALLED.store(true, Ordering::Relaxed);
+    if !is_worker() {
+        return;
+    }
+    let code = serve();
+    std::process::exit(code);
+}
+
+/// `true` if this process was started by a pool of its parent as a worker.
+fn is_worker() -> bool {
+    let Some(marker) = std::env::var_os(ENV_MARKER) else {
+        return false;
+    };
+    let Some(marker) = marker.to_str() else {
+        return false;
+    };
+    let Some((protocol, parent)) = marker.split_once(':') else {
+        return false;
+    };
+    let parent_now = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    protocol == wire::PROTOCOL.to_string() && parent.parse::<i32>().ok() == Some(parent_now)
+}
+
+/// `true` if this process was started as a worker but did not call [`init`] before building a
+/// pool: it must not start workers of its own (they would do the same, without end).
+pub(crate) fn is_uninitialized_worker() -> bool {
+    // ORDERING: Relaxed: set earlier on this same thread or never.
+    !INIT_CALLED.load(Ordering::Relaxed) && is_worker()
+}
+
+/// Serves jobs until the parent closes the connection. Returns the exit code.
+fn serve() -> i32 {
+    let stream = match take_socket() {
+        Ok(stream) => stream,
+        Err(err) => {
+            eprintln!(
+                "poolbridge worker {}: started as a worker, but its standard input is not the \
+                 pool's socket ({err}); exiting",
+                std::process::id()
+            );
+            return EXIT_NO_PARENT;
+        }
+    };
+    watch_parent(&stream);
+    let registry = registry();
+    let mut conn = Conn {
+        stream,
+        reader: FrameReader::new(),
+        out: Vec::with_capacity(256),
+    };
+    match conn.run(registry) {
+        // The parent closed the connection: retired, or the pool shut down.
+        Ok(()) => 0,
+        Err(err) => {
+            // The parent went away mid-frame or sent nonsense: nobody is left to tell.
+            if err.kind() != io::ErrorKind::UnexpectedEof {
+                eprintln!(
+                    "poolbridge worker {}: connection to the pool failed: {err}",
+                    std::process::id()
+                );
+            }
+            EXIT_NO_PARENT
+        }
+    }
+}
+
+/// Takes the pool's socket from standard input (a close-on-exec copy, so processes a job starts
+/// do not hold it) and puts `/dev/null` in its place.
+fn take_socket() -> io::Result<UnixStream> {
+    let stdin = io::stdin();
+    let fd: OwnedFd = rustix::io::fcntl_dupfd_cloexec(stdin.as_fd(), 3)?;
+    let stream = UnixStream::from(fd);
+    // Fails with ENOTSOCK if standard input is not a socket (someone set the marker by hand).
+    stream.peer_addr()?;
+    let null = std::fs::File::open("/dev/null")?;
+    rustix::stdio::dup2_stdin(&null)?;
+    Ok(stream)
+}
+
+/// Ends this worker and its process group when the parent process dies, even while a job runs
+/// (the main thread is busy then): a thread waits for the socket to hang up, and on Linux the
+/// kernel also sends `SIGKILL` when the parent dies (`PR_SET_PDEATHSIG`; the pool forks workers
+/// from a thread that lives as long as they do).
+fn watch_parent(stream: &UnixStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // Best effort: the hang-up watch below covers every platform.
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    }
+    let parent = rustix::process::getppid();
+    let Ok(watch) = stream.try_clone() else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("poolbridge-watch".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            loop {
+                if hung_up(&watch, Duration::from_millis(500))
+                    || rustix::process::getppid() != parent
+                {
+                    // The parent is gone: take down what this worker's jobs started, then self.
+                    let _ =
+                        rustix::process::kill_current_process_group(rustix::process::Signal::KILL);
+                    std::process::exit(EXIT_NO_PARENT);
+                }
+            }
+        });
+    // Without the thread, end-of-file still ends the worker between jobs.
+    drop(spawned);
+}
+
+/// Waits up to `timeout` for the peer of `stream` to hang up.
+fn hung_up(stream: &UnixStream, timeout: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    // No POLLIN: the main thread reads the data; only the hang-up (always reported) matters.
+    let mut fds = [PollFd::new(stream, PollFlags::empty())];
+    let timeout = Timespec::try_from(timeout).expect("a short timeout");
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) => false,
+        Ok(_) => fds[0]
+            .revents()
+            .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL),
+        Err(_) => false,
+    }
+}
+
+struct Conn {
+    stream: UnixStream,
+    reader: FrameReader,
+    out: Vec<u8>,
+}
+
+impl Conn {
+    fn run(&mut self, registry: &Registry) -> io::Result<()> {
+        self.hello(registry)?;
+        // The parent answers with SETUP (or closes: a handshake mismatch).
+        let initializer = match self.reader.read(&mut &self.stream) {
+            Ok(frame) if frame.kind == wire::SETUP => match frame.body {
+                [a, b, c, d] => Some(u32::from_le_bytes([*a, *b, *c, *d])),
+                _ => None,
+            },
+            Ok(frame) => return Err(unexpected(frame.kind)),
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        self.setup(registry, initializer)?;
+        loop {
+            let frame = match self.reader.read(&mut &self.stream) {
+                Ok(frame) => frame,
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            if frame.kind != wire::CALL || frame.body.len() < 4 {
+                return Err(unexpected(frame.kind));
+            }
+            let index = u32::from_le_bytes(frame.body[..4].try_into().expect("four bytes"));
+            let args = &frame.body[4..];
+            wire::start_frame(&mut self.out, wire::DONE);
+            let status_at = self.out.len();
+            self.out.push(wire::OK);
+            let outcome = unwind::catch(|| registry.invoke(index, args, &mut self.out));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    self.out.truncate(status_at);
+                    self.out.push(wire::IPC);
+                    self.out.extend_from_slice(err.0.as_bytes());
+                }
+                Err(panic) => {
+                    self.out.truncate(status_at);
+                    self.out.push(wire::PANICKED);
+                    self.out.extend_from_slice(panic.message().as_bytes());
+                }
+            }
+            self.send()?;
+        }
+    }
+
+    fn hello(&mut self, registry: &Registry) -> io::Result<()> {
+        let hello = wire::Hello {
+            build_id: wire::build_id(),
+            pid: std::process::id(),
+            fingerprint: registry.fingerprint(),
+            jobs: registry.describe(),
+        };
+        let mut raw = Vec::with_capacity(64);
+        raw.extend_from_slice(&wire::MAGIC);
+        raw.extend_from_slice(&wire::PROTOCOL.to_le_bytes());
+        (&self.stream).write_all(&raw)?;
+        wire::start_frame(&mut self.out, wire::HELLO);
+        wire::encode_into(&hello, &mut self.out).map_err(io::Error::other)?;
+        self.send()
+    }
+
+    fn setup(&mut self, registry: &Registry, initializer: Option<u32>) -> io::Result<()> {
+        wire::start_frame(&mut self.out, wire::READY);
+        let mut scratch = Vec::new();
+        let outcome = match initializer {
+            None => Ok(Ok(())),
+            // An initializer takes `()`: its encoding is empty.
+            Some(index) => unwind::catch(|| registry.invoke(index, &[], &mut scratch)),
+        };
+        match outcome {
+            Ok(Ok(())) => self.out.push(wire::OK),
+            Ok(Err(err)) => {
+                self.out.push(wire::IPC);
+                self.out.extend_from_slice(err.0.as_bytes());
+            }
+            Err(panic) => {
+                self.out.push(wire::PANICKED);
+                self.out.extend_from_slice(panic.message().as_bytes());
+            }
+        }
+        self.send()
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if let Err(too_large) = wire::finish_frame(&mut self.out) {
+            // Only an answer can be this large: answer with the reason instead.
+            let kind = self.out[4];
+            wire::start_frame(&mut self.out, kind);
+            self.out.push(wire::IPC);
+            self.out.extend_from_slice(
+                format!("the worker could not send the job's output: {too_large}").as_bytes(),
+            );
+            wire::finish_frame(&mut self.out).map_err(io::Error::other)?;
+        }
+        (&self.stream).write_all(&self.out)?;
+        if self.out.capacity() > 1 << 20 {
+            self.out = Vec::with_capacity(256);
+        }
+        Ok(())
+    }
+}
+
+fn unexpected(kind: u8) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected frame kind {kind} from the pool"),
+    )
+}
