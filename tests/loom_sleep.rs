@@ -108,6 +108,17 @@ impl Pool {
         Spawned::Yes
     }
 
+    /// `Registry::more_work`: the real `Sleep::more_work`. Its hand-off (a job popped and given
+    /// to a new thread to start with) always fails here, as it may in the pool (the pool then
+    /// calls a worker as for a submit): the model's queue is a count, with no job to hand over.
+    fn more_work(self: &Arc<Self>) {
+        self.sleep.more_work(
+            || self.queued.load(Ordering::Acquire),
+            || self.spawn(),
+            || false,
+        );
+    }
+
     /// `Registry::submit`: push, then the real `Sleep::job_pushed`.
     fn submit(self: &Arc<Self>) {
         self.queued.fetch_add(1, Ordering::Release);
@@ -165,8 +176,7 @@ impl Pool {
             if took {
                 let more = self.queued();
                 if self.sleep.found_job(&mut me, more) {
-                    self.sleep
-                        .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
+                    self.more_work();
                 }
                 // The job's closure ran; publish its outcome (`Availability::before_publish`).
                 self.sleep.before_publish(&mut me);
@@ -179,8 +189,7 @@ impl Pool {
                 if self.blocking_callback && job == 1 {
                     // A done callback (`Availability::before_user_code`) waiting on a later job.
                     if self.sleep.before_user_code(&mut me) {
-                        self.sleep
-                            .more_work(|| self.queued.load(Ordering::Acquire), || self.spawn());
+                        self.more_work();
                     }
                     self.wait_ran(2);
                 }
