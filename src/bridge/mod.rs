@@ -33,8 +33,11 @@ use crate::pool::ThreadPoolExecutor;
 /// * One exception, to avoid a deadlock: polled on a worker thread of the job's own pool (an
 ///   executor driven inside a job, e.g. `block_on` in a job), a job that has not started runs
 ///   inline, as the blocking waits do; on a saturated pool nothing else could run it.
-/// * Dropping it before it completes cancels the job if it has not started; a running job
-///   finishes and its value is dropped. So `tokio::time::timeout` and `select!` cancel queued work.
+/// * Dropping it before it completes cancels the job if it has not started, and asks a running
+///   job to stop ([`PoolFuture::request_cancel`]): a job that checks
+///   [`cancelled()`](crate::cancelled()) returns early, one that does not finishes and its value
+///   is dropped. So `tokio::time::timeout` and `select!` cancel queued work and stop
+///   cooperative running work.
 /// * `None` uses the process-wide default executor, built on first use with
 ///   `min(32, available_parallelism + 4)` lazily started threads.
 ///
@@ -108,8 +111,10 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// The awaitable outcome of a job: returned by [`run_in_executor`], [`to_thread`] and
 /// [`wrap_future`]. `Send` and `Unpin`.
 ///
-/// Dropping it before it completes cancels the job if the job has not started.
-#[must_use = "an ExecutorFuture cancels its job if dropped before the job starts"]
+/// Dropping it before it completes cancels the job if the job has not started, and asks the job
+/// to stop if it is running ([`PoolFuture::request_cancel`]; the job sees it through
+/// [`cancelled()`](crate::cancelled())).
+#[must_use = "an ExecutorFuture cancels its job if dropped before the job ends"]
 pub struct ExecutorFuture<T> {
     /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
     fut: Option<PoolFuture<T>>,
@@ -169,10 +174,12 @@ impl<T> Future for ExecutorFuture<T> {
 }
 
 impl<T> Drop for ExecutorFuture<T> {
+    /// Nobody will await the outcome: cancel the job if it is pending, ask it to stop if it runs
+    /// (asyncio cancels the concurrent future; here a cooperative job stops too).
     fn drop(&mut self) {
         if let Some(fut) = &self.fut {
             fut.core().clear_waker();
-            fut.cancel();
+            fut.request_cancel();
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::context;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::future::state::{self, End, State};
@@ -152,6 +153,30 @@ impl<T> Core<T> {
             self.settle(inner, fut, true, &mut ());
         }
         end
+    }
+
+    /// Asks the running job to stop: sets `CANCEL_REQUESTED` and the flag of the runner's job
+    /// cell, which its `cancelled()` reads. Returns `false` if the job is not running (any
+    /// more): it finished meanwhile.
+    ///
+    /// Both are set under the future's lock after seeing `RUNNING` under it. The runner takes
+    /// the same lock to leave `RUNNING` (`finish`), and only then can its thread give the cell
+    /// to another job (which clears it first): so a request never lands on a later job that
+    /// reuses the cell. `README.md`, "Cooperative cancellation", has the whole argument.
+    pub(crate) fn request_stop(&self) -> bool {
+        // The cell is looked up before the lock: the table's lock is a leaf, and the runner
+        // field cannot change while the job runs (it is only ever cleared by `finish`).
+        let cell = context::job_cell(state::runner(self.state.load()));
+        let _inner = lock(&self.inner);
+        let word = self.state.load();
+        if state::lifecycle(word) != state::RUNNING {
+            return false;
+        }
+        self.state.set_cancel_requested();
+        if let Some(cell) = cell {
+            cell.request();
+        }
+        true
     }
 
     /// The completion protocol, entered with the lock held right after a terminal transition.

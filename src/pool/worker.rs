@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 
-use crate::context;
+use crate::context::{self, JobCounters};
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
-use crate::pool::task::Job;
+use crate::pool::task::{Job, Taken};
+use crate::trace;
 use crate::unwind;
 
 thread_local! {
@@ -51,7 +52,8 @@ pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
 /// The body of a worker thread. `searching`: whether the thread was counted as searching when it
 /// was started (see `Sleep::try_add_thread`).
 pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool) {
-    let _entered = context::enter(registry.id());
+    let _entered = context::enter(registry.id(), Arc::clone(registry.counters(index)));
+    trace::thread_started(registry.id(), index);
     let victims = RefCell::new(registry.victims(index));
     let ctx = Rc::new(WorkerCtx {
         registry,
@@ -147,7 +149,17 @@ impl WorkerCtx {
             return Some((job, false));
         }
         let start = self.next_random() as usize;
-        self.with_victims(|victims| self.registry.steal(victims, start))
+        let (job, more, stolen) =
+            self.with_victims(|victims| self.registry.steal(victims, start))?;
+        if stolen {
+            JobCounters::bump(&self.counters().stolen);
+        }
+        Some((job, more))
+    }
+
+    /// This worker's job counters (its slot's).
+    fn counters(&self) -> &JobCounters {
+        self.registry.counters(self.index)
     }
 
     /// `true` if this worker's own deque holds a job.
@@ -177,12 +189,18 @@ impl WorkerCtx {
     /// Runs one job, or cancels it if `shutdown(cancel_futures = true)` came first. The job's own
     /// panic is already caught by the job; what can still unwind here is user code dropped with
     /// the job (a value or closure whose `Drop` panics), and that must not take the worker down.
+    ///
+    /// The job counts itself (`context::JobRun::end`) if it runs; a cancelled job's entry is
+    /// counted here, once, when the worker drops it.
     fn run_job(&self, job: Job, me: &mut Availability<'_>) {
         let outcome = if self.registry.is_cancelling() {
             unwind::catch(|| job.cancel())
         } else {
-            unwind::catch(|| job.run(me))
+            unwind::catch(|| job.run(me) == Taken::Stale { cancelled: true })
         };
+        if outcome == Ok(true) {
+            JobCounters::bump(&self.counters().cancelled);
+        }
         if let Err(err) = outcome {
             unwind::report(
                 "user code run after a job (a waker, or the drop of its value or closure)",
