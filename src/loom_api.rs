@@ -21,7 +21,7 @@ impl QueuedJob {
     /// Runs the job as a worker would (a no-op if it was cancelled or already claimed).
     pub fn run(mut self) {
         if let Some(job) = self.0.take() {
-            let _ = job.run(&mut ());
+            job.run(&mut ());
         }
     }
 }

@@ -349,16 +349,33 @@ fn a_request_never_reaches_the_next_job_of_the_same_worker() {
     // Stress the window where a job ends while its stop is being requested: the worker's next
     // job reuses the same cancellation cell, and must never see the late request.
     let pool = ThreadPoolExecutor::new(1);
-    let rounds = 3_000;
-    for _ in 0..rounds {
-        let first = pool.submit(|| std::hint::black_box(1));
-        let second = pool.submit(|| {
-            // Look a few times across the moment the request may land.
-            (0..50).any(|_| {
-                std::hint::spin_loop();
-                cancelled()
+    let spin = |d: Duration| {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            if cancelled() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        false
+    };
+    for _ in 0..1_000 {
+        // Ends (without looking at the flag) the moment the request is about to be made.
+        let go = Arc::new(AtomicBool::new(false));
+        let first = {
+            let go = Arc::clone(&go);
+            pool.submit(move || {
+                while !go.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
             })
-        });
+        };
+        // Looks for a while, across the moment a late request for `first` would land.
+        let second = pool.submit(move || spin(Duration::from_micros(200)));
+        while first.state() == FutureState::Pending {
+            std::hint::spin_loop();
+        }
+        go.store(true, Ordering::SeqCst);
         let _ = first.request_cancel();
         assert_eq!(
             second.result(),

@@ -454,6 +454,12 @@ fn take_outcome<T>(inner: &mut Inner<T>) -> Result<T, FutureError> {
 /// What the thread that runs a job does around its completion. A worker uses these to count
 /// itself available to the job's waiters at the right moments (see `pool/sleep/README.md`).
 pub(crate) trait RunHooks {
+    /// The runner's own job cell and counters (a worker's loop); `None` for a job run inline in
+    /// a blocking wait, which takes a cell of the next nesting level instead
+    /// ([`context::run_job`]).
+    fn runner(&self) -> Option<context::Runner<'_>> {
+        None
+    }
     /// The job's closure returned; its outcome is about to be published. Waiters woken by the
     /// publication may submit their next job at once.
     fn before_publish(&mut self) {}
@@ -461,6 +467,9 @@ pub(crate) trait RunHooks {
     /// drop of the job's value or closure. It may block for any time (even on a job submitted
     /// later), so the thread must not stay counted as available to new jobs.
     fn before_user_code(&mut self) {}
+    /// The queue entry taken was that of a job cancelled before it started (a worker counts
+    /// it, once: every job has one entry).
+    fn dropped_cancelled(&mut self) {}
 }
 
 /// No hooks: the job is run, or ended, by a thread that is not a pool worker.

@@ -378,9 +378,8 @@ impl<T> PoolFuture<T> {
     /// the cell's index in the state word so that `request_cancel` can reach it.
     pub(crate) fn run_if_pending(&self, hooks: &mut dyn RunHooks) -> bool {
         let state = self.core().state();
-        let Some(run) =
-            context::run_job(|runner| state.transition_to_running(runner) == Start::Run)
-        else {
+        let claim = |runner| state.transition_to_running(runner) == Start::Run;
+        let Some(run) = context::run_job(hooks.runner(), claim) else {
             return false;
         };
         let outcome = self.task.call();

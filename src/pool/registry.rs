@@ -187,9 +187,20 @@ impl Registry {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let Some(permits) = &self.permits else {
-            return self.push(f, ());
-        };
+        match &self.permits {
+            None => self.push(f, ()),
+            Some(permits) => self.submit_bounded(f, permits),
+        }
+    }
+
+    /// [`submit`](Self::submit) to a pool with `max_queued`: out of line, so that the submit of
+    /// a pool without the bound stays what it was before the bound existed.
+    #[inline(never)]
+    fn submit_bounded<F, T>(self: &Arc<Self>, f: F, permits: &Arc<Permits>) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         match self.reserve(permits) {
             Reserve::Now => self.push(f, Reservation::new(permits)),
             Reserve::Bypass => self.push(f, ()),
@@ -259,6 +270,7 @@ impl Registry {
 
     /// Queues `f` holding `permit` (given back when the job leaves `PENDING`) and makes a worker
     /// available for it: the submit proper.
+    #[inline]
     fn push<F, T, P>(self: &Arc<Self>, f: F, permit: P) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,

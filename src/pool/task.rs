@@ -80,24 +80,14 @@ where
     }
 }
 
-/// What became of a queue entry a worker took.
-#[must_use]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Taken {
-    /// The worker ran the job.
-    Ran,
-    /// Someone else got there first: the job was cancelled (`cancelled`), refused, or run
-    /// inline by a thread waiting on it.
-    Stale { cancelled: bool },
-}
-
 /// The type-erased operations a queue needs on a job.
 pub(crate) trait Runnable: Send + Sync {
     /// Runs the job if it is still pending (a stale entry, already run inline or cancelled, is a
     /// no-op), with `hooks` around the publication of its outcome (see [`RunHooks`]). Drops the
     /// entry's reference last: if it is the last one, the job's value or closure is dropped here,
-    /// after `hooks.before_user_code()`.
-    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) -> Taken;
+    /// after `hooks.before_user_code()`. An entry whose job was cancelled before it started is
+    /// reported with `hooks.dropped_cancelled()` (the worker counts it).
+    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks);
     /// Cancels the job if it is still pending. Returns `true` if the job is cancelled (now, or
     /// it already was).
     fn cancel(self: Arc<Self>) -> bool;
@@ -113,15 +103,11 @@ where
     T: Send + 'static,
     P: Permit,
 {
-    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) -> Taken {
+    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) {
         let handle: Arc<dyn TaskHandle<T>> = self.clone();
-        let taken = if PoolFuture::from_task(handle).run_if_pending(hooks) {
-            Taken::Ran
-        } else {
-            Taken::Stale {
-                cancelled: self.is_cancelled(),
-            }
-        };
+        if !PoolFuture::from_task(handle).run_if_pending(hooks) && self.is_cancelled() {
+            hooks.dropped_cancelled();
+        }
         // `into_inner` is `Some` only for the last reference, decided atomically: then nobody
         // holds a handle any more and the job's value, if nobody took it, is dropped on this
         // thread. That is user code, which may block: say so first. (The closure is gone: run,
@@ -132,7 +118,6 @@ where
             }
             drop(task);
         }
-        taken
     }
 
     fn cancel(self: Arc<Self>) -> bool {
@@ -171,8 +156,8 @@ impl Job {
             .expect("poolbridge bug: a job entry was used twice")
     }
 
-    pub(crate) fn run(mut self, hooks: &mut dyn RunHooks) -> Taken {
-        self.take().run(hooks)
+    pub(crate) fn run(mut self, hooks: &mut dyn RunHooks) {
+        self.take().run(hooks);
     }
 
     /// Cancels the job if it is pending; `true` if it is cancelled (now or before).

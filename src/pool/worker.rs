@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 
-use crate::context::{self, JobCounters};
+use crate::context::{self, JobCounters, OwnCell, Runner};
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
-use crate::pool::task::{Job, Taken};
+use crate::pool::task::Job;
 use crate::trace;
 use crate::unwind;
 
@@ -30,6 +30,8 @@ pub(crate) struct WorkerCtx {
     victims: RefCell<(usize, Vec<Stealer<Job>>)>,
     /// xorshift state, to start stealing at a different victim each time.
     rng: Cell<u32>,
+    /// The job cell of the jobs this worker's loop runs (`context`: what `cancelled()` reads).
+    own_cell: OwnCell,
 }
 
 /// The worker of pool `pool` running on this thread, if this thread is one.
@@ -61,6 +63,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
         local,
         victims,
         rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
+        own_cell: OwnCell::new(),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
 
@@ -98,6 +101,10 @@ impl WorkerCtx {
         let sleep = &registry.sleep;
         let mut me = Availability {
             ctx: self,
+            runner: Runner {
+                cell: &self.own_cell,
+                counters: self.counters(),
+            },
             searching,
         };
         // How long to search before parking (`sleep/search.rs`).
@@ -191,16 +198,17 @@ impl WorkerCtx {
     /// the job (a value or closure whose `Drop` panics), and that must not take the worker down.
     ///
     /// The job counts itself (`context::JobRun::end`) if it runs; a cancelled job's entry is
-    /// counted here, once, when the worker drops it.
+    /// counted once, when the worker drops it (`Availability::dropped_cancelled`).
     fn run_job(&self, job: Job, me: &mut Availability<'_>) {
         let outcome = if self.registry.is_cancelling() {
-            unwind::catch(|| job.cancel())
+            unwind::catch(|| {
+                if job.cancel() {
+                    me.dropped_cancelled();
+                }
+            })
         } else {
-            unwind::catch(|| job.run(me) == Taken::Stale { cancelled: true })
+            unwind::catch(|| job.run(me))
         };
-        if outcome == Ok(true) {
-            JobCounters::bump(&self.counters().cancelled);
-        }
         if let Err(err) = outcome {
             unwind::report(
                 "user code run after a job (a waker, or the drop of its value or closure)",
@@ -223,11 +231,21 @@ impl WorkerCtx {
 /// [`RunHooks`] of `sleep/README.md`, "Finishing a job").
 struct Availability<'a> {
     ctx: &'a WorkerCtx,
+    /// The worker's own job cell and counters, for the jobs of its loop.
+    runner: Runner<'a>,
     /// Counted as searching in the sleep word.
     searching: bool,
 }
 
 impl RunHooks for Availability<'_> {
+    fn runner(&self) -> Option<Runner<'_>> {
+        Some(self.runner)
+    }
+
+    fn dropped_cancelled(&mut self) {
+        JobCounters::bump(&self.runner.counters.cancelled);
+    }
+
     fn before_publish(&mut self) {
         self.ctx.registry.sleep.before_publish(&mut self.searching);
     }
