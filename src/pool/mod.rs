@@ -233,7 +233,12 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.registry.submit_async(f).await
+        // Without a bound this is `submit`: no inner future to build and poll.
+        if self.registry.is_bounded() {
+            self.registry.submit_async(f).await
+        } else {
+            self.registry.submit(f)
+        }
     }
 
     /// Calls `f` on every item, in parallel, and yields the results in input order: Python's

@@ -175,6 +175,11 @@ impl Registry {
             .unwrap_or_else(|| "the pool is broken".to_owned())
     }
 
+    /// `true` for a pool built with `max_queued`.
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.permits.is_some()
+    }
+
     /// The job counters of worker slot `index`.
     pub(crate) fn counters(&self, index: usize) -> &Arc<JobCounters> {
         &self.counters[index]
