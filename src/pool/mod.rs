@@ -166,10 +166,12 @@ impl ThreadPoolExecutor {
     ///
     /// let pool = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
     /// let (release, gate) = mpsc::channel::<()>();
-    /// let busy = pool.submit(move || gate.recv().unwrap());
-    /// while !busy.running() {
-    ///     std::thread::yield_now();
-    /// }
+    /// let (started, running) = mpsc::channel();
+    /// let _busy = pool.submit(move || {
+    ///     started.send(()).unwrap(); // its place in the queue is free from here
+    ///     gate.recv().unwrap();
+    /// });
+    /// running.recv().unwrap();
     /// let queued = pool.try_submit(|| 1).unwrap(); // waits for the worker
     /// let refused = pool.try_submit(|| 2).unwrap_err();
     /// assert!(refused.is_queue_full());
