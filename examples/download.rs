@@ -7,6 +7,11 @@
 //! file and an overall one, checks the sizes, and prints both times and the speedup.
 //! Run it with `cargo run --release --example download`, or give it your own URLs and an output
 //! folder: `cargo run --release --example download -- --out DIR URL...`.
+//!
+//! `--limit N` bounds the concurrent round the way the asyncio seeds do with a `Semaphore(N)`,
+//! but as pool settings: at most N downloads run at once (`max_workers(N)`) and at most N more
+//! wait in the pool's queue (`max_queued(N)`); the submitting loop is held back by
+//! `submit_async` instead of submitting every download at once.
 
 mod support;
 
@@ -22,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 use poolbridge::{
-    FutureError, ThreadPoolExecutor, run_in_executor, set_default_executor, to_thread,
+    FutureError, ThreadPoolExecutor, run_in_executor, set_default_executor, to_thread, wrap_future,
 };
 use reqwest::blocking::Client;
 
@@ -177,7 +182,13 @@ async fn main() -> ExitCode {
 
     // Round 2: all at once. `run_in_executor` submits each job at once; `join_all` awaits them
     // together, like `await asyncio.gather(*(loop.run_in_executor(None, download, url) ...))`.
-    println!("\nconcurrent: {count} through run_in_executor(None, ..) + join_all");
+    match args.limit {
+        None => println!("\nconcurrent: {count} through run_in_executor(None, ..) + join_all"),
+        Some(n) => println!(
+            "\nconcurrent, --limit {n}: {count} through submit_async on a pool with \
+             max_workers({n}) and max_queued({n})"
+        ),
+    }
     let multi = MultiProgress::new();
     let overall = Overall::new(
         multi.add(
@@ -195,17 +206,19 @@ async fn main() -> ExitCode {
                 .with_style(file_style())
                 .with_prefix(job.name.clone()),
         );
-        let args = (
+        (
             client.clone(),
             job.url.clone(),
             out.join(&job.name),
             bar,
             overall.clone(),
             known,
-        );
-        run_in_executor(None, download, args)
+        )
     });
-    let outcomes = join_all(downloads).await;
+    let outcomes = match args.limit {
+        None => join_all(downloads.map(|args| run_in_executor(None, download, args))).await,
+        Some(limit) => limited(limit, downloads).await,
+    };
     let concurrent = started.elapsed();
     overall.bar.finish();
     // The bars were the live view; the table is the record, and all that a CI log shows
@@ -242,6 +255,31 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The arguments of [`download`].
+type DownloadArgs = (Client, String, PathBuf, ProgressBar, Overall, Option<u64>);
+
+/// `--limit N`: at most `limit` downloads run at once and at most `limit` more wait in the
+/// pool's queue. `submit_async` suspends this loop (never the runtime's thread) while the queue
+/// is full, so downloads are submitted as room appears: asyncio's
+/// `async with Semaphore(N): await loop.run_in_executor(None, download, ...)`, as two settings.
+async fn limited(
+    limit: usize,
+    downloads: impl Iterator<Item = DownloadArgs>,
+) -> Vec<Result<Result<Downloaded, String>, FutureError>> {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(limit)
+        .max_queued(limit)
+        .thread_name_prefix("download-limited")
+        .build()
+        .expect("--limit is at least 1");
+    let mut submitted = Vec::new();
+    for (client, url, dest, bar, overall, known) in downloads {
+        let job = move || download(client, url, dest, bar, overall, known);
+        submitted.push(wrap_future(pool.submit_async(job).await));
+    }
+    join_all(submitted).await
 }
 
 /// Prints one aligned line per download.
@@ -558,9 +596,11 @@ fn jobs_for_urls(urls: &[String]) -> Vec<Job> {
         .collect()
 }
 
-/// Command-line arguments: `[--out DIR] [URL...]`.
+/// Command-line arguments: `[--out DIR] [--limit N] [URL...]`.
 struct Args {
     out: Option<PathBuf>,
+    /// `--limit N`: at most N concurrent downloads (and N waiting) in the concurrent round.
+    limit: Option<usize>,
     urls: Vec<String>,
 }
 
@@ -569,6 +609,7 @@ impl Args {
     fn parse() -> Result<Args, ExitCode> {
         let mut args = Args {
             out: None,
+            limit: None,
             urls: Vec::new(),
         };
         let mut it = std::env::args().skip(1);
@@ -577,6 +618,10 @@ impl Args {
                 "--out" | "-o" => match it.next() {
                     Some(dir) => args.out = Some(PathBuf::from(dir)),
                     None => return Err(usage("--out needs a folder")),
+                },
+                "--limit" | "-l" => match it.next().map(|n| n.parse::<usize>()) {
+                    Some(Ok(n)) if n > 0 => args.limit = Some(n),
+                    _ => return Err(usage("--limit needs a number of downloads, at least 1")),
                 },
                 "--help" | "-h" => return Err(usage("")),
                 _ if arg.starts_with('-') => return Err(usage(&format!("unknown option {arg}"))),
@@ -593,8 +638,9 @@ fn usage(problem: &str) -> ExitCode {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "usage: cargo run --release --example download -- [--out DIR] [URL...]\n\
+        "usage: cargo run --release --example download -- [--out DIR] [--limit N] [URL...]\n\
          With no URL, downloads from an embedded local server (works offline).\n\
+         --limit N: at most N downloads at once in the concurrent round (N workers, N queued).\n\
          DIR defaults to a new folder under {}.",
         std::env::temp_dir().display()
     );

@@ -744,24 +744,48 @@ impl Error for BuildError {}
 /// Why [`ThreadPoolExecutor::try_submit`](crate::ThreadPoolExecutor::try_submit) refused a job.
 /// The job is handed back by [`SubmitError::into_inner`].
 ///
+/// Either the pool is closed for good ([`is_shutdown`](Self::is_shutdown),
+/// [`is_broken_pool`](Self::is_broken_pool)), or its queue is full for now
+/// ([`is_queue_full`](Self::is_queue_full), with
+/// [`max_queued`](crate::ThreadPoolBuilder::max_queued)): then trying again later may succeed.
+///
 /// # Examples
 ///
 /// ```
-/// let pool = poolbridge::ThreadPoolExecutor::new(1);
+/// use poolbridge::{FutureError, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(1);
 /// pool.shutdown(true, false);
-/// let err = pool.try_submit(|| "not run").unwrap_err();
+/// let err = pool.try_submit(|| 42).unwrap_err();
+/// assert!(err.is_shutdown() && !err.is_queue_full());
+/// assert_eq!(err.reason(), &FutureError::Shutdown);
 /// assert_eq!(err.to_string(), "cannot schedule new jobs after shutdown");
-/// let job = err.into_inner();
-/// assert_eq!(job(), "not run");
+/// assert_eq!(err.into_inner()(), 42);
 /// ```
 pub struct SubmitError<F> {
     job: F,
     reason: FutureError,
+    /// Refused because the queue was full, not because the pool is closed.
+    queue_full: bool,
 }
 
 impl<F> SubmitError<F> {
     pub(crate) fn new(job: F, reason: FutureError) -> SubmitError<F> {
-        SubmitError { job, reason }
+        SubmitError {
+            job,
+            reason,
+            queue_full: false,
+        }
+    }
+
+    /// The queue of a pool with `max_queued` was full.
+    pub(crate) fn queue_full(job: F) -> SubmitError<F> {
+        SubmitError {
+            job,
+            // What the job's future would be if the caller gave up on it: not run, by choice.
+            reason: FutureError::Cancelled,
+            queue_full: true,
+        }
     }
 
     /// Gives the refused closure back, unrun.
@@ -789,7 +813,7 @@ impl<F> SubmitError<F> {
     /// assert!(pool.try_submit(|| ()).unwrap_err().is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        self.reason.is_shutdown()
+        !self.queue_full && self.reason.is_shutdown()
     }
 
     /// `true` if the pool is broken (a worker initializer panicked).
@@ -806,11 +830,39 @@ impl<F> SubmitError<F> {
     /// assert!(pool.try_submit(|| ()).unwrap_err().is_broken_pool());
     /// ```
     pub fn is_broken_pool(&self) -> bool {
-        self.reason.is_broken_pool()
+        !self.queue_full && self.reason.is_broken_pool()
+    }
+
+    /// `true` if the pool's queue was full: [`max_queued`](crate::ThreadPoolBuilder::max_queued)
+    /// jobs were waiting for a worker. The pool is fine; trying again later may succeed, and
+    /// [`submit`](crate::ThreadPoolExecutor::submit) or
+    /// [`submit_async`](crate::ThreadPoolExecutor::submit_async) would wait for room instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let (release, held) = mpsc::channel::<()>();
+    /// let running = pool.submit(move || held.recv().unwrap());
+    /// while !running.running() {
+    ///     std::thread::yield_now();
+    /// }
+    /// let _queued = pool.submit(|| ()); // fills the queue
+    /// let refused = pool.try_submit(|| ()).unwrap_err();
+    /// assert!(refused.is_queue_full());
+    /// release.send(()).unwrap();
+    /// ```
+    pub fn is_queue_full(&self) -> bool {
+        self.queue_full
     }
 
     /// The error the job's future would have resolved to ([`FutureError::Shutdown`] or
-    /// [`FutureError::BrokenPool`]).
+    /// [`FutureError::BrokenPool`]). For a full queue, where no future would have failed, it is
+    /// [`FutureError::Cancelled`]: the job was not run, and will not be unless it is submitted
+    /// again; check [`is_queue_full`](Self::is_queue_full) first.
     ///
     /// # Examples
     ///
@@ -828,15 +880,22 @@ impl<F> SubmitError<F> {
 
 impl<F> fmt::Debug for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubmitError")
-            .field("reason", &self.reason)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("SubmitError");
+        if self.queue_full {
+            d.field("queue_full", &true);
+        } else {
+            d.field("reason", &self.reason);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
 impl<F> fmt::Display for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.reason {
+            _ if self.queue_full => f.write_str(
+                "the queue is full: max_queued jobs are waiting for a worker (try again later)",
+            ),
             FutureError::Shutdown => f.write_str("cannot schedule new jobs after shutdown"),
             other => fmt::Display::fmt(other, f),
         }

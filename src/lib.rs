@@ -19,6 +19,14 @@
 //! cancels its queued job; idle workers park and use no CPU; a job submitted after shutdown gets a
 //! clear error instead of vanishing; a panic in a job or a callback never kills a worker.
 //!
+//! And it gives control that Python and the usual Rust workarounds do not: a running job can be
+//! asked to stop ([`cancelled()`], [`PoolFuture::request_cancel`]; dropping its awaitable asks
+//! too), the queue can be bounded
+//! ([`max_queued`](ThreadPoolBuilder::max_queued), [`submit_async`](ThreadPoolExecutor::submit_async)),
+//! a shutdown can have a deadline ([`shutdown_timeout`](ThreadPoolExecutor::shutdown_timeout)),
+//! the pool reports what it does ([`metrics`](ThreadPoolExecutor::metrics)), and with the
+//! `tracing` feature a job runs inside the span of the code that submitted it.
+//!
 //! # Concepts
 //!
 //! | Python                                     | poolbridge                                     |
@@ -104,6 +112,7 @@ mod pool;
 #[cfg(feature = "process")]
 pub mod process;
 mod signal;
+mod trace;
 mod unwind;
 mod wait;
 
@@ -118,10 +127,10 @@ pub use crate::bridge::{
     wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
-pub use crate::future::{FutureState, PoolFuture, Promise};
+pub use crate::future::{FutureState, PoolFuture, Promise, cancelled};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, StatefulPool,
+    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, PoolMetrics, StatefulPool,
     ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
 #[cfg(feature = "process")]

@@ -2,8 +2,9 @@
 //!
 //! Everything whose correctness rests on an interleaving argument (the future state machine in
 //! [`crate::future`], the group-wait [`crate::signal`], the ready list of a
-//! [`JoinSet`](crate::JoinSet) and the worker sleep protocol in `crate::pool::sleep`) takes its
-//! `Mutex`, `Condvar`, atomics and thread parking from here. In a normal build
+//! [`JoinSet`](crate::JoinSet), the worker sleep protocol in `crate::pool::sleep` and the
+//! back-pressure reservations in `crate::pool::backpressure`) takes its `Mutex`, `Condvar`,
+//! atomics and thread parking from here. In a normal build
 //! these are `std::sync`; under `RUSTFLAGS="--cfg loom"` they are loom's instrumented versions, and
 //! the models in `tests/loom_*.rs` explore every interleaving of the code that uses them.
 //!
@@ -17,7 +18,7 @@ pub(crate) mod sync {
     pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+        pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering, fence};
     }
 }
 
@@ -26,7 +27,7 @@ pub(crate) mod sync {
     pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+        pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering, fence};
     }
 }
 

@@ -4,10 +4,12 @@
 //! without threads of its own. Every method here forwards to the code the pool runs; none
 //! re-implements it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::future::PoolFuture;
+use crate::pool::backpressure::{Closed, Permits};
 use crate::pool::sleep::{Counts, Search, Sleep, Spawn, Wake};
 use crate::pool::task::{Job, Task};
 
@@ -21,6 +23,69 @@ impl QueuedJob {
         if let Some(job) = self.0.take() {
             job.run(&mut ());
         }
+    }
+}
+
+/// The back-pressure reservations of a pool with `max_queued` (`pool/backpressure.rs`).
+#[derive(Debug, Clone)]
+pub struct PermitsModel(Arc<Permits>);
+
+impl PermitsModel {
+    /// Reservations for at most `max` queued jobs.
+    pub fn new(max: usize) -> PermitsModel {
+        PermitsModel(Arc::new(Permits::new(max)))
+    }
+
+    /// See `Permits::try_acquire` (the fast path of every submit).
+    pub fn try_acquire(&self) -> bool {
+        self.0.try_acquire()
+    }
+
+    /// See `Permits::acquire_blocking` (a blocking `submit`). `false`: closed.
+    pub fn acquire_blocking(&self) -> bool {
+        self.0.acquire_blocking() == Ok(())
+    }
+
+    /// See `Permits::acquire` (`submit_async`): ready with `true` once a reservation is held,
+    /// `false` if closed; dropping it gives up.
+    pub fn acquire(&self) -> impl Future<Output = bool> + Send + Unpin + 'static {
+        let acquire = self.0.acquire();
+        FutureMap(acquire)
+    }
+
+    /// See `Permits::release` (a job left `PENDING`).
+    pub fn release(&self) {
+        self.0.release()
+    }
+
+    /// See `Permits::close` (shutdown).
+    pub fn close(&self) {
+        self.0.close()
+    }
+
+    /// Reservations held now.
+    pub fn used(&self) -> usize {
+        self.0.used()
+    }
+
+    /// Waiters queued now.
+    pub fn waiting(&self) -> usize {
+        self.0.waiting()
+    }
+}
+
+struct FutureMap(crate::pool::backpressure::Acquire);
+
+impl Future for FutureMap {
+    type Output = bool;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|outcome| outcome != Err(Closed))
     }
 }
 

@@ -81,8 +81,8 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// The iterator returned by [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map): the
 /// results in input order, each `Ok(value)` or the item's error.
 ///
-/// Dropping it cancels the jobs that have not started, so `let _ = pool.map(f, items);` runs
-/// few or none of them. To let them all run without iterating (Python's `executor.map(f, items)`
+/// Dropping it cancels the jobs that have not started and asks the running ones to stop (see
+/// [`PoolFuture::request_cancel`]), so `let _ = pool.map(f, items);` runs few or none of them. To let them all run without iterating (Python's `executor.map(f, items)`
 /// as a statement), call [`detach`](Self::detach).
 ///
 /// # Examples
@@ -176,9 +176,11 @@ impl<T> Map<T> {
         self.pending.drain(..).collect()
     }
 
+    /// Nobody will read these results: cancel the jobs that have not started, and ask the
+    /// running ones to stop (`request_cancel`; a job that never checks `cancelled()` finishes).
     fn cancel_pending(&mut self) {
         for fut in self.pending.drain(..) {
-            fut.cancel();
+            fut.request_cancel();
         }
         self.refill = None;
     }
@@ -196,7 +198,7 @@ impl<T> Iterator for Map<T> {
             return None;
         };
         if !fut.wait_until(self.deadline, Until::Settled) {
-            fut.cancel();
+            fut.request_cancel();
             self.cancel_pending();
             self.finished = true;
             return Some(Err(FutureError::Timeout));

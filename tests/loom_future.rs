@@ -148,3 +148,61 @@ fn as_completed_races_completion() {
         worker.join().unwrap();
     });
 }
+
+/// A stop requested for a job that ends while the request is made, with the same worker then
+/// running its next job (which reuses the worker's cancellation cell). Catches a late request
+/// landing on the next job (`request_stop` must set the cell under the job's lock, after seeing
+/// it `RUNNING` there), and a cell not cleared for the next job.
+#[test]
+fn a_stop_request_reaches_only_its_own_job() {
+    loom::model(|| {
+        let (first, first_fut) = task(poolbridge::cancelled);
+        let (second, second_fut) = task(poolbridge::cancelled);
+        let worker = thread::spawn(move || {
+            first.run();
+            second.run();
+        });
+        let requested = first_fut.request_cancel();
+        worker.join().unwrap();
+
+        assert_eq!(
+            second_fut.result(),
+            Ok(false),
+            "the request reached the next job"
+        );
+        match first_fut.result() {
+            // Ran to its end before the request, or checked before it arrived.
+            Ok(saw) => assert!(!saw),
+            // Cancelled while pending, or saw the request while running.
+            Err(err) => {
+                assert_eq!(err, FutureError::Cancelled);
+                assert!(requested);
+            }
+        }
+        if !requested {
+            assert_eq!(first_fut.state(), FutureState::Finished);
+        }
+    });
+}
+
+/// A stop requested while the job starts, against the job claiming it. Catches a request lost
+/// on the way: the runner clearing its cell after publishing the cell's index (the claim), so
+/// that a request made in between is wiped out and the job runs forever (loom reports the
+/// endless loop). The job ends only by seeing the request, or by being cancelled unstarted.
+#[test]
+fn a_stop_request_for_a_starting_job_is_seen() {
+    loom::model(|| {
+        let (job, fut) = task(move || {
+            while !poolbridge::cancelled() {
+                thread::yield_now();
+            }
+        });
+        let worker = thread::spawn(move || job.run());
+        assert!(
+            fut.request_cancel(),
+            "pending or running: the request takes effect"
+        );
+        worker.join().unwrap();
+        assert_eq!(fut.result(), Err(FutureError::Cancelled));
+    });
+}

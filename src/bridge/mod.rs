@@ -39,10 +39,13 @@ use crate::pool::ThreadPoolExecutor;
 ///   is idle and the pool is at `max_workers`, a job that has not started runs inline: nothing
 ///   else could run it. Otherwise it is left to the other workers, so the executor driven on
 ///   this thread keeps running its other tasks.
-/// * Dropping it before it completes cancels the job if it has not started; a running job
-///   finishes and its value is dropped. So `tokio::time::timeout` and `select!` cancel queued work.
-///   To let the job run on without awaiting it, call [`detach`](ExecutorFuture::detach) (or use
-///   [`spawn_blocking`], whose handle detaches on drop as tokio's does).
+/// * Dropping it before it completes cancels the job if it has not started, and asks a running
+///   job to stop ([`PoolFuture::request_cancel`]): a job that checks
+///   [`cancelled()`](crate::cancelled()) returns early, one that does not finishes and its value
+///   is dropped. So `tokio::time::timeout` and `select!` cancel queued work and stop
+///   cooperative running work. To let the job run on without awaiting it, call
+///   [`detach`](ExecutorFuture::detach) (or use [`spawn_blocking`], whose handle detaches on drop
+///   as tokio's does).
 /// * `None` uses the process-wide default executor, built on first use with
 ///   `min(32, available_parallelism + 4)` lazily started threads.
 ///
@@ -200,8 +203,10 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// [`wrap_future`]. `Send` and `Unpin`.
 ///
 /// Dropping it before it completes cancels the job if the job has not started (asyncio's
-/// semantics: so `tokio::time::timeout` and `select!` cancel queued work). To let the job run on
-/// without awaiting it, [`detach`](Self::detach) it.
+/// semantics: so `tokio::time::timeout` and `select!` cancel queued work), and asks the job to
+/// stop if it is running ([`PoolFuture::request_cancel`]; the job sees it through
+/// [`cancelled()`](crate::cancelled())). To let the job run on without awaiting it,
+/// [`detach`](Self::detach) it.
 ///
 /// # Examples
 ///
@@ -478,10 +483,12 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> Drop for ExecutorFuture<T> {
+    /// Nobody will await the outcome: cancel the job if it is pending, ask it to stop if it runs
+    /// (asyncio cancels the concurrent future; here a cooperative job stops too).
     fn drop(&mut self) {
         if let Some(fut) = &self.fut {
             fut.core().clear_waker();
-            fut.cancel();
+            fut.request_cancel();
         }
     }
 }

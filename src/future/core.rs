@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::context;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::future::state::{self, End, State};
@@ -152,6 +153,30 @@ impl<T> Core<T> {
             self.settle(inner, fut, true, &mut ());
         }
         end
+    }
+
+    /// Asks the running job to stop: sets `CANCEL_REQUESTED` and the flag of the runner's job
+    /// cell, which its `cancelled()` reads. Returns `false` if the job is not running (any
+    /// more): it finished meanwhile.
+    ///
+    /// Both are set under the future's lock after seeing `RUNNING` under it. The runner takes
+    /// the same lock to leave `RUNNING` (`finish`), and only then can its thread give the cell
+    /// to another job (which clears it first): so a request never lands on a later job that
+    /// reuses the cell. `README.md`, "Cooperative cancellation", has the whole argument.
+    pub(crate) fn request_stop(&self) -> bool {
+        // The cell is looked up before the lock: the table's lock is a leaf, and the runner
+        // field cannot change while the job runs (it is only ever cleared by `finish`).
+        let cell = context::job_cell(state::runner(self.state.load()));
+        let _inner = lock(&self.inner);
+        let word = self.state.load();
+        if state::lifecycle(word) != state::RUNNING {
+            return false;
+        }
+        self.state.set_cancel_requested();
+        if let Some(cell) = cell {
+            cell.request();
+        }
+        true
     }
 
     /// The completion protocol, entered with the lock held right after a terminal transition.
@@ -429,6 +454,12 @@ fn take_outcome<T>(inner: &mut Inner<T>) -> Result<T, FutureError> {
 /// What the thread that runs a job does around its completion. A worker uses these to count
 /// itself available to the job's waiters at the right moments (see `pool/sleep/README.md`).
 pub(crate) trait RunHooks {
+    /// The runner's own job cell and counters (a worker's loop); `None` for a job run inline in
+    /// a blocking wait, which takes a cell of the next nesting level instead
+    /// ([`context::run_job`]).
+    fn runner(&self) -> Option<context::Runner<'_>> {
+        None
+    }
     /// The job's closure returned; its outcome is about to be published. Waiters woken by the
     /// publication may submit their next job at once.
     fn before_publish(&mut self) {}
@@ -436,6 +467,9 @@ pub(crate) trait RunHooks {
     /// drop of the job's value or closure. It may block for any time (even on a job submitted
     /// later), so the thread must not stay counted as available to new jobs.
     fn before_user_code(&mut self) {}
+    /// The queue entry taken was that of a job cancelled before it started (a worker counts
+    /// it, once: every job has one entry).
+    fn dropped_cancelled(&mut self) {}
 }
 
 /// No hooks: the job is run, or ended, by a thread that is not a pool worker.

@@ -17,6 +17,7 @@ pub use self::promise::Promise;
 use self::state::{End, Start};
 use crate::context;
 use crate::error::{FutureError, PanicError};
+use crate::unwind;
 
 /// The state of a [`PoolFuture`], as Python names them.
 ///
@@ -48,6 +49,62 @@ impl fmt::Display for FutureState {
             FutureState::Finished => "finished",
         })
     }
+}
+
+/// `true` inside a job whose stop was requested: by
+/// [`PoolFuture::request_cancel`], or by dropping the job's
+/// [`ExecutorFuture`](crate::ExecutorFuture) (a `tokio::time::timeout` that ran out, a
+/// `select!` branch that lost). `false` outside a job, and in a job nobody asked to stop.
+///
+/// Call it between the steps of a long computation and return early when it says so: the job
+/// then resolves to `Err(FutureError::Cancelled)` whatever it returns, so a partial value never
+/// passes for a whole one. It costs one atomic load (about a nanosecond: see
+/// `benches/controls.rs`), so checking it in a tight loop is fine.
+///
+/// # What it sees
+///
+/// * The job this thread runs now. A job another job runs inline (a blocking wait on a job that
+///   had not started runs it on the waiting thread) sees its own request, not the outer job's.
+/// * Not a parent's request: the jobs a job submits have futures of their own, and stopping the
+///   parent does not stop them (a job that outlives its parent's request is often the point,
+///   e.g. a cache fill). To stop them too, keep their futures and call `request_cancel` on them
+///   when `cancelled()` turns `true`, or await them through `ExecutorFuture`s that are dropped
+///   with the parent.
+/// * Done callbacks and the drop of a job's value run outside the job: `false` there.
+///
+/// Applies to the jobs of a [`ThreadPoolExecutor`](crate::ThreadPoolExecutor). A
+/// [`Promise`]'s completer polls [`Promise::cancel_requested`] instead.
+///
+/// # Examples
+///
+/// A search that gives up when its awaiting task stops waiting:
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use poolbridge::{FutureError, to_thread};
+///
+/// let search = to_thread(|| {
+///     let mut candidate = 0u64;
+///     loop {
+///         if poolbridge::cancelled() {
+///             return None; // resolves to Err(Cancelled) anyway
+///         }
+///         candidate += 1;
+///         if candidate == u64::MAX {
+///             return Some(candidate);
+///         }
+///     }
+/// });
+/// // The timeout drops the awaitable, which asks the job to stop: the worker is free again at
+/// // once instead of spinning for centuries.
+/// assert!(tokio::time::timeout(Duration::from_millis(20), search).await.is_err());
+/// assert!(!poolbridge::cancelled(), "not inside a job");
+/// # });
+/// ```
+#[inline]
+pub fn cancelled() -> bool {
+    context::current_job_cancelled()
 }
 
 /// The type-erased job behind a [`PoolFuture<T>`]: its [`Core`] and its closure.
@@ -172,6 +229,61 @@ impl<T> PoolFuture<T> {
         match self.core().end_pending(self, Refusal::Cancel) {
             End::Ended => true,
             End::NotPending(word) => state::lifecycle(word) == state::CANCELLED,
+        }
+    }
+
+    /// Asks the job to stop: cancels it if it has not started, and if it is running, sets the
+    /// flag that [`poolbridge::cancelled()`](crate::cancelled()) reads inside it.
+    ///
+    /// Returns `true` if the request took effect: the job was pending (now cancelled, as with
+    /// [`cancel`](Self::cancel)) or already cancelled, or it is running and is now asked to
+    /// stop; `false` if it had already finished.
+    ///
+    /// Stopping is cooperative: a running job stops only if it checks `cancelled()` (a job that
+    /// never checks finishes as usual and its outcome is its own). A job that saw the flag and
+    /// then returns resolves to `Err(FutureError::Cancelled)` whatever it returned (the value
+    /// is dropped on the worker), so waiters cannot mistake a partial result for a whole one.
+    /// A job that panics after seeing it still resolves to its panic. Unlike a cancellation
+    /// before the start, the future goes through `Running` and ends `Finished` (with
+    /// `Err(Cancelled)`); it does not count as an exception for
+    /// [`ReturnWhen::FirstException`](crate::ReturnWhen::FirstException).
+    ///
+    /// The request is for this job only: the jobs it submitted have futures of their own
+    /// (see [`cancelled()`](crate::cancelled()) for how to stop them too).
+    ///
+    /// Dropping the [`ExecutorFuture`](crate::ExecutorFuture) of a job calls this, so
+    /// `tokio::time::timeout` and a losing `select!` branch stop a cooperative job early.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let fut = pool.submit(|| {
+    ///     let mut rounds = 0u64;
+    ///     while !poolbridge::cancelled() {
+    ///         rounds += 1; // one step of a long computation
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    ///     rounds
+    /// });
+    /// while !fut.running() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert!(fut.request_cancel());
+    /// assert_eq!(fut.result(), Err(FutureError::Cancelled));
+    /// assert!(!fut.request_cancel(), "finished: nothing left to stop");
+    /// ```
+    pub fn request_cancel(&self) -> bool {
+        match self.core().end_pending(self, Refusal::Cancel) {
+            End::Ended => true,
+            End::NotPending(word) => match state::lifecycle(word) {
+                state::CANCELLED => true,
+                state::RUNNING => self.core().request_stop(),
+                _ => false,
+            },
         }
     }
 
@@ -403,16 +515,36 @@ impl<T> PoolFuture<T> {
     /// Claims and runs the job if it has not started. `hooks.before_publish` runs between the
     /// closure's return and the publication of its outcome, `hooks.before_user_code` before any
     /// done callback. Returns `true` if it ran.
+    ///
+    /// The runner claims the job through [`context::run_job`], which lends it this thread's
+    /// job cell for the run: `cancelled()` inside the job reads that cell, and the claim stores
+    /// the cell's index in the state word so that `request_cancel` can reach it.
     pub(crate) fn run_if_pending(&self, hooks: &mut dyn RunHooks) -> bool {
-        match self.core().state().transition_to_running() {
-            Start::Run => {
-                let outcome = self.task.call().map_err(FutureError::Panicked);
-                hooks.before_publish();
-                self.core().finish(self, outcome, hooks);
-                true
+        let state = self.core().state();
+        let claim = |runner| state.transition_to_running(runner) == Start::Run;
+        let Some(run) = context::run_job(hooks.runner(), claim) else {
+            return false;
+        };
+        let outcome = self.task.call();
+        let stopped = run.end(outcome.is_err());
+        let outcome = match outcome {
+            Ok(value) if stopped => {
+                // It returned after seeing `cancelled()`: its value is not the answer asked for.
+                // Dropped here, while the worker still counts as busy (its drop is user code).
+                if let Err(err) = unwind::catch(|| drop(value)) {
+                    unwind::report(
+                        "dropping the value of a job stopped by request_cancel",
+                        &err,
+                    );
+                }
+                Err(FutureError::Cancelled)
             }
-            Start::NotPending => false,
-        }
+            Ok(value) => Ok(value),
+            Err(panic) => Err(FutureError::Panicked(panic)),
+        };
+        hooks.before_publish();
+        self.core().finish(self, outcome, hooks);
+        true
     }
 
     /// Ends a pending future with `err` without running it (shutdown, broken pool).

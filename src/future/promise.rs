@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
-use crate::future::state::{End, Start};
+use crate::future::state::{self, End, Start};
 use crate::future::{Core, PoolFuture, Refusal, RunHooks, TaskHandle};
 
 /// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
@@ -123,7 +123,7 @@ impl<T: Send + 'static> Promise<T> {
     /// assert_eq!(fut.join(), Ok("work done"));
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> bool {
-        match self.task.core.state().transition_to_running() {
+        match self.task.core.state().transition_to_running(0) {
             Start::Run => true,
             Start::NotPending => !self.is_done(),
         }
@@ -141,6 +141,30 @@ impl<T: Send + 'static> Promise<T> {
     /// ```
     pub fn is_cancelled(&self) -> bool {
         self.fut().cancelled()
+    }
+
+    /// `true` once someone asked the work to stop: the future was cancelled while pending, or
+    /// [`PoolFuture::request_cancel`] was called (or its `ExecutorFuture` dropped) while it was
+    /// running. What [`cancelled()`](crate::cancelled()) is inside a thread-pool job, for work
+    /// that a promise's owner does elsewhere (another process, another machine, a callback API):
+    /// check it between steps and complete with `Err(FutureError::Cancelled)` to stop early.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{FutureError, Promise};
+    ///
+    /// let (promise, fut) = Promise::<u32>::new();
+    /// assert!(promise.set_running_or_notify_cancel());
+    /// assert!(!promise.cancel_requested());
+    /// assert!(fut.request_cancel(), "running: asked to stop");
+    /// assert!(promise.cancel_requested());
+    /// promise.complete(Err(FutureError::Cancelled)).unwrap();
+    /// assert_eq!(fut.result(), Err(FutureError::Cancelled));
+    /// ```
+    pub fn cancel_requested(&self) -> bool {
+        let word = self.task.core.state().load();
+        state::is_cancel_requested(word) || state::lifecycle(word) == state::CANCELLED
     }
 
     fn is_done(&self) -> bool {

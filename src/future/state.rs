@@ -18,7 +18,20 @@
 //!
 //! `FAILED` is set with `FINISHED` when the outcome is an error other than `Cancelled` (a panic,
 //! `Shutdown`, `BrokenPool`): what `ReturnWhen::FirstException` waits for, readable without the lock.
+//!
+//! While `RUNNING`, the word also says who runs the job and whether it was asked to stop:
+//!
+//! ```text
+//! bits  31..8                    7..5     4                  3         2        1..0
+//!       runner: job cell index   unused   CANCEL_REQUESTED   SETTLED   FAILED   lifecycle
+//! ```
+//!
+//! The runner is the index of the [`JobCell`](crate::context::JobCell) of the thread that won
+//! `PENDING → RUNNING` (0: none, e.g. a [`Promise`](crate::Promise)); `request_cancel` sets
+//! `CANCEL_REQUESTED` and that cell's flag. Terminal words carry neither: `RUNNING → FINISHED`
+//! stores a fresh word.
 
+use crate::context;
 use crate::loom::sync::atomic::{AtomicU32, Ordering};
 
 /// Queued; nobody has claimed the closure yet. `cancel` succeeds only here.
@@ -37,6 +50,14 @@ pub(crate) const FAILED: u32 = 0b100;
 /// before the end ran, every waiter was woken), so the value may be moved out. Set under the
 /// future's lock, by the completer only.
 pub(crate) const SETTLED: u32 = 0b1000;
+/// Flag, only with `RUNNING`: `request_cancel` asked the running job to stop. Set under the
+/// future's lock (`Core::request_stop`); a `Promise` reads it (`Promise::cancel_requested`).
+pub(crate) const CANCEL_REQUESTED: u32 = 0b1_0000;
+/// Where the runner's job cell index starts; everything above is the index.
+const RUNNER_SHIFT: u32 = 8;
+
+// Every job cell index fits the runner field.
+const _: () = assert!(context::MAX_CELLS <= u32::MAX >> RUNNER_SHIFT);
 
 /// The outcome of [`State::transition_to_running`].
 #[must_use]
@@ -74,14 +95,18 @@ impl State {
         self.0.load(Ordering::Acquire)
     }
 
-    /// `PENDING → RUNNING`.
-    pub(crate) fn transition_to_running(&self) -> Start {
+    /// `PENDING → RUNNING`, by the thread whose job cell has index `runner` (0: none).
+    pub(crate) fn transition_to_running(&self, runner: u32) -> Start {
+        debug_assert!(runner <= context::MAX_CELLS);
+        let running = RUNNING | runner << RUNNER_SHIFT;
         // ORDERING: Acquire so the winner sees the closure as the submitter left it (the closure
-        // is also behind a mutex, so this is belt and braces); Relaxed on failure: the loser
-        // touches nothing.
+        // is also behind an atomic cell, so this is belt and braces); Release so a requester
+        // that reads this word (Acquire) and then sets the runner's cell finds the cell already
+        // cleared for this job (`JobCell::reset` comes before this CAS). Relaxed on failure:
+        // the loser touches nothing.
         match self
             .0
-            .compare_exchange(PENDING, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(PENDING, running, Ordering::AcqRel, Ordering::Relaxed)
         {
             Ok(_) => Start::Run,
             Err(_) => Start::NotPending,
@@ -124,6 +149,15 @@ impl State {
         self.0.store(to, Ordering::Release);
     }
 
+    /// Adds `CANCEL_REQUESTED` to a `RUNNING` word. The caller holds the lock and saw `RUNNING`
+    /// under it: only the runner leaves `RUNNING`, and it takes the lock to do so.
+    pub(crate) fn set_cancel_requested(&self) {
+        // ORDERING: Relaxed: the flag publishes nothing; readers (`Promise::cancel_requested`)
+        // only poll it. An RMW, so it cannot lose the runner field.
+        let prev = self.0.fetch_or(CANCEL_REQUESTED, Ordering::Relaxed);
+        debug_assert_eq!(lifecycle(prev), RUNNING);
+    }
+
     /// Adds `SETTLED` to a terminal state. The caller holds the lock and is the completer.
     pub(crate) fn set_settled(&self) {
         // ORDERING: Release: a taker that sees SETTLED (Acquire, in `load`) sees every effect
@@ -146,6 +180,20 @@ pub(crate) fn is_done(word: u32) -> bool {
 /// `true` once the completion protocol is over: the value may be moved out.
 pub(crate) fn is_settled(word: u32) -> bool {
     word & SETTLED != 0
+}
+
+/// The job cell index of the thread running the job (0: none, or not running).
+pub(crate) fn runner(word: u32) -> u32 {
+    if lifecycle(word) == RUNNING {
+        word >> RUNNER_SHIFT
+    } else {
+        0
+    }
+}
+
+/// `true` if a stop was requested while the job runs.
+pub(crate) fn is_cancel_requested(word: u32) -> bool {
+    word & CANCEL_REQUESTED != 0
 }
 
 /// `true` if the future finished with an error other than `Cancelled`.

@@ -109,6 +109,7 @@ pub struct ThreadPoolBuilder {
     initializer: Option<Arc<dyn Fn() + Send + Sync>>,
     stack_size: Option<usize>,
     keep_alive: Option<Duration>,
+    max_queued: Option<usize>,
 }
 
 impl Default for ThreadPoolBuilder {
@@ -119,6 +120,7 @@ impl Default for ThreadPoolBuilder {
             initializer: None,
             stack_size: None,
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            max_queued: None,
         }
     }
 }
@@ -244,14 +246,62 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Bounds the jobs waiting for a worker: back-pressure for a producer faster than the pool.
+    /// Without it (the default, as in Python) the queue grows without limit.
+    ///
+    /// With `max_queued(n)`, a job holds a place from its submit until a thread starts it (or it
+    /// is cancelled: its place is free at once), so at most `n` jobs wait while the workers are
+    /// busy:
+    ///
+    /// * [`submit`](crate::ThreadPoolExecutor::submit) blocks the calling thread while `n` jobs
+    ///   wait;
+    /// * [`submit_async`](crate::ThreadPoolExecutor::submit_async) awaits room without blocking
+    ///   the thread (asyncio code would use a `Semaphore` for this);
+    /// * [`try_submit`](crate::ThreadPoolExecutor::try_submit) hands the closure back in a
+    ///   [`SubmitError`](crate::SubmitError) whose
+    ///   [`is_queue_full`](crate::SubmitError::is_queue_full) is `true`.
+    ///
+    /// Waiting submitters get room first come, first served. `n` counts waiting jobs only: up to
+    /// `max_workers` more run at the same time. `0` is refused by `build`.
+    ///
+    /// # Caveats
+    ///
+    /// * A submit from one of the pool's own jobs (sub-jobs) never waits: the workers it would
+    ///   wait for could all be doing the same, and nobody would drain the queue. It takes a
+    ///   place when there is one and goes past the bound when there is none.
+    /// * [`run_in_executor`](crate::run_in_executor), `map` and `map_with` submit with `submit`,
+    ///   so they block the calling thread while the queue is full; in async code use
+    ///   `submit_async(..).await` and await the returned future instead.
+    /// * The process pool (`ProcessPoolExecutor`) has the same setting with the same meaning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(2).max_queued(8).build().unwrap();
+    /// // A producer of a million items holds at most 8 queued jobs (and their inputs) at once.
+    /// let total: u64 = (0..1_000u64)
+    ///     .map(|i| pool.submit(move || i % 7))
+    ///     .collect::<Vec<_>>()
+    ///     .into_iter()
+    ///     .map(|f| f.join().unwrap())
+    ///     .sum();
+    /// assert_eq!(total, 2_997);
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
     /// Builds the pool. No thread is started until the first job is submitted.
     ///
     /// # Errors
     ///
     /// If `max_workers` is 0 (`"max_workers must be greater than 0"`) or larger than
-    /// [`MAX_WORKERS`], if `stack_size` is outside [`MIN_STACK_SIZE`]`..=`[`MAX_STACK_SIZE`], or
-    /// if `thread_name_prefix` contains a NUL byte (the OS cannot name a thread so). The message
-    /// names the setting and the value given.
+    /// [`MAX_WORKERS`], if `stack_size` is outside [`MIN_STACK_SIZE`]`..=`[`MAX_STACK_SIZE`], if
+    /// `max_queued` is 0, or if `thread_name_prefix` contains a NUL byte (the OS cannot name a
+    /// thread so). The message names the setting and the value given.
     ///
     /// # Examples
     ///
@@ -336,6 +386,11 @@ impl ThreadPoolBuilder {
                 )));
             }
         }
+        if self.max_queued == Some(0) {
+            return Err(BuildError::new(
+                "max_queued must be at least 1 (it bounds the jobs waiting for a worker), got 0",
+            ));
+        }
         if let Some(prefix) = &self.thread_name_prefix {
             if prefix.contains('\0') {
                 return Err(BuildError::new(format!(
@@ -358,6 +413,7 @@ impl ThreadPoolBuilder {
             state,
             stack_size: self.stack_size,
             keep_alive: self.keep_alive,
+            max_queued: self.max_queued,
         })))
     }
 }
@@ -370,6 +426,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("initializer", &self.initializer.as_ref().map(|_| "Fn()"))
             .field("stack_size", &self.stack_size)
             .field("keep_alive", &self.keep_alive)
+            .field("max_queued", &self.max_queued)
             .finish()
     }
 }

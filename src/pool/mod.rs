@@ -1,16 +1,20 @@
 //! [`ThreadPoolExecutor`]: Python's `concurrent.futures.ThreadPoolExecutor` on a work-stealing
 //! pool.
 //!
-//! | file          | concept                                                              |
-//! |---------------|----------------------------------------------------------------------|
-//! | `builder.rs`  | settings and their validation                                        |
-//! | `registry.rs` | the queues, the worker slots, starting threads, shutdown and breaking |
-//! | `worker.rs`   | a worker thread's loop, its local deque, its availability around a job |
-//! | `sleep/`      | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
-//! | `task.rs`     | a job: closure + future core in one allocation, and its queue entry  |
-//! | `state.rs`    | per-worker state (`build_with_state`, `StatefulPool`)                |
+//! | file              | concept                                                          |
+//! |-------------------|------------------------------------------------------------------|
+//! | `builder.rs`      | settings and their validation                                    |
+//! | `registry.rs`     | the queues, the worker slots, starting threads, shutdown and breaking |
+//! | `worker.rs`       | a worker thread's loop, its local deque, its availability around a job |
+//! | `sleep/`          | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
+//! | `task.rs`         | a job: closure + future core in one allocation, and its queue entry |
+//! | `state.rs`        | per-worker state (`build_with_state`, `StatefulPool`)            |
+//! | `backpressure.rs` | `max_queued`: reservations, and submitters waiting for room      |
+//! | `metrics.rs`      | `PoolMetrics`                                                    |
 
+pub(crate) mod backpressure;
 mod builder;
+mod metrics;
 pub(crate) mod registry;
 pub(crate) mod sleep;
 mod state;
@@ -19,11 +23,13 @@ pub(crate) mod worker;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use self::builder::{
     DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, ThreadPoolBuilder,
     default_max_workers,
 };
+pub use self::metrics::PoolMetrics;
 use self::registry::Registry;
 pub use self::state::StatefulPool;
 use crate::error::SubmitError;
@@ -188,6 +194,11 @@ impl ThreadPoolExecutor {
 
     /// Schedules `f` and returns its future at once. The job runs whether or not anyone waits.
     ///
+    /// On a pool built with [`max_queued(n)`](ThreadPoolBuilder::max_queued), it first waits
+    /// while `n` jobs wait for a worker (blocking this thread; async code should use
+    /// [`submit_async`](Self::submit_async)). A submit from one of the pool's own jobs never
+    /// waits: it goes past the bound rather than risk a deadlock.
+    ///
     /// After [`shutdown`](Self::shutdown) the returned future is already done with
     /// `Err(FutureError::Shutdown)` and `f` is dropped unrun; on a broken pool, with
     /// `Err(FutureError::BrokenPool(_))`. Use [`try_submit`](Self::try_submit) to get `f` back
@@ -214,7 +225,32 @@ impl ThreadPoolExecutor {
     }
 
     /// Like [`submit`](Self::submit), but a pool that is shut down or broken refuses the job and
-    /// gives the closure back in the [`SubmitError`].
+    /// gives the closure back in the [`SubmitError`]. So does a pool whose queue is full (built
+    /// with [`max_queued`](ThreadPoolBuilder::max_queued)): [`SubmitError::is_queue_full`] says
+    /// so, and trying again later may succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let (started, running) = mpsc::channel();
+    /// let _busy = pool.submit(move || {
+    ///     started.send(()).unwrap(); // its place in the queue is free from here
+    ///     gate.recv().unwrap();
+    /// });
+    /// running.recv().unwrap();
+    /// let queued = pool.try_submit(|| 1).unwrap(); // waits for the worker
+    /// let refused = pool.try_submit(|| 2).unwrap_err();
+    /// assert!(refused.is_queue_full());
+    /// let job = refused.into_inner(); // the closure, unrun
+    /// release.send(()).unwrap();
+    /// assert_eq!(queued.join(), Ok(1));
+    /// assert_eq!(job(), 2);
+    /// ```
     ///
     /// # Caveats
     ///
@@ -235,9 +271,56 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.registry.closed_error() {
-            Some(err) => Err(SubmitError::new(f, err)),
-            None => Ok(self.registry.submit(f)),
+        self.registry.try_submit(f)
+    }
+
+    /// Like [`submit`](Self::submit), but awaits room in the queue without blocking the thread:
+    /// the submit for async code on a pool built with
+    /// [`max_queued`](ThreadPoolBuilder::max_queued). Without `max_queued` it is `submit`, ready
+    /// at the first poll.
+    ///
+    /// Submitters waiting for room are served first come, first served: each freed place goes
+    /// to the longest waiting one. Cancel-safe: dropping the future while it waits (a
+    /// `select!`, a timeout) gives up its place, or the place granted to it meanwhile, to the
+    /// next waiter, and drops `f` unrun. After [`shutdown`](Self::shutdown) the future
+    /// resolves at once to a `PoolFuture` already done with `Err(FutureError::Shutdown)`, as
+    /// `submit` does; so do waiters when the pool shuts down.
+    ///
+    /// The returned `PoolFuture` can be awaited in turn (it is `IntoFuture`).
+    ///
+    /// # Examples
+    ///
+    /// A producer faster than the pool, held back instead of filling memory (asyncio would use
+    /// a `Semaphore` for this):
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(2).max_queued(4).build().unwrap();
+    /// let mut futures = Vec::new();
+    /// for i in 0..100u64 {
+    ///     // Suspends this task (never the runtime's thread) while 4 jobs wait.
+    ///     futures.push(pool.submit_async(move || i * i).await);
+    ///     assert!(pool.metrics().queued <= 4);
+    /// }
+    /// let mut sum = 0;
+    /// for f in futures {
+    ///     sum += f.await.unwrap();
+    /// }
+    /// assert_eq!(sum, 328_350);
+    /// # });
+    /// ```
+    pub async fn submit_async<F, T>(&self, f: F) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // Without a bound this is `submit`: no inner future to build and poll.
+        if self.registry.is_bounded() {
+            self.registry.submit_async(f).await
+        } else {
+            self.registry.submit(f)
         }
     }
 
@@ -247,8 +330,8 @@ impl ThreadPoolExecutor {
     /// Every item is submitted at once (Python semantics); use [`map_with`](Self::map_with) and
     /// [`MapOptions::buffersize`] to bound the jobs in flight, or [`MapOptions::timeout`] to bound
     /// the whole iteration. A panicking item yields its `Err(FutureError::Panicked)` and the
-    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started;
-    /// [`Map::detach`] lets them all run without iterating.
+    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started and asks
+    /// the running ones to stop; [`Map::detach`] lets them all run without iterating.
     ///
     /// # Examples
     ///
@@ -368,6 +451,10 @@ impl ThreadPoolExecutor {
     /// Idempotent. Safe to call from one of the pool's own jobs, where `wait = true` cannot wait
     /// (another job may be waiting on the caller's job) and returns at once: the workers finish
     /// the queued jobs and exit once the caller's job returns. Python deadlocks or raises there.
+    /// [`shutdown_timeout`](Self::shutdown_timeout) can wait there, for a bounded time.
+    ///
+    /// Submitters waiting for room in a full queue ([`max_queued`](ThreadPoolBuilder::max_queued))
+    /// wake up, and their jobs are refused with `FutureError::Shutdown`.
     ///
     /// # Examples
     ///
@@ -382,13 +469,69 @@ impl ThreadPoolExecutor {
     ///     std::thread::yield_now();
     /// }
     /// let queued = pool.submit(|| "never runs");
-    /// release.send(()).unwrap();
-    /// pool.shutdown(true, true); // cancel what has not started, wait for the rest
+    /// pool.shutdown(false, true); // cancel what has not started; do not wait
     /// assert_eq!(queued.result(), Err(FutureError::Cancelled));
-    /// assert_eq!(running.result(), Ok(()));
+    /// release.send(()).unwrap();
+    /// assert_eq!(running.result(), Ok(())); // a started job finishes
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.registry.shutdown(wait, cancel_futures);
+    }
+
+    /// Shuts down, then waits at most `timeout` for the jobs to end and the threads to exit:
+    /// tokio's `Runtime::shutdown_timeout`. Returns `true` if everything ended in time.
+    ///
+    /// Like `shutdown(wait = false, cancel_futures = false)` followed by a bounded wait: queued
+    /// jobs still run (call `shutdown(false, true)` first to cancel them). When the time is up,
+    /// threads still running a job are detached: they finish their jobs (whose futures complete
+    /// as usual) and exit on their own, and dropping the executor no longer waits for them.
+    /// Running jobs are not interrupted; ask them to stop with
+    /// [`PoolFuture::request_cancel`] if they check [`cancelled()`](crate::cancelled()).
+    ///
+    /// Called from one of the pool's own jobs, it waits for the *other* jobs and threads (the
+    /// caller's own job obviously cannot end first) and returns `true` if they all ended in
+    /// time. A job that waits on the caller's job cannot end, so the wait is bounded by
+    /// `timeout` rather than a deadlock, as it would be with `shutdown(wait = true)` (which
+    /// returns at once there).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let quick = pool.submit(|| 1);
+    /// let slow = pool.submit(|| std::thread::sleep(Duration::from_millis(300)));
+    /// assert!(!pool.shutdown_timeout(Duration::from_millis(20)), "the slow job is still running");
+    /// assert_eq!(quick.result(), Ok(1));
+    /// slow.wait(); // it still finishes, on its detached thread
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.registry.shutdown_timeout(timeout)
+    }
+
+    /// A snapshot of what the pool is doing: threads, idle threads, queued and running jobs, and
+    /// counts of jobs completed, panicked, cancelled and stolen, and of threads started and
+    /// retired. See [`PoolMetrics`].
+    ///
+    /// Cheap enough to poll (a few loads per worker slot and two short locks); counting
+    /// costs the workers no shared write per job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(4);
+    /// let fut = pool.submit(|| -> u32 { panic!("boom") });
+    /// fut.wait();
+    /// let m = pool.metrics();
+    /// assert_eq!((m.completed, m.panicked), (0, 1));
+    /// assert_eq!(m.spawned, 1);
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        self.registry.metrics()
     }
 }
 
@@ -400,11 +543,14 @@ impl Default for ThreadPoolExecutor {
 }
 
 impl Drop for ThreadPoolExecutor {
-    /// `shutdown(wait = true, cancel_futures = false)`; nothing for a handle from
+    /// `shutdown(wait = true, cancel_futures = false)`; after a
+    /// [`shutdown_timeout`](Self::shutdown_timeout) that ran out, `wait = false`: the threads it
+    /// detached are not waited for. Nothing for a handle from
     /// [`default_executor`](crate::default_executor), which does not own its pool.
     fn drop(&mut self) {
         if self.shutdown_on_drop {
-            self.registry.shutdown(true, false);
+            let wait = !self.registry.is_detached();
+            self.registry.shutdown(wait, false);
         }
     }
 }

@@ -3,20 +3,23 @@
 //! A [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) owns an `Arc<Registry>`; every worker
 //! thread holds one too, as does every lazily-refilling [`Map`](crate::Map).
 
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
-use crate::context;
-use crate::error::FutureError;
+use crate::context::{self, JobCounters};
+use crate::error::{FutureError, SubmitError};
 use crate::future::PoolFuture;
+use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
+use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
 use crate::pool::state::StateInit;
 use crate::pool::task::{Job, Task};
 use crate::pool::worker::{self, WorkerCtx};
+use crate::trace;
 use crate::unwind;
 
 /// `closed` bit: `shutdown` was called.
@@ -35,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) state: Option<Arc<StateInit>>,
     pub(crate) stack_size: Option<usize>,
     pub(crate) keep_alive: Option<Duration>,
+    /// `max_queued`: at most this many jobs wait for a worker (`None`: no bound).
+    pub(crate) max_queued: Option<usize>,
 }
 
 pub(crate) struct Registry {
@@ -56,8 +61,18 @@ pub(crate) struct Registry {
     broken_reason: OnceLock<String>,
     /// Worker slots. `threads` (in `sleep`) only grows under this lock.
     slots: Mutex<Slots>,
-    /// Signalled when `slots.live` drops to 0.
+    /// Signalled whenever `slots.live` or `slots.starting` drops (a wait for the workers to
+    /// exit checks its own condition).
     all_exited: Condvar,
+    /// The reservations of a pool with `max_queued` (`backpressure.rs`); `None`: no bound, and
+    /// submits never touch it.
+    permits: Option<Arc<Permits>>,
+    /// The job counters of each worker slot, written by the slot's thread only (`metrics`).
+    counters: Box<[Arc<JobCounters>]>,
+    /// Cancelled jobs whose queue entries a drain (shutdown, broken pool) took, not a worker.
+    drained_cancelled: AtomicUsize,
+    /// `shutdown_timeout` gave up waiting: dropping the executor must not wait either.
+    detached: AtomicBool,
 }
 
 struct Slots {
@@ -67,6 +82,9 @@ struct Slots {
     /// Threads being started outside the lock whose handle is not stored yet; `shutdown(wait)`
     /// waits for them too, so that it joins every thread.
     starting: usize,
+    /// Threads started, and threads that left their loop, since the pool was built.
+    spawned: u64,
+    retired: u64,
 }
 
 #[derive(Default)]
@@ -106,8 +124,14 @@ impl Registry {
                 entries: (0..slots).map(|_| Slot::default()).collect(),
                 live: 0,
                 starting: 0,
+                spawned: 0,
+                retired: 0,
             }),
             all_exited: Condvar::new(),
+            permits: config.max_queued.map(|n| Arc::new(Permits::new(n))),
+            counters: (0..slots).map(|_| Arc::default()).collect(),
+            drained_cancelled: AtomicUsize::new(0),
+            detached: AtomicBool::new(false),
             config,
         })
     }
@@ -154,16 +178,118 @@ impl Registry {
             .unwrap_or_else(|| "the pool is broken".to_owned())
     }
 
-    /// Submits `f`: the job is queued and a worker is made available for it.
+    /// `true` for a pool built with `max_queued`.
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.permits.is_some()
+    }
+
+    /// The job counters of worker slot `index`.
+    pub(crate) fn counters(&self, index: usize) -> &Arc<JobCounters> {
+        &self.counters[index]
+    }
+
+    /// Submits `f`: the job is queued and a worker is made available for it. With
+    /// `max_queued`, waits for room first, blocking the thread (see [`reserve`](Self::reserve)).
     pub(crate) fn submit<F, T>(self: &Arc<Self>, f: F) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        match &self.permits {
+            None => self.push(f, ()),
+            Some(permits) => self.submit_bounded(f, permits),
+        }
+    }
+
+    /// [`submit`](Self::submit) to a pool with `max_queued`: out of line, so that the submit of
+    /// a pool without the bound stays what it was before the bound existed.
+    #[inline(never)]
+    fn submit_bounded<F, T>(self: &Arc<Self>, f: F, permits: &Arc<Permits>) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.reserve(permits) {
+            Reserve::Now => self.push(f, Reservation::new(permits)),
+            Reserve::Bypass => self.push(f, ()),
+            Reserve::Refused(err) => refused(f, err),
+            Reserve::Wait => match permits.acquire_blocking() {
+                Ok(()) => self.push(f, Reservation::new(permits)),
+                Err(Closed) => refused(f, self.closed_error().unwrap_or(FutureError::Shutdown)),
+            },
+        }
+    }
+
+    /// Like [`submit`](Self::submit), but a full queue refuses the job instead of waiting.
+    pub(crate) fn try_submit<F, T>(self: &Arc<Self>, f: F) -> Result<PoolFuture<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         if let Some(err) = self.closed_error() {
+            return Err(SubmitError::new(f, err));
+        }
+        match &self.permits {
+            None => Ok(self.push(f, ())),
+            Some(permits) if permits.try_acquire() => Ok(self.push(f, Reservation::new(permits))),
+            Some(_) => Err(SubmitError::queue_full(f)),
+        }
+    }
+
+    /// Like [`submit`](Self::submit), but waits for room without blocking the thread.
+    /// Cancel-safe: dropped while it waits, it leaves its place in the queue of waiters (or the
+    /// reservation granted meanwhile) to the next one.
+    pub(crate) async fn submit_async<F, T>(self: &Arc<Self>, f: F) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(permits) = &self.permits else {
+            return self.push(f, ());
+        };
+        match self.reserve(permits) {
+            Reserve::Now => self.push(f, Reservation::new(permits)),
+            Reserve::Bypass => self.push(f, ()),
+            Reserve::Refused(err) => refused(f, err),
+            Reserve::Wait => match permits.acquire().await {
+                Ok(()) => self.push(f, Reservation::new(permits)),
+                Err(Closed) => refused(f, self.closed_error().unwrap_or(FutureError::Shutdown)),
+            },
+        }
+    }
+
+    /// The first step of a submit to a bounded pool: a reservation now, a refusal, or a wait.
+    ///
+    /// A worker of this pool never waits (it submits past the bound): the workers it would wait
+    /// for may all be waiting too, each in a job submitting sub-jobs, and nobody would drain the
+    /// queue. Its job still takes a reservation when there is room.
+    fn reserve(&self, permits: &Permits) -> Reserve {
+        if let Some(err) = self.closed_error() {
+            return Reserve::Refused(err);
+        }
+        if permits.try_acquire() {
+            Reserve::Now
+        } else if context::is_worker_of(self.id) {
+            Reserve::Bypass
+        } else {
+            Reserve::Wait
+        }
+    }
+
+    /// Queues `f` holding `permit` (given back when the job leaves `PENDING`) and makes a worker
+    /// available for it: the submit proper.
+    #[inline]
+    fn push<F, T, P>(self: &Arc<Self>, f: F, permit: P) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        P: Permit,
+    {
+        if let Some(err) = self.closed_error() {
+            // `permit` is dropped here: a reservation goes back.
             return refused(f, err);
         }
-        let (task, fut) = Task::new(f, self.id);
+        let (task, fut) = Task::with_permit(trace::in_current_span(f), self.id, permit);
         let worker = worker::current(self.id);
         let job = Job::new(task);
         match &worker {
@@ -295,6 +421,7 @@ impl Registry {
         slots.starting -= 1;
         let outcome = match spawned {
             Ok(handle) => {
+                slots.spawned += 1;
                 let slot = &mut slots.entries[index];
                 if slot.generation == generation {
                     slot.handle = Some(handle);
@@ -330,9 +457,7 @@ impl Registry {
                 ))
             }
         };
-        if slots.live == 0 && slots.starting == 0 {
-            self.all_exited.notify_all();
-        }
+        self.all_exited.notify_all();
         drop(slots);
         outcome
     }
@@ -372,10 +497,16 @@ impl Registry {
     /// One job at a time, never a batch: jobs here are mostly blocking calls, and a batch moved
     /// into one worker's deque would wait behind that worker's current job while other threads
     /// could run it. It also keeps the injector strictly first-in, first-out, as Python's queue.
-    pub(crate) fn steal(&self, victims: &[Stealer<Job>], start: usize) -> Option<(Job, bool)> {
+    ///
+    /// The third value is `true` for a job stolen from another worker (`metrics().stolen`).
+    pub(crate) fn steal(
+        &self,
+        victims: &[Stealer<Job>],
+        start: usize,
+    ) -> Option<(Job, bool, bool)> {
         loop {
             match self.injector.steal() {
-                Steal::Success(job) => return Some((job, !self.injector.is_empty())),
+                Steal::Success(job) => return Some((job, !self.injector.is_empty(), false)),
                 Steal::Empty => break,
                 Steal::Retry => continue,
             }
@@ -386,7 +517,7 @@ impl Registry {
             for k in 0..n {
                 let victim = &victims[(start + k) % n];
                 match victim.steal() {
-                    Steal::Success(job) => return Some((job, !victim.is_empty())),
+                    Steal::Success(job) => return Some((job, !victim.is_empty(), true)),
                     Steal::Empty => {}
                     Steal::Retry => retry = true,
                 }
@@ -456,42 +587,131 @@ impl Registry {
             self.closed.fetch_or(flags, Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
+        if let Some(permits) = &self.permits {
+            // Submitters waiting for room wake up and refuse their jobs.
+            permits.close();
+        }
         if cancel_futures {
-            self.drain(Job::cancel);
+            self.drain(|job| {
+                if job.cancel() {
+                    self.count_drained_cancel();
+                }
+            });
         }
         self.sleep.wake_all();
         if wait {
-            self.wait_for_workers();
+            let _ = self.wait_for_workers(None);
         }
     }
 
-    /// Blocks until every worker has exited, then joins their threads.
-    ///
-    /// Called from one of this pool's own jobs, it returns at once instead: some job may be
-    /// waiting on the caller's job, and the caller cannot wait for it without a deadlock (Python
-    /// raises "cannot join current thread" there). The workers still finish the queued jobs and
-    /// exit on their own once the caller's job returns.
-    fn wait_for_workers(&self) {
-        if context::is_worker_of(self.id) {
-            return;
+    /// `shutdown_timeout(timeout)`; see `ThreadPoolExecutor::shutdown_timeout`.
+    pub(crate) fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        let deadline = crate::future::deadline_after(timeout);
+        self.shutdown(false, false);
+        let ended = self.wait_for_workers(Some(deadline));
+        if !ended {
+            // ORDERING: Relaxed: read by the executor's `Drop`, which comes after this call on
+            // whatever thread drops the executor last (the drop of its last owner synchronizes
+            // with every earlier use).
+            self.detached.store(true, Ordering::Relaxed);
         }
+        ended
+    }
+
+    /// `true` once `shutdown_timeout` gave up on some worker: dropping the executor then does
+    /// not wait for it either.
+    pub(crate) fn is_detached(&self) -> bool {
+        // ORDERING: Relaxed, see `shutdown_timeout`.
+        self.detached.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every worker has exited (or `deadline` passes), then joins their threads.
+    /// Returns `true` if they all exited in time.
+    ///
+    /// Called from one of this pool's own jobs, it waits for the *other* workers only (its own
+    /// thread cannot exit while its job runs), and only with a deadline: without one it returns
+    /// `false` at once, because some job may be waiting on the caller's job and an unbounded
+    /// wait could deadlock (Python raises "cannot join current thread" there). The workers still
+    /// finish the queued jobs and exit on their own once the caller's job returns.
+    fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
+        let me = worker::current(self.id).map(|ctx| ctx.index());
+        if me.is_some() && deadline.is_none() {
+            return false;
+        }
+        let mine = usize::from(me.is_some());
         let mut slots = lock(&self.slots);
-        while slots.live > 0 || slots.starting > 0 {
-            slots = self
-                .all_exited
-                .wait(slots)
-                .unwrap_or_else(|e| e.into_inner());
+        while slots.live > mine || slots.starting > 0 {
+            slots = match deadline {
+                None => self
+                    .all_exited
+                    .wait(slots)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    self.all_exited
+                        .wait_timeout(slots, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
         }
         let handles: Vec<JoinHandle<()>> = slots
             .entries
             .iter_mut()
-            .filter_map(|slot| slot.handle.take())
+            .enumerate()
+            .filter(|&(index, _)| Some(index) != me)
+            .filter_map(|(_, slot)| slot.handle.take())
             .collect();
         drop(slots);
         for handle in handles {
             // Every worker has left its loop; this waits for their threads to finish exiting.
             let _ = handle.join();
         }
+        true
+    }
+
+    fn count_drained_cancel(&self) {
+        // ORDERING: Relaxed: a statistic (drains are rare: no per-worker counter needed).
+        self.drained_cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot of the pool's activity; see `ThreadPoolExecutor::metrics`.
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let counts = self.sleep.counts();
+        let queued = self.injector.len()
+            + read(&self.stealers)
+                .iter()
+                .flatten()
+                .map(Stealer::len)
+                .sum::<usize>();
+        let (spawned, retired) = {
+            let slots = lock(&self.slots);
+            (slots.spawned, slots.retired)
+        };
+        // ORDERING: Relaxed loads: a snapshot of counters that only grow (`running` is a
+        // gauge), summed without stopping the workers.
+        let load = |c: &AtomicUsize| c.load(Ordering::Relaxed) as u64;
+        let mut m = PoolMetrics {
+            threads: counts.threads,
+            idle: counts.idle(),
+            queued,
+            spawned,
+            retired,
+            cancelled: load(&self.drained_cancelled),
+            waiting_submits: self.permits.as_ref().map_or(0, |p| p.waiting()),
+            ..PoolMetrics::default()
+        };
+        for c in self.counters.iter() {
+            m.running += load(&c.running) as usize;
+            m.completed += load(&c.completed);
+            m.panicked += load(&c.panicked);
+            m.cancelled += load(&c.cancelled);
+            m.stolen += load(&c.stolen);
+        }
+        m
     }
 
     /// A worker's initializer panicked or failed (`reason` says which): the pool is broken.
@@ -505,7 +725,15 @@ impl Registry {
         }
         fence(Ordering::SeqCst);
         let reason = self.broken_reason();
-        self.drain(|job| job.refuse(FutureError::BrokenPool(reason.clone())));
+        trace::pool_broken(self.id, &reason);
+        if let Some(permits) = &self.permits {
+            permits.close();
+        }
+        self.drain(|job| {
+            if job.refuse(FutureError::BrokenPool(reason.clone())) {
+                self.count_drained_cancel();
+            }
+        });
         self.sleep.wake_all();
     }
 
@@ -514,6 +742,8 @@ impl Registry {
         let mut slots = lock(&self.slots);
         self.sleep.remove_thread(searching);
         self.release_slot(&mut slots, ctx);
+        drop(slots);
+        trace::thread_exited(self.id, ctx.index(), "the pool is shut down or broken");
     }
 
     /// The keep-alive of a sleeping worker passed: retire it unless it is needed after all.
@@ -534,6 +764,8 @@ impl Registry {
             return Retire::Stay;
         }
         self.release_slot(&mut slots, ctx);
+        drop(slots);
+        trace::thread_exited(self.id, ctx.index(), "idle for the keep-alive");
         Retire::Exited
     }
 
@@ -542,9 +774,8 @@ impl Registry {
         slots.entries[index].occupied = false;
         self.set_stealer(index, None);
         slots.live -= 1;
-        if slots.live == 0 && slots.starting == 0 {
-            self.all_exited.notify_all();
-        }
+        slots.retired += 1;
+        self.all_exited.notify_all();
     }
 
     /// `true` if a job queued now would be taken without the calling worker: another worker is
@@ -571,6 +802,18 @@ impl Drop for Registry {
         // Any job still queued has no worker left: its `Job` entry refuses it on drop.
         self.drain(drop);
     }
+}
+
+/// The first step of a submit to a bounded pool (`Registry::reserve`).
+enum Reserve {
+    /// A reservation was taken.
+    Now,
+    /// A worker of the pool submits past the bound.
+    Bypass,
+    /// The pool is closed.
+    Refused(FutureError),
+    /// No room: wait for a reservation.
+    Wait,
 }
 
 /// Workers that may spin at once: half the cores, at least one. Spinning keeps the next job's

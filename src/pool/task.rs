@@ -3,12 +3,16 @@
 use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
-use crate::future::{Core, PoolFuture, RunHooks, TaskHandle};
+use crate::future::{Core, PoolFuture, RunHooks, TaskHandle, state};
+use crate::pool::backpressure::Permit;
 use crate::unwind;
 use crossbeam_utils::atomic::AtomicCell;
 
 /// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`Job`]).
-pub(crate) struct Task<F, T> {
+///
+/// `P` is what the job gives back when it leaves `PENDING`: its reservation in a pool with
+/// `max_queued` (`backpressure::Reservation`), nothing (`()`, zero-sized) otherwise.
+pub(crate) struct Task<F, T, P = ()> {
     core: Core<T>,
     /// The closure until someone claims it: the runner (after `PENDING → RUNNING`) or whoever
     /// ends the future from `PENDING`. The state CAS decides who; the cell only makes the move
@@ -16,6 +20,7 @@ pub(crate) struct Task<F, T> {
     /// is swapped atomically; a larger one under a global striped lock that is never
     /// contended here), which saves a mutex per queued job.
     func: AtomicCell<Option<F>>,
+    permit: P,
 }
 
 impl<F, T> Task<F, T>
@@ -25,31 +30,52 @@ where
 {
     /// A new pending job for the pool with identity `pool` (0: none), and its first handle.
     pub(crate) fn new(func: F, pool: u32) -> (Arc<Task<F, T>>, PoolFuture<T>) {
+        Task::with_permit(func, pool, ())
+    }
+}
+
+impl<F, T, P> Task<F, T, P>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    P: Permit,
+{
+    /// A new pending job holding `permit` until it leaves `PENDING`, and its first handle.
+    pub(crate) fn with_permit(
+        func: F,
+        pool: u32,
+        permit: P,
+    ) -> (Arc<Task<F, T, P>>, PoolFuture<T>) {
         let task = Arc::new(Task {
             core: Core::new(pool),
             func: AtomicCell::new(Some(func)),
+            permit,
         });
         let fut = PoolFuture::from_task(task.clone());
         (task, fut)
     }
 }
 
-impl<F, T> TaskHandle<T> for Task<F, T>
+impl<F, T, P> TaskHandle<T> for Task<F, T, P>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
+    P: Permit,
 {
     fn core(&self) -> &Core<T> {
         &self.core
     }
 
     fn call(&self) -> Result<T, PanicError> {
+        // The job no longer waits for a worker: its place in a bounded queue is free.
+        self.permit.release();
         let func = self.func.take();
         let func = func.expect("poolbridge bug: a job's closure was claimed twice");
         unwind::catch(func)
     }
 
     fn discard(&self) {
+        self.permit.release();
         drop(self.func.take());
     }
 }
@@ -59,24 +85,29 @@ pub(crate) trait Runnable: Send + Sync {
     /// Runs the job if it is still pending (a stale entry, already run inline or cancelled, is a
     /// no-op), with `hooks` around the publication of its outcome (see [`RunHooks`]). Drops the
     /// entry's reference last: if it is the last one, the job's value or closure is dropped here,
-    /// after `hooks.before_user_code()`.
+    /// after `hooks.before_user_code()`. An entry whose job was cancelled before it started is
+    /// reported with `hooks.dropped_cancelled()` (the worker counts it).
     fn run(self: Arc<Self>, hooks: &mut dyn RunHooks);
-    /// Cancels the job if it is still pending.
-    fn cancel(self: Arc<Self>);
-    /// Ends the job with `err` if it is still pending.
-    fn refuse(self: Arc<Self>, err: FutureError);
+    /// Cancels the job if it is still pending. Returns `true` if the job is cancelled (now, or
+    /// it already was).
+    fn cancel(self: Arc<Self>) -> bool;
+    /// Ends the job with `err` if it is still pending. Returns `true` if it had been cancelled.
+    fn refuse(self: Arc<Self>, err: FutureError) -> bool;
     /// `true` if nobody has claimed the job yet.
     fn is_pending(&self) -> bool;
 }
 
-impl<F, T> Runnable for Task<F, T>
+impl<F, T, P> Runnable for Task<F, T, P>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
+    P: Permit,
 {
     fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) {
         let handle: Arc<dyn TaskHandle<T>> = self.clone();
-        let _ = PoolFuture::from_task(handle).run_if_pending(hooks);
+        if !PoolFuture::from_task(handle).run_if_pending(hooks) && self.is_cancelled() {
+            hooks.dropped_cancelled();
+        }
         // `into_inner` is `Some` only for the last reference, decided atomically: then nobody
         // holds a handle any more and the job's value, if nobody took it, is dropped on this
         // thread. That is user code, which may block: say so first. (The closure is gone: run,
@@ -89,16 +120,24 @@ where
         }
     }
 
-    fn cancel(self: Arc<Self>) {
-        PoolFuture::from_task(self).cancel();
+    fn cancel(self: Arc<Self>) -> bool {
+        PoolFuture::from_task(self).cancel()
     }
 
-    fn refuse(self: Arc<Self>, err: FutureError) {
+    fn refuse(self: Arc<Self>, err: FutureError) -> bool {
+        let cancelled = self.is_cancelled();
         PoolFuture::from_task(self).refuse(err);
+        cancelled
     }
 
     fn is_pending(&self) -> bool {
-        crate::future::state::lifecycle(self.core.state().load()) == crate::future::state::PENDING
+        state::lifecycle(self.core.state().load()) == state::PENDING
+    }
+}
+
+impl<F, T, P> Task<F, T, P> {
+    fn is_cancelled(&self) -> bool {
+        state::lifecycle(self.core.state().load()) == state::CANCELLED
     }
 }
 
@@ -121,12 +160,14 @@ impl Job {
         self.take().run(hooks);
     }
 
-    pub(crate) fn cancel(mut self) {
-        self.take().cancel();
+    /// Cancels the job if it is pending; `true` if it is cancelled (now or before).
+    pub(crate) fn cancel(mut self) -> bool {
+        self.take().cancel()
     }
 
-    pub(crate) fn refuse(mut self, err: FutureError) {
-        self.take().refuse(err);
+    /// Refuses the job if it is pending; `true` if it had been cancelled.
+    pub(crate) fn refuse(mut self, err: FutureError) -> bool {
+        self.take().refuse(err)
     }
 }
 
@@ -140,7 +181,7 @@ impl Drop for Job {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
             if task.is_pending() {
-                task.refuse(FutureError::BrokenPool(
+                let _ = task.refuse(FutureError::BrokenPool(
                     "the job was dropped from the queue before a worker could run it".into(),
                 ));
             }

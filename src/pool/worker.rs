@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 
-use crate::context;
+use crate::context::{self, JobCounters, OwnCell, Runner};
 use crate::future::RunHooks;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
 use crate::pool::state;
 use crate::pool::task::Job;
+use crate::trace;
 use crate::unwind;
 
 thread_local! {
@@ -30,6 +31,8 @@ pub(crate) struct WorkerCtx {
     victims: RefCell<(usize, Vec<Stealer<Job>>)>,
     /// xorshift state, to start stealing at a different victim each time.
     rng: Cell<u32>,
+    /// The job cell of the jobs this worker's loop runs (`context`: what `cancelled()` reads).
+    own_cell: OwnCell,
 }
 
 /// The worker of pool `pool` running on this thread, if this thread is one.
@@ -55,8 +58,10 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
     let probe = Arc::clone(&registry);
     let _entered = context::enter(
         registry.id(),
+        Arc::clone(registry.counters(index)),
         Box::new(move || probe.another_worker_can_take_jobs()),
     );
+    trace::thread_started(registry.id(), index);
     let victims = RefCell::new(registry.victims(index));
     let ctx = Rc::new(WorkerCtx {
         registry,
@@ -64,6 +69,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
         local,
         victims,
         rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
+        own_cell: OwnCell::new(),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
 
@@ -94,6 +100,10 @@ impl WorkerCtx {
         let sleep = &registry.sleep;
         let mut me = Availability {
             ctx: self,
+            runner: Runner {
+                cell: &self.own_cell,
+                counters: self.counters(),
+            },
             searching,
         };
         // How long to search before parking (`sleep/search.rs`).
@@ -147,7 +157,17 @@ impl WorkerCtx {
             return Some((job, self.registry.injector_has_work()));
         }
         let start = self.next_random() as usize;
-        self.with_victims(|victims| self.registry.steal(victims, start))
+        let (job, more, stolen) =
+            self.with_victims(|victims| self.registry.steal(victims, start))?;
+        if stolen {
+            JobCounters::bump(&self.counters().stolen);
+        }
+        Some((job, more))
+    }
+
+    /// This worker's job counters (its slot's).
+    fn counters(&self) -> &JobCounters {
+        self.registry.counters(self.index)
     }
 
     /// `true` if this worker's own deque holds a job.
@@ -177,9 +197,16 @@ impl WorkerCtx {
     /// Runs one job, or cancels it if `shutdown(cancel_futures = true)` came first. The job's own
     /// panic is already caught by the job; what can still unwind here is user code dropped with
     /// the job (a value or closure whose `Drop` panics), and that must not take the worker down.
+    ///
+    /// The job counts itself (`context::JobRun::end`) if it runs; a cancelled job's entry is
+    /// counted once, when the worker drops it (`Availability::dropped_cancelled`).
     fn run_job(&self, job: Job, me: &mut Availability<'_>) {
         let outcome = if self.registry.is_cancelling() {
-            unwind::catch(|| job.cancel())
+            unwind::catch(|| {
+                if job.cancel() {
+                    me.dropped_cancelled();
+                }
+            })
         } else {
             unwind::catch(|| job.run(me))
         };
@@ -205,11 +232,21 @@ impl WorkerCtx {
 /// [`RunHooks`] of `sleep/README.md`, "Finishing a job").
 struct Availability<'a> {
     ctx: &'a WorkerCtx,
+    /// The worker's own job cell and counters, for the jobs of its loop.
+    runner: Runner<'a>,
     /// Counted as searching in the sleep word.
     searching: bool,
 }
 
 impl RunHooks for Availability<'_> {
+    fn runner(&self) -> Option<Runner<'_>> {
+        Some(self.runner)
+    }
+
+    fn dropped_cancelled(&mut self) {
+        JobCounters::bump(&self.runner.counters.cancelled);
+    }
+
     fn before_publish(&mut self) {
         self.ctx.registry.sleep.before_publish(&mut self.searching);
     }

@@ -1,0 +1,284 @@
+//! Costs of the controls of issue 12, measured in isolation (not the comparison harness):
+//!
+//! * `cancelled`: one call of `poolbridge::cancelled()` inside a job, and outside one (target:
+//!   at most 2 ns);
+//! * `burst`: the `burst` workload of `benches/compare` in miniature (100k trivial jobs through
+//!   `run_in_executor(Some(&pool), ..)` on a current-thread tokio runtime, awaited in order),
+//!   and the same with `submit` + `join`: what the per-worker job counters and the cancellation
+//!   cell cost on the hot path (target: within 2% of the code before them; compare with the
+//!   same section built from the earlier commit);
+//! * `submit_async`: a submit loop through `submit_async(..).await` against `submit`, on a pool
+//!   without `max_queued` and on one whose bound is never reached (target: within 10%), with
+//!   the pool's worker busy meanwhile so that the submits are timed alone.
+//!
+//! Plain `Instant` loops, each case repeated and reported as the median (with min and max) of
+//! its repetitions. Run with `cargo bench --bench controls [-- SECTION...]`, where SECTION is
+//! `cancelled`, `burst` or `submit_async` (default: all). On a shared machine, run it several
+//! times and compare medians, not single numbers.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use poolbridge::{ThreadPoolExecutor, default_max_workers, run_in_executor};
+
+/// Repetitions of every case; the median is reported.
+const REPS: usize = 9;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |section: &str| args.is_empty() || args.iter().any(|a| a == section);
+    println!(
+        "controls bench: {REPS} repetitions per case, median [min, max]; {} CPUs",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if wants("cancelled") {
+        cancelled();
+    }
+    if wants("burst") {
+        burst();
+    }
+    if wants("submit_async") {
+        submit_async();
+    }
+}
+
+/// Median, min and max of `f()` over `REPS` runs.
+fn stats(mut f: impl FnMut() -> f64) -> (f64, f64, f64) {
+    let mut xs: Vec<f64> = (0..REPS).map(|_| f()).collect();
+    xs.sort_by(f64::total_cmp);
+    (xs[REPS / 2], xs[0], xs[REPS - 1])
+}
+
+fn report(name: &str, unit: &str, (median, min, max): (f64, f64, f64)) {
+    println!("  {name:<52} {median:>10.3} {unit}  [{min:.3}, {max:.3}]");
+}
+
+// ---- cancelled() ---------------------------------------------------------------------------
+
+const CALLS: u64 = 50_000_000;
+
+/// ns per call of `cancelled()` in a loop of `CALLS`.
+fn time_calls() -> f64 {
+    let start = Instant::now();
+    let mut seen = 0u64;
+    for _ in 0..CALLS {
+        seen += u64::from(black_box(poolbridge::cancelled()));
+    }
+    black_box(seen);
+    start.elapsed().as_nanos() as f64 / CALLS as f64
+}
+
+/// ns per iteration of the same loop without the call: the loop's own cost.
+fn time_empty_loop() -> f64 {
+    let start = Instant::now();
+    let mut seen = 0u64;
+    for _ in 0..CALLS {
+        seen += u64::from(black_box(false));
+    }
+    black_box(seen);
+    start.elapsed().as_nanos() as f64 / CALLS as f64
+}
+
+fn cancelled() {
+    println!("cancelled(): {CALLS} calls per repetition");
+    let pool = ThreadPoolExecutor::new(1);
+    report(
+        "inside a job (nobody asked it to stop)",
+        "ns/call",
+        stats(|| pool.submit(time_calls).join().unwrap()),
+    );
+    report("outside any job", "ns/call", stats(time_calls));
+    report(
+        "the loop alone (no call)",
+        "ns/iter",
+        stats(time_empty_loop),
+    );
+}
+
+// ---- burst ---------------------------------------------------------------------------------
+
+const BURST: u64 = 100_000;
+
+/// CPU time used by the whole process so far (every thread, user + system). Less sensitive than
+/// wall time to other processes on a shared machine: what a job costs, not how long it waited.
+fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Jobs per second of `BURST` trivial jobs through `run_in_executor`, awaited in order.
+fn burst_async(pool: &ThreadPoolExecutor, rt: &tokio::runtime::Runtime) -> f64 {
+    rt.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..BURST)
+            .map(|i| run_in_executor(Some(pool), move || black_box(i), ()))
+            .collect();
+        let mut sum = 0u64;
+        for h in handles {
+            sum = sum.wrapping_add(h.await.unwrap());
+        }
+        assert_eq!(sum, BURST * (BURST - 1) / 2);
+        BURST as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// Jobs per second of `BURST` trivial jobs through `submit`, joined in order.
+fn burst_sync(pool: &ThreadPoolExecutor) -> f64 {
+    let start = Instant::now();
+    let futures: Vec<_> = (0..BURST)
+        .map(|i| pool.submit(move || black_box(i)))
+        .collect();
+    let sum = futures
+        .into_iter()
+        .fold(0u64, |s, f| s.wrapping_add(f.join().unwrap()));
+    assert_eq!(sum, BURST * (BURST - 1) / 2);
+    BURST as f64 / start.elapsed().as_secs_f64()
+}
+
+/// CPU nanoseconds per job of one `burst_*` run.
+fn cpu_per_job(run: impl FnOnce() -> f64) -> f64 {
+    let cpu = cpu_time();
+    black_box(run());
+    (cpu_time() - cpu).as_nanos() as f64 / BURST as f64
+}
+
+fn burst() {
+    let workers = default_max_workers();
+    println!("burst: {BURST} trivial jobs per repetition, {workers} workers");
+    let pool = ThreadPoolExecutor::new(workers);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // Warm up: start the threads, fault in the allocator's arenas.
+    burst_async(&pool, &rt);
+    report(
+        "run_in_executor + .await in order",
+        "k jobs/s",
+        stats(|| burst_async(&pool, &rt) / 1e3),
+    );
+    report(
+        "submit + join in order",
+        "k jobs/s",
+        stats(|| burst_sync(&pool) / 1e3),
+    );
+    report(
+        "run_in_executor + .await in order: CPU time",
+        "ns/job",
+        stats(|| cpu_per_job(|| burst_async(&pool, &rt))),
+    );
+    report(
+        "submit + join in order: CPU time",
+        "ns/job",
+        stats(|| cpu_per_job(|| burst_sync(&pool))),
+    );
+}
+
+// ---- submit_async --------------------------------------------------------------------------
+
+const SUBMITS: u64 = 100_000;
+
+/// CPU time used by the calling thread so far: what submitting costs the submitter, whatever
+/// else runs on the machine.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// (wall, submitting thread's CPU) ns per submit of `SUBMITS` trivial jobs, by `submit`
+/// (async = false) or by `submit_async(..).await` on a current-thread runtime. The pool's only
+/// worker is held meanwhile, so that the submits are measured alone (no worker draining the
+/// queue on the other core); the jobs run and are joined afterwards, outside the measured time.
+fn time_submits(
+    pool: &ThreadPoolExecutor,
+    rt: &tokio::runtime::Runtime,
+    async_: bool,
+) -> (f64, f64) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let holder = pool.submit(move || {
+        started.send(()).unwrap();
+        held.recv().unwrap();
+    });
+    running.recv().unwrap();
+    let (wall, cpu, futures) = if async_ {
+        rt.block_on(async {
+            let (start, cpu) = (Instant::now(), thread_cpu_time());
+            let mut futures = Vec::with_capacity(SUBMITS as usize);
+            for i in 0..SUBMITS {
+                futures.push(pool.submit_async(move || black_box(i)).await);
+            }
+            (start.elapsed(), thread_cpu_time() - cpu, futures)
+        })
+    } else {
+        let (start, cpu) = (Instant::now(), thread_cpu_time());
+        let mut futures = Vec::with_capacity(SUBMITS as usize);
+        for i in 0..SUBMITS {
+            futures.push(pool.submit(move || black_box(i)));
+        }
+        (start.elapsed(), thread_cpu_time() - cpu, futures)
+    };
+    release.send(()).unwrap();
+    holder.wait();
+    for f in futures {
+        f.wait();
+    }
+    let per = |d: Duration| d.as_nanos() as f64 / SUBMITS as f64;
+    (per(wall), per(cpu))
+}
+
+fn submit_async() {
+    let workers = 1;
+    println!(
+        "submit vs submit_async: {SUBMITS} submits per repetition, into a pool whose {workers} \
+         worker is busy meanwhile"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let unbounded = ThreadPoolExecutor::new(workers);
+    // A bound never reached: the reservation is taken and given back per job, nobody waits.
+    let bounded = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .max_queued(2 * SUBMITS as usize)
+        .build()
+        .expect("valid settings");
+    for (name, pool) in [
+        ("no max_queued", &unbounded),
+        ("max_queued, never full", &bounded),
+    ] {
+        let _ = time_submits(pool, &rt, false);
+        // Alternate the two, so that drift on a shared machine hits both alike.
+        let (mut sync_ns, mut async_ns) = (Vec::new(), Vec::new());
+        for _ in 0..REPS {
+            sync_ns.push(time_submits(pool, &rt, false));
+            async_ns.push(time_submits(pool, &rt, true));
+        }
+        let summary = |xs: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+            let mut xs: Vec<f64> = xs.iter().map(pick).collect();
+            xs.sort_by(f64::total_cmp);
+            (xs[REPS / 2], xs[0], xs[REPS - 1])
+        };
+        for (what, pick) in [
+            ("wall", (|x: &(f64, f64)| x.0) as fn(&(f64, f64)) -> f64),
+            ("submitter CPU", |x: &(f64, f64)| x.1),
+        ] {
+            let (s, a) = (summary(&sync_ns, pick), summary(&async_ns, pick));
+            report(&format!("{name}: submit, {what}"), "ns/submit", s);
+            report(
+                &format!("{name}: submit_async(..).await, {what}"),
+                "ns/submit",
+                a,
+            );
+            println!(
+                "  {:<52} {:>+10.1} %",
+                format!("{name}: submit_async vs submit, {what}"),
+                (a.0 / s.0 - 1.0) * 100.0
+            );
+        }
+    }
+}
