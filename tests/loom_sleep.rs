@@ -108,17 +108,6 @@ impl Pool {
         Spawned::Yes
     }
 
-    /// `Registry::more_work`: the real `Sleep::more_work`. Its hand-off (a job popped and given
-    /// to a new thread to start with) always fails here, as it may in the pool (the pool then
-    /// calls a worker as for a submit): the model's queue is a count, with no job to hand over.
-    fn more_work(self: &Arc<Self>) {
-        self.sleep.more_work(
-            || self.queued.load(Ordering::Acquire),
-            || self.spawn(),
-            || false,
-        );
-    }
-
     /// `Registry::submit`: push, then the real `Sleep::job_pushed`.
     fn submit(self: &Arc<Self>) {
         self.queued.fetch_add(1, Ordering::Release);
