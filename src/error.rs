@@ -742,7 +742,8 @@ impl fmt::Display for BuildError {
 impl Error for BuildError {}
 
 /// Why [`ThreadPoolExecutor::try_submit`](crate::ThreadPoolExecutor::try_submit) refused a job.
-/// The job is handed back by [`SubmitError::into_inner`].
+/// The job is handed back by [`SubmitError::into_inner`]: the closure, or, from
+/// `ProcessPoolExecutor::try_submit` (feature `process`), the job's arguments.
 ///
 /// Either the pool is closed for good ([`is_shutdown`](Self::is_shutdown),
 /// [`is_broken_pool`](Self::is_broken_pool)), or its queue is full for now
@@ -788,7 +789,7 @@ impl<F> SubmitError<F> {
         }
     }
 
-    /// Gives the refused closure back, unrun.
+    /// Gives the refused closure back, unrun (from the process pool: the arguments, unsent).
     ///
     /// # Examples
     ///

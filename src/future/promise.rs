@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::error::{FutureError, PanicError};
 use crate::future::state::{self, End, Start};
 use crate::future::{Core, PoolFuture, Refusal, RunHooks, TaskHandle};
+use crate::pool::backpressure::{Permit, Reservation};
 
 /// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
 /// owner calls `set_result` or `set_exception`.
@@ -66,6 +67,10 @@ pub struct Promise<T: Send + 'static> {
 /// The job behind a promise's future: a core and no closure.
 struct PromiseTask<T> {
     core: Core<T>,
+    /// The queue place of a process-pool job in a pool with `max_queued`, shared with the
+    /// pool's queue entry: given back here when the future is cancelled (or otherwise ended)
+    /// while pending, so a cancelled job makes room at once.
+    permit: Option<Arc<Reservation>>,
 }
 
 impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
@@ -78,7 +83,12 @@ impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
         unreachable!("poolbridge bug: a promise's future was run as a job")
     }
 
-    fn discard(&self) {}
+    fn discard(&self) {
+        // The future ended from pending (cancelled): its queue place, if any, is free now.
+        if let Some(permit) = &self.permit {
+            permit.release();
+        }
+    }
 }
 
 impl<T: Send + 'static> Promise<T> {
@@ -93,9 +103,7 @@ impl<T: Send + 'static> Promise<T> {
     /// assert_eq!(fut.result(), Ok(1));
     /// ```
     pub fn new() -> (Promise<T>, PoolFuture<T>) {
-        let task = Arc::new(PromiseTask { core: Core::new(0) });
-        let fut = PoolFuture::from_task(Arc::clone(&task) as Arc<dyn TaskHandle<T>>);
-        (Promise { task, armed: true }, fut)
+        Promise::with_permit(None)
     }
 
     fn fut(&self) -> PoolFuture<T> {
@@ -259,6 +267,21 @@ impl<T: Send + 'static> Promise<T> {
         self.armed = false;
         fut.core().finish(&fut, outcome, hooks);
         Ok(())
+    }
+}
+
+impl<T: Send + 'static> Promise<T> {
+    /// [`new`](Self::new), for a job holding a queue place (`ProcessPoolExecutor` with
+    /// `max_queued`): if the future is cancelled while pending, `permit` is given back at once,
+    /// on the cancelling thread (the pool, which holds it too, gives it back when the job leaves
+    /// its queue otherwise; a `Reservation` is given back once).
+    pub(crate) fn with_permit(permit: Option<Arc<Reservation>>) -> (Promise<T>, PoolFuture<T>) {
+        let task = Arc::new(PromiseTask {
+            core: Core::new(0),
+            permit,
+        });
+        let fut = PoolFuture::from_task(Arc::clone(&task) as Arc<dyn TaskHandle<T>>);
+        (Promise { task, armed: true }, fut)
     }
 }
 

@@ -272,7 +272,8 @@ impl ThreadPoolBuilder {
     /// * [`run_in_executor`](crate::run_in_executor), `map` and `map_with` submit with `submit`,
     ///   so they block the calling thread while the queue is full; in async code use
     ///   `submit_async(..).await` and await the returned future instead.
-    /// * The process pool (`ProcessPoolExecutor`) has the same setting with the same meaning.
+    /// * The process pool has the same setting (`ProcessPoolBuilder::max_queued`) with the same
+    ///   meaning: there a job leaves the queue when it is written to a worker process.
     ///
     /// # Examples
     ///

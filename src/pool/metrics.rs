@@ -4,14 +4,24 @@
 //! from the lengths of the queues. The job counters are per worker slot (`context::JobCounters`,
 //! one cache line each, written by the slot's thread alone with plain stores) and summed here:
 //! no atomic shared between workers is touched per job.
+//!
+//! The process pool fills the same struct from counters kept under its state lock
+//! (`process/pool.rs`, `Shared::metrics`): every event it counts takes that lock anyway.
 
 /// A snapshot of a pool's activity, from
-/// [`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics).
+/// [`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics) or
+/// `ProcessPoolExecutor::metrics` (feature `process`).
 ///
 /// The counters (`u64`) only grow, from the pool's creation; the gauges (`usize`) are values at
-/// the moment of the snapshot. The fields are read one after another while the pool runs, so
-/// they may disagree by a job or two (a job counted `completed` whose thread still counts as
-/// `running`).
+/// the moment of the snapshot. A thread pool's fields are read one after another while the pool
+/// runs, so they may disagree by a job or two (a job counted `completed` whose thread still
+/// counts as `running`); a process pool's are read together under its lock (but
+/// `waiting_submits`).
+///
+/// For a process pool, "thread" reads "worker process" (each field says what else differs).
+/// A process job that ends otherwise than with a value or a panic (its worker died, it ran past
+/// its time limit, its arguments could not be decoded in the worker) is counted in none of
+/// `completed`, `panicked` and `cancelled`; a crash or a time limit shows in `retired`.
 ///
 /// # Examples
 ///
@@ -30,30 +40,45 @@
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolMetrics {
-    /// Worker threads alive now.
+    /// Worker threads alive now. Process pool: worker processes up now (started and not yet
+    /// reaped; one still starting is not counted).
     pub threads: usize,
-    /// Worker threads waiting for a job now (searching or parked).
+    /// Worker threads waiting for a job now (searching or parked). Process pool: worker
+    /// processes waiting for a job.
     pub idle: usize,
     /// Jobs waiting for a worker: queue entries not yet taken. A job cancelled while queued stays
     /// counted until a worker takes its entry and drops it (at once when a worker is idle).
+    /// Process pool: jobs in the parent's queue (a job sent ahead to a worker has left it; a
+    /// cancelled one stays until a worker's turn drops it or, with `max_queued`, until the full
+    /// queue drops it to make room).
     pub queued: usize,
     /// Jobs running now on the pool's threads (a job that a worker runs inline while it waits
-    /// for it counts too).
+    /// for it counts too). Process pool: jobs the worker processes hold, the one each runs and
+    /// those sent ahead of their turn (whose futures say running too), so it may exceed
+    /// `threads`.
     pub running: usize,
-    /// Jobs that ran and returned a value (the job's own `Err` values included).
+    /// Jobs that ran and returned a value (the job's own `Err` values included). Process pool:
+    /// jobs whose worker answered with a value (one that then fails to deserialize included).
     pub completed: u64,
-    /// Jobs that panicked.
+    /// Jobs that panicked (in its worker process, for a process pool; the worker survives).
     pub panicked: u64,
     /// Jobs cancelled: before they started (counted when the pool drops their queue entry),
     /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()).
+    /// Process pool: only before they were sent to a worker (a job in another process cannot
+    /// read `cancelled()`), counted when the pool drops the entry or cancels it at shutdown.
     pub cancelled: u64,
-    /// Jobs a worker took from another worker's deque (work stealing).
+    /// Jobs a worker took from another worker's deque (work stealing). Always 0 for a process
+    /// pool, whose queue is one list in the parent.
     pub stolen: u64,
-    /// Worker threads started.
+    /// Worker threads started. Process pool: worker processes started (that completed the
+    /// handshake), replacements of crashed or retired ones included.
     pub spawned: u64,
-    /// Worker threads that exited (idle past the keep-alive, or at shutdown).
+    /// Worker threads that exited (idle past the keep-alive, or at shutdown). Process pool:
+    /// worker processes that ended and were reaped, for any reason: a crash, a time limit,
+    /// `max_tasks_per_child`, shutdown.
     pub retired: u64,
     /// Submits waiting for room in the queue
-    /// ([`ThreadPoolBuilder::max_queued`](crate::ThreadPoolBuilder::max_queued)).
+    /// ([`ThreadPoolBuilder::max_queued`](crate::ThreadPoolBuilder::max_queued), or
+    /// `ProcessPoolBuilder::max_queued`).
     pub waiting_submits: usize,
 }

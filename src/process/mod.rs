@@ -8,7 +8,7 @@
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
 //! | `child.rs`  | a worker process as a resource: command, group kill, exit status        |
-//! | `pool.rs`   | the parent side: queue, worker slots, pool threads and their duties     |
+//! | `pool.rs`   | the parent side: queue and its places, worker slots, threads, metrics   |
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
 //! says why no worker outlives its pool.
@@ -99,9 +99,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 pub use self::job::{Job, JobFn, register};
-use crate::error::{BuildError, FutureError};
+use crate::error::{BuildError, FutureError, SubmitError};
 use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::map::{Map, MapOptions};
+use crate::pool::PoolMetrics;
+use crate::pool::backpressure::Reservation;
 use crate::unwind;
 
 #[cfg(unix)]
@@ -205,6 +207,13 @@ impl SubmitOptions {
 /// * Dropping the pool is `shutdown(wait = true, cancel_futures = false)`; no worker process
 ///   outlives it, even when the parent panics (queued jobs are then cancelled and running ones
 ///   killed) or is killed (workers watch their parent and exit with their process group).
+///   After a [`shutdown_timeout`](Self::shutdown_timeout) that ran out, it does not wait: the
+///   workers still running a job exit when it ends, or with this process.
+/// * The controls of the thread pool apply where they make sense:
+///   [`max_queued`](ProcessPoolBuilder::max_queued) with [`try_submit`](Self::try_submit) and
+///   [`submit_async`](Self::submit_async), [`shutdown_timeout`](Self::shutdown_timeout),
+///   [`metrics`](Self::metrics). Not [`cancelled()`](crate::cancelled()): a job in another
+///   process cannot read its future's flag, so a running job stops only at its time limit.
 ///
 /// Unix only (Linux, macOS); elsewhere [`ProcessPoolBuilder::build`] returns an error.
 ///
@@ -369,6 +378,125 @@ impl ProcessPoolExecutor {
         }
     }
 
+    /// Like [`submit`](Self::submit), but never waits: a pool that is shut down or broken
+    /// refuses the job and gives the arguments back in the [`SubmitError`]; so does a pool whose
+    /// queue is full (built with [`max_queued`](ProcessPoolBuilder::max_queued)):
+    /// [`SubmitError::is_queue_full`] says so, and trying again later may succeed.
+    ///
+    /// A job that is not registered, or whose arguments fail to serialize, is not refused: its
+    /// future resolves to [`FutureError::Ipc`] at once, as with `submit`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use poolbridge::ProcessPoolExecutor;
+    ///
+    /// #[poolbridge::job]
+    /// fn render(page: u32) -> Vec<u8> {
+    ///     vec![0; page as usize]
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = ProcessPoolExecutor::builder().max_workers(1).max_queued(4).build().unwrap();
+    ///     let mut later = Vec::new();
+    ///     let mut futures = Vec::new();
+    ///     for page in 0..100 {
+    ///         match pool.try_submit(render, (page,)) {
+    ///             Ok(fut) => futures.push(fut),
+    ///             Err(refused) if refused.is_queue_full() => later.push(refused.into_inner()),
+    ///             Err(refused) => panic!("{refused}"), // shut down or broken
+    ///         }
+    ///     }
+    ///     println!("{} queued, {} for later", futures.len(), later.len());
+    /// }
+    /// ```
+    pub fn try_submit<J: Job>(
+        &self,
+        job: J,
+        args: J::Args,
+    ) -> Result<PoolFuture<J::Output>, SubmitError<J::Args>> {
+        #[cfg(unix)]
+        return match self.shared.try_reserve() {
+            Ok(reservation) => Ok(submit_holding(
+                &self.shared,
+                job,
+                args,
+                &SubmitOptions::default(),
+                reservation,
+            )),
+            Err(pool::NoRoom::Full) => Err(SubmitError::queue_full(args)),
+            Err(pool::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
+        };
+        #[cfg(not(unix))]
+        {
+            let _ = (job, args);
+            match self.never {}
+        }
+    }
+
+    /// Like [`submit`](Self::submit), but awaits room in the queue without blocking the thread:
+    /// the submit for async code on a pool built with
+    /// [`max_queued`](ProcessPoolBuilder::max_queued). Without `max_queued` it is `submit`,
+    /// ready at the first poll.
+    ///
+    /// Submitters waiting for room are served first come, first served. Cancel-safe: dropping
+    /// the future while it waits (a `select!`, a timeout) gives up its place in line, or the
+    /// place granted to it meanwhile, to the next one, and drops the arguments unsent. After
+    /// [`shutdown`](Self::shutdown) (or once the pool is broken) it resolves at once to a
+    /// `PoolFuture` already done with the error, as `submit` does; so do waiters when the pool
+    /// shuts down. The arguments are serialized once room is found.
+    ///
+    /// The returned `PoolFuture` can be awaited in turn (it is `IntoFuture`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use poolbridge::ProcessPoolExecutor;
+    ///
+    /// #[poolbridge::job]
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = ProcessPoolExecutor::builder().max_workers(2).max_queued(4).build().unwrap();
+    ///     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    ///     let sum = rt.block_on(async {
+    ///         let mut futures = Vec::new();
+    ///         for n in 0..100 {
+    ///             // Suspends this task (never the runtime's thread) while 4 jobs wait.
+    ///             futures.push(pool.submit_async(square, (n,)).await);
+    ///         }
+    ///         let mut sum = 0;
+    ///         for f in futures {
+    ///             sum += f.await.unwrap();
+    ///         }
+    ///         sum
+    ///     });
+    ///     assert_eq!(sum, 328_350);
+    /// }
+    /// ```
+    pub async fn submit_async<J: Job>(&self, job: J, args: J::Args) -> PoolFuture<J::Output> {
+        #[cfg(unix)]
+        return match self.shared.reserve().await {
+            Ok(reservation) => submit_holding(
+                &self.shared,
+                job,
+                args,
+                &SubmitOptions::default(),
+                reservation,
+            ),
+            Err(err) => failed(err),
+        };
+        #[cfg(not(unix))]
+        {
+            let _ = (job, args);
+            match self.never {}
+        }
+    }
+
     /// Runs `job` on every item, in worker processes, and yields the results in input order:
     /// Python's `Executor.map`. Every item is submitted at once; see
     /// [`map_with`](Self::map_with) for a bound on the jobs in flight or on the whole iteration.
@@ -499,6 +627,56 @@ impl ProcessPoolExecutor {
         }
     }
 
+    /// Shuts down, then waits at most `timeout` for the jobs to end and the worker processes to
+    /// exit: tokio's `Runtime::shutdown_timeout`, as
+    /// [`ThreadPoolExecutor::shutdown_timeout`](crate::ThreadPoolExecutor::shutdown_timeout).
+    /// Returns `true` if every job ended, every worker process exited and was reaped, and the
+    /// pool's threads ended, in time.
+    ///
+    /// Like `shutdown(wait = false, cancel_futures = false)` followed by a bounded wait: queued
+    /// jobs still run (call `shutdown(false, true)` first to cancel them). When the time is up,
+    /// what still runs is left to finish: the running jobs are not interrupted, their futures
+    /// complete as usual, and each worker exits as soon as no job is left for it (the pool
+    /// closes its end of the socket; a pool thread reaps it). Dropping the executor then no
+    /// longer waits for them. No worker outlives this process even so: if it exits first, each
+    /// worker sees its parent gone (the socket hangs up; on Linux, `PR_SET_PDEATHSIG` too) and
+    /// kills its own process group, job included.
+    ///
+    /// A running job cannot see [`cancelled()`](crate::cancelled()) (it runs in another
+    /// process): give jobs a [`timeout`](SubmitOptions::timeout) to bound how long they may run.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// #[poolbridge::job]
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+    ///     let quick = pool.submit(nap, (1,));
+    ///     let slow = pool.submit(nap, (2_000,));
+    ///     assert!(!pool.shutdown_timeout(Duration::from_millis(500)), "the slow job still runs");
+    ///     assert_eq!(quick.result(), Ok(1));
+    ///     drop(pool); // returns at once; the slow job goes on
+    ///     assert_eq!(slow.join(), Ok(2_000));
+    /// }
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        #[cfg(unix)]
+        return self.shared.shutdown_timeout(timeout);
+        #[cfg(not(unix))]
+        {
+            let _ = timeout;
+            match self.never {}
+        }
+    }
+
     /// The pids of the worker processes alive now (started lazily, replaced when they die or
     /// reach `max_tasks_per_child`). Not in Python's API; useful for monitoring, and to check
     /// that nothing outlives the pool.
@@ -522,6 +700,44 @@ impl ProcessPoolExecutor {
     pub fn worker_pids(&self) -> Vec<u32> {
         #[cfg(unix)]
         return self.shared.pids();
+        #[cfg(not(unix))]
+        match self.never {}
+    }
+
+    /// A snapshot of what the pool is doing, as
+    /// [`ThreadPoolExecutor::metrics`](crate::ThreadPoolExecutor::metrics) gives for threads:
+    /// see [`PoolMetrics`] for what each field means for worker processes (`threads` counts
+    /// worker processes, `stolen` stays 0).
+    ///
+    /// The counters are plain integers under the pool's lock, added to where each event already
+    /// holds it (a few additions per job, beside a socket round trip per job), and read
+    /// together under it: the fields of one snapshot agree with each other (but
+    /// `waiting_submits`, read just before).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn parse(n: i64) -> i64 {
+    ///     assert!(n >= 0, "negative input");
+    ///     n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(2);
+    ///     let futures: Vec<_> = (-2..8).map(|n| pool.submit(parse, (n,))).collect();
+    ///     futures.iter().for_each(|f| f.wait());
+    ///     let m = pool.metrics();
+    ///     assert_eq!((m.completed, m.panicked), (8, 2));
+    ///     assert_eq!((m.queued, m.running), (0, 0));
+    ///     assert!(m.spawned >= 1 && m.threads <= 2);
+    ///     println!("{m:?}");
+    /// }
+    /// ```
+    pub fn metrics(&self) -> PoolMetrics {
+        #[cfg(unix)]
+        return self.shared.metrics();
         #[cfg(not(unix))]
         match self.never {}
     }
@@ -554,7 +770,9 @@ impl Default for ProcessPoolExecutor {
 impl Drop for ProcessPoolExecutor {
     /// `shutdown(wait = true, cancel_futures = false)`. While the thread panics, the pool does not
     /// wait for running jobs: it cancels the queued ones, kills the workers (their jobs resolve
-    /// to [`FutureError::BrokenPool`]) and reaps them.
+    /// to [`FutureError::BrokenPool`]) and reaps them. After a
+    /// [`shutdown_timeout`](Self::shutdown_timeout) that ran out, it does not wait for the jobs
+    /// left running either (`shutdown(wait = false, ..)`): they finish on their own.
     fn drop(&mut self) {
         #[cfg(unix)]
         if std::thread::panicking() {
@@ -562,7 +780,8 @@ impl Drop for ProcessPoolExecutor {
                 "the pool was dropped while its owner panicked; the job's worker was killed",
             );
         } else {
-            self.shared.shutdown(true, false);
+            let wait = !self.shared.is_detached();
+            self.shared.shutdown(wait, false);
         }
     }
 }
@@ -620,6 +839,7 @@ pub struct ProcessPoolBuilder {
     job_timeout: Option<Duration>,
     program: Option<PathBuf>,
     start_timeout: Duration,
+    max_queued: Option<usize>,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -631,6 +851,7 @@ impl Default for ProcessPoolBuilder {
             job_timeout: None,
             program: None,
             start_timeout: DEFAULT_START_TIMEOUT,
+            max_queued: None,
         }
     }
 }
@@ -755,13 +976,74 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// Bounds the jobs waiting for a worker process: back-pressure for a producer faster than
+    /// the pool, as [`ThreadPoolBuilder::max_queued`](crate::ThreadPoolBuilder::max_queued)
+    /// does for threads. Without it (the default, as in Python) the parent's queue, with the
+    /// encoded arguments of every job, grows without limit.
+    ///
+    /// With `max_queued(n)`, a job holds a place from its submit until it leaves the parent's
+    /// queue: when it is written to a worker (a job sent ahead of its turn has left too, see
+    /// [`ProcessPoolExecutor`]), or is cancelled (its place is free at once), or refused. So at
+    /// most `n` jobs wait in the parent while the workers are busy:
+    ///
+    /// * [`submit`](ProcessPoolExecutor::submit) and
+    ///   [`submit_with`](ProcessPoolExecutor::submit_with) block the calling thread while `n`
+    ///   jobs wait;
+    /// * [`submit_async`](ProcessPoolExecutor::submit_async) awaits room without blocking the
+    ///   thread;
+    /// * [`try_submit`](ProcessPoolExecutor::try_submit) hands the arguments back in a
+    ///   [`SubmitError`] whose [`is_queue_full`](SubmitError::is_queue_full) is `true`.
+    ///
+    /// Waiting submitters get room first come, first served. `n` counts waiting jobs only: each
+    /// worker also holds the job it runs and the one or few sent ahead. `0` is refused by
+    /// `build`.
+    ///
+    /// # Caveats
+    ///
+    /// * [`map`](ProcessPoolExecutor::map) and [`map_with`](ProcessPoolExecutor::map_with)
+    ///   submit with `submit`: they block the calling thread while the queue is full.
+    /// * Jobs sent ahead to a worker that dies before reaching them go back to the head of the
+    ///   queue without taking a place (they had theirs): for a moment the queue may hold more
+    ///   than `n`.
+    /// * A submit from a done callback waits like any other (the callback's pool thread has
+    ///   handed its duties to another thread, so the queue still drains).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn checksum(block: Vec<u8>) -> u64 {
+    ///     block.iter().map(|&b| u64::from(b)).sum()
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::builder()
+    ///         .max_workers(2)
+    ///         .max_queued(8)
+    ///         .build()
+    ///         .unwrap();
+    ///     // However fast blocks are read, at most 8 wait in memory for a worker.
+    ///     let futures: Vec<_> = (0..1_000u32)
+    ///         .map(|i| pool.submit(checksum, (i.to_le_bytes().to_vec(),)))
+    ///         .collect();
+    ///     assert!(pool.metrics().queued <= 8);
+    ///     let total: u64 = futures.into_iter().map(|f| f.join().unwrap()).sum();
+    ///     println!("{total}");
+    /// }
+    /// ```
+    pub fn max_queued(mut self, n: usize) -> Self {
+        self.max_queued = Some(n);
+        self
+    }
+
     /// Builds the pool. No process is started until the first job is submitted.
     ///
     /// # Errors
     ///
-    /// If `max_workers` or `max_tasks_per_child` is 0, if the initializer is not a registered
-    /// job, if the current executable cannot be found (and no `program` was set), or on a
-    /// platform other than Unix (Linux, macOS): the message names the setting.
+    /// If `max_workers`, `max_tasks_per_child` or `max_queued` is 0, if the initializer is not a
+    /// registered job, if the current executable cannot be found (and no `program` was set), or
+    /// on a platform other than Unix (Linux, macOS): the message names the setting.
     ///
     /// # Examples
     ///
@@ -782,6 +1064,12 @@ impl ProcessPoolBuilder {
         if self.max_tasks_per_child == Some(0) {
             return Err(BuildError::new(
                 "max_tasks_per_child must be greater than 0 (ProcessPoolBuilder::max_tasks_per_child(0))",
+            ));
+        }
+        if self.max_queued == Some(0) {
+            return Err(BuildError::new(
+                "max_queued must be at least 1 (it bounds the jobs waiting for a worker process), \
+                 got 0 (ProcessPoolBuilder::max_queued(0))",
             ));
         }
         #[cfg(unix)]
@@ -817,6 +1105,7 @@ impl ProcessPoolBuilder {
                 program,
                 start_timeout: self.start_timeout,
                 registry,
+                max_queued: self.max_queued,
             };
             Ok(ProcessPoolExecutor {
                 shared: pool::Shared::new(config),
@@ -840,11 +1129,12 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("job_timeout", &self.job_timeout)
             .field("program", &self.program)
             .field("start_timeout", &self.start_timeout)
+            .field("max_queued", &self.max_queued)
             .finish()
     }
 }
 
-/// Encodes a call and hands it to the pool.
+/// Waits for a place in the queue (a pool with `max_queued`), then submits.
 #[cfg(unix)]
 fn submit<J: Job>(
     shared: &Arc<pool::Shared>,
@@ -852,7 +1142,33 @@ fn submit<J: Job>(
     args: J::Args,
     options: &SubmitOptions,
 ) -> PoolFuture<J::Output> {
+    match shared.reserve_blocking() {
+        Ok(reservation) => submit_holding(shared, job, args, options, reservation),
+        Err(err) => failed(err),
+    }
+}
+
+/// A future already done with `err`.
+#[cfg(unix)]
+fn failed<O: Send + 'static>(err: FutureError) -> PoolFuture<O> {
     let (promise, fut) = Promise::new();
+    let _ = promise.set_error(err);
+    fut
+}
+
+/// Encodes a call and hands it to the pool. The job holds `reservation`, its place in a
+/// bounded queue (see `pool::Place`), shared with its future (a cancel gives it back).
+#[cfg(unix)]
+fn submit_holding<J: Job>(
+    shared: &Arc<pool::Shared>,
+    job: J,
+    args: J::Args,
+    options: &SubmitOptions,
+    reservation: Option<Arc<Reservation>>,
+) -> PoolFuture<J::Output> {
+    let (promise, fut) = Promise::with_permit(reservation.clone());
+    // Given back if the call fails before it is queued.
+    let place = pool::Place::new(reservation);
     let name = job.name();
     if let Some(err) = shared.closed_error() {
         let _ = promise.set_error(err);
@@ -885,7 +1201,7 @@ fn submit<J: Job>(
         name,
         outcome: None,
     });
-    shared.submit(frame, pool::Job::new(name, timeout, done));
+    shared.submit(frame, pool::Job::new(name, timeout, done).holding(place));
     fut
 }
 
@@ -902,6 +1218,10 @@ impl<O: DeserializeOwned + Send + 'static> pool::Completion for Typed<O> {
         self.promise
             .as_ref()
             .is_some_and(Promise::set_running_or_notify_cancel)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.promise.as_ref().is_some_and(Promise::is_cancelled)
     }
 
     fn decode(&mut self, outcome: Result<&[u8], FutureError>) {

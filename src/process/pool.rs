@@ -3,6 +3,13 @@
 //!
 //! One lock (`Shared::state`) guards the queue and every worker's phase; no user code and no
 //! blocking I/O runs under it (the exceptions, `kill(2)` and a condvar notify, do not block).
+//! The counters of [`PoolMetrics`] are plain integers under that lock too: every event they count
+//! already takes it, and a process job costs microseconds, not nanoseconds.
+//!
+//! With `max_queued`, a queued job holds a [`Place`] (a reservation of the thread pool's
+//! `backpressure::Permits`), given back when it leaves the queue: sent to a worker (sent ahead
+//! too), cancelled, or refused. Giving it back may wake a waiting submitter (a waker: the
+//! runtime's code), so it happens after the lock is released, never under it.
 
 use std::cell::Cell;
 use std::cmp::Reverse;
@@ -18,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{FutureError, PanicError};
 use crate::future::RunHooks;
+use crate::pool::PoolMetrics;
+use crate::pool::backpressure::{self, Permit, Permits, Reservation};
 use crate::process::child::{self, Spawner};
 use crate::process::job::Registry;
 use crate::process::start;
@@ -60,6 +69,8 @@ pub(crate) struct Config {
     pub(crate) program: PathBuf,
     pub(crate) start_timeout: Duration,
     pub(crate) registry: &'static Registry,
+    /// The most jobs waiting for a worker (`ProcessPoolBuilder::max_queued`); `None`: no bound.
+    pub(crate) max_queued: Option<usize>,
 }
 
 /// The typed end of a job: its promise and how to decode its output.
@@ -71,6 +82,40 @@ pub(crate) trait Completion: Send {
     /// Publishes the decoded outcome: wakes waiters, runs the done callbacks on this thread
     /// after `hooks.before_user_code()`.
     fn publish(self: Box<Self>, hooks: &mut dyn RunHooks);
+    /// `true` if the future was cancelled (read under the lock: runs no user code): a full
+    /// bounded queue drops such entries (`purge_cancelled`), and a broken pool counts them in
+    /// [`PoolMetrics::cancelled`]. The default, `false`, only keeps such entries until a
+    /// worker's turn drops them.
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A job's place in the queue of a pool with `max_queued` (empty without the bound, or once
+/// given back). The job's future holds the same reservation and gives it back if it is
+/// cancelled while queued; a reservation is given back once.
+///
+/// Given back when dropped, which may wake a waiting submitter: drop it outside the state lock
+/// (`take` it out of a job that leaves the queue under the lock).
+#[derive(Default)]
+pub(crate) struct Place(Option<Arc<Reservation>>);
+
+impl Place {
+    pub(crate) fn new(reservation: Option<Arc<Reservation>>) -> Place {
+        Place(reservation)
+    }
+
+    fn take(&mut self) -> Place {
+        Place(self.0.take())
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Some(reservation) = self.0.take() {
+            reservation.release();
+        }
+    }
 }
 
 /// A submitted job.
@@ -80,6 +125,8 @@ pub(crate) struct Job {
     pub(crate) done: Box<dyn Completion>,
     /// Requeued once already after its worker died before receiving it.
     retried: bool,
+    /// Its place in a bounded queue, until it leaves the queue.
+    place: Place,
 }
 
 impl Job {
@@ -93,11 +140,20 @@ impl Job {
             timeout,
             done,
             retried: false,
+            place: Place::default(),
         }
     }
 
-    /// Ends the job with `err` (it never ran, or its worker died). Callbacks run here.
+    /// The job holds `place` while it is queued (a pool with `max_queued`).
+    pub(crate) fn holding(mut self, place: Place) -> Job {
+        self.place = place;
+        self
+    }
+
+    /// Ends the job with `err` (it never ran, or its worker died). Callbacks run here, after
+    /// the job's place, if it still holds one, was given back (a callback may block).
     fn fail(mut self, err: FutureError, hooks: &mut dyn RunHooks) {
+        drop(self.place.take());
         self.done.decode(Err(err));
         self.done.publish(hooks);
     }
@@ -245,6 +301,25 @@ struct State {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     timer_thread: bool,
     next_seq: u64,
+    /// `shutdown_timeout` gave up waiting: dropping the executor does not wait either.
+    detached: bool,
+    /// What `PoolMetrics` counts (see `Shared::metrics`).
+    counts: Counts,
+}
+
+/// The counters of [`PoolMetrics`], under the state lock.
+#[derive(Default)]
+struct Counts {
+    /// Worker processes that completed the handshake.
+    spawned: u64,
+    /// Of those, the ones reaped (exited for any reason).
+    retired: u64,
+    /// Jobs whose worker answered with a value.
+    completed: u64,
+    /// Jobs whose worker answered with a panic.
+    panicked: u64,
+    /// Jobs cancelled before they were sent to a worker.
+    cancelled: u64,
 }
 
 pub(crate) struct Shared {
@@ -257,6 +332,8 @@ pub(crate) struct Shared {
     /// The timer thread waits here for the next deadline.
     timer_cv: Condvar,
     spawner: Spawner,
+    /// The places of a pool with `max_queued`, and the submitters waiting for one.
+    permits: Option<Arc<Permits>>,
 }
 
 thread_local! {
@@ -271,7 +348,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn new(config: Config) -> Arc<Shared> {
         Arc::new(Shared {
-            config,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 workers: Vec::new(),
@@ -286,11 +362,15 @@ impl Shared {
                 timers: BinaryHeap::new(),
                 timer_thread: false,
                 next_seq: 0,
+                detached: false,
+                counts: Counts::default(),
             }),
             spare_cv: Condvar::new(),
             ended_cv: Condvar::new(),
             timer_cv: Condvar::new(),
             spawner: Spawner::new(),
+            permits: config.max_queued.map(|n| Arc::new(Permits::new(n))),
+            config,
         })
     }
 
@@ -303,9 +383,70 @@ impl Shared {
         closed_error(&self.state().closed)
     }
 
-    /// Queues `job` (its `CALL` frame encoded), or hands it straight to an idle worker.
-    pub(crate) fn submit(self: &Arc<Self>, frame: Vec<u8>, job: Job) {
+    /// A place in the queue for a job about to be submitted, waiting for one (blocking the
+    /// calling thread) while `max_queued` jobs wait. `Ok(None)`: the pool has no bound. `Err`:
+    /// the pool is closed, or closed while this thread waited.
+    pub(crate) fn reserve_blocking(&self) -> Result<Option<Arc<Reservation>>, FutureError> {
+        let Some(permits) = self.bound()? else {
+            return Ok(None);
+        };
+        match permits.acquire_blocking() {
+            Ok(()) => Ok(Some(Arc::new(Reservation::new(permits)))),
+            Err(backpressure::Closed) => Err(self.closed_or_shutdown()),
+        }
+    }
+
+    /// [`reserve_blocking`](Self::reserve_blocking) without the wait.
+    pub(crate) fn try_reserve(&self) -> Result<Option<Arc<Reservation>>, NoRoom> {
+        let Some(permits) = self.bound().map_err(NoRoom::Closed)? else {
+            return Ok(None);
+        };
+        if permits.try_acquire() {
+            Ok(Some(Arc::new(Reservation::new(permits))))
+        } else {
+            Err(NoRoom::Full)
+        }
+    }
+
+    /// [`reserve_blocking`](Self::reserve_blocking) that awaits the place without blocking the
+    /// thread: first come, first served; dropped while it waits, it leaves no reservation
+    /// behind (see `backpressure::Acquire`).
+    pub(crate) async fn reserve(&self) -> Result<Option<Arc<Reservation>>, FutureError> {
+        let Some(permits) = self.bound()? else {
+            return Ok(None);
+        };
+        match permits.acquire().await {
+            Ok(()) => Ok(Some(Arc::new(Reservation::new(permits)))),
+            Err(backpressure::Closed) => Err(self.closed_or_shutdown()),
+        }
+    }
+
+    /// The permits of a bounded pool (`None` without the bound), or the error of a closed one.
+    fn bound(&self) -> Result<Option<&Arc<Permits>>, FutureError> {
+        match self.closed_error() {
+            Some(err) => Err(err),
+            None => Ok(self.permits.as_ref()),
+        }
+    }
+
+    fn closed_or_shutdown(&self) -> FutureError {
+        self.closed_error().unwrap_or(FutureError::Shutdown)
+    }
+
+    /// The pool closed (shut down, broken): submitters waiting for a place wake up and refuse
+    /// their jobs. Called without the state lock (it wakes them).
+    fn refuse_waiting_submits(&self) {
+        if let Some(permits) = &self.permits {
+            permits.close();
+        }
+    }
+
+    /// Queues `job` (its `CALL` frame encoded), or hands it straight to an idle worker. The job
+    /// holds its place (if the pool is bounded) until it leaves the queue.
+    pub(crate) fn submit(self: &Arc<Self>, frame: Vec<u8>, mut job: Job) {
         let frame = Arc::new(frame);
+        // Declared before the guard, so dropped after the lock is released.
+        let _purged;
         let mut st = self.state();
         if let Some(err) = closed_error(&st.closed) {
             drop(st);
@@ -313,15 +454,22 @@ impl Shared {
             return;
         }
         if let Some(id) = st.idle.pop() {
+            // It never waits in the queue: its place is free again once the lock is released.
+            let place = job.place.take();
             if !job.done.start() {
                 st.idle.push(id);
+                st.counts.cancelled += 1;
+                drop(st);
+                drop(place);
                 return;
             }
             let (conn, seq) = self.dispatch(&mut st, id, job, Arc::clone(&frame));
             drop(st);
+            drop(place);
             self.send(&conn, id, seq, &frame);
             return;
         }
+        _purged = self.purge_cancelled(&mut st);
         st.queue.push_back(Queued { frame, job });
         if st.queue.len() > st.starting && st.live < self.config.max_workers {
             st.live += 1;
@@ -333,6 +481,7 @@ impl Shared {
                     // No worker will ever take the queue: fail it.
                     let failed = self.break_locked(&mut st, reason.clone());
                     drop(st);
+                    self.refuse_waiting_submits();
                     for queued in failed {
                         queued
                             .job
@@ -341,6 +490,31 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// In a bounded pool whose queue is full, drops the entries of the jobs cancelled while
+    /// queued (their places were given back by the cancel), for the caller to drop outside the
+    /// lock. Otherwise a producer that cancels and resubmits while every worker is busy would
+    /// pile up dead entries, each with its encoded arguments, past `max_queued`: the growth the
+    /// bound exists to stop. A scan of at most about `max_queued` entries, only when full.
+    fn purge_cancelled(&self, st: &mut State) -> Vec<Queued> {
+        let full = self
+            .config
+            .max_queued
+            .is_some_and(|max| st.queue.len() >= max);
+        if !full {
+            return Vec::new();
+        }
+        let mut cancelled = Vec::new();
+        for queued in std::mem::take(&mut st.queue) {
+            if queued.job.done.is_cancelled() {
+                cancelled.push(queued);
+            } else {
+                st.queue.push_back(queued);
+            }
+        }
+        st.counts.cancelled += cancelled.len() as u64;
+        cancelled
     }
 
     /// Gives `job` (started) to worker `id`, to run now or after the jobs it was already sent.
@@ -394,13 +568,20 @@ impl Shared {
         }
     }
 
-    /// The next queued job that was not cancelled meanwhile, marked running.
-    fn pop_job(st: &mut State) -> Option<Queued> {
-        while let Some(queued) = st.queue.pop_front() {
+    /// The next queued job that was not cancelled meanwhile, marked running. The places of the
+    /// jobs taken from the queue go to `freed`, to be given back once the lock is released.
+    fn pop_job(st: &mut State, freed: &mut Vec<Place>) -> Option<Queued> {
+        while let Some(mut queued) = st.queue.pop_front() {
+            let place = queued.job.place.take();
+            if place.0.is_some() {
+                freed.push(place);
+            }
             if queued.job.done.start() {
                 return Some(queued);
             }
-            // Cancelled while queued: its future is already done; dropping runs no user code.
+            // Cancelled while queued: its future is already done (and its place was given back
+            // then); dropping it runs no user code.
+            st.counts.cancelled += 1;
         }
         None
     }
@@ -508,12 +689,14 @@ impl Shared {
                 let err = closed_error(&st.closed).expect("broken");
                 self.notify_ended(&st);
                 drop(st);
+                self.refuse_waiting_submits();
                 for queued in failed {
                     queued.job.fail(err.clone(), &mut ());
                 }
                 return None;
             }
         };
+        st.counts.spawned += 1;
         let conn = Arc::new(Conn {
             pid: started.child.id(),
             stream: started.stream,
@@ -574,7 +757,7 @@ impl Shared {
                 if holds > 0 && st.queue.len() <= st.starting {
                     break;
                 }
-                let Some(queued) = Self::pop_job(st) else {
+                let Some(queued) = Self::pop_job(st, &mut next.freed) else {
                     break;
                 };
                 let (_, seq) = self.dispatch(st, id, queued.job, Arc::clone(&queued.frame));
@@ -606,6 +789,8 @@ impl Shared {
         if next.retire {
             conn.close();
         }
+        // Room in the queue for waiting submitters (woken here, outside the lock).
+        drop(next.freed);
     }
 
     /// Reads one frame of worker `id` and acts on it. Returns this thread's next duty.
@@ -642,6 +827,11 @@ impl Shared {
             if slot.timed_out.is_none() {
                 self.arm_timer(&mut st, id, seq, timeout);
             }
+        }
+        match status {
+            Some(wire::OK) => st.counts.completed += 1,
+            Some(wire::PANICKED) => st.counts.panicked += 1,
+            _ => {}
         }
         let next = self.next_for(&mut st, id);
         drop(st);
@@ -704,6 +894,7 @@ impl Shared {
         let mut st = self.state();
         let slot = st.workers[id].take().expect("a live worker");
         st.live -= 1;
+        st.counts.retired += 1;
         let mut failed = None;
         let mut resend = Vec::new();
         let mut jobs = slot.jobs;
@@ -811,7 +1002,10 @@ impl Shared {
             st.closed = Closed::Broken(reason);
         }
         self.retire_idle(st);
-        st.queue.drain(..).collect()
+        let failed: Vec<Queued> = st.queue.drain(..).collect();
+        let cancelled = failed.iter().filter(|q| q.job.done.is_cancelled()).count();
+        st.counts.cancelled += cancelled as u64;
+        failed
     }
 
     fn retire_idle(&self, st: &mut State) {
@@ -904,11 +1098,13 @@ impl Shared {
         } else {
             Vec::new()
         };
+        st.counts.cancelled += cancelled.len() as u64;
         if st.queue.is_empty() {
             self.retire_idle(&mut st);
         }
         self.notify_ended(&st);
         drop(st);
+        self.refuse_waiting_submits();
         for queued in cancelled {
             queued.job.fail(FutureError::Cancelled, &mut ());
         }
@@ -926,6 +1122,7 @@ impl Shared {
         }
         st.terminating = Some(reason.to_owned());
         let cancelled: Vec<Queued> = st.queue.drain(..).collect();
+        st.counts.cancelled += cancelled.len() as u64;
         self.retire_idle(&mut st);
         for slot in st.workers.iter().flatten() {
             if slot.phase != Phase::Dead {
@@ -934,6 +1131,7 @@ impl Shared {
         }
         self.notify_ended(&st);
         drop(st);
+        self.refuse_waiting_submits();
         for queued in cancelled {
             queued.job.fail(FutureError::Cancelled, &mut ());
         }
@@ -941,9 +1139,34 @@ impl Shared {
         self.wait_ended(false);
     }
 
+    /// `shutdown_timeout(timeout)` (tokio's): shuts down without cancelling the queue, then
+    /// waits at most `timeout` for every job to end, every worker to be reaped and every pool
+    /// thread to exit. Returns `true` if all ended; otherwise the rest goes on detached (see
+    /// `ProcessPoolExecutor::shutdown_timeout`) and dropping the executor no longer waits.
+    pub(crate) fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        let deadline = crate::future::deadline_after(timeout);
+        self.shutdown(false, false);
+        let ended = self.wait_ended_until(true, Some(deadline));
+        if !ended {
+            self.state().detached = true;
+        }
+        ended
+    }
+
+    /// `true` once `shutdown_timeout` gave up waiting.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.state().detached
+    }
+
     /// Waits until every worker is reaped and, with `threads`, every pool thread has exited
     /// (except the calling thread, if it is one of them: a done callback may shut the pool down).
     fn wait_ended(&self, threads: bool) {
+        self.wait_ended_until(threads, None);
+    }
+
+    /// [`wait_ended`](Self::wait_ended), giving up at `deadline`. Returns `true` if everything
+    /// ended.
+    fn wait_ended_until(&self, threads: bool, deadline: Option<Instant>) -> bool {
         let mine = POOL_THREAD.with(Cell::get) == self as *const Shared as usize;
         let allowed = if threads {
             usize::from(mine)
@@ -952,11 +1175,49 @@ impl Shared {
         };
         let mut st = self.state();
         while st.live > 0 || st.threads > allowed {
-            st = self
-                .ended_cv
-                .wait(st)
-                .unwrap_or_else(PoisonError::into_inner);
+            st = match deadline {
+                None => self
+                    .ended_cv
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.ended_cv
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
+        true
+    }
+
+    /// A snapshot for `ProcessPoolExecutor::metrics`, read under the state lock (so the gauges
+    /// agree with each other, unlike the thread pool's).
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let waiting_submits = self.permits.as_ref().map_or(0, |p| p.waiting());
+        let st = self.state();
+        let mut m = PoolMetrics {
+            idle: st.idle.len(),
+            queued: st.queue.len(),
+            completed: st.counts.completed,
+            panicked: st.counts.panicked,
+            cancelled: st.counts.cancelled,
+            spawned: st.counts.spawned,
+            retired: st.counts.retired,
+            waiting_submits,
+            ..PoolMetrics::default()
+        };
+        for slot in st.workers.iter().flatten() {
+            if slot.phase != Phase::Dead {
+                m.threads += 1;
+            }
+            m.running += slot.jobs.len();
+        }
+        m
     }
 
     /// Counts for `Debug` and the accessors: `(live workers, idle workers, queued jobs)`.
@@ -987,11 +1248,21 @@ enum Death {
     Protocol(u8),
 }
 
-/// What a worker does after its job (see `next_for`): calls to send, then maybe retire.
+/// What a worker does after its job (see `next_for`): calls to send, then maybe retire, and
+/// the places of the jobs taken from the queue to give back.
 #[derive(Default)]
 struct Next {
     sends: Vec<(u64, Frame)>,
     retire: bool,
+    freed: Vec<Place>,
+}
+
+/// Why [`Shared::try_reserve`] found no place.
+pub(crate) enum NoRoom {
+    /// `max_queued` jobs wait.
+    Full,
+    /// The pool is shut down or broken.
+    Closed(FutureError),
 }
 
 fn closed_error(closed: &Closed) -> Option<FutureError> {
