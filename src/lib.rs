@@ -103,6 +103,8 @@ mod map;
 mod pool;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(all(unix, feature = "nats"))]
+pub mod remote;
 mod signal;
 mod unwind;
 mod wait;
@@ -129,6 +131,8 @@ pub use crate::pool::{
 pub use crate::process::__private;
 #[cfg(feature = "process")]
 pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
+#[cfg(all(unix, feature = "nats"))]
+pub use crate::remote::{RemoteBuilder, RemoteExecutor, ServeOptions};
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
