@@ -69,8 +69,16 @@ fn main() {
         assert_eq!(value, i + 1);
     }
     samples.sort();
-    emit("roundtrip_p50", percentile(&samples, 0.5).as_secs_f64() * 1e6, "µs");
-    emit("roundtrip_p99", percentile(&samples, 0.99).as_secs_f64() * 1e6, "µs");
+    emit(
+        "roundtrip_p50",
+        percentile(&samples, 0.5).as_secs_f64() * 1e6,
+        "µs",
+    );
+    emit(
+        "roundtrip_p99",
+        percentile(&samples, 0.99).as_secs_f64() * 1e6,
+        "µs",
+    );
 
     let jobs = 10_000u64;
     let runs = if quick { 1 } else { 3 };

@@ -607,17 +607,15 @@ impl fmt::Display for WorkerExit {
             if let Some(job) = &self.job {
                 write!(f, " while running `{job}`")?;
             }
-            let times = if attempts == 1 { "once" } else { "times" };
             if attempts == 1 {
-                write!(
-                    f,
-                    "; the job was delivered {times} and its host was lost: max_deliver (1) \
-                     allows no other delivery"
+                f.write_str(
+                    "; the job was delivered once and its host was lost: max_deliver (1) allows \
+                     no other delivery",
                 )
             } else {
                 write!(
                     f,
-                    "; the job was delivered {attempts} {times} and its host was lost each time: \
+                    "; the job was delivered {attempts} times and its host was lost each time: \
                      max_deliver ({attempts}) allows no other delivery"
                 )
             }

@@ -232,7 +232,11 @@ fn max_deliver_exhaustion_fails_with_worker_died() {
     assert_eq!(exit.attempts(), Some(2), "{err}");
     assert_eq!(exit.host(), Some("doomed-1"), "{err}");
     assert!(exit.job().unwrap().ends_with("kill_my_host"));
-    assert!(err.to_string().contains("max_deliver"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("was delivered 2 times and its host was lost each time: max_deliver (2)"),
+        "{err}"
+    );
     assert_eq!(hosts.len(), 3, "two hosts lost, a third gives up");
 }
 

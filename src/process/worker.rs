@@ -94,7 +94,8 @@ fn is_worker() -> bool {
 /// workers are this program re-run).
 #[cfg_attr(not(feature = "nats"), allow(dead_code))]
 pub(crate) fn init_called() -> bool {
-    // ORDERING: Relaxed: set earlier on this same thread (the top of main) or never.
+    // ORDERING: Relaxed: set at the top of main, on this thread or before this thread was
+    // spawned (the spawn orders it), or never.
     INIT_CALLED.load(Ordering::Relaxed)
 }
 
