@@ -720,14 +720,36 @@ impl Session {
         let shared = Arc::clone(&self.shared);
         let js = self.js.clone();
         tokio::spawn(async move {
-            if let Err(reason) = confirm(&js, &shared, &out, first).await {
-                let key = out.key;
-                let failed = Arc::clone(&shared);
-                shared.completer.push(Box::new(move |hooks| {
-                    failed.fail(key, FutureError::BrokenPool(reason), hooks);
-                }));
-            }
+            // Should this task panic (a bug), the guard fails the job instead of leaving its
+            // future pending forever.
+            let mut guard = FailOnDrop {
+                shared: Arc::clone(&shared),
+                key: out.key,
+                reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+            };
+            let outcome = confirm(&js, &shared, &out, first).await;
+            guard.reason = outcome.err();
         });
+    }
+}
+
+/// Fails job `key` with `reason` (if any) when dropped: at the end of its publication task,
+/// normally or by a panic.
+struct FailOnDrop {
+    shared: Arc<Shared>,
+    key: usize,
+    reason: Option<String>,
+}
+
+impl Drop for FailOnDrop {
+    fn drop(&mut self) {
+        if let Some(reason) = self.reason.take() {
+            let key = self.key;
+            let shared = Arc::clone(&self.shared);
+            self.shared.completer.push(Box::new(move |hooks| {
+                shared.fail(key, FutureError::BrokenPool(reason), hooks);
+            }));
+        }
     }
 }
 

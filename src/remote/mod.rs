@@ -1064,3 +1064,38 @@ pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, RemoteErro
     };
     host::serve(url, settings, options.nats.connection)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_executor_is_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<RemoteExecutor>();
+        send_sync::<RemoteError>();
+        fn send<T: Send>() {}
+        send::<RemoteBuilder>();
+        send::<ServeOptions>();
+    }
+
+    #[test]
+    fn settings_are_checked_before_connecting() {
+        let err = RemoteExecutor::builder()
+            .ack_wait(Duration::ZERO)
+            .connect("nats://127.0.0.1:1")
+            .unwrap_err();
+        assert!(err.message().contains("greater than zero"), "{err}");
+        let err = serve("nats://127.0.0.1:1", ServeOptions::default().workers(0)).unwrap_err();
+        assert!(err.message().contains("greater than 0"), "{err}");
+        let err = serve(
+            "nats://127.0.0.1:1",
+            ServeOptions::default().subject_prefix("a b"),
+        )
+        .unwrap_err();
+        assert!(err.message().contains("subject prefix"), "{err}");
+        // This test binary never called process::init(): a host would start no worker.
+        let err = serve("nats://127.0.0.1:1", ServeOptions::default()).unwrap_err();
+        assert!(err.message().contains("process::init()"), "{err}");
+    }
+}
