@@ -451,6 +451,54 @@ fn a_timeout_and_shutdown_semantics() {
     );
 }
 
+fn a_stream_made_by_hand_keeps_its_settings() {
+    let Some(server) = NatsServer::start("by_hand") else {
+        return;
+    };
+    let url = server.url();
+    use async_nats::jetstream::stream::{Config, RetentionPolicy};
+    inspect(&url, async |js| {
+        // An operator's stream: a work queue with a limit poolbridge does not set.
+        js.create_stream(Config {
+            name: "HAND".into(),
+            subjects: vec!["poolbridge.jobs".into()],
+            retention: RetentionPolicy::WorkQueue,
+            max_messages: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        // And a stream that is no job queue.
+        js.create_stream(Config {
+            name: "LOG".into(),
+            subjects: vec!["logs.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    });
+    let ex = RemoteExecutor::builder()
+        .stream("HAND")
+        .dedup_window(Duration::from_secs(60))
+        .connect(&url)
+        .unwrap();
+    let (max_messages, window) = inspect(&url, async |js| {
+        let mut stream = js.get_stream("HAND").await.unwrap();
+        let config = &stream.info().await.unwrap().config;
+        (config.max_messages, config.duplicate_window)
+    });
+    assert_eq!((max_messages, window), (1_000, Duration::from_secs(60)));
+    drop(ex);
+    let err = RemoteExecutor::builder()
+        .stream("LOG")
+        .connect(&url)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a poolbridge job queue"),
+        "{err}"
+    );
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -465,5 +513,6 @@ fn main() {
         futures_of_three_executors_in_one_as_completed,
         sigterm_finishes_the_running_job_and_takes_no_new_one,
         a_timeout_and_shutdown_semantics,
+        a_stream_made_by_hand_keeps_its_settings,
     ]);
 }

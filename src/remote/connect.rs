@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::IntoConsumerConfig;
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{Client, ConnectOptions};
 
@@ -168,32 +169,79 @@ fn conflict_hint(what: &str, name: &str) -> String {
     )
 }
 
-/// The client side: creates the stream, the consumer and the bucket, or updates them to these
-/// settings (the client that connects last sets `ack_wait` and the dedup window).
+/// Checks that an existing stream is one poolbridge can use: a work queue on the jobs subject.
+fn check_stream(config: &stream::Config, names: &Names) -> Result<(), RemoteError> {
+    if config.retention != stream::RetentionPolicy::WorkQueue
+        || !config.subjects.iter().any(|s| s == &names.jobs)
+    {
+        return Err(RemoteError::new(format!(
+            "the JetStream stream `{}` exists but is not a poolbridge job queue (it needs \
+             retention WorkQueue and the subject `{}`; it has {:?} and {:?}): choose another \
+             name with RemoteBuilder::stream and ServeOptions::stream, or delete it",
+            names.stream, names.jobs, config.retention, config.subjects
+        )));
+    }
+    Ok(())
+}
+
+/// The client side: creates the stream, the consumer and the bucket, or sets the existing
+/// ones to this client's dedup window and `ack_wait` (the client that connects last sets
+/// them). Every other setting of an existing stream or consumer is kept: one created by hand
+/// with replicas, limits or placement stays as it is.
 pub(crate) async fn declare(
     js: &jetstream::Context,
     topology: &Topology,
 ) -> Result<kv::Store, RemoteError> {
     let names = &topology.names;
-    let stream = js
-        .create_or_update_stream(stream_config(names, topology.dedup_window))
-        .await
-        .map_err(|err| {
-            RemoteError::new(format!(
-                "could not create or update the JetStream stream `{}`: {err}{}",
-                names.stream,
-                conflict_hint("stream", &names.stream)
-            ))
-        })?;
-    let _ = stream;
-    js.create_consumer_on_stream(consumer_config(names, topology.ack_wait), &names.stream)
-        .await
-        .map_err(|err| {
-            RemoteError::new(format!(
-                "could not create or update the consumer `{}` of stream `{}`: {err}",
-                names.consumer, names.stream
-            ))
-        })?;
+    let stream_error = |err: &dyn fmt::Display| {
+        RemoteError::new(format!(
+            "could not create or update the JetStream stream `{}`: {err}{}",
+            names.stream,
+            conflict_hint("stream", &names.stream)
+        ))
+    };
+    match js.get_stream(&names.stream).await {
+        Ok(stream) => {
+            let mut config = stream.cached_info().config.clone();
+            check_stream(&config, names)?;
+            if config.duplicate_window != topology.dedup_window {
+                config.duplicate_window = topology.dedup_window;
+                js.update_stream(config)
+                    .await
+                    .map_err(|err| stream_error(&err))?;
+            }
+        }
+        Err(_) => {
+            js.create_stream(stream_config(names, topology.dedup_window))
+                .await
+                .map_err(|err| stream_error(&err))?;
+        }
+    }
+    let existing = js
+        .get_consumer_from_stream::<consumer::pull::Config, _, _>(&names.consumer, &names.stream)
+        .await;
+    let config = match existing {
+        Ok(consumer) => {
+            let mut config = consumer.cached_info().config.clone();
+            if config.ack_wait == topology.ack_wait {
+                None
+            } else {
+                config.ack_wait = topology.ack_wait;
+                Some(config)
+            }
+        }
+        Err(_) => Some(consumer_config(names, topology.ack_wait).into_consumer_config()),
+    };
+    if let Some(config) = config {
+        js.create_consumer_on_stream(config, &names.stream)
+            .await
+            .map_err(|err| {
+                RemoteError::new(format!(
+                    "could not create or update the consumer `{}` of stream `{}`: {err}",
+                    names.consumer, names.stream
+                ))
+            })?;
+    }
     bucket(js, names).await
 }
 
@@ -203,7 +251,8 @@ pub(crate) async fn bind(
     js: &jetstream::Context,
     names: &Names,
 ) -> Result<(consumer::Consumer<consumer::pull::Config>, kv::Store), RemoteError> {
-    js.get_or_create_stream(stream_config(names, crate::remote::DEFAULT_DEDUP_WINDOW))
+    let stream = js
+        .get_or_create_stream(stream_config(names, crate::remote::DEFAULT_DEDUP_WINDOW))
         .await
         .map_err(|err| {
             RemoteError::new(format!(
@@ -212,6 +261,7 @@ pub(crate) async fn bind(
                 conflict_hint("stream", &names.stream)
             ))
         })?;
+    check_stream(&stream.cached_info().config, names)?;
     let consumer = match js
         .get_consumer_from_stream::<consumer::pull::Config, _, _>(&names.consumer, &names.stream)
         .await

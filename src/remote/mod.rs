@@ -677,8 +677,9 @@ impl fmt::Debug for RemoteExecutor {
 /// Builds a [`RemoteExecutor`] with non-default settings; [`connect`](Self::connect) ends it.
 ///
 /// The stream and consumer settings (`ack_wait`, the dedup window) are declared by the client:
-/// connecting creates the stream, the consumer and the bucket, or updates them to these
-/// settings. Hosts bind to what exists (and create it with the defaults if they start first).
+/// connecting creates the stream, the consumer and the bucket, or sets these two settings on
+/// the existing ones (keeping every other setting: replicas, limits). Hosts bind to what exists
+/// (and create it with the defaults if they start first).
 ///
 /// # Examples
 ///
