@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use poolbridge::remote::{RemoteExecutor, async_nats};
 use poolbridge::{
-    FutureError, FutureState, ProcessPoolExecutor, SubmitOptions, ThreadPoolExecutor, as_completed,
+    FutureError, FutureState, MapOptions, ProcessPoolExecutor, SubmitOptions, ThreadPoolExecutor,
+    as_completed,
 };
 use process_support::{HANG, eventually, temp_dir};
 use remote_support::{Host, HostConfig, NatsServer, lines};
@@ -438,12 +439,16 @@ fn a_timeout_and_shutdown_semantics() {
         .unwrap_err();
     assert_eq!(err, FutureError::JobTimeout(Duration::from_millis(200)));
     let results: Vec<_> = ex.map(where_am_i, (0..5).map(|i| (i, 0))).collect();
-    assert!(
-        results
-            .iter()
-            .enumerate()
-            .all(|(i, r)| r.as_ref().unwrap().0 == i as u64)
+    let values: Vec<u64> = results.into_iter().map(|r| r.unwrap().0).collect();
+    assert_eq!(values, [0, 1, 2, 3, 4]);
+    // At most two in flight, pulled lazily from an endless input.
+    let lazy = ex.map_with(
+        where_am_i,
+        (0..).map(|i| (i, 0)),
+        MapOptions::default().buffersize(2),
     );
+    let firsts: Vec<u64> = lazy.take(6).map(|r| r.unwrap().0).collect();
+    assert_eq!(firsts, [0, 1, 2, 3, 4, 5]);
     ex.shutdown(true, false);
     assert_eq!(
         ex.submit(where_am_i, (1, 0)).join(),
