@@ -59,6 +59,12 @@ fn record(file: String, tag: String, ms: u64) -> u32 {
     std::os::unix::process::parent_id()
 }
 
+/// An output of `n` bytes.
+#[poolbridge::job]
+fn bytes_out(n: usize) -> Vec<u8> {
+    vec![7; n]
+}
+
 /// Kills the host that runs it (the worker process's parent).
 #[poolbridge::job]
 fn kill_my_host() {
@@ -449,6 +455,27 @@ fn a_timeout_and_shutdown_semantics() {
     );
     let firsts: Vec<u64> = lazy.take(6).map(|r| r.unwrap().0).collect();
     assert_eq!(firsts, [0, 1, 2, 3, 4, 5]);
+    // Over the server's max_payload (1 MiB by default): an error that says so, at once for
+    // arguments, from the host for an output; never a hang or a retry loop.
+    let err = ex
+        .submit(bytes_out, (0,))
+        .result_timeout(HANG)
+        .map(|v| v.len());
+    assert_eq!(err, Ok(0));
+    let big = ex.submit(record, ("x".repeat(2 << 20), String::new(), 0));
+    let err = big.result_timeout(HANG).unwrap_err();
+    assert!(
+        err.is_ipc() && err.to_string().contains("max_payload"),
+        "{err}"
+    );
+    let err = ex
+        .submit(bytes_out, (2 << 20,))
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(
+        err.is_ipc() && err.to_string().contains("output of job"),
+        "{err}"
+    );
     ex.shutdown(true, false);
     assert_eq!(
         ex.submit(where_am_i, (1, 0)).join(),

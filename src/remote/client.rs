@@ -26,13 +26,17 @@ use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology};
-use crate::remote::wire::{Answer, Exit, JobHeaders, Status};
+use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
 use crate::remote::{RemoteError, RemoteMetrics, futures_next};
 use crate::signal::Signal;
 use crate::unwind;
 
 /// The signal key that stops the cancel watcher (job keys are sequence numbers from 1).
 const STOP_WATCHER: usize = usize::MAX;
+
+/// Room kept for the headers of a job or an answer when comparing its size with the server's
+/// `max_payload` (the headers are a few hundred bytes).
+pub(crate) const HEADERS_ALLOWANCE: usize = 1024;
 
 /// Longest pause between two attempts to store a job the server did not acknowledge.
 const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(1);
@@ -712,6 +716,27 @@ impl Session {
 
     /// Publishes a job; its acknowledgement is awaited by a task of its own.
     async fn publish(&self, out: Outgoing) {
+        let limit = self.client.server_info().max_payload;
+        let size = out.payload.len() + HEADERS_ALLOWANCE;
+        if limit > 0 && size > limit {
+            let name = out
+                .headers
+                .get(wire::H_JOB)
+                .map_or("?", |v| v.as_str())
+                .to_owned();
+            let err = FutureError::Ipc(format!(
+                "the arguments of job `{name}` are {} bytes, more than the NATS server accepts in \
+                 one message (max_payload {limit} bytes): pass a reference (a path, an object \
+                 store key) instead, or raise max_payload on the server",
+                out.payload.len()
+            ));
+            let shared = Arc::clone(&self.shared);
+            let key = out.key;
+            self.shared
+                .completer
+                .push(Box::new(move |hooks| shared.fail(key, err, hooks)));
+            return;
+        }
         let subject = self.shared.settings.topology.names.jobs.clone();
         let first = self
             .js

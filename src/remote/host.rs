@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::error::FutureError;
 use crate::process::{self, ProcessPoolExecutor};
+use crate::remote::client::HEADERS_ALLOWANCE;
 use crate::remote::connect::{self, CANCEL_MEMORY, Connection};
 use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
 use crate::remote::{RemoteError, ServeReport, futures_next};
@@ -498,6 +499,19 @@ async fn answer(
     status: Status,
     body: Bytes,
 ) {
+    let limit = ctx.client.server_info().max_payload;
+    let (status, body) = if limit > 0 && body.len() + HEADERS_ALLOWANCE > limit {
+        let reason = format!(
+            "the output of job `{}` is {} bytes, more than the NATS server accepts in one \
+             message (max_payload {limit} bytes): return a reference (a path, an object store \
+             key) instead, or raise max_payload on the server",
+            job.name,
+            body.len()
+        );
+        (Status::Ipc, Bytes::from(reason))
+    } else {
+        (status, body)
+    };
     let headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
     let deadline = Instant::now() + ANSWER_PATIENCE;
     let mut backoff = Duration::from_millis(50);
