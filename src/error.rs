@@ -366,6 +366,10 @@ pub struct WorkerExit {
     signal: Option<i32>,
     core_dumped: bool,
     job: Option<String>,
+    /// The remote worker host the process ran on (`RemoteExecutor`).
+    host: Option<String>,
+    /// For a remote job given up after `max_deliver` deliveries: how many there were.
+    attempts: Option<u32>,
 }
 
 #[cfg_attr(not(feature = "process"), allow(dead_code))]
@@ -377,12 +381,68 @@ impl WorkerExit {
             signal,
             core_dumped,
             job: None,
+            host: None,
+            attempts: None,
         }
     }
 
     pub(crate) fn with_job(mut self, job: &str) -> Self {
         self.job = Some(job.to_owned());
         self
+    }
+
+    /// The worker process ran on remote worker host `host`.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn on_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_owned());
+        self
+    }
+
+    /// The job was given up after `attempts` deliveries whose host was lost each time.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn given_up_after(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
+        self
+    }
+
+    /// The remote worker host the job ran on, for a job of a `RemoteExecutor` (feature
+    /// `nats`): its name (`ServeOptions::name`, by default `hostname-pid`). `None` for a local
+    /// process pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "process")] {
+    /// use poolbridge::FutureError;
+    ///
+    /// fn where_it_crashed(err: &FutureError) -> String {
+    ///     match err.as_worker_exit() {
+    ///         Some(exit) => format!("pid {} on {}", exit.pid(), exit.host().unwrap_or("this machine")),
+    ///         None => "it did not crash".to_owned(),
+    ///     }
+    /// }
+    /// assert_eq!(where_it_crashed(&FutureError::Cancelled), "it did not crash");
+    /// # }
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// For a remote job given up after its host was lost on every delivery (`max_deliver`
+    /// reached): the number of deliveries. `None` otherwise (a single crash, reported at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// fn retried(err: &FutureError) -> u32 {
+    ///     err.as_worker_exit().and_then(|exit| exit.attempts()).unwrap_or(1)
+    /// }
+    /// assert_eq!(retried(&FutureError::Cancelled), 1);
+    /// ```
+    pub fn attempts(&self) -> Option<u32> {
+        self.attempts
     }
 
     /// The process id the worker had.
@@ -535,11 +595,40 @@ impl WorkerExit {
 
 impl fmt::Display for WorkerExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "worker process {} {}", self.pid, self.status_text())?;
-        if let Some(job) = &self.job {
-            write!(f, " while running `{job}`")?;
+        if let Some(attempts) = self.attempts {
+            f.write_str("worker host")?;
+            if let Some(host) = &self.host {
+                write!(f, " `{host}`")?;
+            }
+            if self.pid != 0 {
+                write!(f, " (process {})", self.pid)?;
+            }
+            f.write_str(" was lost")?;
+            if let Some(job) = &self.job {
+                write!(f, " while running `{job}`")?;
+            }
+            if attempts == 1 {
+                f.write_str(
+                    "; the job was delivered once and its host was lost: max_deliver (1) allows \
+                     no other delivery",
+                )
+            } else {
+                write!(
+                    f,
+                    "; the job was delivered {attempts} times and its host was lost each time: \
+                     max_deliver ({attempts}) allows no other delivery"
+                )
+            }
+        } else {
+            write!(f, "worker process {} {}", self.pid, self.status_text())?;
+            if let Some(job) = &self.job {
+                write!(f, " while running `{job}`")?;
+            }
+            if let Some(host) = &self.host {
+                write!(f, " on worker host `{host}`")?;
+            }
+            Ok(())
         }
-        Ok(())
     }
 }
 

@@ -44,6 +44,7 @@
 //! | `asyncio.as_completed(aws)`                | [`JoinSet`]: `set.join_next().await`           |
 //! | `Future()`, `set_result`, `set_exception`  | [`Promise`]                                    |
 //! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`, on by default), jobs marked `#[poolbridge::job]` |
+//! | dask's `Client(...).submit(f, x)`          | `RemoteExecutor::connect(url)?.submit(f, (x,))` (feature `nats`): worker hosts on NATS JetStream |
 //!
 //! And for code written for tokio's blocking pool (its shapes, so a `use` line switches it):
 //!
@@ -62,7 +63,9 @@
 //!
 //! With the `process` feature (on by default), `ProcessPoolExecutor` runs registered jobs in
 //! child processes, where a crash, an abort or a runaway loop fails one job and never the pool;
-//! see the `process` module.
+//! see the `process` module. With the `nats` feature, `RemoteExecutor` sends the same jobs to
+//! worker hosts on other machines through NATS JetStream and hands out the same futures; see
+//! the `remote` module and `docs/remote.md`.
 //!
 //! # Examples
 //!
@@ -111,6 +114,8 @@ mod map;
 mod pool;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(all(unix, feature = "nats"))]
+pub mod remote;
 mod signal;
 mod trace;
 mod unwind;
@@ -138,6 +143,8 @@ pub use crate::pool::{
 pub use crate::process::__private;
 #[cfg(feature = "process")]
 pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
+#[cfg(all(unix, feature = "nats"))]
+pub use crate::remote::{RemoteBuilder, RemoteExecutor, ServeOptions};
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,

@@ -106,7 +106,8 @@ impl<T: Send + 'static> Promise<T> {
         Promise::with_permit(None)
     }
 
-    fn fut(&self) -> PoolFuture<T> {
+    /// Another handle to the promise's future (for an executor that watches it).
+    pub(crate) fn fut(&self) -> PoolFuture<T> {
         PoolFuture::from_task(Arc::clone(&self.task) as Arc<dyn TaskHandle<T>>)
     }
 

@@ -226,6 +226,21 @@ impl Registry {
         }
     }
 
+    /// The name of job `index` (the `'static` name it was registered under).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn name(&self, index: u32) -> Option<&'static str> {
+        self.entries.get(index as usize).map(|e| e.name)
+    }
+
+    /// A hash of the argument and output types of job `index` (FNV-1a of its signature): a
+    /// remote host and its client compare it before a call, as processes compare fingerprints.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn signature_hash(&self, index: u32) -> Option<u64> {
+        self.entries
+            .get(index as usize)
+            .map(|e| fnv1a(FNV_OFFSET, e.signature.as_bytes()))
+    }
+
     /// A hash of every `(name, signature)`: equal in two processes iff they register the same
     /// jobs with the same types (FNV-1a, stable across builds and platforms).
     pub(crate) fn fingerprint(&self) -> u64 {

@@ -109,6 +109,12 @@ use crate::unwind;
 #[cfg(unix)]
 pub use self::worker::init;
 
+/// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
+#[cfg(feature = "nats")]
+pub(crate) use self::job::registry;
+#[cfg(all(unix, feature = "nats"))]
+pub(crate) use self::worker::init_called;
+
 /// On this platform no pool can be built, so no process is ever a worker: returns at once.
 ///
 /// # Examples
@@ -1203,6 +1209,75 @@ fn submit_holding<J: Job>(
     });
     shared.submit(frame, pool::Job::new(name, timeout, done).holding(place));
     fut
+}
+
+/// Runs job `index` of the registry with `args` already postcard-encoded, for a remote worker
+/// host: the future holds the encoded output, or the error (panic, crash, timeout) as for a
+/// typed job. The output is not decoded here: the host forwards the bytes to its client.
+#[cfg(all(unix, feature = "nats"))]
+pub(crate) fn submit_raw(
+    pool: &ProcessPoolExecutor,
+    index: u32,
+    args: &[u8],
+    timeout: Option<Duration>,
+) -> PoolFuture<Vec<u8>> {
+    let shared = &pool.shared;
+    let (promise, fut) = Promise::new();
+    let name = shared
+        .config
+        .registry
+        .name(index)
+        .unwrap_or("<unknown job>");
+    if let Some(err) = shared.closed_error() {
+        let _ = promise.set_error(err);
+        return fut;
+    }
+    let mut frame = Vec::with_capacity(9 + args.len());
+    wire::start_frame(&mut frame, wire::CALL);
+    frame.extend_from_slice(&index.to_le_bytes());
+    frame.extend_from_slice(args);
+    if let Err(err) = wire::finish_frame(&mut frame) {
+        let _ = promise.set_error(FutureError::Ipc(format!(
+            "the arguments of job `{name}` are too large: {err}"
+        )));
+        return fut;
+    }
+    let done = Box::new(Raw {
+        promise: Some(promise),
+        outcome: None,
+    });
+    shared.submit(
+        frame,
+        pool::Job::new(name, timeout.or(shared.config.job_timeout), done),
+    );
+    fut
+}
+
+/// The end of a job run for a remote host: the output stays encoded.
+#[cfg(all(unix, feature = "nats"))]
+struct Raw {
+    promise: Option<Promise<Vec<u8>>>,
+    outcome: Option<Result<Vec<u8>, FutureError>>,
+}
+
+#[cfg(all(unix, feature = "nats"))]
+impl pool::Completion for Raw {
+    fn start(&self) -> bool {
+        self.promise
+            .as_ref()
+            .is_some_and(Promise::set_running_or_notify_cancel)
+    }
+
+    fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
+        self.outcome = Some(outcome.map(<[u8]>::to_vec));
+    }
+
+    fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
+        if let (Some(promise), Some(outcome)) = (self.promise.take(), self.outcome.take()) {
+            // Bytes only: dropping them if the future was cancelled runs no user code.
+            let _ = promise.complete_with(outcome, hooks);
+        }
+    }
 }
 
 /// The typed end of a job: its promise, and its outcome once decoded.

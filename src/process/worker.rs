@@ -90,6 +90,15 @@ fn is_worker() -> bool {
     protocol == wire::PROTOCOL.to_string() && parent.parse::<i32>().ok() == Some(parent_now)
 }
 
+/// `true` once [`init`] was called in this process (a worker host checks it: its local pool's
+/// workers are this program re-run).
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn init_called() -> bool {
+    // ORDERING: Relaxed: set at the top of main, on this thread or before this thread was
+    // spawned (the spawn orders it), or never.
+    INIT_CALLED.load(Ordering::Relaxed)
+}
+
 /// `true` if this process was started as a worker but did not call [`init`] before building a
 /// pool: it must not start workers of its own (they would do the same, without end).
 pub(crate) fn is_uninitialized_worker() -> bool {

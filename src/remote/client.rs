@@ -1,0 +1,822 @@
+//! The client side of a `RemoteExecutor`: the pending jobs, the NATS runtime thread, and how an
+//! answer becomes the outcome of an ordinary `PoolFuture`.
+//!
+//! Threads: one runtime thread drives the async-nats client (publishing jobs, awaiting their
+//! acknowledgements, reading answers) and runs no user code; completer threads decode outcomes
+//! and run done callbacks (`completer.rs`); one watcher thread turns a `cancel()` into an entry
+//! of the hosts' cancelled bucket. Submitting threads encode arguments (user `Serialize` code)
+//! and queue a command; they never wait for the network.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use async_nats::{HeaderMap, Message};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use crate::error::{FutureError, PanicError};
+use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::process::Job;
+use crate::remote::completer::Completer;
+use crate::remote::connect::{self, Connection, Topology};
+use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
+use crate::remote::{RemoteError, RemoteMetrics, futures_next};
+use crate::signal::Signal;
+use crate::unwind;
+
+/// The signal key that stops the cancel watcher (job keys are sequence numbers from 1).
+const STOP_WATCHER: usize = usize::MAX;
+
+/// Room kept for the headers of a job or an answer when comparing its size with the server's
+/// `max_payload` (the headers are a few hundred bytes).
+pub(crate) const HEADERS_ALLOWANCE: usize = 1024;
+
+/// Longest pause between two attempts to store a job the server did not acknowledge.
+const MAX_PUBLISH_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the builder fixed.
+pub(crate) struct Settings {
+    pub(crate) url: String,
+    pub(crate) topology: Topology,
+    pub(crate) max_deliver: u32,
+    pub(crate) job_timeout: Option<Duration>,
+    pub(crate) publish_timeout: Duration,
+}
+
+/// The typed end of a remote job.
+trait Completion: Send {
+    /// `PENDING → RUNNING` (a host took it), unless it was cancelled.
+    fn start(&self) -> bool;
+    fn cancelled(&self) -> bool;
+    /// A way to `cancel()` the future outside the lock (`shutdown(.., cancel_futures = true)`).
+    fn canceller(&self) -> Box<dyn FnOnce() + Send>;
+    /// Stops cancel notifications for this job: it is being completed.
+    fn forget(&self, signal: &Arc<Signal>);
+    /// Decodes (user `Deserialize` code) and publishes; callbacks run after `hooks`.
+    fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks);
+}
+
+struct Typed<O: Send + 'static> {
+    promise: Promise<O>,
+    name: &'static str,
+}
+
+impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
+    fn start(&self) -> bool {
+        self.promise.set_running_or_notify_cancel()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.promise.is_cancelled()
+    }
+
+    fn canceller(&self) -> Box<dyn FnOnce() + Send> {
+        let fut = self.promise.fut();
+        Box::new(move || {
+            fut.cancel();
+        })
+    }
+
+    fn forget(&self, signal: &Arc<Signal>) {
+        self.promise.fut().core().remove_signal(signal);
+    }
+
+    fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks) {
+        let name = self.name;
+        let outcome = match outcome {
+            Ok(bytes) => match unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => Err(FutureError::Ipc(format!(
+                    "could not deserialize the output of remote job `{name}`: {err} (do the \
+                     client and the hosts run the same build?)"
+                ))),
+                Err(panic) => Err(FutureError::Ipc(format!(
+                    "deserializing the output of remote job `{name}` panicked: {}",
+                    panic.message()
+                ))),
+            },
+            Err(err) => Err(err),
+        };
+        if let Err(unused) = self.promise.complete_with(outcome, hooks) {
+            // Cancelled first: dropping the value is user code, on this completer thread.
+            if let Err(err) = unwind::catch(move || drop(unused)) {
+                unwind::report("dropping the output of a cancelled remote job", &err);
+            }
+        }
+    }
+}
+
+/// A job sent and not answered yet.
+struct Pending {
+    done: Box<dyn Completion>,
+    name: &'static str,
+    /// `(host, pid)` of every host that took it, in order.
+    hosts: Vec<(String, u32)>,
+}
+
+enum Closed {
+    Open,
+    ShutDown,
+    Broken(String),
+}
+
+struct State {
+    pending: HashMap<usize, Pending>,
+    closed: Closed,
+}
+
+/// Commands for the runtime thread.
+enum Cmd {
+    Publish(Outgoing),
+    Cancel(String),
+    Stop,
+}
+
+struct Outgoing {
+    key: usize,
+    headers: HeaderMap,
+    payload: Bytes,
+}
+
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+    redelivered: AtomicU64,
+    republished: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    client_id: String,
+    reply_subject: String,
+    next_key: AtomicUsize,
+    state: Mutex<State>,
+    /// `shutdown(wait = true)` waits here for `pending` to empty.
+    drained: Condvar,
+    /// Notified when a remote future ends without an answer (a cancel); see `watch_cancels`.
+    signal: Arc<Signal>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    completer: Arc<Completer>,
+    counters: Counters,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A client id unlikely to repeat: random SipHash keys over the pid and the time.
+fn new_client_id() -> String {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
+/// Connects (blocking) and starts the client's threads.
+pub(crate) fn start(
+    settings: Settings,
+    connection: Connection,
+) -> Result<Arc<Shared>, RemoteError> {
+    let client_id = new_client_id();
+    let reply_subject = format!("{}.{client_id}", settings.topology.names.results);
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        settings,
+        client_id,
+        reply_subject,
+        next_key: AtomicUsize::new(1),
+        state: Mutex::new(State {
+            pending: HashMap::new(),
+            closed: Closed::Open,
+        }),
+        drained: Condvar::new(),
+        signal: Arc::new(Signal::new()),
+        cmds: cmd_tx,
+        completer: Completer::new(),
+        counters: Counters::default(),
+        threads: Mutex::new(Vec::new()),
+    });
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    let runtime_shared = Arc::clone(&shared);
+    let runtime = thread::Builder::new()
+        .name("poolbridge-nats".into())
+        .spawn(move || runtime_main(runtime_shared, connection, cmd_rx, ready_tx))
+        .map_err(|err| {
+            RemoteError::new(format!("could not start the NATS client thread: {err}"))
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            let _ = runtime.join();
+            shared.completer.close();
+            return Err(err);
+        }
+        Err(_) => {
+            let _ = runtime.join();
+            shared.completer.close();
+            return Err(RemoteError::new(
+                "the NATS client thread stopped while connecting (a bug in poolbridge or \
+                 async-nats; its panic was printed above)",
+            ));
+        }
+    }
+    lock(&shared.threads).push(runtime);
+    let watcher_shared = Arc::clone(&shared);
+    let watcher = thread::Builder::new()
+        .name("poolbridge-remote-cancel".into())
+        .stack_size(256 * 1024)
+        .spawn(move || watcher_shared.watch_cancels());
+    match watcher {
+        Ok(watcher) => lock(&shared.threads).push(watcher),
+        Err(err) => {
+            shared.close(Closed::Broken(format!(
+                "could not start the cancel watcher thread: {err}"
+            )));
+            shared.stop_threads();
+            return Err(RemoteError::new(format!(
+                "could not start the cancel watcher thread: {err}"
+            )));
+        }
+    }
+    Ok(shared)
+}
+
+impl Shared {
+    /// The error a job submitted now gets, if the executor is closed.
+    fn closed_error(closed: &Closed) -> Option<FutureError> {
+        match closed {
+            Closed::Open => None,
+            Closed::ShutDown => Some(FutureError::Shutdown),
+            Closed::Broken(reason) => Some(FutureError::BrokenPool(reason.clone())),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        !matches!(lock(&self.state).closed, Closed::Open)
+    }
+
+    /// Encodes the job, records it, and queues its publication. Never waits for the network.
+    pub(crate) fn submit<J: Job>(
+        &self,
+        job: J,
+        args: J::Args,
+        timeout: Option<Duration>,
+    ) -> PoolFuture<J::Output> {
+        let (promise, fut) = Promise::new();
+        let name = job.name();
+        if let Some(err) = Self::closed_error(&lock(&self.state).closed) {
+            let _ = promise.set_error(err);
+            return fut;
+        }
+        let registry = crate::process::registry();
+        let Some(signature) = registry
+            .index(name)
+            .and_then(|index| registry.signature_hash(index))
+        else {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "job `{name}` is not registered: mark it #[poolbridge::job], or register it \
+                 with poolbridge::process::register before poolbridge::process::init()"
+            )));
+            return fut;
+        };
+        let mut payload = Vec::with_capacity(32);
+        let encoded = match unwind::catch(|| postcard::to_io(&args, &mut payload).map(drop)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
+        };
+        if let Err(err) = encoded {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "could not serialize the arguments of job `{name}`: {err}"
+            )));
+            return fut;
+        }
+        // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let timeout = timeout.or(self.settings.job_timeout);
+        let headers = JobHeaders {
+            id: self.job_id(key),
+            name: name.to_owned(),
+            signature,
+            reply: self.reply_subject.clone(),
+            max_deliver: self.settings.max_deliver,
+            timeout_ms: timeout.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX).max(1)),
+        }
+        .to_map();
+        // Registered before the job can end: a cancel from now on reaches the watcher.
+        fut.core().add_signal(&self.signal, key);
+        let mut st = lock(&self.state);
+        if let Some(err) = Self::closed_error(&st.closed) {
+            drop(st);
+            fut.core().remove_signal(&self.signal);
+            let _ = promise.set_error(err);
+            return fut;
+        }
+        st.pending.insert(
+            key,
+            Pending {
+                done: Box::new(Typed { promise, name }),
+                name,
+                hosts: Vec::new(),
+            },
+        );
+        drop(st);
+        // ORDERING: Relaxed: a statistic.
+        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        let sent = self.cmds.send(Cmd::Publish(Outgoing {
+            key,
+            headers,
+            payload: Bytes::from(payload),
+        }));
+        if sent.is_err() {
+            self.fail(
+                key,
+                FutureError::BrokenPool("the NATS client thread has stopped".into()),
+                &mut (),
+            );
+        }
+        fut
+    }
+
+    fn job_id(&self, key: usize) -> String {
+        format!("{}-{key}", self.client_id)
+    }
+
+    fn key_of(&self, job_id: &str) -> Option<usize> {
+        let (client, key) = job_id.rsplit_once('-')?;
+        if client != self.client_id {
+            return None;
+        }
+        key.parse().ok()
+    }
+
+    /// Ends job `key` with `err` if it is still pending (callbacks run after `hooks`).
+    fn fail(&self, key: usize, err: FutureError, hooks: &mut dyn RunHooks) {
+        let Some(pending) = self.take(key) else {
+            return;
+        };
+        // ORDERING: Relaxed: a statistic.
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        pending.done.finish(Err(err), hooks);
+        self.after_take();
+    }
+
+    /// Removes job `key` from the pending map, and stops its cancel notifications.
+    fn take(&self, key: usize) -> Option<Pending> {
+        let pending = lock(&self.state).pending.remove(&key)?;
+        pending.done.forget(&self.signal);
+        Some(pending)
+    }
+
+    /// Wakes `shutdown(wait = true)` once the last pending job ended.
+    fn after_take(&self) {
+        let st = lock(&self.state);
+        if st.pending.is_empty() {
+            self.drained.notify_all();
+        }
+    }
+
+    /// An answer from a host (on a completer thread).
+    fn on_answer(&self, msg: Message, hooks: &mut dyn RunHooks) {
+        let Some(answer) = Answer::parse(msg.headers.as_ref()) else {
+            // Not from a poolbridge host (someone published on this client's subject).
+            return;
+        };
+        let Some(key) = self.key_of(&answer.job_id) else {
+            return;
+        };
+        if answer.status == Status::Started {
+            let mut st = lock(&self.state);
+            if let Some(pending) = st.pending.get_mut(&key) {
+                pending.hosts.push((answer.host, answer.pid));
+                if pending.hosts.len() == 2 {
+                    // ORDERING: Relaxed: a statistic.
+                    self.counters.redelivered.fetch_add(1, Ordering::Relaxed);
+                }
+                // A job cancelled meanwhile stays cancelled; its result will be dropped.
+                let _ = pending.done.start();
+            }
+            return;
+        }
+        // The first outcome wins; a second one (the job ran again after its first host was
+        // lost between answering and acknowledging) finds nothing pending.
+        let Some(pending) = self.take(key) else {
+            return;
+        };
+        let name = pending.name;
+        let body = &msg.payload[..];
+        let text = || String::from_utf8_lossy(body).into_owned();
+        let outcome: Result<&[u8], FutureError> = match answer.status {
+            Status::Ok => Ok(body),
+            Status::Panicked => Err(FutureError::Panicked(PanicError::new(text()))),
+            Status::Ipc => Err(FutureError::Ipc(text())),
+            Status::Died => match postcard::from_bytes::<Exit>(body) {
+                Ok(exit) => Err(FutureError::WorkerDied(
+                    exit.into_worker_exit().with_job(name).on_host(&answer.host),
+                )),
+                Err(err) => Err(FutureError::Ipc(format!(
+                    "host `{}` reported that the worker process of `{name}` died, in a message \
+                     this client cannot read: {err}",
+                    answer.host
+                ))),
+            },
+            Status::Timeout => {
+                let ms = postcard::from_bytes::<u64>(body).unwrap_or(0);
+                Err(FutureError::JobTimeout(Duration::from_millis(ms)))
+            }
+            Status::Exhausted => {
+                let deliveries = postcard::from_bytes::<u32>(body).unwrap_or(0);
+                let (host, pid) = pending.hosts.last().cloned().unwrap_or_default();
+                let mut exit = crate::error::WorkerExit::new(pid, None, None, false)
+                    .with_job(name)
+                    .given_up_after(deliveries);
+                if !host.is_empty() {
+                    exit = exit.on_host(&host);
+                }
+                Err(FutureError::WorkerDied(exit))
+            }
+            Status::Started => unreachable!("handled above"),
+        };
+        let counter = if outcome.is_ok() {
+            &self.counters.completed
+        } else {
+            &self.counters.failed
+        };
+        // ORDERING: Relaxed: a statistic.
+        counter.fetch_add(1, Ordering::Relaxed);
+        pending.done.finish(outcome, hooks);
+        self.after_take();
+    }
+
+    /// The cancel watcher: a job whose future was cancelled before any answer is dropped from
+    /// the pending map and its id put in the hosts' cancelled bucket.
+    fn watch_cancels(self: Arc<Self>) {
+        let mut keys = std::collections::VecDeque::new();
+        loop {
+            self.signal.wait(None, &mut keys);
+            while let Some(key) = keys.pop_front() {
+                if key == STOP_WATCHER {
+                    return;
+                }
+                let mut st = lock(&self.state);
+                if !st.pending.get(&key).is_some_and(|p| p.done.cancelled()) {
+                    continue;
+                }
+                let pending = st.pending.remove(&key);
+                let empty = st.pending.is_empty();
+                drop(st);
+                // ORDERING: Relaxed: a statistic.
+                self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
+                let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                // The promise of a cancelled future: dropping it runs no user code.
+                drop(pending);
+                if empty {
+                    self.drained.notify_all();
+                }
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> RemoteMetrics {
+        let pending = lock(&self.state).pending.len();
+        // ORDERING: Relaxed: a snapshot of statistics, each read on its own.
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RemoteMetrics {
+            submitted: read(&self.counters.submitted),
+            completed: read(&self.counters.completed),
+            failed: read(&self.counters.failed),
+            cancelled: read(&self.counters.cancelled),
+            redelivered: read(&self.counters.redelivered),
+            republished: read(&self.counters.republished),
+            pending,
+        }
+    }
+
+    fn close(&self, how: Closed) {
+        let mut st = lock(&self.state);
+        if matches!(st.closed, Closed::Open) {
+            st.closed = how;
+        }
+    }
+
+    /// Python's `shutdown(wait, cancel_futures)`: see `RemoteExecutor::shutdown`.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.close(Closed::ShutDown);
+        if cancel_futures {
+            // `cancel()` runs the futures' callbacks: not under the lock. Collect handles first.
+            let keys: Vec<usize> = lock(&self.state).pending.keys().copied().collect();
+            for key in keys {
+                let st = lock(&self.state);
+                let Some(pending) = st.pending.get(&key) else {
+                    continue;
+                };
+                let cancel = pending.done.canceller();
+                drop(st);
+                cancel();
+            }
+        }
+        if wait {
+            let mut st = lock(&self.state);
+            while !st.pending.is_empty() {
+                st = self
+                    .drained
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            drop(st);
+            self.stop_threads();
+        }
+    }
+
+    /// Dropped while panicking, or after the runtime thread ended: every pending job fails with
+    /// `reason` at once, nothing is waited for but the threads.
+    pub(crate) fn abandon(&self, reason: &str) {
+        self.close(Closed::Broken(reason.to_owned()));
+        self.fail_all(reason);
+        self.stop_threads();
+    }
+
+    fn fail_all(&self, reason: &str) {
+        let keys: Vec<usize> = lock(&self.state).pending.keys().copied().collect();
+        for key in keys {
+            self.fail(key, FutureError::BrokenPool(reason.to_owned()), &mut ());
+        }
+    }
+
+    /// Stops the runtime thread (flushing what it has to send), the watcher and the completers.
+    /// Idempotent.
+    pub(crate) fn stop_threads(&self) {
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        if threads.is_empty() {
+            return;
+        }
+        let _ = self.cmds.send(Cmd::Stop);
+        self.signal.notify(STOP_WATCHER);
+        let me = thread::current().id();
+        for handle in threads {
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
+        }
+        self.completer.close();
+    }
+}
+
+/// The runtime thread: connects, reports, then serves commands and answers until stopped. If it
+/// ends for any other reason (the connection closed for good, a panic), every pending job fails
+/// with `BrokenPool` and later submits are refused: no waiter hangs.
+fn runtime_main(
+    shared: Arc<Shared>,
+    connection: Connection,
+    cmds: mpsc::UnboundedReceiver<Cmd>,
+    ready: std::sync::mpsc::SyncSender<Result<(), RemoteError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = ready.send(Err(RemoteError::new(format!(
+                "could not start the NATS client's runtime: {err}"
+            ))));
+            return;
+        }
+    };
+    let run = std::panic::AssertUnwindSafe(async {
+        let session = match Session::open(&shared, connection).await {
+            Ok(session) => session,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return None;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        Some(session.run(cmds).await)
+    });
+    let outcome = unwind::catch(|| runtime.block_on(run));
+    let reason = match outcome {
+        Ok(None) => return,
+        Ok(Some(None)) => None,
+        Ok(Some(Some(reason))) => Some(reason),
+        Err(panic) => {
+            unwind::report("the NATS client thread of a RemoteExecutor", &panic);
+            Some(format!(
+                "the NATS client thread panicked (a bug in poolbridge or async-nats): {}",
+                panic.message()
+            ))
+        }
+    };
+    if let Some(reason) = reason {
+        shared.close(Closed::Broken(reason.clone()));
+        shared.fail_all(&reason);
+    }
+}
+
+/// The connected client, on the runtime thread.
+struct Session {
+    shared: Arc<Shared>,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    cancelled: jetstream::kv::Store,
+    answers: async_nats::Subscriber,
+}
+
+impl Session {
+    async fn open(shared: &Arc<Shared>, connection: Connection) -> Result<Session, RemoteError> {
+        let settings = &shared.settings;
+        let client = connection
+            .connect(
+                &settings.url,
+                &format!("poolbridge client {}", shared.client_id),
+            )
+            .await?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(settings.publish_timeout);
+        let cancelled = connect::declare(&js, &settings.topology).await?;
+        let answers = client
+            .subscribe(shared.reply_subject.clone())
+            .await
+            .map_err(|err| {
+                RemoteError::new(format!(
+                    "could not subscribe to the reply subject {}: {err}",
+                    shared.reply_subject
+                ))
+            })?;
+        // The subscription must exist at the server before any job is sent.
+        client
+            .flush()
+            .await
+            .map_err(|err| RemoteError::new(format!("could not reach NATS: {err}")))?;
+        Ok(Session {
+            shared: Arc::clone(shared),
+            client,
+            js,
+            cancelled,
+            answers,
+        })
+    }
+
+    /// Serves until `Stop` (`None`) or a failure that ends the client (`Some(reason)`).
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>) -> Option<String> {
+        let reason = loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(Cmd::Publish(out)) => self.publish(out).await,
+                    Some(Cmd::Cancel(job_id)) => {
+                        let cancelled = self.cancelled.clone();
+                        tokio::spawn(async move {
+                            // Best effort: a host that takes the job before this lands runs it,
+                            // and its result is dropped (the future is already cancelled).
+                            let _ = cancelled.put(job_id, Bytes::new()).await;
+                        });
+                    }
+                    Some(Cmd::Stop) | None => break None,
+                },
+                msg = futures_next(&mut self.answers) => match msg {
+                    Some(msg) => self.on_answer(msg).await,
+                    None => break Some(
+                        "the connection to NATS was closed for good".to_owned()
+                    ),
+                },
+            }
+        };
+        // What is still buffered goes out before the thread ends (not forever: the server may
+        // be gone).
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
+        reason
+    }
+
+    async fn on_answer(&self, msg: Message) {
+        // The host waits for this acknowledgement before it acknowledges the job: the answer
+        // reached this client. Sent at once; the decoding happens on a completer thread.
+        if let Some(reply) = &msg.reply {
+            let _ = self.client.publish(reply.clone(), Bytes::new()).await;
+        }
+        let shared = Arc::clone(&self.shared);
+        self.shared
+            .completer
+            .push(Box::new(move |hooks| shared.on_answer(msg, hooks)));
+    }
+
+    /// Publishes a job; its acknowledgement is awaited by a task of its own.
+    async fn publish(&self, out: Outgoing) {
+        let limit = self.client.server_info().max_payload;
+        let size = out.payload.len() + HEADERS_ALLOWANCE;
+        if limit > 0 && size > limit {
+            let name = out
+                .headers
+                .get(wire::H_JOB)
+                .map_or("?", |v| v.as_str())
+                .to_owned();
+            let err = FutureError::Ipc(format!(
+                "the arguments of job `{name}` are {} bytes, more than the NATS server accepts in \
+                 one message (max_payload {limit} bytes): pass a reference (a path, an object \
+                 store key) instead, or raise max_payload on the server",
+                out.payload.len()
+            ));
+            let shared = Arc::clone(&self.shared);
+            let key = out.key;
+            self.shared
+                .completer
+                .push(Box::new(move |hooks| shared.fail(key, err, hooks)));
+            return;
+        }
+        let subject = self.shared.settings.topology.names.jobs.clone();
+        let first = self
+            .js
+            .publish_with_headers(subject, out.headers.clone(), out.payload.clone())
+            .await;
+        let shared = Arc::clone(&self.shared);
+        let js = self.js.clone();
+        tokio::spawn(async move {
+            // Should this task panic (a bug), the guard fails the job instead of leaving its
+            // future pending forever.
+            let mut guard = FailOnDrop {
+                shared: Arc::clone(&shared),
+                key: out.key,
+                reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+            };
+            let outcome = confirm(&js, &shared, &out, first).await;
+            guard.reason = outcome.err();
+        });
+    }
+}
+
+/// Fails job `key` with `reason` (if any) when dropped: at the end of its publication task,
+/// normally or by a panic.
+struct FailOnDrop {
+    shared: Arc<Shared>,
+    key: usize,
+    reason: Option<String>,
+}
+
+impl Drop for FailOnDrop {
+    fn drop(&mut self) {
+        if let Some(reason) = self.reason.take() {
+            let key = self.key;
+            let shared = Arc::clone(&self.shared);
+            self.shared.completer.push(Box::new(move |hooks| {
+                shared.fail(key, FutureError::BrokenPool(reason), hooks);
+            }));
+        }
+    }
+}
+
+/// Waits for the stream to acknowledge a job, publishing it again (same `Nats-Msg-Id`, so the
+/// stream keeps one copy) while it does not, for as long as the dedup window allows.
+async fn confirm(
+    js: &jetstream::Context,
+    shared: &Shared,
+    out: &Outgoing,
+    first: Result<PublishAckFuture, async_nats::jetstream::context::PublishError>,
+) -> Result<(), String> {
+    let settings = &shared.settings;
+    // Past half the dedup window a second copy might no longer be recognised: give up then.
+    let deadline = Instant::now() + settings.topology.dedup_window / 2;
+    let mut attempt = first;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let err = match attempt {
+            Ok(ack) => match ack.await {
+                Ok(_) => return Ok(()),
+                Err(err) => err.to_string(),
+            },
+            Err(err) => err.to_string(),
+        };
+        if Instant::now() + backoff >= deadline {
+            return Err(format!(
+                "NATS did not confirm storing the job in stream `{}` ({err}); gave up after \
+                 half the dedup window ({:?}). The job may still run; its result would be \
+                 dropped",
+                settings.topology.names.stream, settings.topology.dedup_window
+            ));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+        // ORDERING: Relaxed: a statistic.
+        shared.counters.republished.fetch_add(1, Ordering::Relaxed);
+        attempt = js
+            .publish_with_headers(
+                settings.topology.names.jobs.clone(),
+                out.headers.clone(),
+                out.payload.clone(),
+            )
+            .await;
+    }
+}

@@ -1,0 +1,538 @@
+//! The worker host: [`serve`](crate::remote::serve) pulls jobs from the hosts' durable consumer,
+//! a bounded number at a time, and runs each in a local `ProcessPoolExecutor`.
+//!
+//! One tokio current-thread runtime on the calling thread; one task per job taken. A job's task
+//! checks the job (delivery count, cancelled, registered with the same types), says `started`,
+//! hands the bytes to the local pool, sends `AckProgress` while it runs, answers the client (a
+//! request: the client confirms receipt) and only then acknowledges the message. A host that dies
+//! before the acknowledgement has its job delivered again after `ack_wait`.
+
+use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, AckKind, kv};
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use crate::error::FutureError;
+use crate::process::{self, ProcessPoolExecutor};
+use crate::remote::client::HEADERS_ALLOWANCE;
+use crate::remote::connect::{self, CANCEL_MEMORY, Connection};
+use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
+use crate::remote::{RemoteError, ServeReport, futures_next};
+
+/// How long a pull request waits at the server for jobs. An idle host sends one such request
+/// per period; after a server restart it asks again within this time.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// How long an answer waits for the client's confirmation before it is sent again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a host tries to deliver an answer to a client that does not confirm it (gone, or
+/// reconnecting) before it drops the answer and acknowledges the job.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Bounds of the interval between two `AckProgress` of a running job: a third of the
+/// consumer's `ack_wait`, within these.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(50);
+const MAX_HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How often an idle host re-reads the consumer's `ack_wait` (a client may have changed it).
+const REFRESH_CONSUMER: Duration = Duration::from_secs(5);
+
+pub(crate) struct HostSettings {
+    pub(crate) names: Names,
+    pub(crate) name: Option<String>,
+    pub(crate) workers: Option<usize>,
+    pub(crate) concurrency: Option<usize>,
+    pub(crate) program: Option<PathBuf>,
+}
+
+/// `hostname-pid`.
+fn default_name() -> String {
+    let uname = rustix::system::uname();
+    let node = uname.nodename().to_string_lossy();
+    format!("{node}-{}", std::process::id())
+}
+
+pub(crate) fn serve(
+    url: &str,
+    settings: HostSettings,
+    connection: Connection,
+) -> Result<ServeReport, RemoteError> {
+    if !process::init_called() {
+        return Err(RemoteError::new(
+            "poolbridge::remote::serve needs poolbridge::process::init() as the first line of \
+             main: a host runs jobs in local worker processes, which are this program re-run",
+        ));
+    }
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut builder = ProcessPoolExecutor::builder().max_workers(workers);
+    if let Some(program) = &settings.program {
+        builder = builder.program(program);
+    }
+    let pool = builder
+        .build()
+        .map_err(|err| RemoteError::new(format!("could not build the host's local pool: {err}")))?;
+    let concurrency = settings.concurrency.unwrap_or(2 * workers).max(1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| RemoteError::new(format!("could not start the host's runtime: {err}")))?;
+    let name = settings.name.clone().unwrap_or_else(default_name);
+    let result = runtime.block_on(run(url, settings, connection, name, pool, concurrency));
+    drop(runtime);
+    result
+}
+
+/// What every job task of a host shares.
+struct Ctx {
+    name: String,
+    pid: u32,
+    client: async_nats::Client,
+    pool: ProcessPoolExecutor,
+    cancelled: Mutex<HashMap<String, Instant>>,
+    heartbeat: Mutex<Duration>,
+    counts: Counts,
+    /// Set (with the reason) when the local pool broke: the host stops.
+    broken: watch::Sender<Option<String>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    redelivered: AtomicU64,
+    skipped: AtomicU64,
+    exhausted: AtomicU64,
+}
+
+impl Ctx {
+    fn is_cancelled(&self, job_id: &str) -> bool {
+        self.cancelled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(job_id)
+    }
+
+    fn remember_cancel(&self, job_id: String) {
+        let mut set = self
+            .cancelled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if set.len() >= 100_000 {
+            set.retain(|_, at| now.duration_since(*at) < CANCEL_MEMORY);
+        }
+        set.insert(job_id, now);
+    }
+
+    fn heartbeat(&self) -> Duration {
+        *self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_ack_wait(&self, ack_wait: Duration) {
+        let beat = (ack_wait / 3).clamp(MIN_HEARTBEAT, MAX_HEARTBEAT);
+        *self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = beat;
+    }
+
+    fn count(&self, counter: &AtomicU64) {
+        // ORDERING: Relaxed: a statistic, read after the tasks ended.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn report(&self) -> ServeReport {
+        // ORDERING: Relaxed: every job task has ended (joined) before the report is made.
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ServeReport {
+            name: self.name.clone(),
+            ok: read(&self.counts.ok),
+            failed: read(&self.counts.failed),
+            redelivered: read(&self.counts.redelivered),
+            skipped_cancelled: read(&self.counts.skipped),
+            exhausted: read(&self.counts.exhausted),
+        }
+    }
+}
+
+async fn run(
+    url: &str,
+    settings: HostSettings,
+    connection: Connection,
+    name: String,
+    pool: ProcessPoolExecutor,
+    concurrency: usize,
+) -> Result<ServeReport, RemoteError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // First: a SIGTERM that arrives while connecting already means "stop".
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|err| RemoteError::new(format!("could not handle SIGTERM: {err}")))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|err| RemoteError::new(format!("could not handle SIGINT: {err}")))?;
+    let client = connection
+        .connect(url, &format!("poolbridge host {name}"))
+        .await?;
+    let js = jetstream::new(client.clone());
+    let (mut consumer, bucket) = connect::bind(&js, &settings.names).await?;
+    let (broken, mut broken_rx) = watch::channel(None);
+    let ctx = Arc::new(Ctx {
+        name,
+        pid: std::process::id(),
+        client: client.clone(),
+        pool,
+        cancelled: Mutex::new(HashMap::new()),
+        heartbeat: Mutex::new(MAX_HEARTBEAT),
+        counts: Counts::default(),
+        broken,
+    });
+    ctx.set_ack_wait(consumer.cached_info().config.ack_wait);
+    follow_cancels(&ctx, bucket).await?;
+
+    let (stop_tx, mut stop) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut refreshed = Instant::now();
+    let mut failure = None;
+    'serve: loop {
+        if *stop.borrow() {
+            break;
+        }
+        if let Some(reason) = broken_rx.borrow().clone() {
+            failure = Some(reason);
+            break;
+        }
+        // Wait for a free slot, then ask for as many jobs as there are free slots.
+        let first = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = stop.changed() => continue,
+            _ = broken_rx.changed() => continue,
+        };
+        let mut permits = vec![first];
+        while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+            permits.push(permit);
+        }
+        while tasks.try_join_next().is_some() {}
+        if refreshed.elapsed() > REFRESH_CONSUMER {
+            refreshed = Instant::now();
+            if let Ok(info) = consumer.info().await {
+                ctx.set_ack_wait(info.config.ack_wait);
+            }
+        }
+        let batch = consumer
+            .batch()
+            .max_messages(permits.len())
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(_) => {
+                // Disconnected, or the server is restarting: try again shortly.
+                drop(permits);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        // The server ends a pull at `expires`; if that answer is lost (a restart), stop waiting
+        // a little after.
+        let deadline = tokio::time::sleep(PULL_EXPIRES + Duration::from_millis(500));
+        tokio::pin!(deadline);
+        let mut stopping = *stop.borrow();
+        loop {
+            tokio::select! {
+                msg = futures_next(&mut batch) => match msg {
+                    Some(Ok(msg)) => {
+                        if stopping {
+                            // Taken after SIGTERM: give it back at once for another host.
+                            let _ = msg.ack_with(AckKind::Nak(None)).await;
+                            continue;
+                        }
+                        let Some(permit) = permits.pop() else {
+                            let _ = msg.ack_with(AckKind::Nak(None)).await;
+                            continue;
+                        };
+                        tasks.spawn(handle(Arc::clone(&ctx), msg, permit));
+                    }
+                    Some(Err(_)) | None => break,
+                },
+                _ = &mut deadline => break,
+                _ = stop.changed(), if !stopping => stopping = true,
+            }
+        }
+        if stopping {
+            break 'serve;
+        }
+    }
+    // Graceful: no new jobs; the ones taken finish and are answered.
+    while tasks.join_next().await.is_some() {}
+    // The acknowledgements out before leaving (not forever: the server may be gone).
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
+    if let Some(reason) = failure.or_else(|| broken_rx.borrow().clone()) {
+        return Err(RemoteError::new(format!(
+            "the host stopped: its local process pool broke: {reason}"
+        )));
+    }
+    Ok(ctx.report())
+}
+
+/// Loads the cancelled job ids, then follows the bucket in a task of its own.
+async fn follow_cancels(ctx: &Arc<Ctx>, bucket: kv::Store) -> Result<(), RemoteError> {
+    let known = bucket.status().await.map(|s| s.values()).unwrap_or(0);
+    let mut entries = bucket.watch_with_history(">").await.map_err(|err| {
+        RemoteError::new(format!("could not watch the cancelled-jobs bucket: {err}"))
+    })?;
+    if known > 0 {
+        // The watch starts with the current entries; the last has `delta == 0`.
+        let caught_up = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(entry)) = futures_next(&mut entries).await {
+                let last = entry.delta == 0;
+                ctx.remember_cancel(entry.key);
+                if last {
+                    break;
+                }
+            }
+        })
+        .await;
+        if caught_up.is_err() {
+            eprintln!(
+                "poolbridge host {}: the cancelled-jobs bucket did not load within 5 s; jobs \
+                 cancelled before this host started may run (their results are dropped)",
+                ctx.name
+            );
+        }
+    }
+    let ctx = Arc::clone(ctx);
+    tokio::spawn(async move {
+        loop {
+            while let Some(entry) = futures_next(&mut entries).await {
+                if let Ok(entry) = entry {
+                    if entry.operation == kv::Operation::Put {
+                        ctx.remember_cancel(entry.key);
+                    }
+                }
+            }
+            // The watch ended (the connection was lost for a while): watch again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match bucket.watch_with_history(">").await {
+                Ok(again) => entries = again,
+                Err(_) => continue,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs one job taken from the consumer.
+async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePermit) {
+    let attempt = msg.info().map_or(1, |info| info.delivered.max(1) as u64);
+    if attempt > 1 {
+        ctx.count(&ctx.counts.redelivered);
+    }
+    let job = match JobHeaders::parse(msg.headers.as_ref()) {
+        Ok(job) => job,
+        Err(reason) => {
+            refuse(&ctx, &msg, attempt, &reason).await;
+            return;
+        }
+    };
+    if attempt > u64::from(job.max_deliver) {
+        // Each earlier delivery's host was lost (a host that could answer did): give up.
+        ctx.count(&ctx.counts.exhausted);
+        let body = postcard::to_stdvec(&(attempt as u32 - 1)).unwrap_or_default();
+        answer(&ctx, &msg, &job, attempt, Status::Exhausted, body.into()).await;
+        let _ = msg.ack().await;
+        return;
+    }
+    if ctx.is_cancelled(&job.id) {
+        ctx.count(&ctx.counts.skipped);
+        let _ = msg.ack().await;
+        return;
+    }
+    let registry = process::registry();
+    let index = match registry.index(&job.name) {
+        Some(index) if registry.signature_hash(index) == Some(job.signature) => index,
+        found => {
+            let reason = if found.is_none() {
+                format!(
+                    "worker host `{}` has no job named `{}`: hosts must run a program that links \
+                     and registers the same jobs as the client",
+                    ctx.name, job.name
+                )
+            } else {
+                format!(
+                    "worker host `{}` registers job `{}` with other argument or output types \
+                     than the client: run the same build of the jobs on clients and hosts",
+                    ctx.name, job.name
+                )
+            };
+            ctx.count(&ctx.counts.failed);
+            answer(&ctx, &msg, &job, attempt, Status::Ipc, reason.into()).await;
+            let _ = msg.ack().await;
+            return;
+        }
+    };
+    let started = wire::answer_headers(&job.id, Status::Started, &ctx.name, ctx.pid, attempt);
+    let _ = ctx
+        .client
+        .publish_with_headers(job.reply.clone(), started, Bytes::new())
+        .await;
+    let timeout = job.timeout_ms.map(Duration::from_millis);
+    let fut = process::submit_raw(&ctx.pool, index, &msg.payload, timeout);
+    let outcome = heartbeat_while(&ctx, &msg, fut.into_future()).await;
+    // The local slot is free; delivering the answer may take longer.
+    drop(permit);
+    let (status, body): (Status, Vec<u8>) = match outcome {
+        Ok(bytes) => (Status::Ok, bytes),
+        Err(FutureError::Panicked(panic)) => {
+            (Status::Panicked, panic.message().as_bytes().to_vec())
+        }
+        Err(FutureError::WorkerDied(exit)) => (
+            Status::Died,
+            postcard::to_stdvec(&Exit::of(&exit)).unwrap_or_default(),
+        ),
+        Err(FutureError::JobTimeout(limit)) => (
+            Status::Timeout,
+            postcard::to_stdvec(&u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or_default(),
+        ),
+        Err(FutureError::Ipc(reason)) => (Status::Ipc, reason.into_bytes()),
+        Err(other) => {
+            // The local pool broke (a worker cannot start): not the job's fault. Give the job
+            // back for another host, and stop this one.
+            let _ = msg.ack_with(AckKind::Nak(None)).await;
+            let _ = ctx.broken.send(Some(other.to_string()));
+            return;
+        }
+    };
+    let counter = if status == Status::Ok {
+        &ctx.counts.ok
+    } else {
+        &ctx.counts.failed
+    };
+    ctx.count(counter);
+    answer(&ctx, &msg, &job, attempt, status, body.into()).await;
+    let _ = msg.ack().await;
+}
+
+/// A message that is not a job this host can read: answered with the reason if it names a
+/// client, acknowledged either way (it would fail the same on every host).
+async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str) {
+    let headers = msg.headers.as_ref();
+    let get = |name: &str| {
+        headers
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
+    match (get(wire::H_JOB_ID), get(wire::H_REPLY)) {
+        (Some(id), Some(reply)) => {
+            let job = JobHeaders {
+                id,
+                name: get(wire::H_JOB).unwrap_or_default(),
+                signature: 0,
+                reply,
+                max_deliver: 1,
+                timeout_ms: None,
+            };
+            let reason = format!(
+                "worker host `{}` could not read the job: {reason}",
+                ctx.name
+            );
+            answer(ctx, msg, &job, attempt, Status::Ipc, reason.into()).await;
+        }
+        _ => eprintln!(
+            "poolbridge host {}: dropped a message that is not a poolbridge job: {reason}",
+            ctx.name
+        ),
+    }
+    ctx.count(&ctx.counts.failed);
+    let _ = msg.ack().await;
+}
+
+/// Awaits `fut`, telling the server every heartbeat that the job is still in progress.
+async fn heartbeat_while<F: Future>(ctx: &Ctx, msg: &jetstream::Message, fut: F) -> F::Output {
+    tokio::pin!(fut);
+    let beat = ctx.heartbeat();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+    loop {
+        tokio::select! {
+            out = &mut fut => return out,
+            _ = ticks.tick() => {
+                let _ = msg.ack_with(AckKind::Progress).await;
+            }
+        }
+    }
+}
+
+/// Sends an answer to the job's client and waits for its confirmation, sending it again (and
+/// keeping the job alive) while the client does not confirm, up to `ANSWER_PATIENCE`.
+async fn answer(
+    ctx: &Ctx,
+    msg: &jetstream::Message,
+    job: &JobHeaders,
+    attempt: u64,
+    status: Status,
+    body: Bytes,
+) {
+    let limit = ctx.client.server_info().max_payload;
+    let (status, body) = if limit > 0 && body.len() + HEADERS_ALLOWANCE > limit {
+        let reason = format!(
+            "the output of job `{}` is {} bytes, more than the NATS server accepts in one \
+             message (max_payload {limit} bytes): return a reference (a path, an object store \
+             key) instead, or raise max_payload on the server",
+            job.name,
+            body.len()
+        );
+        (Status::Ipc, Bytes::from(reason))
+    } else {
+        (status, body)
+    };
+    let headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
+    let deadline = Instant::now() + ANSWER_PATIENCE;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let request =
+            ctx.client
+                .request_with_headers(job.reply.clone(), headers.clone(), body.clone());
+        let sent = heartbeat_while(ctx, msg, tokio::time::timeout(ANSWER_TIMEOUT, request)).await;
+        if let Ok(Ok(_)) = sent {
+            return;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "poolbridge host {}: no client confirmed the answer to job {} ({}) on {} within \
+                 {ANSWER_PATIENCE:?}; the answer is dropped (the client is gone)",
+                ctx.name, job.id, job.name, job.reply
+            );
+            return;
+        }
+        let _ = msg.ack_with(AckKind::Progress).await;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}

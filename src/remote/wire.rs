@@ -1,0 +1,331 @@
+//! The messages of the remote executor: subjects, headers and bodies. `README.md` beside this
+//! file has them in one table.
+//!
+//! A job is a JetStream message on the jobs subject; its metadata are headers (readable with
+//! `nats stream view`), its body the postcard-encoded arguments, as in a process pool's `CALL`
+//! frame. Hosts answer on the client's reply subject with core NATS messages: a `started`
+//! notice, then one outcome.
+
+use async_nats::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::WorkerExit;
+
+/// Bumped whenever a header's meaning or a body's layout changes.
+pub(crate) const PROTOCOL: &str = "1";
+
+/// JetStream's deduplication header: the job id.
+pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
+pub(crate) const H_PROTOCOL: &str = "Poolbridge-Protocol";
+pub(crate) const H_JOB: &str = "Poolbridge-Job";
+pub(crate) const H_SIGNATURE: &str = "Poolbridge-Signature";
+pub(crate) const H_REPLY: &str = "Poolbridge-Reply";
+pub(crate) const H_MAX_DELIVER: &str = "Poolbridge-Max-Deliver";
+pub(crate) const H_TIMEOUT_MS: &str = "Poolbridge-Timeout-Ms";
+pub(crate) const H_JOB_ID: &str = "Poolbridge-Job-Id";
+pub(crate) const H_STATUS: &str = "Poolbridge-Status";
+pub(crate) const H_HOST: &str = "Poolbridge-Host";
+pub(crate) const H_PID: &str = "Poolbridge-Pid";
+pub(crate) const H_ATTEMPT: &str = "Poolbridge-Attempt";
+
+/// The names a client and its hosts agree on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Names {
+    /// The work-queue stream.
+    pub(crate) stream: String,
+    /// The subject jobs are published on: `{prefix}.jobs`.
+    pub(crate) jobs: String,
+    /// Reply subjects are `{prefix}.results.{client id}`.
+    pub(crate) results: String,
+    /// The durable pull consumer every host pulls from.
+    pub(crate) consumer: String,
+    /// The KV bucket of cancelled job ids.
+    pub(crate) cancelled: String,
+}
+
+impl Names {
+    pub(crate) fn new(stream: &str, prefix: &str) -> Names {
+        Names {
+            stream: stream.to_owned(),
+            jobs: format!("{prefix}.jobs"),
+            results: format!("{prefix}.results"),
+            consumer: format!("{stream}_hosts"),
+            cancelled: format!("{stream}_cancelled"),
+        }
+    }
+
+    /// Checks the names a user chose, with a message that says what to change.
+    pub(crate) fn check(stream: &str, prefix: &str) -> Result<(), String> {
+        let stream_ok = !stream.is_empty()
+            && stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !stream_ok {
+            return Err(format!(
+                "stream name {stream:?} is not usable: use letters, digits, '_' and '-' \
+                 (it also names the consumer `{stream}_hosts` and the KV bucket \
+                 `{stream}_cancelled`)"
+            ));
+        }
+        let prefix_ok = !prefix.is_empty()
+            && prefix.split('.').all(|token| {
+                !token.is_empty()
+                    && token
+                        .chars()
+                        .all(|c| !c.is_whitespace() && c != '*' && c != '>')
+            });
+        if !prefix_ok {
+            return Err(format!(
+                "subject prefix {prefix:?} is not usable: use dot-separated tokens without \
+                 spaces or wildcards, like \"poolbridge\" or \"acme.batch\""
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a host says about a job, on the client's reply subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// A host took the job and runs it now (body empty).
+    Started,
+    /// The job returned (body: postcard output).
+    Ok,
+    /// The job panicked (body: the message).
+    Panicked,
+    /// The job could not run or answer: unknown job, other types, bad bytes (body: the message).
+    Ipc,
+    /// The job's worker process died (body: postcard [`Exit`]).
+    Died,
+    /// The job ran past its time limit and was killed (body: postcard limit in ms, `u64`).
+    Timeout,
+    /// Its hosts were lost on every delivery allowed by `max_deliver` (body: postcard
+    /// deliveries, `u32`).
+    Exhausted,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Started => "started",
+            Status::Ok => "ok",
+            Status::Panicked => "panicked",
+            Status::Ipc => "ipc",
+            Status::Died => "died",
+            Status::Timeout => "timeout",
+            Status::Exhausted => "exhausted",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "started" => Status::Started,
+            "ok" => Status::Ok,
+            "panicked" => Status::Panicked,
+            "ipc" => Status::Ipc,
+            "died" => Status::Died,
+            "timeout" => Status::Timeout,
+            "exhausted" => Status::Exhausted,
+            _ => return None,
+        })
+    }
+}
+
+/// How a job's worker process ended on its host, as sent in a `died` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Exit {
+    pub(crate) pid: u32,
+    pub(crate) code: Option<i32>,
+    pub(crate) signal: Option<i32>,
+    pub(crate) core_dumped: bool,
+}
+
+impl Exit {
+    pub(crate) fn of(exit: &WorkerExit) -> Exit {
+        Exit {
+            pid: exit.pid(),
+            code: exit.code(),
+            signal: exit.signal(),
+            core_dumped: exit.core_dumped(),
+        }
+    }
+
+    pub(crate) fn into_worker_exit(self) -> WorkerExit {
+        WorkerExit::new(self.pid, self.code, self.signal, self.core_dumped)
+    }
+}
+
+/// The metadata of a job message, as a host reads them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct JobHeaders {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) signature: u64,
+    pub(crate) reply: String,
+    pub(crate) max_deliver: u32,
+    pub(crate) timeout_ms: Option<u64>,
+}
+
+impl JobHeaders {
+    pub(crate) fn to_map(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(MSG_ID, self.id.as_str());
+        // The id again under our own name: the server keeps `Nats-Msg-Id` for deduplication
+        // only (recent servers do not deliver it).
+        headers.insert(H_JOB_ID, self.id.as_str());
+        headers.insert(H_PROTOCOL, PROTOCOL);
+        headers.insert(H_JOB, self.name.as_str());
+        headers.insert(H_SIGNATURE, format!("{:016x}", self.signature).as_str());
+        headers.insert(H_REPLY, self.reply.as_str());
+        headers.insert(H_MAX_DELIVER, self.max_deliver.to_string().as_str());
+        if let Some(ms) = self.timeout_ms {
+            headers.insert(H_TIMEOUT_MS, ms.to_string().as_str());
+        }
+        headers
+    }
+
+    /// Reads the headers of a job message; the error says what is wrong with it.
+    pub(crate) fn parse(headers: Option<&HeaderMap>) -> Result<JobHeaders, String> {
+        let headers = headers.ok_or("a message without headers (not a poolbridge job)")?;
+        let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+        let protocol = get(H_PROTOCOL).ok_or("no Poolbridge-Protocol header")?;
+        if protocol != PROTOCOL {
+            return Err(format!(
+                "the job was sent with protocol {protocol}, this host speaks {PROTOCOL}: run the \
+                 same poolbridge version on clients and hosts"
+            ));
+        }
+        let id = get(H_JOB_ID).ok_or("no Poolbridge-Job-Id header")?;
+        let name = get(H_JOB).ok_or("no Poolbridge-Job header")?;
+        let signature = get(H_SIGNATURE)
+            .and_then(|s| u64::from_str_radix(&s, 16).ok())
+            .ok_or("no valid Poolbridge-Signature header")?;
+        let reply = get(H_REPLY).ok_or("no Poolbridge-Reply header")?;
+        let max_deliver = get(H_MAX_DELIVER)
+            .and_then(|s| s.parse().ok())
+            .ok_or("no valid Poolbridge-Max-Deliver header")?;
+        let timeout_ms = match get(H_TIMEOUT_MS) {
+            None => None,
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| "an invalid Poolbridge-Timeout-Ms header")?,
+            ),
+        };
+        Ok(JobHeaders {
+            id,
+            name,
+            signature,
+            reply,
+            max_deliver,
+            timeout_ms,
+        })
+    }
+}
+
+/// The headers of an answer.
+pub(crate) fn answer_headers(
+    job_id: &str,
+    status: Status,
+    host: &str,
+    pid: u32,
+    attempt: u64,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(H_JOB_ID, job_id);
+    headers.insert(H_STATUS, status.as_str());
+    headers.insert(H_HOST, host);
+    headers.insert(H_PID, pid.to_string().as_str());
+    headers.insert(H_ATTEMPT, attempt.to_string().as_str());
+    headers
+}
+
+/// An answer, as the client reads it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub(crate) job_id: String,
+    pub(crate) status: Status,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+}
+
+impl Answer {
+    pub(crate) fn parse(headers: Option<&HeaderMap>) -> Option<Answer> {
+        let headers = headers?;
+        let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+        Some(Answer {
+            job_id: get(H_JOB_ID)?,
+            status: Status::parse(&get(H_STATUS)?)?,
+            host: get(H_HOST).unwrap_or_default(),
+            pid: get(H_PID).and_then(|p| p.parse().ok()).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_headers_round_trip() {
+        let job = JobHeaders {
+            id: "c0ffee-17".into(),
+            name: "app::thumbnail".into(),
+            signature: 0xdead_beef,
+            reply: "poolbridge.results.c0ffee".into(),
+            max_deliver: 3,
+            timeout_ms: Some(1500),
+        };
+        let map = job.to_map();
+        assert_eq!(JobHeaders::parse(Some(&map)), Ok(job));
+    }
+
+    #[test]
+    fn a_job_of_another_protocol_is_refused_with_a_reason() {
+        let mut map = JobHeaders {
+            id: "a-1".into(),
+            name: "n".into(),
+            signature: 1,
+            reply: "r".into(),
+            max_deliver: 1,
+            timeout_ms: None,
+        }
+        .to_map();
+        map.insert(H_PROTOCOL, "99");
+        let err = JobHeaders::parse(Some(&map)).unwrap_err();
+        assert!(err.contains("same poolbridge version"), "{err}");
+        assert!(JobHeaders::parse(None).is_err());
+    }
+
+    #[test]
+    fn answers_round_trip() {
+        for status in [
+            Status::Started,
+            Status::Ok,
+            Status::Panicked,
+            Status::Ipc,
+            Status::Died,
+            Status::Timeout,
+            Status::Exhausted,
+        ] {
+            let map = answer_headers("a-1", status, "host-1", 42, 2);
+            let answer = Answer::parse(Some(&map)).unwrap();
+            assert_eq!(answer.status, status);
+            assert_eq!((answer.host.as_str(), answer.pid), ("host-1", 42));
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(Names::check("POOLBRIDGE", "poolbridge").is_ok());
+        assert!(
+            Names::check("JOBS.V1", "p")
+                .unwrap_err()
+                .contains("stream name")
+        );
+        assert!(Names::check("J", "a.*").unwrap_err().contains("wildcards"));
+        assert!(Names::check("J", "a..b").is_err());
+        let names = Names::new("J", "acme.batch");
+        assert_eq!(names.jobs, "acme.batch.jobs");
+        assert_eq!(names.cancelled, "J_cancelled");
+    }
+}

