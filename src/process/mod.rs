@@ -5,6 +5,7 @@
 //! |-------------|-------------------------------------------------------------------------|
 //! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
 //! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
+//! | `spin.rs`   | reading a socket: a short adaptive spin before blocking                 |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
 //! | `child.rs`  | a worker process as a resource: command, group kill, exit status        |
@@ -86,6 +87,8 @@ mod wire;
 mod child;
 #[cfg(unix)]
 mod pool;
+#[cfg(unix)]
+mod spin;
 #[cfg(unix)]
 mod start;
 #[cfg(unix)]

@@ -27,8 +27,10 @@ use crate::error::{FutureError, PanicError};
 use crate::future::RunHooks;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::{self, Permit, Permits, Reservation};
+use crate::pool::sleep::Search;
 use crate::process::child::{self, Spawner};
 use crate::process::job::Registry;
+use crate::process::spin::SpinRead;
 use crate::process::start;
 use crate::process::wire::{self, FrameReader};
 use crate::unwind;
@@ -184,8 +186,9 @@ pub(crate) struct Conn {
     /// Held while a frame is written; holds the `seq` of the last call fully written, so the
     /// reaper of a dead worker can tell whether its job was delivered.
     written: Mutex<u64>,
-    /// Used only by the thread holding this worker's read duty.
-    reader: Mutex<FrameReader>,
+    /// Used only by the thread holding this worker's read duty: the frames, and how long to
+    /// spin for the next one before blocking (`spin.rs`).
+    reader: Mutex<(FrameReader, Search)>,
 }
 
 impl Conn {
@@ -701,7 +704,7 @@ impl Shared {
             pid: started.child.id(),
             stream: started.stream,
             written: Mutex::new(0),
-            reader: Mutex::new(started.reader),
+            reader: Mutex::new((started.reader, Search::new())),
         });
         let slot = Slot {
             conn: Arc::clone(&conn),
@@ -795,16 +798,21 @@ impl Shared {
 
     /// Reads one frame of worker `id` and acts on it. Returns this thread's next duty.
     fn read_one(self: &Arc<Self>, id: usize, conn: &Arc<Conn>) -> Option<Duty> {
-        let mut reader = lock(&conn.reader);
-        let (kind, status) = match reader.read(&mut &conn.stream) {
+        let mut guard = lock(&conn.reader);
+        let (reader, search) = &mut *guard;
+        let mut src = SpinRead {
+            stream: &conn.stream,
+            search,
+        };
+        let (kind, status) = match reader.read(&mut src) {
             Ok(frame) => (frame.kind, frame.body.first().copied()),
             Err(err) => {
-                drop(reader);
+                drop(guard);
                 return self.reap(id, conn, Death::Eof(err));
             }
         };
         if kind != wire::DONE || status.is_none() {
-            drop(reader);
+            drop(guard);
             return self.reap(id, conn, Death::Protocol(kind));
         }
         // The reply: take the job, give the worker more, then publish.
@@ -814,7 +822,7 @@ impl Shared {
         };
         let Some(InFlight { mut job, .. }) = slot.jobs.pop_front() else {
             drop(st);
-            drop(reader);
+            drop(guard);
             return self.reap(id, conn, Death::Protocol(kind));
         };
         let now = Instant::now();
@@ -846,7 +854,7 @@ impl Shared {
         // Send first: the worker runs while this thread publishes.
         self.follow(id, conn, next);
         job.done.decode(outcome);
-        drop(reader);
+        drop(guard);
         let duty = Duty::Read(id, Arc::clone(conn));
         self.publish(job, Some(duty))
     }

@@ -6,7 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::pool::sleep::Search;
 use crate::process::job::{Registry, registry};
+use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
 use crate::unwind;
 
@@ -124,6 +126,7 @@ fn serve() -> i32 {
     let mut conn = Conn {
         stream,
         reader: FrameReader::new(),
+        search: Search::new(),
         out: Vec::with_capacity(256),
     };
     match conn.run(registry) {
@@ -207,6 +210,8 @@ fn hung_up(stream: &UnixStream, timeout: Duration) -> bool {
 struct Conn {
     stream: UnixStream,
     reader: FrameReader,
+    /// How long to spin for the next call before blocking (`spin.rs`).
+    search: Search,
     out: Vec<u8>,
 }
 
@@ -225,7 +230,11 @@ impl Conn {
         };
         self.setup(registry, initializer)?;
         loop {
-            let frame = match self.reader.read(&mut &self.stream) {
+            let mut src = SpinRead {
+                stream: &self.stream,
+                search: &mut self.search,
+            };
+            let frame = match self.reader.read(&mut src) {
                 Ok(frame) => frame,
                 Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(err) => return Err(err),

@@ -20,6 +20,10 @@
 //! wake-up itself; when that is short the average falls back under [`SEARCH_MAX`] and the next
 //! search waits long enough again. So the policy settles by itself on any machine: it measures
 //! the gaps there instead of assuming them. `README.md` beside this file has the measurements.
+//!
+//! The process pool uses the same rule for its sockets (`process/spin.rs`): a worker process
+//! waiting for its next call, and the pool's reader waiting for an answer, spin on non-blocking
+//! reads for as long as [`Search::run`] allows before they block.
 
 use std::time::{Duration, Instant};
 
