@@ -148,6 +148,38 @@ impl<T> Map<T> {
         }
     }
 
+    /// `map_with` for an executor that submits one item at a time with `submit`: eager without a
+    /// `buffersize` (every item submitted now), lazy with one. A lazy map stops pulling items
+    /// after the first submit made once `is_closed` says the executor refuses jobs: that
+    /// submit's future carries the refusal, and the map ends after it. The process pool and the
+    /// remote executor share this; the thread pool has its own, which wraps a closure per item.
+    pub(crate) fn submitting<It>(
+        mut items: It,
+        options: &MapOptions,
+        mut submit: impl FnMut(It::Item) -> PoolFuture<T> + Send + 'static,
+        is_closed: impl Fn() -> bool + Send + 'static,
+    ) -> Map<T>
+    where
+        It: Iterator + Send + 'static,
+    {
+        if options.buffer_size().is_none() {
+            let pending = items.by_ref().map(&mut submit).collect();
+            return Map::eager(pending, options);
+        }
+        let mut stopped = false;
+        Map::lazy(
+            move || {
+                if stopped {
+                    return None;
+                }
+                let item = items.next()?;
+                stopped = is_closed();
+                Some(submit(item))
+            },
+            options,
+        )
+    }
+
     /// Lets the jobs run without iterating, and returns their futures in input order (dropping
     /// them cancels nothing). What `executor.map(f, items)` does in Python when its iterator is
     /// thrown away; dropping the `Map` instead would cancel the jobs that have not started.

@@ -571,32 +571,22 @@ impl ProcessPoolExecutor {
         I: IntoIterator<Item = J::Args>,
         I::IntoIter: Send + 'static,
     {
-        if options.buffer_size().is_none() {
-            let pending = items
-                .into_iter()
-                .map(|args| self.submit(job, args))
-                .collect();
-            return Map::eager(pending, &options);
-        }
         #[cfg(unix)]
         {
             let shared = Arc::clone(&self.shared);
-            let mut items = items.into_iter();
-            let mut stopped = false;
-            Map::lazy(
-                move || {
-                    if stopped {
-                        return None;
-                    }
-                    let args = items.next()?;
-                    stopped = shared.is_closed();
-                    Some(submit(&shared, job, args, &SubmitOptions::default()))
-                },
+            let closed = Arc::clone(&self.shared);
+            Map::submitting(
+                items.into_iter(),
                 &options,
+                move |args| submit(&shared, job, args, &SubmitOptions::default()),
+                move || closed.is_closed(),
             )
         }
         #[cfg(not(unix))]
-        match self.never {}
+        {
+            let _ = (job, items, options);
+            match self.never {}
+        }
     }
 
     /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.

@@ -579,26 +579,13 @@ impl RemoteExecutor {
         I: IntoIterator<Item = J::Args>,
         I::IntoIter: Send + 'static,
     {
-        if options.buffer_size().is_none() {
-            let pending = items
-                .into_iter()
-                .map(|args| self.submit(job, args))
-                .collect();
-            return Map::eager(pending, &options);
-        }
         let shared = Arc::clone(&self.shared);
-        let mut items = items.into_iter();
-        let mut stopped = false;
-        Map::lazy(
-            move || {
-                if stopped {
-                    return None;
-                }
-                let args = items.next()?;
-                stopped = shared.is_closed();
-                Some(shared.submit(job, args, None))
-            },
+        let closed = Arc::clone(&self.shared);
+        Map::submitting(
+            items.into_iter(),
             &options,
+            move |args| shared.submit(job, args, None),
+            move || closed.is_closed(),
         )
     }
 
