@@ -263,7 +263,12 @@ fn a_job_published_again_is_stored_and_run_once() {
     // publishes the job again with the same Nats-Msg-Id; both reach the server when it thaws.
     server.freeze(true);
     let fut = ex.submit(record, (runs.clone(), "once".into(), 0));
-    assert!(eventually(HANG, || ex.metrics().republished >= 2));
+    assert!(
+        eventually(HANG, || ex.metrics().republished >= 2),
+        "the job was not published again while the server was frozen: {:?}; state {:?}",
+        ex.metrics(),
+        fut.state()
+    );
     server.freeze(false);
     let _h = host(&url, "DEDUP", "dedup");
     fut.result_timeout(HANG).expect("a result");

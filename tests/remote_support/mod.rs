@@ -138,7 +138,10 @@ impl NatsServer {
         self.launch();
     }
 
-    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server process.
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server process. Freezing returns once every
+    /// thread of the server has stopped: `kill` returns before the stop takes effect, and a
+    /// server still running for a moment (a loaded machine) would answer what the test sends
+    /// next.
     pub fn freeze(&self, frozen: bool) {
         let pid = self.pid;
         let sig = if frozen {
@@ -147,7 +150,34 @@ impl NatsServer {
             rustix::process::Signal::CONT
         };
         signal(pid, sig);
+        if frozen {
+            assert!(
+                crate::process_support::eventually(crate::process_support::HANG, || all_stopped(
+                    pid
+                )),
+                "nats-server (pid {pid}) did not stop"
+            );
+        }
     }
+}
+
+/// `true` when every thread of `pid` is stopped (`T` in `/proc/PID/task/*/stat`). Where there
+/// is no `/proc` (not Linux), waits a moment and says yes.
+fn all_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        std::thread::sleep(Duration::from_millis(200));
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        // The state follows the command name in parentheses, which may itself contain spaces.
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let rest = &stat[stat.rfind(')')? + 1..];
+                rest.split_whitespace().next().map(|state| state == "T")
+            })
+            .unwrap_or(true)
+    })
 }
 
 impl Drop for NatsServer {
