@@ -153,6 +153,7 @@ impl<T> Map<T> {
     /// after the first submit made once `is_closed` says the executor refuses jobs: that
     /// submit's future carries the refusal, and the map ends after it. The process pool and the
     /// remote executor share this; the thread pool has its own, which wraps a closure per item.
+    #[cfg(all(feature = "process", unix))]
     pub(crate) fn submitting<It>(
         mut items: It,
         options: &MapOptions,

@@ -119,6 +119,21 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
     fn discard(&self);
 }
 
+/// What a job gives back when it leaves `PENDING`: a queue place of an executor with
+/// `max_queued` (`pool::backpressure::Reservation`), nothing (`()`) for one without. Defined
+/// here, where the state machine calls it, so that the executors depend on this module and not
+/// the other way round.
+pub(crate) trait Permit: Send + Sync + 'static {
+    /// The job left `PENDING` (it starts, or it was cancelled or refused). Called at most once
+    /// per job by the state machine; idempotent anyway.
+    fn release(&self);
+}
+
+impl Permit for () {
+    #[inline(always)]
+    fn release(&self) {}
+}
+
 /// A handle to a job submitted to a [`ThreadPoolExecutor`](crate::ThreadPoolExecutor): Python's
 /// `concurrent.futures.Future`.
 ///

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{FutureError, PanicError};
 use crate::future::state::{self, End, Start};
-use crate::future::{Core, PoolFuture, Refusal, RunHooks, TaskHandle};
-use crate::pool::backpressure::{Permit, Reservation};
+use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, TaskHandle};
 
 /// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
 /// owner calls `set_result` or `set_exception`.
@@ -70,7 +69,7 @@ struct PromiseTask<T> {
     /// The queue place of a process-pool job in a pool with `max_queued`, shared with the
     /// pool's queue entry: given back here when the future is cancelled (or otherwise ended)
     /// while pending, so a cancelled job makes room at once.
-    permit: Option<Arc<Reservation>>,
+    permit: Option<Arc<dyn Permit>>,
 }
 
 impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
@@ -275,8 +274,8 @@ impl<T: Send + 'static> Promise<T> {
     /// [`new`](Self::new), for a job holding a queue place (`ProcessPoolExecutor` with
     /// `max_queued`): if the future is cancelled while pending, `permit` is given back at once,
     /// on the cancelling thread (the pool, which holds it too, gives it back when the job leaves
-    /// its queue otherwise; a `Reservation` is given back once).
-    pub(crate) fn with_permit(permit: Option<Arc<Reservation>>) -> (Promise<T>, PoolFuture<T>) {
+    /// its queue otherwise; a permit is given back once).
+    pub(crate) fn with_permit(permit: Option<Arc<dyn Permit>>) -> (Promise<T>, PoolFuture<T>) {
         let task = Arc::new(PromiseTask {
             core: Core::new(0),
             permit,

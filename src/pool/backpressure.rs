@@ -373,17 +373,8 @@ impl Reservation {
     }
 }
 
-/// What a job gives back when it leaves `PENDING`: nothing for a pool without `max_queued`.
-pub(crate) trait Permit: Send + Sync + 'static {
-    /// The job left `PENDING` (it starts, or it was cancelled or refused). Called at most once
-    /// per job by the state machine; idempotent anyway.
-    fn release(&self);
-}
-
-impl Permit for () {
-    #[inline(always)]
-    fn release(&self) {}
-}
+/// The trait lives with the state machine that calls it (`future`); re-exported for the pools.
+pub(crate) use crate::future::Permit;
 
 impl Permit for Reservation {
     fn release(&self) {

@@ -103,6 +103,7 @@ use serde::de::DeserializeOwned;
 
 pub use self::job::{Job, JobFn, register};
 use crate::error::{BuildError, FutureError, SubmitError};
+use crate::future::Permit;
 use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::map::{Map, MapOptions};
 use crate::pool::PoolMetrics;
@@ -1165,7 +1166,7 @@ fn submit_holding<J: Job>(
     options: &SubmitOptions,
     reservation: Option<Arc<Reservation>>,
 ) -> PoolFuture<J::Output> {
-    let (promise, fut) = Promise::with_permit(reservation.clone());
+    let (promise, fut) = Promise::with_permit(reservation.clone().map(|r| r as Arc<dyn Permit>));
     // Given back if the call fails before it is queued.
     let place = pool::Place::new(reservation);
     let name = job.name();
