@@ -148,12 +148,10 @@ impl<T> Map<T> {
         }
     }
 
-    /// `map_with` for an executor that submits one item at a time with `submit`: eager without a
+    /// `map_with` of every executor: `submit` submits one item's job. Eager without a
     /// `buffersize` (every item submitted now), lazy with one. A lazy map stops pulling items
     /// after the first submit made once `is_closed` says the executor refuses jobs: that
-    /// submit's future carries the refusal, and the map ends after it. The process pool and the
-    /// remote executor share this; the thread pool has its own, which wraps a closure per item.
-    #[cfg(all(feature = "process", unix))]
+    /// submit's future carries the refusal (Python's `submit` raises), and the map ends after it.
     pub(crate) fn submitting<It>(
         mut items: It,
         options: &MapOptions,

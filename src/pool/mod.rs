@@ -385,11 +385,18 @@ impl ThreadPoolExecutor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        if options.buffer_size().is_some() {
-            self.map_lazy(f, items.into_iter(), &options)
-        } else {
-            self.map_eager(f, items, &options)
-        }
+        let f = Arc::new(f);
+        let registry = Arc::clone(&self.registry);
+        let closed = Arc::clone(&self.registry);
+        Map::submitting(
+            items.into_iter(),
+            &options,
+            move |item| {
+                let f = Arc::clone(&f);
+                registry.submit(move || f(item))
+            },
+            move || closed.is_closed(),
+        )
     }
 
     /// Submits a job per item now.
@@ -409,33 +416,6 @@ impl ThreadPoolExecutor {
             })
             .collect();
         Map::eager(pending, options)
-    }
-
-    /// Submits a job per item as the `Map` asks for them.
-    fn map_lazy<It, F, T>(&self, f: F, mut items: It, options: &MapOptions) -> Map<T>
-    where
-        It: Iterator + Send + 'static,
-        It::Item: Send + 'static,
-        F: Fn(It::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        let f = Arc::new(f);
-        let registry = Arc::clone(&self.registry);
-        let mut stopped = false;
-        Map::lazy(
-            move || {
-                // Once the executor is shut down, one more item is submitted (its future resolves
-                // to `Err(Shutdown)`, as Python's `submit` raises) and the input is left alone.
-                if stopped {
-                    return None;
-                }
-                let item = items.next()?;
-                stopped = registry.is_closed();
-                let f = Arc::clone(&f);
-                Some(registry.submit(move || f(item)))
-            },
-            options,
-        )
     }
 
     /// Stops accepting jobs: Python's `Executor.shutdown(wait, cancel_futures)`.

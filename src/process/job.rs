@@ -141,6 +141,17 @@ where
     }
 }
 
+/// Appends a job's arguments, postcard-encoded, to `out`: what a submit sends (to a worker
+/// process, or through NATS to a host). Fails with the reason, also when the arguments' own
+/// `Serialize` impl panics; `out` may then hold part of an encoding.
+pub(crate) fn encode_args<A: Serialize>(args: &A, out: &mut Vec<u8>) -> Result<(), String> {
+    match crate::unwind::catch(|| postcard::to_io(args, &mut *out).map(drop)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
+    }
+}
+
 /// Why a worker could not run a call: the message says which side and which job.
 #[derive(Debug)]
 #[doc(hidden)]

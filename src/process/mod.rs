@@ -115,7 +115,7 @@ pub use self::worker::init;
 
 /// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
 #[cfg(feature = "nats")]
-pub(crate) use self::job::registry;
+pub(crate) use self::job::{encode_args, registry};
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) use self::worker::init_called;
 
@@ -1184,11 +1184,7 @@ fn submit_holding<J: Job>(
     let mut frame = Vec::with_capacity(64);
     wire::start_frame(&mut frame, wire::CALL);
     frame.extend_from_slice(&index.to_le_bytes());
-    let encoded = match unwind::catch(|| wire::encode_into(&args, &mut frame)) {
-        Ok(Ok(())) => wire::finish_frame(&mut frame),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
-    };
+    let encoded = job::encode_args(&args, &mut frame).and_then(|()| wire::finish_frame(&mut frame));
     if let Err(err) = encoded {
         let _ = promise.set_error(FutureError::Ipc(format!(
             "could not serialize the arguments of job `{name}`: {err}"

@@ -295,12 +295,7 @@ impl Shared {
             return fut;
         };
         let mut payload = Vec::with_capacity(32);
-        let encoded = match unwind::catch(|| postcard::to_io(&args, &mut payload).map(drop)) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
-        };
-        if let Err(err) = encoded {
+        if let Err(err) = crate::process::encode_args(&args, &mut payload) {
             let _ = promise.set_error(FutureError::Ipc(format!(
                 "could not serialize the arguments of job `{name}`: {err}"
             )));
