@@ -654,10 +654,16 @@ impl Session {
                 ))
             })?;
         // The subscription must exist at the server before any job is sent.
-        client
-            .flush()
-            .await
-            .map_err(|err| RemoteError::new(format!("could not reach NATS: {err}")))?;
+        match tokio::time::timeout(settings.publish_timeout, client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(RemoteError::new(format!("could not reach NATS: {err}"))),
+            Err(_) => {
+                return Err(RemoteError::new(format!(
+                    "NATS at {} did not answer within the publish timeout ({:?})",
+                    settings.url, settings.publish_timeout
+                )));
+            }
+        }
         Ok(Session {
             shared: Arc::clone(shared),
             client,
@@ -700,7 +706,9 @@ impl Session {
     async fn on_answer(&self, msg: Message) {
         // The host waits for this acknowledgement before it acknowledges the job: the answer
         // reached this client. Sent at once; the decoding happens on a completer thread.
-        if let Some(reply) = &msg.reply {
+        // Only to an inbox: whoever can publish on this client's results subject sets that
+        // reply subject, and this client must not publish for them anywhere else.
+        if let Some(reply) = msg.reply.as_ref().filter(|reply| wire::is_inbox(reply)) {
             let _ = self.client.publish(reply.clone(), Bytes::new()).await;
         }
         let shared = Arc::clone(&self.shared);
@@ -783,7 +791,7 @@ async fn confirm(
 ) -> Result<(), String> {
     let settings = &shared.settings;
     // Past half the dedup window a second copy might no longer be recognised: give up then.
-    let deadline = Instant::now() + settings.topology.dedup_window / 2;
+    let deadline = crate::future::deadline_after(settings.topology.dedup_window / 2);
     let mut attempt = first;
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -794,7 +802,10 @@ async fn confirm(
             },
             Err(err) => err.to_string(),
         };
-        if Instant::now() + backoff >= deadline {
+        if Instant::now()
+            .checked_add(backoff)
+            .is_none_or(|t| t >= deadline)
+        {
             return Err(format!(
                 "NATS did not confirm storing the job in stream `{}` ({err}); gave up after \
                  half the dedup window ({:?}). The job may still run; its result would be \
