@@ -219,6 +219,13 @@ fn results_and_panics_across_two_hosts() {
         let (n, pid) = f.result_timeout(HANG).expect("a result");
         assert_eq!(n, i as u64);
         hosts.insert(pid);
+        // The future tells which host ran it.
+        let ran = ex.job_host(f).expect("the host is known");
+        let expected = if pid == a.pid() { "host-a" } else { "host-b" };
+        assert_eq!(
+            (ran.name.as_str(), ran.pid, ran.attempt),
+            (expected, pid, 1)
+        );
     }
     assert_eq!(
         hosts,
@@ -231,6 +238,9 @@ fn results_and_panics_across_two_hosts() {
     let exit = err.as_worker_exit().expect("WorkerDied");
     assert_eq!(exit.signal_name(), Some("SIGABRT"));
     assert!(matches!(exit.host(), Some("host-a" | "host-b")), "{err}");
+    assert_eq!(ex.job_host(&crash).map(|h| h.name).as_deref(), exit.host());
+    let local = ThreadPoolExecutor::new(1).submit(|| (0, 0));
+    assert_eq!(ex.job_host(&local), None, "not a job of this executor");
     assert!(err.to_string().contains("on worker host `host-"), "{err}");
     let m = ex.metrics();
     assert_eq!(
@@ -277,6 +287,8 @@ fn a_killed_hosts_job_is_delivered_again_with_one_result() {
         .result_timeout(HANG)
         .expect("delivered again, to the second host");
     assert_eq!(pid, second.pid());
+    let ran = ex.job_host(&fut).unwrap();
+    assert_eq!((ran.name.as_str(), ran.attempt), ("second", 2));
     assert!(
         started.elapsed() >= ACK_WAIT / 2,
         "redelivered only after ack_wait"
@@ -891,6 +903,93 @@ fn a_client_and_a_host_work_with_the_documented_permissions() {
     assert_eq!(stream_messages(&admin, "PERM"), Some(0));
 }
 
+/// Issue 22 (5): with the default `ack_wait`, the jobs of a killed host move to another host
+/// in seconds (the old default, 30 s, left the last ones waiting half a minute).
+fn a_lost_host_is_noticed_in_seconds_by_default() {
+    let Some(server) = NatsServer::start("loss") else {
+        return;
+    };
+    let url = server.url();
+    let ex = RemoteExecutor::builder()
+        .stream("LOSS")
+        .connect(&url)
+        .unwrap();
+    let mut a = host(&url, "LOSS", "lost");
+    let b = host(&url, "LOSS", "survivor");
+    let futures: Vec<_> = (0..30).map(|i| ex.submit(where_am_i, (i, 200))).collect();
+    // Kill the first host as soon as it answered one job: it holds others (two slots, refilled).
+    let victim = a.pid();
+    assert!(
+        eventually(HANG, || {
+            futures
+                .iter()
+                .any(|f| f.done() && f.result().is_ok_and(|(_, pid)| pid == victim))
+        }),
+        "the first host ran a job"
+    );
+    a.kill();
+    let killed = Instant::now();
+    for f in &futures {
+        f.result_timeout(HANG).expect("every job gets a result");
+    }
+    let elapsed = killed.elapsed();
+    assert!(ex.metrics().redelivered >= 1, "the killed host held jobs");
+    let moved: Vec<_> = futures
+        .iter()
+        .filter_map(|f| ex.job_host(f))
+        .filter(|h| h.attempt > 1)
+        .collect();
+    assert!(
+        !moved.is_empty() && moved.iter().all(|h| h.pid == b.pid()),
+        "{moved:?}"
+    );
+    // A generous bound: the default plus the remaining work, well under the old 30 s.
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "the last jobs took {elapsed:?} after the kill (ack_wait {:?})",
+        poolbridge::remote::DEFAULT_ACK_WAIT
+    );
+}
+
+/// `connect_async` from a runtime: resolves without blocking the awaiting thread, to an
+/// executor that works; a bad address fails the same way as `connect`.
+fn connect_async_resolves_on_any_runtime() {
+    let err = futures::executor::block_on(RemoteExecutor::connect_async("nats://127.0.0.1:1"))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("could not connect to NATS"),
+        "{err}"
+    );
+    let Some(server) = NatsServer::start("connect_async") else {
+        return;
+    };
+    let url = server.url();
+    let _h = host(&url, "POOLBRIDGE", "async");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (value, ticks) = rt.block_on(async {
+        // A task on the same (single) thread ticks while connect_async waits; a connect that
+        // blocked the thread would leave it at zero.
+        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = Arc::clone(&ticks);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let ex = RemoteExecutor::connect_async(&url).await.unwrap();
+        let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        ticker.abort();
+        let value = ex.submit(where_am_i, (3, 0)).await.unwrap().0;
+        (value, ticks)
+    });
+    assert_eq!(value, 3);
+    assert!(ticks > 0, "connect_async blocked the runtime's thread");
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -910,5 +1009,7 @@ fn main() {
         refused_jobs_do_not_hold_a_run_slot,
         a_crafted_reply_subject_is_never_published_to,
         a_client_and_a_host_work_with_the_documented_permissions,
+        a_lost_host_is_noticed_in_seconds_by_default,
+        connect_async_resolves_on_any_runtime,
     ]);
 }

@@ -305,6 +305,8 @@ pub(crate) struct Answer {
     pub(crate) status: Status,
     pub(crate) host: String,
     pub(crate) pid: u32,
+    /// Which delivery of the job the host had (1 for the first).
+    pub(crate) attempt: u32,
 }
 
 impl Answer {
@@ -316,6 +318,7 @@ impl Answer {
             status: Status::parse(&get(H_STATUS)?)?,
             host: get(H_HOST).unwrap_or_default(),
             pid: get(H_PID).and_then(|p| p.parse().ok()).unwrap_or(0),
+            attempt: get(H_ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1),
         })
     }
 }
@@ -420,7 +423,10 @@ mod tests {
             let map = answer_headers("a-1", status, "host-1", 42, 2);
             let answer = Answer::parse(Some(&map)).unwrap();
             assert_eq!(answer.status, status);
-            assert_eq!((answer.host.as_str(), answer.pid), ("host-1", 42));
+            assert_eq!(
+                (answer.host.as_str(), answer.pid, answer.attempt),
+                ("host-1", 42, 2)
+            );
         }
     }
 
