@@ -36,6 +36,11 @@
 //! At-least-once: a job whose host was lost after it ran, but before it acknowledged the job,
 //! runs again. Make jobs idempotent (see `docs/remote.md`).
 //!
+//! Hosts trust nothing in a job message they cannot check: they run only jobs registered in
+//! their own program (same name and types), and publish only to reply subjects under the
+//! executor's results prefix. `docs/remote.md` ("Security") has the NATS permissions a client
+//! and a host need.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -207,8 +212,10 @@ impl std::error::Error for RemoteError {}
 /// [`ConnectOptions`](async_nats::ConnectOptions). Used by [`RemoteBuilder::nats`] and
 /// [`ServeOptions::nats`].
 ///
-/// poolbridge's own settings come first (a 5 s connection timeout, reconnecting forever with a
-/// back-off of 50 ms to 1 s); [`connect_options`](Self::connect_options) can change any of them.
+/// poolbridge's own settings come first (reconnecting forever with a back-off of 50 ms to 1 s);
+/// [`connect_options`](Self::connect_options) can change them. Connecting, the NATS handshake
+/// included, is bounded by 5 s whatever the options say: an address where something accepts
+/// connections but does not speak NATS is an error, not a hang.
 ///
 /// # Examples
 ///
