@@ -932,9 +932,9 @@ impl RemoteBuilder {
     ///
     /// # Errors
     ///
-    /// A name that JetStream refuses, `max_deliver(0)`, a zero `ack_wait`, no server at `url`, no
-    /// JetStream there, or a stream of that name with another configuration: the message says
-    /// which and what to change.
+    /// A name that JetStream refuses, `max_deliver(0)`, a zero (or centuries-long) `ack_wait`,
+    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, or a stream of
+    /// that name with another configuration: the message says which and what to change.
     ///
     /// # Examples
     ///
@@ -1023,6 +1023,14 @@ impl RemoteBuilder {
         {
             return Err(RemoteError::new(
                 "ack_wait, publish_timeout and dedup_window must be greater than zero",
+            ));
+        }
+        // JetStream carries durations as signed 64-bit nanoseconds (about 292 years).
+        let too_long = |d: Duration| i64::try_from(d.as_nanos()).is_err();
+        if too_long(self.ack_wait) || too_long(self.dedup_window) {
+            return Err(RemoteError::new(
+                "ack_wait and dedup_window must be under 292 years (JetStream counts them in \
+                 64-bit nanoseconds)",
             ));
         }
         Ok(())
@@ -1235,6 +1243,11 @@ mod tests {
             .connect("nats://127.0.0.1:1")
             .unwrap_err();
         assert!(err.message().contains("greater than zero"), "{err}");
+        let err = RemoteExecutor::builder()
+            .dedup_window(Duration::MAX)
+            .connect("nats://127.0.0.1:1")
+            .unwrap_err();
+        assert!(err.message().contains("under 292 years"), "{err}");
         let err = serve("nats://127.0.0.1:1", ServeOptions::default().workers(0)).unwrap_err();
         assert!(err.message().contains("greater than 0"), "{err}");
         let err = serve(
