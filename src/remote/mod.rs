@@ -837,6 +837,10 @@ impl RemoteBuilder {
     /// job to another host ([`DEFAULT_ACK_WAIT`]). Shorter: a lost host's job moves sooner;
     /// hosts send heartbeats every `ack_wait / 3` (capped at 1 s) while a job runs.
     ///
+    /// It is a setting of the consumer that every host of the stream shares, not of this
+    /// client's jobs: the client that connects last sets it for all jobs in the stream, and
+    /// hosts pick it up within 5 s. Clients that need different values use different streams.
+    ///
     /// # Examples
     ///
     /// ```
@@ -1099,8 +1103,9 @@ impl ServeOptions {
         self
     }
 
-    /// The host's name in answers and errors ([`WorkerExit::host`](crate::WorkerExit::host));
-    /// by default `{hostname}-{pid}`.
+    /// The host's name in answers and errors ([`WorkerExit::host`](crate::WorkerExit::host)),
+    /// in its [`ServeReport`], and on each future it answered
+    /// ([`RemoteExecutor::job_host`]); by default `{hostname}-{pid}`.
     ///
     /// # Examples
     ///
