@@ -16,7 +16,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use poolbridge::remote::{RemoteExecutor, async_nats};
+use poolbridge::process::Job;
+use poolbridge::remote::{NatsOptions, RemoteExecutor, async_nats};
 use poolbridge::{
     FutureError, FutureState, MapOptions, ProcessPoolExecutor, SubmitOptions, ThreadPoolExecutor,
     as_completed,
@@ -80,6 +81,7 @@ fn host(url: &str, stream: &str, name: &str) -> Host {
         name,
         workers: 2,
         concurrency: 2,
+        user: None,
     })
 }
 
@@ -95,14 +97,29 @@ fn tmp_file(dir: &Path, name: &str) -> String {
     dir.join(name).to_string_lossy().into_owned()
 }
 
-/// A raw async-nats client, for looking at the server's side of things.
+/// A raw async-nats client, for looking at the server's side of things (or publishing as a
+/// user: `nats://user:password@127.0.0.1:port`).
 fn inspect<T>(url: &str, f: impl AsyncFnOnce(async_nats::jetstream::Context) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = async_nats::connect(url).await.unwrap();
+        // `nats://user:password@host:port`, or no user.
+        let (options, url) = match url.split_once('@') {
+            Some((user, host)) => {
+                let (user, password) = user.trim_start_matches("nats://").split_once(':').unwrap();
+                (
+                    async_nats::ConnectOptions::with_user_and_password(
+                        user.into(),
+                        password.into(),
+                    ),
+                    format!("nats://{host}"),
+                )
+            }
+            None => (async_nats::ConnectOptions::new(), url.to_owned()),
+        };
+        let client = options.connect(url).await.unwrap();
         f(async_nats::jetstream::new(client)).await
     })
 }
@@ -116,6 +133,73 @@ fn consumer_state(url: &str, stream: &str) -> (u64, usize) {
             .unwrap();
         let info = consumer.info().await.unwrap();
         (info.num_pending, info.num_ack_pending)
+    })
+}
+
+/// The headers of a job message as a client of this build makes them, for client id `client`
+/// and job `n`, with `changes` applied (`(header, value)`; a value of `""` removes the header).
+fn crafted(client: &str, n: u32, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let id = format!("{client}-{n}");
+    let mut fields: Vec<(String, String)> = [
+        ("Nats-Msg-Id", id.as_str()),
+        ("Poolbridge-Job-Id", &id),
+        ("Poolbridge-Protocol", "1"),
+        ("Poolbridge-Job", where_am_i.name()),
+        ("Poolbridge-Signature", "0000000000000001"),
+        ("Poolbridge-Reply", &format!("poolbridge.results.{client}")),
+        ("Poolbridge-Max-Deliver", "3"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    change(&mut fields, changes);
+    fields
+}
+
+fn change(fields: &mut Vec<(String, String)>, changes: &[(&str, &str)]) {
+    for (name, value) in changes {
+        fields.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            fields.push((name.to_string(), value.to_string()));
+        }
+    }
+}
+
+/// The headers of the job stored at `seq` in `stream` (what anyone who may read the stream sees).
+fn stored_job(url: &str, stream: &str, seq: u64) -> Vec<(String, String)> {
+    inspect(url, async |js| {
+        let stream = js.get_stream(stream).await.unwrap();
+        let msg = stream.get_raw_message(seq).await.unwrap();
+        msg.headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v[0].as_str().to_owned()))
+            .collect()
+    })
+}
+
+/// Publishes a job message made by hand (as a client of another build, or an attacker who may
+/// publish jobs, could) with the arguments of `where_am_i(1, 0)`.
+fn publish_job(url: &str, fields: &[(String, String)]) {
+    let mut headers = async_nats::HeaderMap::new();
+    for (name, value) in fields {
+        headers.insert(name.as_str(), value.as_str());
+    }
+    // `where_am_i(1, 0)` in postcard: two varints.
+    let args = vec![1u8, 0];
+    inspect(url, async |js| {
+        js.publish_with_headers("poolbridge.jobs", headers, args.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    });
+}
+
+/// The number of messages in `stream`, or `None` if it does not exist.
+fn stream_messages(url: &str, stream: &str) -> Option<u64> {
+    inspect(url, async |js| {
+        let mut stream = js.get_stream(stream).await.ok()?;
+        Some(stream.info().await.ok()?.state.messages)
     })
 }
 
@@ -135,6 +219,13 @@ fn results_and_panics_across_two_hosts() {
         let (n, pid) = f.result_timeout(HANG).expect("a result");
         assert_eq!(n, i as u64);
         hosts.insert(pid);
+        // The future tells which host ran it.
+        let ran = ex.job_host(f).expect("the host is known");
+        let expected = if pid == a.pid() { "host-a" } else { "host-b" };
+        assert_eq!(
+            (ran.name.as_str(), ran.pid, ran.attempt),
+            (expected, pid, 1)
+        );
     }
     assert_eq!(
         hosts,
@@ -147,6 +238,9 @@ fn results_and_panics_across_two_hosts() {
     let exit = err.as_worker_exit().expect("WorkerDied");
     assert_eq!(exit.signal_name(), Some("SIGABRT"));
     assert!(matches!(exit.host(), Some("host-a" | "host-b")), "{err}");
+    assert_eq!(ex.job_host(&crash).map(|h| h.name).as_deref(), exit.host());
+    let local = ThreadPoolExecutor::new(1).submit(|| (0, 0));
+    assert_eq!(ex.job_host(&local), None, "not a job of this executor");
     assert!(err.to_string().contains("on worker host `host-"), "{err}");
     let m = ex.metrics();
     assert_eq!(
@@ -193,6 +287,8 @@ fn a_killed_hosts_job_is_delivered_again_with_one_result() {
         .result_timeout(HANG)
         .expect("delivered again, to the second host");
     assert_eq!(pid, second.pid());
+    let ran = ex.job_host(&fut).unwrap();
+    assert_eq!((ran.name.as_str(), ran.attempt), ("second", 2));
     assert!(
         started.elapsed() >= ACK_WAIT / 2,
         "redelivered only after ack_wait"
@@ -536,6 +632,364 @@ fn a_stream_made_by_hand_keeps_its_settings() {
     );
 }
 
+/// Issue 17 (5): an endpoint that accepts TCP and never speaks NATS (a frozen server, an HTTP
+/// port) held `connect` and `serve` for ever; both now fail within the connection timeout.
+fn connect_to_a_silent_endpoint_fails_within_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("nats://{}", listener.local_addr().unwrap());
+    // Accepts connections and holds them, saying nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    let client_url = url.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(RemoteExecutor::connect(&client_url).map(drop));
+    });
+    let mut h = Host::start(&HostConfig {
+        url: &url,
+        stream: "SILENT",
+        name: "silent",
+        workers: 1,
+        concurrency: 1,
+        user: None,
+    });
+    // The bound is 5 s; 30 s leaves room for a loaded machine (before the fix: never).
+    let err = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("connect returned")
+        .unwrap_err();
+    assert!(err.to_string().contains("no NATS handshake"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = h.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not return");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3), "serve returned an error");
+}
+
+/// Issue 17 (6): a job a host refuses (no such job, other types, unreadable, out of deliveries)
+/// for a client that is gone held one of the host's run slots while the host retried its answer
+/// (30 s). Two such jobs stalled a `concurrency(2)` host.
+fn refused_jobs_do_not_hold_a_run_slot() {
+    let Some(server) = NatsServer::start("refused") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "REFUSE");
+    // Jobs of a client that is gone (nobody confirms their answers), stored before the real one.
+    publish_job(
+        &url,
+        &crafted("gone", 1, &[("Poolbridge-Job", "no::such_job")]),
+    );
+    publish_job(&url, &crafted("gone", 2, &[]));
+    publish_job(&url, &crafted("gone", 3, &[("Poolbridge-Signature", "")]));
+    publish_job(
+        &url,
+        &crafted("gone", 4, &[("Poolbridge-Max-Deliver", "0")]),
+    );
+    let _h = host(&url, "REFUSE", "refuser");
+    let started = Instant::now();
+    // Each refused answer is retried for 30 s: half of that tells a held slot from a free one.
+    let got = ex
+        .submit(where_am_i, (1, 0))
+        .result_timeout(Duration::from_secs(15));
+    assert!(
+        got.is_ok(),
+        "a refused job held a run slot: {got:?} after {:?}",
+        started.elapsed()
+    );
+}
+
+/// Issue 17 (7): a job whose reply subject is a JetStream API subject made its host's `started`
+/// notice delete the work-queue stream; an answer whose reply subject is one made the client's
+/// confirmation do the same. Neither publishes outside its own subjects now.
+fn a_crafted_reply_subject_is_never_published_to() {
+    let Some(server) = NatsServer::start("crafted") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "CRAFT");
+    let real = ex.submit(where_am_i, (1, 0));
+    // An attacker who may publish jobs copies a stored job (its name and type signature) and
+    // points the reply subject at the JetStream API.
+    let mut evil = stored_job(&url, "CRAFT", 1);
+    let client_reply = evil
+        .iter()
+        .find(|(k, _)| k == "Poolbridge-Reply")
+        .unwrap()
+        .1
+        .clone();
+    let client_id = client_reply.rsplit('.').next().unwrap().to_owned();
+    let real_id = format!("{client_id}-1");
+    change(
+        &mut evil,
+        &[
+            ("Nats-Msg-Id", "evil-1"),
+            ("Poolbridge-Job-Id", "evil-1"),
+            ("Poolbridge-Reply", "$JS.API.STREAM.DELETE.CRAFT"),
+        ],
+    );
+    // First at the client: a `started` notice whose reply subject is the API.
+    inspect(&url, async |js| {
+        let _ = js;
+        let nats = async_nats::connect(&url).await.unwrap();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Poolbridge-Job-Id", real_id.as_str());
+        headers.insert("Poolbridge-Status", "started");
+        headers.insert("Poolbridge-Host", "forged");
+        nats.publish_with_reply_and_headers(
+            client_reply.clone(),
+            "$JS.API.STREAM.DELETE.CRAFT".to_owned(),
+            headers,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        nats.flush().await.unwrap();
+    });
+    assert!(eventually(HANG, || real.running()), "the notice arrived");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        stream_messages(&url, "CRAFT").is_some(),
+        "the client's confirmation deleted the stream"
+    );
+    // Then at a host.
+    publish_job(&url, &evil);
+    let _h = host(&url, "CRAFT", "crafted");
+    assert_eq!(real.result_timeout(HANG).map(|(n, _)| n), Ok(1));
+    assert!(
+        eventually(HANG, || consumer_state(&url, "CRAFT") == (0, 0)),
+        "the crafted job was acknowledged: {:?}",
+        stream_messages(&url, "CRAFT")
+    );
+    assert_eq!(
+        stream_messages(&url, "CRAFT"),
+        Some(0),
+        "the stream is still there"
+    );
+    // The host goes on.
+    assert_eq!(
+        ex.submit(where_am_i, (2, 0))
+            .result_timeout(HANG)
+            .map(|(n, _)| n),
+        Ok(2)
+    );
+}
+
+/// The NATS permissions of a client and of a host, as the table in docs/remote.md ("Security")
+/// gives them for stream `S` and subject prefix `P`.
+fn permissions(stream: &str, prefix: &str) -> String {
+    let client_publish = [
+        format!("{prefix}.jobs"),
+        "_INBOX.>".into(),
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.{stream}_hosts"),
+        format!("$JS.API.STREAM.INFO.KV_{stream}_cancelled"),
+        format!("$KV.{stream}_cancelled.>"),
+        // To create the stream, the consumer and the bucket, or set their settings.
+        format!("$JS.API.STREAM.CREATE.{stream}"),
+        format!("$JS.API.STREAM.UPDATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.{stream}_hosts.>"),
+        format!("$JS.API.STREAM.CREATE.KV_{stream}_cancelled"),
+        // Creating a KV bucket reads the account's JetStream limits first.
+        "$JS.API.INFO".into(),
+    ];
+    let client_subscribe = [format!("{prefix}.results.*"), "_INBOX.>".into()];
+    let host_publish = [
+        format!("{prefix}.results.*"),
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.{stream}_hosts"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{stream}_hosts"),
+        format!("$JS.ACK.{stream}.{stream}_hosts.>"),
+        format!("$JS.API.STREAM.INFO.KV_{stream}_cancelled"),
+        // Following the bucket: an ordered consumer, re-created after a reconnect.
+        format!("$JS.API.CONSUMER.CREATE.KV_{stream}_cancelled"),
+        format!("$JS.FC.KV_{stream}_cancelled.>"),
+    ];
+    let host_subscribe = ["_INBOX.>".to_owned()];
+    let list = |subjects: &[String]| {
+        subjects
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "authorization {{\n  users = [\n    {{ user: admin, password: admin }}\n    \
+         {{ user: client, password: client, permissions: {{ publish: [{}], subscribe: [{}] }} }}\n    \
+         {{ user: host, password: host, permissions: {{ publish: [{}], subscribe: [{}] }} }}\n  ]\n}}\n",
+        list(&client_publish),
+        list(&client_subscribe),
+        list(&host_publish),
+        list(&host_subscribe),
+    )
+}
+
+/// The permission violations in the server's log.
+fn violations(server: &NatsServer) -> String {
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("Violation")).collect();
+    lines.join("\n")
+}
+
+/// Issue 17 (7): a client and a host work with exactly the permissions of docs/remote.md, and a
+/// job crafted by a client (who may publish jobs) makes the host publish nothing outside them.
+fn a_client_and_a_host_work_with_the_documented_permissions() {
+    let config = permissions("PERM", "poolbridge");
+    let Some(server) = NatsServer::start_with_config("permissions", Some(&config)) else {
+        return;
+    };
+    let url = server.url();
+    let admin = format!("nats://admin:admin@127.0.0.1:{}", server.port);
+    let ex = RemoteExecutor::builder()
+        .stream("PERM")
+        .ack_wait(ACK_WAIT)
+        .nats(NatsOptions::default().user_and_password("client", "client"))
+        .connect(&url)
+        .unwrap_or_else(|err| panic!("{err}\n{}", violations(&server)));
+    // A cancel before any host runs: the client writes the bucket, the host reads it.
+    let doomed = ex.submit(where_am_i, (0, 0));
+    assert!(doomed.cancel());
+    assert!(eventually(HANG, || inspect(&admin, async |js| {
+        let kv = js.get_key_value("PERM_cancelled").await.unwrap();
+        kv.status().await.unwrap().values() == 1
+    })));
+    // A crafted job from the client user, aimed at the JetStream API.
+    let mut evil = stored_job(&admin, "PERM", 1);
+    change(
+        &mut evil,
+        &[
+            ("Nats-Msg-Id", "evil-1"),
+            ("Poolbridge-Reply", "$JS.API.STREAM.DELETE.PERM"),
+        ],
+    );
+    let client_url = format!("nats://client:client@127.0.0.1:{}", server.port);
+    publish_job(&client_url, &evil);
+    let mut h = Host::start(&HostConfig {
+        url: &url,
+        stream: "PERM",
+        name: "limited",
+        workers: 2,
+        concurrency: 2,
+        user: Some(("host", "host")),
+    });
+    let futures: Vec<_> = (1..=4).map(|i| ex.submit(where_am_i, (i, 0))).collect();
+    for (i, f) in futures.iter().enumerate() {
+        assert_eq!(
+            f.result_timeout(HANG).map(|(n, _)| n),
+            Ok(i as u64 + 1),
+            "{}",
+            violations(&server)
+        );
+    }
+    assert!(eventually(HANG, || consumer_state(&admin, "PERM") == (0, 0)));
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(report.contains("skipped_cancelled: 1"), "{report}");
+    assert!(report.contains("ok: 4"), "{report}");
+    drop(ex);
+    let violations = violations(&server);
+    assert!(
+        violations.is_empty(),
+        "a client or host used a subject outside its permissions:\n{violations}"
+    );
+    assert_eq!(stream_messages(&admin, "PERM"), Some(0));
+}
+
+/// Issue 22 (5): with the default `ack_wait`, the jobs of a killed host move to another host
+/// in seconds (the old default, 30 s, left the last ones waiting half a minute).
+fn a_lost_host_is_noticed_in_seconds_by_default() {
+    let Some(server) = NatsServer::start("loss") else {
+        return;
+    };
+    let url = server.url();
+    let ex = RemoteExecutor::builder()
+        .stream("LOSS")
+        .connect(&url)
+        .unwrap();
+    let mut a = host(&url, "LOSS", "lost");
+    let b = host(&url, "LOSS", "survivor");
+    let futures: Vec<_> = (0..30).map(|i| ex.submit(where_am_i, (i, 200))).collect();
+    // Kill the first host as soon as it answered one job: it holds others (two slots, refilled).
+    let victim = a.pid();
+    assert!(
+        eventually(HANG, || {
+            futures
+                .iter()
+                .any(|f| f.done() && f.result().is_ok_and(|(_, pid)| pid == victim))
+        }),
+        "the first host ran a job"
+    );
+    a.kill();
+    let killed = Instant::now();
+    for f in &futures {
+        f.result_timeout(HANG).expect("every job gets a result");
+    }
+    let elapsed = killed.elapsed();
+    assert!(ex.metrics().redelivered >= 1, "the killed host held jobs");
+    let moved: Vec<_> = futures
+        .iter()
+        .filter_map(|f| ex.job_host(f))
+        .filter(|h| h.attempt > 1)
+        .collect();
+    assert!(
+        !moved.is_empty() && moved.iter().all(|h| h.pid == b.pid()),
+        "{moved:?}"
+    );
+    // A generous bound: the default plus the remaining work, well under the old 30 s.
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "the last jobs took {elapsed:?} after the kill (ack_wait {:?})",
+        poolbridge::remote::DEFAULT_ACK_WAIT
+    );
+}
+
+/// `connect_async` from a runtime: resolves without blocking the awaiting thread, to an
+/// executor that works; a bad address fails the same way as `connect`.
+fn connect_async_resolves_on_any_runtime() {
+    let err = futures::executor::block_on(RemoteExecutor::connect_async("nats://127.0.0.1:1"))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("could not connect to NATS"),
+        "{err}"
+    );
+    let Some(server) = NatsServer::start("connect_async") else {
+        return;
+    };
+    let url = server.url();
+    let _h = host(&url, "POOLBRIDGE", "async");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (value, ticks) = rt.block_on(async {
+        // A task on the same (single) thread ticks while connect_async waits; a connect that
+        // blocked the thread would leave it at zero.
+        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = Arc::clone(&ticks);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let ex = RemoteExecutor::connect_async(&url).await.unwrap();
+        let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        ticker.abort();
+        let value = ex.submit(where_am_i, (3, 0)).await.unwrap().0;
+        (value, ticks)
+    });
+    assert_eq!(value, 3);
+    assert!(ticks > 0, "connect_async blocked the runtime's thread");
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -551,5 +1005,11 @@ fn main() {
         sigterm_finishes_the_running_job_and_takes_no_new_one,
         a_timeout_and_shutdown_semantics,
         a_stream_made_by_hand_keeps_its_settings,
+        connect_to_a_silent_endpoint_fails_within_the_timeout,
+        refused_jobs_do_not_hold_a_run_slot,
+        a_crafted_reply_subject_is_never_published_to,
+        a_client_and_a_host_work_with_the_documented_permissions,
+        a_lost_host_is_noticed_in_seconds_by_default,
+        connect_async_resolves_on_any_runtime,
     ]);
 }

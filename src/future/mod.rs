@@ -193,6 +193,13 @@ impl<T> PoolFuture<T> {
         Arc::as_ptr(&self.task) as *const () as usize
     }
 
+    /// A handle that does not keep the job alive. While one exists the job's allocation does
+    /// too, so no other job gets its [`addr`](Self::addr): a side table keyed by `addr` that
+    /// holds one never mistakes a job for another (the remote executor's table of hosts).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn TaskHandle<T>> {
+        Arc::downgrade(&self.task)
+    }
+
     /// The current state. Never blocks.
     ///
     /// # Examples

@@ -27,7 +27,7 @@ use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology};
 use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
-use crate::remote::{RemoteError, RemoteMetrics, futures_next};
+use crate::remote::{JobHost, RemoteError, RemoteMetrics, futures_next};
 use crate::signal::Signal;
 use crate::unwind;
 
@@ -59,6 +59,8 @@ trait Completion: Send {
     fn canceller(&self) -> Box<dyn FnOnce() + Send>;
     /// Stops cancel notifications for this job: it is being completed.
     fn forget(&self, signal: &Arc<Signal>);
+    /// The future's identity, for the table of hosts.
+    fn tracker(&self) -> Tracker;
     /// Decodes (user `Deserialize` code) and publishes; callbacks run after `hooks`.
     fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks);
 }
@@ -88,6 +90,15 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
         self.promise.fut().core().remove_signal(signal);
     }
 
+    fn tracker(&self) -> Tracker {
+        let fut = self.promise.fut();
+        let weak = fut.downgrade();
+        Tracker {
+            addr: fut.addr(),
+            alive: Arc::new(move || weak.strong_count() > 0),
+        }
+    }
+
     fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks) {
         let name = self.name;
         let outcome = match outcome {
@@ -113,8 +124,41 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
     }
 }
 
+/// A future's identity in the table of hosts: its address, and whether a handle to it is still
+/// alive. The closure holds a weak reference, which keeps the address from being reused while
+/// the entry exists.
+#[derive(Clone)]
+struct Tracker {
+    addr: usize,
+    alive: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// Which host started or answered each future that a user may still ask about
+/// ([`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host)), by future address. Entries
+/// of futures nobody holds any more are pruned as the table grows.
+#[derive(Default)]
+struct HostTable {
+    entries: HashMap<usize, (Tracker, JobHost)>,
+    /// Prune when `entries` grows past this.
+    prune_at: usize,
+}
+
+/// The least `prune_at`: pruning scans the table, so it waits for this many entries.
+const HOST_TABLE_PRUNE_MIN: usize = 1024;
+
+impl HostTable {
+    fn record(&mut self, tracker: &Tracker, host: JobHost) {
+        if self.entries.len() >= self.prune_at {
+            self.entries.retain(|_, (t, _)| (t.alive)());
+            self.prune_at = (2 * self.entries.len()).max(HOST_TABLE_PRUNE_MIN);
+        }
+        self.entries.insert(tracker.addr, (tracker.clone(), host));
+    }
+}
+
 /// A job sent and not answered yet.
 struct Pending {
+    tracker: Tracker,
     done: Box<dyn Completion>,
     name: &'static str,
     /// `(host, pid)` of every host that took it, in order.
@@ -157,6 +201,7 @@ struct Counters {
 
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
+    hosts: Mutex<HostTable>,
     client_id: String,
     reply_subject: String,
     next_key: AtomicUsize,
@@ -197,6 +242,7 @@ pub(crate) fn start(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         settings,
+        hosts: Mutex::new(HostTable::default()),
         client_id,
         reply_subject,
         next_key: AtomicUsize::new(1),
@@ -322,10 +368,12 @@ impl Shared {
             let _ = promise.set_error(err);
             return fut;
         }
+        let done: Box<dyn Completion> = Box::new(Typed { promise, name });
         st.pending.insert(
             key,
             Pending {
-                done: Box::new(Typed { promise, name }),
+                tracker: done.tracker(),
+                done,
                 name,
                 hosts: Vec::new(),
             },
@@ -398,6 +446,12 @@ impl Shared {
         if answer.status == Status::Started {
             let mut st = lock(&self.state);
             if let Some(pending) = st.pending.get_mut(&key) {
+                let host = JobHost {
+                    name: answer.host.clone(),
+                    pid: answer.pid,
+                    attempt: answer.attempt,
+                };
+                lock(&self.hosts).record(&pending.tracker, host);
                 pending.hosts.push((answer.host, answer.pid));
                 if pending.hosts.len() == 2 {
                     // ORDERING: Relaxed: a statistic.
@@ -413,6 +467,15 @@ impl Shared {
         let Some(pending) = self.take(key) else {
             return;
         };
+        if answer.status != Status::Exhausted {
+            // The host that ran it (an `exhausted` answer comes from one that did not).
+            let host = JobHost {
+                name: answer.host.clone(),
+                pid: answer.pid,
+                attempt: answer.attempt,
+            };
+            lock(&self.hosts).record(&pending.tracker, host);
+        }
         let name = pending.name;
         let body = &msg.payload[..];
         let text = || String::from_utf8_lossy(body).into_owned();
@@ -485,6 +548,13 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// See [`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host).
+    pub(crate) fn job_host<T>(&self, fut: &PoolFuture<T>) -> Option<JobHost> {
+        let table = lock(&self.hosts);
+        let (_, host) = table.entries.get(&fut.addr())?;
+        Some(host.clone())
     }
 
     pub(crate) fn metrics(&self) -> RemoteMetrics {
@@ -654,10 +724,16 @@ impl Session {
                 ))
             })?;
         // The subscription must exist at the server before any job is sent.
-        client
-            .flush()
-            .await
-            .map_err(|err| RemoteError::new(format!("could not reach NATS: {err}")))?;
+        match tokio::time::timeout(settings.publish_timeout, client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Err(RemoteError::new(format!("could not reach NATS: {err}"))),
+            Err(_) => {
+                return Err(RemoteError::new(format!(
+                    "NATS at {} did not answer within the publish timeout ({:?})",
+                    settings.url, settings.publish_timeout
+                )));
+            }
+        }
         Ok(Session {
             shared: Arc::clone(shared),
             client,
@@ -700,7 +776,9 @@ impl Session {
     async fn on_answer(&self, msg: Message) {
         // The host waits for this acknowledgement before it acknowledges the job: the answer
         // reached this client. Sent at once; the decoding happens on a completer thread.
-        if let Some(reply) = &msg.reply {
+        // Only to an inbox: whoever can publish on this client's results subject sets that
+        // reply subject, and this client must not publish for them anywhere else.
+        if let Some(reply) = msg.reply.as_ref().filter(|reply| wire::is_inbox(reply)) {
             let _ = self.client.publish(reply.clone(), Bytes::new()).await;
         }
         let shared = Arc::clone(&self.shared);
@@ -783,7 +861,7 @@ async fn confirm(
 ) -> Result<(), String> {
     let settings = &shared.settings;
     // Past half the dedup window a second copy might no longer be recognised: give up then.
-    let deadline = Instant::now() + settings.topology.dedup_window / 2;
+    let deadline = crate::future::deadline_after(settings.topology.dedup_window / 2);
     let mut attempt = first;
     let mut backoff = Duration::from_millis(50);
     loop {
@@ -794,7 +872,10 @@ async fn confirm(
             },
             Err(err) => err.to_string(),
         };
-        if Instant::now() + backoff >= deadline {
+        if Instant::now()
+            .checked_add(backoff)
+            .is_none_or(|t| t >= deadline)
+        {
             return Err(format!(
                 "NATS did not confirm storing the job in stream `{}` ({err}); gave up after \
                  half the dedup window ({:?}). The job may still run; its result would be \

@@ -21,6 +21,13 @@ pub(crate) const CANCEL_MEMORY: Duration = Duration::from_secs(24 * 3600);
 /// all hosts (each host also bounds its own share with `ServeOptions::concurrency`).
 const MAX_ACK_PENDING: i64 = 10_000;
 
+/// How long connecting may take in all: the TCP connection, TLS, and the NATS handshake (the
+/// server's `INFO`, the client's `CONNECT`, the first `PONG`). async-nats bounds only the TCP
+/// part with its `connection_timeout`; an endpoint that accepts TCP and never speaks NATS (a
+/// frozen server, an HTTP port) would hold `connect` forever. Long enough for a TLS handshake
+/// across continents, short enough that a wrong address is an error a person waits for.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A user's change to the connect options, applied after poolbridge's own.
 pub(crate) type Configure = Box<dyn FnOnce(ConnectOptions) -> ConnectOptions + Send>;
 
@@ -67,7 +74,7 @@ impl Connection {
     pub(crate) async fn connect(self, url: &str, name: &str) -> Result<Client, RemoteError> {
         let mut options = ConnectOptions::new()
             .name(name)
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CONNECT_TIMEOUT)
             .reconnect_delay_callback(reconnect_delay)
             .max_reconnects(None);
         if let Some(path) = &self.credentials_file {
@@ -106,12 +113,18 @@ impl Connection {
                      several separated by commas"
                 ))
             })?;
-        options.connect(servers).await.map_err(|err| {
-            RemoteError::new(format!(
+        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect(servers)).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(err)) => Err(RemoteError::new(format!(
                 "could not connect to NATS at {url}: {err}. Is a server running there with \
                  JetStream enabled (`nats-server -js`)?"
-            ))
-        })
+            ))),
+            Err(_) => Err(RemoteError::new(format!(
+                "could not connect to NATS at {url}: no NATS handshake within \
+                 {CONNECT_TIMEOUT:?} (something accepts connections there but does not speak \
+                 NATS: a frozen server, or another service on that port?)"
+            ))),
+        }
     }
 }
 

@@ -94,6 +94,9 @@ pub(crate) fn serve(
 /// What every job task of a host shares.
 struct Ctx {
     name: String,
+    /// `{prefix}.results`: the only subjects this host publishes to, besides the JetStream
+    /// API and the acknowledgement subjects the server gives.
+    results: String,
     pid: u32,
     client: async_nats::Client,
     pool: ProcessPoolExecutor,
@@ -189,6 +192,7 @@ async fn run(
     let (broken, mut broken_rx) = watch::channel(None);
     let ctx = Arc::new(Ctx {
         name,
+        results: settings.names.results.clone(),
         pid: std::process::id(),
         client: client.clone(),
         pool,
@@ -349,20 +353,27 @@ async fn follow_cancels(ctx: &Arc<Ctx>, bucket: kv::Store) -> Result<(), RemoteE
 }
 
 /// Runs one job taken from the consumer.
+///
+/// `permit` is one of the host's run slots. Only a job that runs holds it: a job refused before
+/// it runs (unreadable, unknown, other types, out of deliveries, cancelled) gives it back
+/// before its answer is sent, since delivering an answer can take up to `ANSWER_PATIENCE` (a
+/// client that is gone), and must not keep other jobs from running meanwhile.
 async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePermit) {
     let attempt = msg.info().map_or(1, |info| info.delivered.max(1) as u64);
     if attempt > 1 {
         ctx.count(&ctx.counts.redelivered);
     }
-    let job = match JobHeaders::parse(msg.headers.as_ref()) {
+    let job = match JobHeaders::parse(msg.headers.as_ref(), &ctx.results) {
         Ok(job) => job,
         Err(reason) => {
+            drop(permit);
             refuse(&ctx, &msg, attempt, &reason).await;
             return;
         }
     };
     if attempt > u64::from(job.max_deliver) {
         // Each earlier delivery's host was lost (a host that could answer did): give up.
+        drop(permit);
         ctx.count(&ctx.counts.exhausted);
         let body = postcard::to_stdvec(&(attempt as u32 - 1)).unwrap_or_default();
         answer(&ctx, &msg, &job, attempt, Status::Exhausted, body.into()).await;
@@ -378,6 +389,7 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
     let index = match registry.index(&job.name) {
         Some(index) if registry.signature_hash(index) == Some(job.signature) => index,
         found => {
+            drop(permit);
             let reason = if found.is_none() {
                 format!(
                     "worker host `{}` has no job named `{}`: hosts must run a program that links \
@@ -398,11 +410,16 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         }
     };
     let started = wire::answer_headers(&job.id, Status::Started, &ctx.name, ctx.pid, attempt);
+    // `job.reply` was checked by `JobHeaders::parse`: under this host's results prefix.
     let _ = ctx
         .client
         .publish_with_headers(job.reply.clone(), started, Bytes::new())
         .await;
-    let timeout = job.timeout_ms.map(Duration::from_millis);
+    // A limit too far away for `Instant` (centuries) is no limit.
+    let timeout = job
+        .timeout_ms
+        .map(Duration::from_millis)
+        .filter(|&limit| Instant::now().checked_add(limit).is_some());
     let fut = process::submit_raw(&ctx.pool, index, &msg.payload, timeout);
     let outcome = heartbeat_while(&ctx, &msg, fut.into_future()).await;
     // The local slot is free; delivering the answer may take longer.
@@ -441,7 +458,9 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
 }
 
 /// A message that is not a job this host can read: answered with the reason if it names a
-/// client, acknowledged either way (it would fail the same on every host).
+/// client by a reply subject under this host's results prefix, dropped with a line on stderr
+/// otherwise (a host publishes nowhere else); acknowledged either way (it would fail the same
+/// on every host).
 async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str) {
     let headers = msg.headers.as_ref();
     let get = |name: &str| {
@@ -449,7 +468,8 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
             .and_then(|h| h.get(name))
             .map(|v| v.as_str().to_owned())
     };
-    match (get(wire::H_JOB_ID), get(wire::H_REPLY)) {
+    let reply = get(wire::H_REPLY).filter(|reply| wire::check_reply(&ctx.results, reply).is_ok());
+    match (get(wire::H_JOB_ID), reply) {
         (Some(id), Some(reply)) => {
             let job = JobHeaders {
                 id,
@@ -466,7 +486,8 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
             answer(ctx, msg, &job, attempt, Status::Ipc, reason.into()).await;
         }
         _ => eprintln!(
-            "poolbridge host {}: dropped a message that is not a poolbridge job: {reason}",
+            "poolbridge host {}: dropped a message that is not a poolbridge job it can answer: \
+             {reason}",
             ctx.name
         ),
     }
@@ -499,6 +520,15 @@ async fn answer(
     status: Status,
     body: Bytes,
 ) {
+    // Every job reaching here was read by `JobHeaders::parse`, which checks this; checked again
+    // so that no path can publish outside the results prefix.
+    if let Err(reason) = wire::check_reply(&ctx.results, &job.reply) {
+        eprintln!(
+            "poolbridge host {}: no answer to job {}: {reason}",
+            ctx.name, job.id
+        );
+        return;
+    }
     let limit = ctx.client.server_info().max_payload;
     let (status, body) = if limit > 0 && body.len() + HEADERS_ALLOWANCE > limit {
         let reason = format!(

@@ -36,6 +36,11 @@
 //! At-least-once: a job whose host was lost after it ran, but before it acknowledged the job,
 //! runs again. Make jobs idempotent (see `docs/remote.md`).
 //!
+//! Hosts trust nothing in a job message they cannot check: they run only jobs registered in
+//! their own program (same name and types), and publish only to reply subjects under the
+//! executor's results prefix. `docs/remote.md` ("Security") has the NATS permissions a client
+//! and a host need.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -67,7 +72,7 @@ mod host;
 mod wire;
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -103,15 +108,24 @@ pub const DEFAULT_STREAM: &str = "POOLBRIDGE";
 pub const DEFAULT_SUBJECT_PREFIX: &str = "poolbridge";
 
 /// How long the server waits for a host's acknowledgement or heartbeat before it delivers a job
-/// again (JetStream's own default). Hosts send a heartbeat (`AckProgress`) every third of it
-/// (at most every second) while a job runs, so only a lost host lets it pass.
+/// again: how long a lost host's jobs wait before another host takes them.
+///
+/// Hosts send a heartbeat (`AckProgress`) every third of it, at most every second, while a job
+/// runs or waits in their local pool, so a long job is never redelivered while its host lives:
+/// only a host that died, hung, or lost the server for this long lets it pass.
+///
+/// The trade-off: shorter notices a lost host sooner (JetStream's own default, 30 s, left the
+/// last jobs of a killed host waiting half a minute); longer tolerates a host whose heartbeats
+/// stall (a host so overloaded that its runtime thread stops for seconds, a network blip, a
+/// server restart that takes longer than this). Such a stall makes a job run twice, never lose
+/// it (the second answer is dropped). 5 s is five missed heartbeats.
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(poolbridge::remote::DEFAULT_ACK_WAIT, std::time::Duration::from_secs(30));
+/// assert_eq!(poolbridge::remote::DEFAULT_ACK_WAIT, std::time::Duration::from_secs(5));
 /// ```
-pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// How many times a job is delivered to a host that is then lost, before its future fails with
 /// [`FutureError::WorkerDied`].
@@ -198,8 +212,10 @@ impl std::error::Error for RemoteError {}
 /// [`ConnectOptions`](async_nats::ConnectOptions). Used by [`RemoteBuilder::nats`] and
 /// [`ServeOptions::nats`].
 ///
-/// poolbridge's own settings come first (a 5 s connection timeout, reconnecting forever with a
-/// back-off of 50 ms to 1 s); [`connect_options`](Self::connect_options) can change any of them.
+/// poolbridge's own settings come first (reconnecting forever with a back-off of 50 ms to 1 s);
+/// [`connect_options`](Self::connect_options) can change them. Connecting, the NATS handshake
+/// included, is bounded by 5 s whatever the options say: an address where something accepts
+/// connections but does not speak NATS is an error, not a hang.
 ///
 /// # Examples
 ///
@@ -370,6 +386,37 @@ pub struct ServeReport {
     pub exhausted: u64,
 }
 
+/// Which worker host started or ran a remote job: [`RemoteExecutor::job_host`].
+///
+/// # Examples
+///
+/// ```no_run
+/// #[poolbridge::job]
+/// fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// fn main() {
+///     poolbridge::process::init();
+///     let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222").unwrap();
+///     let fut = ex.submit(square, (7,));
+///     assert_eq!(fut.result(), Ok(49));
+///     let host = ex.job_host(&fut).expect("a host answered");
+///     println!("ran on {} (pid {}), delivery {}", host.name, host.pid, host.attempt);
+/// }
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobHost {
+    /// The host's name: [`ServeOptions::name`], by default `{hostname}-{pid}`.
+    pub name: String,
+    /// The host's process id (on its machine).
+    pub pid: u32,
+    /// Which delivery of the job this host had: 1 for the first, more after earlier hosts were
+    /// lost.
+    pub attempt: u32,
+}
+
 /// Runs registered jobs on worker hosts through NATS JetStream and hands out ordinary
 /// [`PoolFuture`]s: dask.distributed's `Client.submit`, or `MPIPoolExecutor`, on a proven
 /// message engine.
@@ -441,6 +488,22 @@ impl RemoteExecutor {
     /// ```
     pub fn connect(url: &str) -> Result<RemoteExecutor, RemoteError> {
         RemoteExecutor::builder().connect(url)
+    }
+
+    /// [`connect`](Self::connect) for async code: see [`RemoteBuilder::connect_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), poolbridge::remote::RemoteError> {
+    /// let ex = poolbridge::RemoteExecutor::connect_async("nats://127.0.0.1:4222").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_async(
+        url: &str,
+    ) -> impl Future<Output = Result<RemoteExecutor, RemoteError>> + Send + 'static {
+        RemoteExecutor::builder().connect_async(url)
     }
 
     /// A builder for other settings: names, `ack_wait`, `max_deliver`, a job timeout,
@@ -622,6 +685,39 @@ impl RemoteExecutor {
         self.shared.is_closed()
     }
 
+    /// Which worker host has `fut`'s job: the host that answered it once `fut` is done, the one
+    /// running it while it is `Running`. `None` before a host took it, for a job cancelled
+    /// before that, and for a future of another executor.
+    ///
+    /// The name is the host's [`ServeOptions::name`] (by default `{hostname}-{pid}`); a failed
+    /// job also names its host in its error
+    /// ([`WorkerExit::host`](crate::WorkerExit::host)). The executor remembers the hosts of
+    /// the futures that are still held somewhere; dropping every handle to a future forgets it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use poolbridge::as_completed;
+    ///
+    /// #[poolbridge::job]
+    /// fn render(frame: u32) -> Vec<u8> {
+    ///     vec![0; frame as usize]
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222").unwrap();
+    ///     let frames: Vec<_> = (0..100).map(|i| ex.submit(render, (i,))).collect();
+    ///     for f in as_completed(&frames) {
+    ///         let host = ex.job_host(f).map(|h| h.name).unwrap_or_default();
+    ///         println!("{} bytes from {host}", f.result().map_or(0, |v| v.len()));
+    ///     }
+    /// }
+    /// ```
+    pub fn job_host<T>(&self, fut: &PoolFuture<T>) -> Option<JobHost> {
+        self.shared.job_host(fut)
+    }
+
     /// A snapshot of the executor's counters: submitted, completed, failed, cancelled,
     /// delivered again, pending.
     ///
@@ -741,6 +837,10 @@ impl RemoteBuilder {
     /// job to another host ([`DEFAULT_ACK_WAIT`]). Shorter: a lost host's job moves sooner;
     /// hosts send heartbeats every `ack_wait / 3` (capped at 1 s) while a job runs.
     ///
+    /// It is a setting of the consumer that every host of the stream shares, not of this
+    /// client's jobs: the client that connects last sets it for all jobs in the stream, and
+    /// hosts pick it up within 5 s. Clients that need different values use different streams.
+    ///
     /// # Examples
     ///
     /// ```
@@ -827,11 +927,18 @@ impl RemoteBuilder {
     /// Connects (blocking), declares the stream, the consumer and the bucket, and starts the
     /// client's threads.
     ///
+    /// It blocks the calling thread for a few network round trips (about 100 ms to a server
+    /// nearby; at most the 5 s connection timeout plus the
+    /// [`publish_timeout`](Self::publish_timeout) of each step when the server is slow). That is
+    /// harmless in `main` or on a thread of your own; inside async code it stalls that
+    /// runtime's thread and every task on it for as long, so use
+    /// [`connect_async`](Self::connect_async) there.
+    ///
     /// # Errors
     ///
-    /// A name that JetStream refuses, `max_deliver(0)`, a zero `ack_wait`, no server at `url`, no
-    /// JetStream there, or a stream of that name with another configuration: the message says
-    /// which and what to change.
+    /// A name that JetStream refuses, `max_deliver(0)`, a zero (or centuries-long) `ack_wait`,
+    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, or a stream of
+    /// that name with another configuration: the message says which and what to change.
     ///
     /// # Examples
     ///
@@ -840,18 +947,7 @@ impl RemoteBuilder {
     /// assert!(err.unwrap_err().to_string().contains("max_deliver must be at least 1"));
     /// ```
     pub fn connect(self, url: &str) -> Result<RemoteExecutor, RemoteError> {
-        wire::Names::check(&self.stream, &self.prefix).map_err(RemoteError::new)?;
-        if self.max_deliver == 0 {
-            return Err(RemoteError::new(
-                "max_deliver must be at least 1 (RemoteBuilder::max_deliver(0))",
-            ));
-        }
-        if self.ack_wait.is_zero() || self.publish_timeout.is_zero() || self.dedup_window.is_zero()
-        {
-            return Err(RemoteError::new(
-                "ack_wait, publish_timeout and dedup_window must be greater than zero",
-            ));
-        }
+        self.check()?;
         let settings = client::Settings {
             url: url.to_owned(),
             topology: connect::Topology {
@@ -865,6 +961,83 @@ impl RemoteBuilder {
         };
         let shared = client::start(settings, self.nats.connection)?;
         Ok(RemoteExecutor { shared })
+    }
+
+    /// [`connect`](Self::connect) for async code, on any runtime: connects on a thread of its
+    /// own and resolves once connected, so the awaiting task's thread never blocks. The settings
+    /// are checked at once (a bad name is an error before any thread starts).
+    ///
+    /// The executor it returns is used the same way from async code (`submit` never waits for
+    /// the network; `.await` its futures). Dropping it waits for the answers of the jobs
+    /// submitted (`shutdown(wait = true)`): drop it where blocking is fine, or call
+    /// `shutdown(false, ..)` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let err = poolbridge::RemoteExecutor::builder()
+    ///     .connect_async("nats://127.0.0.1:1")
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("could not connect to NATS"), "{err}");
+    /// # });
+    /// ```
+    pub fn connect_async(
+        self,
+        url: &str,
+    ) -> impl Future<Output = Result<RemoteExecutor, RemoteError>> + Send + 'static {
+        let checked = self.check();
+        let (promise, fut) = crate::Promise::new();
+        let url = url.to_owned();
+        let spawned = checked.and_then(|()| {
+            std::thread::Builder::new()
+                .name("poolbridge-nats-connect".into())
+                .spawn(move || {
+                    let _ = promise.set_result(self.connect(&url));
+                })
+                .map_err(|err| {
+                    RemoteError::new(format!("could not start a thread to connect: {err}"))
+                })
+        });
+        async move {
+            spawned?;
+            match fut.await {
+                Ok(connected) => connected,
+                Err(err) => Err(RemoteError::new(format!(
+                    "the thread connecting to NATS ended without an answer: {err}"
+                ))),
+            }
+        }
+    }
+
+    /// The settings a connection cannot fix.
+    fn check(&self) -> Result<(), RemoteError> {
+        wire::Names::check(&self.stream, &self.prefix).map_err(RemoteError::new)?;
+        if self.max_deliver == 0 {
+            return Err(RemoteError::new(
+                "max_deliver must be at least 1 (RemoteBuilder::max_deliver(0))",
+            ));
+        }
+        if self.ack_wait.is_zero() || self.publish_timeout.is_zero() || self.dedup_window.is_zero()
+        {
+            return Err(RemoteError::new(
+                "ack_wait, publish_timeout and dedup_window must be greater than zero",
+            ));
+        }
+        // JetStream carries durations as signed 64-bit nanoseconds (about 292 years).
+        let too_long = |d: Duration| i64::try_from(d.as_nanos()).is_err();
+        if too_long(self.ack_wait) || too_long(self.dedup_window) {
+            return Err(RemoteError::new(
+                "ack_wait and dedup_window must be under 292 years (JetStream counts them in \
+                 64-bit nanoseconds)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -930,8 +1103,9 @@ impl ServeOptions {
         self
     }
 
-    /// The host's name in answers and errors ([`WorkerExit::host`](crate::WorkerExit::host));
-    /// by default `{hostname}-{pid}`.
+    /// The host's name in answers and errors ([`WorkerExit::host`](crate::WorkerExit::host)),
+    /// in its [`ServeReport`], and on each future it answered
+    /// ([`RemoteExecutor::job_host`]); by default `{hostname}-{pid}`.
     ///
     /// # Examples
     ///
@@ -1074,6 +1248,11 @@ mod tests {
             .connect("nats://127.0.0.1:1")
             .unwrap_err();
         assert!(err.message().contains("greater than zero"), "{err}");
+        let err = RemoteExecutor::builder()
+            .dedup_window(Duration::MAX)
+            .connect("nats://127.0.0.1:1")
+            .unwrap_err();
+        assert!(err.message().contains("under 292 years"), "{err}");
         let err = serve("nats://127.0.0.1:1", ServeOptions::default().workers(0)).unwrap_err();
         assert!(err.message().contains("greater than 0"), "{err}");
         let err = serve(

@@ -84,6 +84,52 @@ impl Names {
     }
 }
 
+/// Checks a job's reply subject before a host publishes anything to it: it must be
+/// `{results}.{client id}`, one token of letters, digits, `_` and `-` under this executor's
+/// results prefix. The reply subject comes from whoever published the job; without this check a
+/// crafted job could make a host publish to any subject, such as the JetStream API
+/// (`$JS.API.STREAM.DELETE.{stream}`).
+pub(crate) fn check_reply(results: &str, reply: &str) -> Result<(), String> {
+    let token = reply
+        .strip_prefix(results)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .filter(|token| is_token(token));
+    match token {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "the reply subject {reply:?} is not under this host's results prefix `{results}.` \
+             (one token of letters, digits, '_' and '-'): a job from a client with another \
+             subject prefix, or a crafted message"
+        )),
+    }
+}
+
+/// One subject token as poolbridge makes them (client ids): letters, digits, `_` and `-`.
+fn is_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The prefix of the inboxes that async-nats gives requests (its default `_INBOX`): a host's
+/// answer is a request, and its client confirms receipt on the inbox the answer names.
+pub(crate) const INBOX_PREFIX: &str = "_INBOX.";
+
+/// `true` when a client may publish its confirmation to `reply`, the reply subject of an
+/// answer: an inbox (`_INBOX.` and tokens without wildcards). Anyone who can publish on a
+/// client's results subject can set that reply subject; the client publishes nowhere else.
+pub(crate) fn is_inbox(reply: &str) -> bool {
+    reply.strip_prefix(INBOX_PREFIX).is_some_and(|rest| {
+        rest.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '*' && c != '>')
+        })
+    })
+}
+
 /// What a host says about a job, on the client's reply subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -184,8 +230,10 @@ impl JobHeaders {
         headers
     }
 
-    /// Reads the headers of a job message; the error says what is wrong with it.
-    pub(crate) fn parse(headers: Option<&HeaderMap>) -> Result<JobHeaders, String> {
+    /// Reads the headers of a job message; the error says what is wrong with it. The reply
+    /// subject must be under `results` ([`check_reply`]) and the job id `{client id}-{n}` of the
+    /// client that the reply subject names.
+    pub(crate) fn parse(headers: Option<&HeaderMap>, results: &str) -> Result<JobHeaders, String> {
         let headers = headers.ok_or("a message without headers (not a poolbridge job)")?;
         let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
         let protocol = get(H_PROTOCOL).ok_or("no Poolbridge-Protocol header")?;
@@ -201,6 +249,17 @@ impl JobHeaders {
             .and_then(|s| u64::from_str_radix(&s, 16).ok())
             .ok_or("no valid Poolbridge-Signature header")?;
         let reply = get(H_REPLY).ok_or("no Poolbridge-Reply header")?;
+        check_reply(results, &reply)?;
+        let client = &reply[results.len() + 1..];
+        let id_ok = id
+            .strip_prefix(client)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if !id_ok {
+            return Err(format!(
+                "the job id {id:?} is not `{client}-{{n}}`, the form its reply subject implies"
+            ));
+        }
         let max_deliver = get(H_MAX_DELIVER)
             .and_then(|s| s.parse().ok())
             .ok_or("no valid Poolbridge-Max-Deliver header")?;
@@ -246,6 +305,8 @@ pub(crate) struct Answer {
     pub(crate) status: Status,
     pub(crate) host: String,
     pub(crate) pid: u32,
+    /// Which delivery of the job the host had (1 for the first).
+    pub(crate) attempt: u32,
 }
 
 impl Answer {
@@ -257,6 +318,7 @@ impl Answer {
             status: Status::parse(&get(H_STATUS)?)?,
             host: get(H_HOST).unwrap_or_default(),
             pid: get(H_PID).and_then(|p| p.parse().ok()).unwrap_or(0),
+            attempt: get(H_ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1),
         })
     }
 }
@@ -276,7 +338,7 @@ mod tests {
             timeout_ms: Some(1500),
         };
         let map = job.to_map();
-        assert_eq!(JobHeaders::parse(Some(&map)), Ok(job));
+        assert_eq!(JobHeaders::parse(Some(&map), "poolbridge.results"), Ok(job));
     }
 
     #[test]
@@ -285,15 +347,66 @@ mod tests {
             id: "a-1".into(),
             name: "n".into(),
             signature: 1,
-            reply: "r".into(),
+            reply: "p.results.a".into(),
             max_deliver: 1,
             timeout_ms: None,
         }
         .to_map();
         map.insert(H_PROTOCOL, "99");
-        let err = JobHeaders::parse(Some(&map)).unwrap_err();
+        let err = JobHeaders::parse(Some(&map), "p.results").unwrap_err();
         assert!(err.contains("same poolbridge version"), "{err}");
-        assert!(JobHeaders::parse(None).is_err());
+        assert!(JobHeaders::parse(None, "p.results").is_err());
+    }
+
+    #[test]
+    fn a_reply_subject_outside_the_results_prefix_is_refused() {
+        let job = |id: &str, reply: &str| JobHeaders {
+            id: id.into(),
+            name: "n".into(),
+            signature: 1,
+            reply: reply.into(),
+            max_deliver: 1,
+            timeout_ms: None,
+        };
+        let results = "poolbridge.results";
+        for reply in [
+            "$JS.API.STREAM.DELETE.POOLBRIDGE",
+            "poolbridge.results",
+            "poolbridge.results.",
+            "poolbridge.results.a.b",
+            "poolbridge.results.*",
+            "poolbridge.results.>",
+            "poolbridge.resultsX.a",
+            "other.results.a",
+            "poolbridge.results.a b",
+        ] {
+            let map = job("a-1", reply).to_map();
+            let err = JobHeaders::parse(Some(&map), results).unwrap_err();
+            assert!(err.contains("results prefix"), "{reply}: {err}");
+        }
+        // The id must be the reply's client id and a sequence number.
+        for id in ["b-1", "a-", "a-x", "a1", "a-1.2"] {
+            let map = job(id, "poolbridge.results.a").to_map();
+            assert!(JobHeaders::parse(Some(&map), results).is_err(), "{id}");
+        }
+        let map = job("c0ffee-1", "poolbridge.results.c0ffee").to_map();
+        assert!(JobHeaders::parse(Some(&map), results).is_ok());
+    }
+
+    #[test]
+    fn a_client_confirms_only_to_an_inbox() {
+        assert!(is_inbox("_INBOX.abc.def"));
+        for reply in [
+            "$JS.API.STREAM.DELETE.POOLBRIDGE",
+            "_INBOX",
+            "_INBOX.",
+            "_INBOX.>",
+            "_INBOX.a.*",
+            "_INBOX..a",
+            "poolbridge.jobs",
+        ] {
+            assert!(!is_inbox(reply), "{reply}");
+        }
     }
 
     #[test]
@@ -310,7 +423,10 @@ mod tests {
             let map = answer_headers("a-1", status, "host-1", 42, 2);
             let answer = Answer::parse(Some(&map)).unwrap();
             assert_eq!(answer.status, status);
-            assert_eq!((answer.host.as_str(), answer.pid), ("host-1", 42));
+            assert_eq!(
+                (answer.host.as_str(), answer.pid, answer.attempt),
+                ("host-1", 42, 2)
+            );
         }
     }
 

