@@ -15,20 +15,31 @@
 //! (docs/benchmarks.md, "Process pool"): on the quiet 2-vCPU VM the roundtrip's median went from
 //! ~33 to ~8 µs; with the other vCPU kept busy, where wake-ups are cheap anyway, from 12 to 17 µs,
 //! as the spinning ends take turns with the working threads. The quiet case is the one chosen.
+//!
+//! The parent's blocking wait also watches the worker's life ([`ExitWatch`]): a process the
+//! worker's job started may hold the socket open after the worker died, and the parent must
+//! not wait for that process to let go ([`read_watching`]).
 
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::net::RecvFlags;
 
 use crate::pool::sleep::Search;
+use crate::process::child::{EXIT_CHECK, ExitWatch};
 
 /// A [`Read`] over a worker's socket that spins (for as long as `search` says) before it
-/// blocks. End of stream and errors come back as from a plain read.
+/// blocks. End of stream and errors come back as from a plain read. With `exit`, the blocking
+/// wait ends with an error as soon as that worker has exited and no data is left
+/// ([`read_watching`]).
 pub(crate) struct SpinRead<'a> {
     pub(crate) stream: &'a UnixStream,
     pub(crate) search: &'a mut Search,
+    pub(crate) exit: Option<&'a ExitWatch>,
 }
 
 impl Read for SpinRead<'_> {
@@ -41,10 +52,87 @@ impl Read for SpinRead<'_> {
         let stream = self.stream;
         let read = match self.search.run(|| recv_now(stream, buf), || false) {
             Some(read) => read,
-            None => (&*self.stream).read(buf),
+            None => match self.exit {
+                Some(exit) => read_watching(stream, exit, None, buf),
+                None => (&*self.stream).read(buf),
+            },
         };
         self.search.found_job();
         read
+    }
+}
+
+/// A blocking [`Read`] over a worker's socket that ends with an error once the worker has
+/// exited (and no data is left), or at `deadline` (an error of kind `TimedOut`): the handshake.
+pub(crate) struct WatchedRead<'a> {
+    pub(crate) stream: &'a UnixStream,
+    pub(crate) exit: &'a ExitWatch,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Read for WatchedRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        read_watching(self.stream, self.exit, self.deadline, buf)
+    }
+}
+
+/// Reads from a worker's socket, blocking until data, its end, the worker's exit or `deadline`.
+/// Data the worker wrote before it exited is read first; then its exit is an error (the worker
+/// is dead whether or not some other process still holds the socket).
+pub(crate) fn read_watching(
+    stream: &UnixStream,
+    exit: &ExitWatch,
+    deadline: Option<Instant>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        if let Some(read) = recv_now(stream, buf) {
+            return read;
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // With a pidfd the poll says when the worker exits; without, look every EXIT_CHECK.
+        let wait = match (exit.fd(), left) {
+            (Some(_), left) => left,
+            (None, Some(left)) => Some(left.min(EXIT_CHECK)),
+            (None, None) => Some(EXIT_CHECK),
+        };
+        // Longer waits are cut into days: a `Timespec` holds them, and the loop goes on.
+        let wait = wait.map(|w| w.min(Duration::from_secs(86_400)));
+        let timeout = wait.map(|w| Timespec::try_from(w).expect("at most a day"));
+        let pidfd = exit.fd();
+        let mut fds = [
+            PollFd::new(stream, PollFlags::IN),
+            // Without a pidfd, a placeholder outside the polled slice.
+            PollFd::from_borrowed_fd(pidfd.unwrap_or(stream.as_fd()), PollFlags::IN),
+        ];
+        let watched = if pidfd.is_some() { 2 } else { 1 };
+        match poll(&mut fds[..watched], timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(err) => return Err(err.into()),
+        }
+        if !fds[0].revents().is_empty() {
+            // Data, the end of the stream or an error: the read says which.
+            continue;
+        }
+        let exited = if watched == 2 {
+            !fds[1].revents().is_empty()
+        } else {
+            exit.exited()
+        };
+        if exited {
+            // Whatever it wrote before it died comes first.
+            return match recv_now(stream, buf) {
+                Some(read) => read,
+                None => Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the worker process exited while another process (one its job started) still \
+                     holds its socket",
+                )),
+            };
+        }
     }
 }
 
@@ -68,7 +156,13 @@ mod tests {
         let mut out = Vec::new();
         let mut buf = [0u8; 3];
         loop {
-            let n = SpinRead { stream, search }.read(&mut buf).unwrap();
+            let n = SpinRead {
+                stream,
+                search,
+                exit: None,
+            }
+            .read(&mut buf)
+            .unwrap();
             if n == 0 {
                 return out;
             }
@@ -105,6 +199,7 @@ mod tests {
         let n = SpinRead {
             stream: &a,
             search: &mut search,
+            exit: None,
         }
         .read(&mut [0u8; 4])
         .unwrap();
