@@ -504,6 +504,11 @@ fn shutdown_timeout_returns_true_when_everything_ends_in_time() {
     let sum: u64 = futures.into_iter().map(|f| f.join().unwrap()).sum();
     assert_eq!(sum, 15);
     assert!(pool.shutdown_timeout(Duration::ZERO), "again: nothing left");
+    // A bound too large for `Instant` waits as long as needed (issue 17, item 4).
+    let pool = ProcessPoolExecutor::new(1);
+    let fut = pool.submit(nap_then, (20, 3));
+    assert!(pool.shutdown_timeout(Duration::MAX));
+    assert_eq!(fut.join(), Ok(3));
 }
 
 fn metrics_count_jobs_and_worker_processes() {

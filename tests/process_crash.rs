@@ -115,6 +115,26 @@ fn exit_5_leaving_a_socket_holder(path: PathBuf) -> u64 {
     std::process::exit(5)
 }
 
+/// Where [`initializer_exits_leaving_a_socket_holder`] writes its holder's pid: a file named
+/// after the pool's process (the worker's parent).
+fn init_holder_file(parent: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("poolbridge-{parent}-init-holder"))
+}
+
+/// An initializer that starts `sleep 60` holding the worker's socket, then exits with code 6.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed with the worker's process group
+fn initializer_exits_leaving_a_socket_holder() {
+    let holder = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::from(pool_socket()))
+        .spawn()
+        .unwrap();
+    let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
+    std::fs::write(init_holder_file(parent), holder.id().to_string()).unwrap();
+    std::process::exit(6)
+}
+
 /// Starts `sleep 100` (in the worker's process group), then moves the worker itself into its
 /// parent's process group (out of reach of a `killpg` of its own group), writes
 /// "worker grandchild" to `path`, and sleeps.
@@ -164,6 +184,7 @@ fn main() {
         a_killed_parent_leaves_no_process_of_its_jobs,
         a_parent_that_exits_leaves_no_process_of_its_jobs,
         a_timeout_of_duration_max_is_no_limit,
+        an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket,
     ]);
 }
 
@@ -628,6 +649,37 @@ fn a_timeout_of_duration_max_is_no_limit() {
         done_rx.recv_timeout(HANG).is_ok(),
         "dropping the pool returns"
     );
+}
+
+/// Next to item 1: the handshake's wait for the initializer watches the worker's life too.
+fn an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket() {
+    let holder_file = init_holder_file(std::process::id());
+    let _ = std::fs::remove_file(&holder_file);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(initializer_exits_leaving_a_socket_holder)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let outcome = pool.submit(nap_then, (0, 1)).result_timeout(HANG);
+    let Err(FutureError::BrokenPool(reason)) = outcome else {
+        panic!("expected a broken pool, got {outcome:?}")
+    };
+    assert!(
+        reason.contains("exited with code 6") && reason.contains("initializer"),
+        "{reason}"
+    );
+    // Far less than the holder's 60 s; the bound is generous for a loaded host.
+    assert!(started.elapsed() < HANG, "{:?}", started.elapsed());
+    let holder: u32 = std::fs::read_to_string(&holder_file)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || is_gone(holder)),
+        "the socket's holder ({holder}) was killed with the worker's process group"
+    );
+    let _ = std::fs::remove_file(&holder_file);
 }
 
 trait SignalValue {
