@@ -115,6 +115,38 @@ fn exit_5_leaving_a_socket_holder(path: PathBuf) -> u64 {
     std::process::exit(5)
 }
 
+/// Starts `sleep 60` holding the worker's socket in a process group of its own (it left the
+/// worker's), writes its pid to `path`, naps `ms` and exits with code 5.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed by the test
+fn exit_5_leaving_a_holder_outside_the_group(path: PathBuf, ms: u64) -> u64 {
+    use std::os::unix::process::CommandExt;
+    let holder = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::from(pool_socket()))
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    std::fs::write(&path, holder.id().to_string()).unwrap();
+    thread::sleep(Duration::from_millis(ms));
+    std::process::exit(5)
+}
+
+/// Waits until the file `gate` exists.
+#[poolbridge::job]
+fn wait_for_gate(gate: PathBuf) -> u64 {
+    while !gate.exists() {
+        thread::sleep(Duration::from_millis(2));
+    }
+    0
+}
+
+/// The length of its argument.
+#[poolbridge::job]
+fn length(data: Vec<u8>) -> u64 {
+    data.len() as u64
+}
+
 /// Where [`initializer_exits_leaving_a_socket_holder`] writes its holder's pid: a file named
 /// after the pool's process (the worker's parent).
 fn init_holder_file(parent: u32) -> PathBuf {
@@ -185,6 +217,7 @@ fn main() {
         a_parent_that_exits_leaves_no_process_of_its_jobs,
         a_timeout_of_duration_max_is_no_limit,
         an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket,
+        a_call_blocked_on_a_dead_workers_socket_is_not_stuck,
     ]);
 }
 
@@ -680,6 +713,49 @@ fn an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket() {
         "the socket's holder ({holder}) was killed with the worker's process group"
     );
     let _ = std::fs::remove_file(&holder_file);
+}
+
+/// Next to item 1: a call larger than the socket's buffer, written ahead while the worker runs
+/// a job, waits for the worker to read it; when the worker dies instead while a process that
+/// left its group holds the socket (and never reads), the write ends, the death is seen, the job
+/// sent ahead runs on a replacement, and the holder is left alone (it left the group).
+fn a_call_blocked_on_a_dead_workers_socket_is_not_stuck() {
+    let dir = process_support::temp_dir("blocked-write");
+    let pid_file = dir.join("holder");
+    let gate = dir.join("gate");
+    let pool = ProcessPoolExecutor::new(1);
+    let first = pool.submit(wait_for_gate, (gate.clone(),));
+    assert!(eventually(HANG, || first.running()));
+    // Both queued while the worker is busy: when it answers, it is sent the first and, ahead,
+    // the second, whose write then waits for the worker to read it.
+    let dying = pool.submit(
+        exit_5_leaving_a_holder_outside_the_group,
+        (pid_file.clone(), 300),
+    );
+    let big = pool.submit(length, (vec![7u8; 4 << 20],));
+    std::fs::write(&gate, b"").unwrap();
+    // Checked before `first`'s result: the thread that writes the big call ahead publishes
+    // `first` only once that write ends.
+    assert!(eventually(HANG, || big.running() || dying.done()));
+    assert!(
+        !dying.done(),
+        "the big call was sent ahead while the dying job ran"
+    );
+    assert_eq!(first.result_timeout(HANG), Ok(0));
+    let err = dying.result_timeout(HANG).expect_err("its worker exited");
+    let holder: u32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let big = big.result_timeout(HANG);
+    let holder_alive = !is_gone(holder);
+    let _ = Command::new("kill")
+        .args(["-KILL", &holder.to_string()])
+        .status();
+    assert_eq!(worker_exit(&err).code(), Some(5), "{err}");
+    assert_eq!(big, Ok(4 << 20), "the call sent ahead ran on a replacement");
+    assert!(
+        holder_alive,
+        "a process that left the worker's group is not killed"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 trait SignalValue {

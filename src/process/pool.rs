@@ -30,7 +30,7 @@ use crate::pool::backpressure::{self, Permit, Permits, Reservation};
 use crate::pool::sleep::Search;
 use crate::process::child::{self, ExitWatch, Spawner};
 use crate::process::job::Registry;
-use crate::process::spin::SpinRead;
+use crate::process::spin::{self, SpinRead};
 use crate::process::start;
 use crate::process::wire::{self, FrameReader};
 use crate::unwind;
@@ -195,10 +195,12 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Writes a `CALL` frame. A failure means the worker is dead or dying; its reader sees the
-    /// end of the stream and handles the job.
+    /// end of the stream (or the exit) and handles the job. A write blocked on the full socket
+    /// (the worker runs a job and reads its next call after it) ends when the worker exits,
+    /// even if a process its job started holds the socket and never reads.
     fn send(&self, seq: u64, frame: &[u8]) -> io::Result<()> {
         let mut written = lock(&self.written);
-        write_all(&self.stream, frame)?;
+        spin::write_watching(&self.stream, &self.exit, frame)?;
         *written = seq;
         Ok(())
     }
@@ -212,23 +214,6 @@ impl Conn {
     fn close(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
-}
-
-/// Writes without raising `SIGPIPE` where the platform allows it (the peer may be dead).
-fn write_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let n = rustix::net::send(stream, buf, rustix::net::SendFlags::NOSIGNAL);
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let n = rustix::io::write(stream, buf);
-        match n {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -910,8 +895,8 @@ impl Shared {
         // already exited keeps its own status.
         child::kill_worker(conn.pid);
         // The worker may be dead while a process it started (one that left its group) still
-        // holds the socket: shut this end, so that a write blocked on the full socket fails now
-        // (it holds `written`, which `delivered` below waits for) and later ones fail at once.
+        // holds the socket: shut this end, so that a write still in progress (it holds
+        // `written`, which `delivered` below waits for) or a later one fails at once.
         let _ = conn.stream.shutdown(Shutdown::Both);
         let status = child.wait();
 

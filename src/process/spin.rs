@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
-use rustix::net::RecvFlags;
+use rustix::net::{RecvFlags, SendFlags};
 
 use crate::pool::sleep::Search;
 use crate::process::child::{EXIT_CHECK, ExitWatch};
@@ -89,12 +89,69 @@ pub(crate) fn read_watching(
         if let Some(read) = recv_now(stream, buf) {
             return read;
         }
+        match wait_for(stream, PollFlags::IN, exit, deadline)? {
+            // Data, the end of the stream or an error: the read says which.
+            Ready::Socket => {}
+            // Whatever it wrote before it died comes first.
+            Ready::Exited => return recv_now(stream, buf).unwrap_or_else(|| Err(exited())),
+            Ready::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+/// Writes all of `buf` to a worker's socket, blocking while it is full, until the worker
+/// exits: then an error, even if another process (one its job started) still holds the socket
+/// and would never read. Raises no `SIGPIPE` where the platform allows it (the peer may be
+/// dead).
+pub(crate) fn write_watching(
+    stream: &UnixStream,
+    exit: &ExitWatch,
+    mut buf: &[u8],
+) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = SendFlags::DONTWAIT;
+    while !buf.is_empty() {
+        match rustix::net::send(stream, buf, flags) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => match wait_for(stream, PollFlags::OUT, exit, None)? {
+                Ready::Socket => {}
+                Ready::Exited | Ready::TimedOut => return Err(exited()),
+            },
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Why [`wait_for`] returned.
+enum Ready {
+    /// The socket has the polled event, or an error or hang-up: the next call says which.
+    Socket,
+    /// The worker has exited.
+    Exited,
+    /// `deadline` passed.
+    TimedOut,
+}
+
+/// Waits until `stream` is ready for `events`, the worker exits, or `deadline` passes.
+fn wait_for(
+    stream: &UnixStream,
+    events: PollFlags,
+    exit: &ExitWatch,
+    deadline: Option<Instant>,
+) -> io::Result<Ready> {
+    loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
-            return Err(io::ErrorKind::TimedOut.into());
+            return Ok(Ready::TimedOut);
         }
+        let pidfd = exit.fd();
         // With a pidfd the poll says when the worker exits; without, look every EXIT_CHECK.
-        let wait = match (exit.fd(), left) {
+        let wait = match (pidfd, left) {
             (Some(_), left) => left,
             (None, Some(left)) => Some(left.min(EXIT_CHECK)),
             (None, None) => Some(EXIT_CHECK),
@@ -102,9 +159,8 @@ pub(crate) fn read_watching(
         // Longer waits are cut into days: a `Timespec` holds them, and the loop goes on.
         let wait = wait.map(|w| w.min(Duration::from_secs(86_400)));
         let timeout = wait.map(|w| Timespec::try_from(w).expect("at most a day"));
-        let pidfd = exit.fd();
         let mut fds = [
-            PollFd::new(stream, PollFlags::IN),
+            PollFd::new(stream, events),
             // Without a pidfd, a placeholder outside the polled slice.
             PollFd::from_borrowed_fd(pidfd.unwrap_or(stream.as_fd()), PollFlags::IN),
         ];
@@ -114,8 +170,7 @@ pub(crate) fn read_watching(
             Err(err) => return Err(err.into()),
         }
         if !fds[0].revents().is_empty() {
-            // Data, the end of the stream or an error: the read says which.
-            continue;
+            return Ok(Ready::Socket);
         }
         let exited = if watched == 2 {
             !fds[1].revents().is_empty()
@@ -123,17 +178,17 @@ pub(crate) fn read_watching(
             exit.exited()
         };
         if exited {
-            // Whatever it wrote before it died comes first.
-            return match recv_now(stream, buf) {
-                Some(read) => read,
-                None => Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "the worker process exited while another process (one its job started) still \
-                     holds its socket",
-                )),
-            };
+            return Ok(Ready::Exited);
         }
     }
+}
+
+fn exited() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "the worker process exited while another process (one its job started) still holds its \
+         socket",
+    )
 }
 
 /// A non-blocking read: `None` while no data is there.
