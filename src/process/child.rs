@@ -77,6 +77,16 @@ impl ExitWatch {
         }
     }
 
+    /// [`new`](Self::new) without the pidfd: the `waitid` checks of other platforms.
+    #[cfg(test)]
+    pub(crate) fn polling(pid: u32) -> ExitWatch {
+        ExitWatch {
+            pid: Pid::from_raw(pid as i32),
+            #[cfg(target_os = "linux")]
+            pidfd: None,
+        }
+    }
+
     /// A descriptor that turns readable when the worker exits, if the platform has one.
     pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         #[cfg(target_os = "linux")]

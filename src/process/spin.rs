@@ -245,6 +245,65 @@ mod tests {
         assert_eq!(got, b"nowabcdefghilate");
     }
 
+    /// A socket pair whose far end this test keeps open (as a process a job started would), and
+    /// a short-lived child process to play the worker.
+    fn held_socket_and_exiting_worker() -> (UnixStream, UnixStream, std::process::Child) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let worker = std::process::Command::new("true").spawn().unwrap();
+        (ours, theirs, worker)
+    }
+
+    #[test]
+    fn a_watched_read_gets_the_data_then_the_exit_although_the_socket_is_held() {
+        for pidfd in [true, false] {
+            let (ours, mut theirs, mut worker) = held_socket_and_exiting_worker();
+            let exit = if pidfd {
+                ExitWatch::new(worker.id())
+            } else {
+                ExitWatch::polling(worker.id())
+            };
+            theirs.write_all(b"last words").unwrap();
+            let mut buf = [0u8; 64];
+            let n = read_watching(&ours, &exit, None, &mut buf).unwrap();
+            assert_eq!(&buf[..n], b"last words", "data first");
+            // `theirs` stays open: only the exit can end this read.
+            let err = read_watching(&ours, &exit, None, &mut buf).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+            assert!(exit.exited());
+            worker.wait().unwrap();
+            drop(theirs);
+        }
+    }
+
+    #[test]
+    fn a_watched_write_to_a_full_socket_ends_when_the_worker_exits() {
+        let (ours, theirs, mut worker) = held_socket_and_exiting_worker();
+        let exit = ExitWatch::new(worker.id());
+        // Far more than a socket buffer, and nobody reads.
+        let err = write_watching(&ours, &exit, &vec![0u8; 16 << 20]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+        worker.wait().unwrap();
+        drop(theirs);
+    }
+
+    #[test]
+    fn a_watched_read_ends_at_its_deadline_while_the_worker_lives() {
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        let mut worker = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        for exit in [ExitWatch::new(worker.id()), ExitWatch::polling(worker.id())] {
+            let deadline = Instant::now() + Duration::from_millis(30);
+            let err = read_watching(&ours, &exit, Some(deadline), &mut [0u8; 4]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            assert!(Instant::now() >= deadline);
+            assert!(!exit.exited());
+        }
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+
     #[test]
     fn a_closed_stream_reads_as_its_end() {
         let (a, b) = UnixStream::pair().unwrap();
