@@ -5,10 +5,10 @@
 //! |-------------|-------------------------------------------------------------------------|
 //! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
 //! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
-//! | `spin.rs`   | reading a socket: a short adaptive spin before blocking                 |
+//! | `spin.rs`   | a worker's socket: a short spin before blocking, waits that see exits   |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
-//! | `child.rs`  | a worker process as a resource: command, group kill, exit status        |
+//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
 //! | `pool.rs`   | the parent side: queue and its places, worker slots, threads, metrics   |
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
