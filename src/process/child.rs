@@ -96,6 +96,7 @@ impl ExitWatch {
     }
 
     /// `true` once the worker has exited (it may still wait to be reaped). Reaps nothing.
+    #[cfg(not(target_os = "openbsd"))]
     pub(crate) fn exited(&self) -> bool {
         use rustix::process::{WaitId, WaitIdOptions, waitid};
         let Some(pid) = self.pid else { return true };
@@ -105,6 +106,12 @@ impl ExitWatch {
             // ECHILD: already reaped, so gone.
             Err(err) => err == rustix::io::Errno::CHILD,
         }
+    }
+
+    /// No `waitid` here: only the end of the socket tells a worker's death.
+    #[cfg(target_os = "openbsd")]
+    pub(crate) fn exited(&self) -> bool {
+        self.pid.is_none()
     }
 }
 
