@@ -12,7 +12,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use poolbridge::{FutureError, ProcessPoolExecutor};
+use poolbridge::{FutureError, ProcessPoolExecutor, SubmitOptions};
 use process_support::{HANG, children, eventually, is_gone};
 
 #[poolbridge::job]
@@ -66,6 +66,7 @@ fn main() {
         shutdown_timeout_returns_false_on_time_and_the_job_goes_on,
         shutdown_timeout_returns_true_when_everything_ends_in_time,
         metrics_count_jobs_and_worker_processes,
+        metrics_count_crashed_and_timed_out_jobs,
     ]);
 }
 
@@ -503,6 +504,11 @@ fn shutdown_timeout_returns_true_when_everything_ends_in_time() {
     let sum: u64 = futures.into_iter().map(|f| f.join().unwrap()).sum();
     assert_eq!(sum, 15);
     assert!(pool.shutdown_timeout(Duration::ZERO), "again: nothing left");
+    // A bound too large for `Instant` waits as long as needed (issue 17, item 4).
+    let pool = ProcessPoolExecutor::new(1);
+    let fut = pool.submit(nap_then, (20, 3));
+    assert!(pool.shutdown_timeout(Duration::MAX));
+    assert_eq!(fut.join(), Ok(3));
 }
 
 fn metrics_count_jobs_and_worker_processes() {
@@ -569,4 +575,48 @@ fn metrics_count_jobs_and_worker_processes() {
     );
     assert!(runs(&log).is_empty(), "a cancelled job ran");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 22: 9 jobs, one crashing its worker and one past its time limit, are 7 completed, 1
+/// `worker_died` and 1 `timed_out`; the thread pool's counters stay 0.
+fn metrics_count_crashed_and_timed_out_jobs() {
+    let pool = ProcessPoolExecutor::new(2);
+    let limit = Duration::from_millis(200);
+    let mut ok: Vec<_> = (0..4).map(|i| pool.submit(nap_then, (10, i))).collect();
+    let crashed = pool.submit(exit_3, ());
+    let late = pool.submit_with(
+        nap_then,
+        (20_000, 9),
+        SubmitOptions::default().timeout(limit),
+    );
+    ok.extend((4..7).map(|i| pool.submit(nap_then, (10, i))));
+    for (i, f) in ok.into_iter().enumerate() {
+        assert_eq!(f.result_timeout(HANG), Ok(i as u64));
+    }
+    assert!(matches!(
+        crashed.result_timeout(HANG),
+        Err(FutureError::WorkerDied(_))
+    ));
+    assert_eq!(
+        late.result_timeout(HANG),
+        Err(FutureError::JobTimeout(limit))
+    );
+    let m = pool.metrics();
+    assert_eq!(
+        (
+            m.completed,
+            m.worker_died,
+            m.timed_out,
+            m.panicked,
+            m.cancelled
+        ),
+        (7, 1, 1, 0, 0),
+        "{m:?}"
+    );
+    assert!(m.retired >= 2, "both killed workers were reaped: {m:?}");
+
+    let threads = poolbridge::ThreadPoolExecutor::new(1);
+    assert_eq!(threads.submit(|| 1).join(), Ok(1));
+    let m = threads.metrics();
+    assert_eq!((m.worker_died, m.timed_out), (0, 0), "{m:?}");
 }

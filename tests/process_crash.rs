@@ -80,6 +80,119 @@ fn spawn_grandchild_and_hang(path: PathBuf) -> u64 {
     }
 }
 
+/// The worker's end of its pool's socket, found among this process's descriptors (it is the
+/// only socket above the standard ones: the worker moved it off standard input).
+fn pool_socket() -> std::os::fd::OwnedFd {
+    use std::os::fd::BorrowedFd;
+    let fd = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&fd| fd > 2)
+        .find(|fd| {
+            std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        })
+        .expect("the worker holds its pool's socket");
+    // SAFETY: `fd` is the worker's socket, open for the whole life of the worker; it is only
+    // borrowed for the duplication on the next line.
+    let socket = unsafe { BorrowedFd::borrow_raw(fd) };
+    socket.try_clone_to_owned().unwrap()
+}
+
+/// Starts `sleep 60` holding the worker's socket (as its standard input) in the worker's process
+/// group, writes its pid to `path`, and exits with code 5: the pool must notice the death
+/// although the socket stays open.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed with the worker's process group
+fn exit_5_leaving_a_socket_holder(path: PathBuf) -> u64 {
+    let holder = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::from(pool_socket()))
+        .spawn()
+        .unwrap();
+    std::fs::write(&path, holder.id().to_string()).unwrap();
+    std::process::exit(5)
+}
+
+/// Starts `sleep 60` holding the worker's socket in a process group of its own (it left the
+/// worker's), writes its pid to `path`, naps `ms` and exits with code 5.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed by the test
+fn exit_5_leaving_a_holder_outside_the_group(path: PathBuf, ms: u64) -> u64 {
+    use std::os::unix::process::CommandExt;
+    let holder = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::from(pool_socket()))
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    std::fs::write(&path, holder.id().to_string()).unwrap();
+    thread::sleep(Duration::from_millis(ms));
+    std::process::exit(5)
+}
+
+/// Waits until the file `gate` exists.
+#[poolbridge::job]
+fn wait_for_gate(gate: PathBuf) -> u64 {
+    while !gate.exists() {
+        thread::sleep(Duration::from_millis(2));
+    }
+    0
+}
+
+/// The length of its argument.
+#[poolbridge::job]
+fn length(data: Vec<u8>) -> u64 {
+    data.len() as u64
+}
+
+/// Where [`initializer_exits_leaving_a_socket_holder`] writes its holder's pid: a file named
+/// after the pool's process (the worker's parent).
+fn init_holder_file(parent: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("poolbridge-{parent}-init-holder"))
+}
+
+/// An initializer that starts `sleep 60` holding the worker's socket, then exits with code 6.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed with the worker's process group
+fn initializer_exits_leaving_a_socket_holder() {
+    let holder = Command::new("sleep")
+        .arg("60")
+        .stdin(Stdio::from(pool_socket()))
+        .spawn()
+        .unwrap();
+    let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
+    std::fs::write(init_holder_file(parent), holder.id().to_string()).unwrap();
+    std::process::exit(6)
+}
+
+/// Starts `sleep 100` (in the worker's process group), then moves the worker itself into its
+/// parent's process group (out of reach of a `killpg` of its own group), writes
+/// "worker grandchild" to `path`, and sleeps.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed with the worker's first process group
+fn leave_the_group_and_sleep(path: PathBuf) -> u64 {
+    use rustix::process::{getpgid, getppid, setpgid};
+    let grandchild = Command::new("sleep").arg("100").spawn().unwrap();
+    let parents_group = getpgid(getppid()).unwrap();
+    setpgid(None, Some(parents_group)).unwrap();
+    std::fs::write(&path, format!("{} {}", std::process::id(), grandchild.id())).unwrap();
+    thread::sleep(Duration::from_secs(60));
+    0
+}
+
+/// Starts `sleep 100` (a grandchild of the pool), writes its pid to a file named after it in
+/// `dir`, and sleeps for a minute.
+#[poolbridge::job]
+#[allow(clippy::zombie_processes)] // killed with the process group, reaped by init
+fn spawn_grandchild_and_nap(dir: PathBuf) -> u64 {
+    let child = Command::new("sleep").arg("100").spawn().unwrap();
+    std::fs::write(dir.join(child.id().to_string()), b"").unwrap();
+    thread::sleep(Duration::from_secs(60));
+    0
+}
+
 fn main() {
     poolbridge::process::init();
     if let Ok(role) = std::env::var("PB_TEST_PARENT_ROLE") {
@@ -98,6 +211,13 @@ fn main() {
         an_idle_worker_killed_from_outside_costs_no_job,
         a_panicking_parent_leaves_no_worker,
         a_killed_parent_leaves_no_worker,
+        a_death_is_seen_while_a_process_of_the_job_holds_the_socket,
+        a_timeout_kills_a_worker_that_left_its_process_group,
+        a_killed_parent_leaves_no_process_of_its_jobs,
+        a_parent_that_exits_leaves_no_process_of_its_jobs,
+        a_timeout_of_duration_max_is_no_limit,
+        an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket,
+        a_call_blocked_on_a_dead_workers_socket_is_not_stuck,
     ]);
 }
 
@@ -328,52 +448,84 @@ fn an_idle_worker_killed_from_outside_costs_no_job() {
 }
 
 /// Runs this binary as a parent that starts two workers busy with long jobs, prints their pids,
-/// then dies as `role` says. Returns the worker pids and the parent's exit status.
-fn run_parent(role: &str) -> (Vec<u32>, std::process::ExitStatus) {
+/// then dies as `role` says. Returns the worker pids, the pids of the `sleep 100` processes their
+/// jobs started (roles starting with "spawns"; empty otherwise) and the parent's exit status.
+fn run_parent(role: &str) -> (Vec<u32>, Vec<u32>, std::process::ExitStatus) {
     let mut parent = Command::new(std::env::current_exe().unwrap())
         .env("PB_TEST_PARENT_ROLE", role)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(parent.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let pids: Vec<u32> = line
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert_eq!(pids.len(), 2, "the parent reports its workers: {line:?}");
-    if role == "killed" {
+    let mut out = BufReader::new(parent.stdout.take().unwrap());
+    let mut read_pids = || {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let pids: Vec<u32> = line
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2, "the parent reports two pids: {line:?}");
+        pids
+    };
+    let workers = read_pids();
+    let grandchildren = if role.starts_with("spawns") {
+        read_pids()
+    } else {
+        Vec::new()
+    };
+    if role.ends_with("killed") {
         parent.kill().unwrap();
     }
     let status = parent.wait().unwrap();
-    (pids, status)
+    (workers, grandchildren, status)
 }
 
 /// The other side of `run_parent`.
 fn parent_role(role: &str) -> ! {
     let pool = ProcessPoolExecutor::new(2);
-    let futures: Vec<_> = (0..4).map(|i| pool.submit(nap_then, (60_000, i))).collect();
+    let dir = process_support::temp_dir("parent-role");
+    let spawns = role.starts_with("spawns");
+    let futures: Vec<_> = (0..4)
+        .map(|i| {
+            if spawns {
+                pool.submit(spawn_grandchild_and_nap, (dir.clone(),))
+            } else {
+                pool.submit(nap_then, (60_000, i))
+            }
+        })
+        .collect();
     assert!(eventually(HANG, || {
         pool.worker_pids().len() == 2 && futures.iter().filter(|f| f.running()).count() >= 2
     }));
     let pids: Vec<String> = pool.worker_pids().iter().map(u32::to_string).collect();
     println!("{}", pids.join(" "));
+    if spawns {
+        let files = || -> Vec<String> {
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert!(eventually(HANG, || files().len() == 2));
+        println!("{}", files().join(" "));
+    }
     match role {
         "panics" => panic!("the parent panics while its workers run"),
-        "killed" => {
+        "killed" | "spawns-killed" => {
             thread::sleep(Duration::from_secs(60));
             std::process::exit(0)
         }
+        // No drop of the pool: the process ends under it.
+        "spawns-exits" => std::process::exit(0),
         _ => unreachable!("unknown role {role}"),
     }
 }
 
 fn a_panicking_parent_leaves_no_worker() {
     let started = Instant::now();
-    let (workers, status) = run_parent("panics");
+    let (workers, _, status) = run_parent("panics");
     assert_eq!(status.code(), Some(101), "the parent panicked");
     assert!(
         workers.iter().all(|&p| is_gone(p)),
@@ -386,7 +538,7 @@ fn a_panicking_parent_leaves_no_worker() {
 }
 
 fn a_killed_parent_leaves_no_worker() {
-    let (workers, status) = run_parent("killed");
+    let (workers, _, status) = run_parent("killed");
     assert_eq!(status.signal_value(), Some(libc::SIGKILL));
     assert!(
         eventually(Duration::from_secs(5), || workers
@@ -395,6 +547,215 @@ fn a_killed_parent_leaves_no_worker() {
         "workers notice the parent is gone and exit"
     );
     assert!(children().is_empty());
+}
+
+/// Issue 17, item 3: the workers of a parent that dies without dropping its pool kill their
+/// process groups, so what their jobs started dies too. Checks `role`'s parent ("spawns-killed"
+/// or "spawns-exits") and returns its status.
+fn a_dead_parent_leaves_no_process_of_its_jobs(role: &str) -> std::process::ExitStatus {
+    let (workers, grandchildren, status) = run_parent(role);
+    let gone = eventually(Duration::from_secs(5), || {
+        workers.iter().chain(&grandchildren).all(|&p| is_gone(p))
+    });
+    let survivors: Vec<u32> = grandchildren
+        .iter()
+        .copied()
+        .filter(|&p| !is_gone(p))
+        .collect();
+    for &p in &survivors {
+        // Do not leave them behind if the check fails.
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    assert!(
+        gone,
+        "5 s after the parent died, its workers {workers:?} and the `sleep 100` their jobs \
+         started {grandchildren:?} are gone (alive: {survivors:?})"
+    );
+    assert!(children().is_empty());
+    status
+}
+
+fn a_killed_parent_leaves_no_process_of_its_jobs() {
+    let status = a_dead_parent_leaves_no_process_of_its_jobs("spawns-killed");
+    assert_eq!(status.signal_value(), Some(libc::SIGKILL));
+}
+
+fn a_parent_that_exits_leaves_no_process_of_its_jobs() {
+    let status = a_dead_parent_leaves_no_process_of_its_jobs("spawns-exits");
+    assert_eq!(status.code(), Some(0), "the parent called exit(0)");
+}
+
+/// Issue 17, item 1: a worker that exits while a process its job started holds the socket is
+/// seen dead at once (not when that process lets go), and that process goes with it.
+fn a_death_is_seen_while_a_process_of_the_job_holds_the_socket() {
+    let dir = process_support::temp_dir("socket-holder");
+    let pid_file = dir.join("holder");
+    let pool = ProcessPoolExecutor::new(1);
+    let started = Instant::now();
+    let err = pool
+        .submit(exit_5_leaving_a_socket_holder, (pid_file.clone(),))
+        .result_timeout(HANG)
+        .expect_err("the job's worker exited");
+    let exit = worker_exit(&err);
+    assert_eq!(exit.code(), Some(5), "{err}");
+    assert!(
+        exit.job()
+            .unwrap()
+            .ends_with("::exit_5_leaving_a_socket_holder"),
+        "{err}"
+    );
+    // Far less than the holder's 60 s (HANG is 20 s); the bound is generous for a loaded host.
+    assert!(started.elapsed() < HANG, "{:?}", started.elapsed());
+    let holder: u32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || is_gone(holder)),
+        "the socket's holder `sleep 60` ({holder}) was killed with the worker's process group"
+    );
+    assert_eq!(pool.submit(nap_then, (0, 7)).result_timeout(HANG), Ok(7));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 17, item 2: the timer kills the worker itself, not only the process group it started
+/// in, which the worker may have left.
+fn a_timeout_kills_a_worker_that_left_its_process_group() {
+    let dir = process_support::temp_dir("left-group");
+    let pid_file = dir.join("pids");
+    let pool = ProcessPoolExecutor::new(1);
+    let limit = Duration::from_millis(300);
+    let fut = pool.submit_with(
+        leave_the_group_and_sleep,
+        (pid_file.clone(),),
+        SubmitOptions::default().timeout(limit),
+    );
+    let outcome = fut.result_timeout(HANG);
+    let pids: Vec<u32> = std::fs::read_to_string(&pid_file)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    if outcome.is_err() && outcome != Err(FutureError::JobTimeout(limit)) {
+        // The old behaviour: the worker still sleeps. Do not leave it (or its child) behind.
+        for p in &pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
+        }
+    }
+    assert_eq!(outcome, Err(FutureError::JobTimeout(limit)));
+    let [worker, grandchild] = pids[..] else {
+        panic!("the job wrote its pids: {pids:?}")
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || is_gone(worker)
+            && is_gone(grandchild)),
+        "the worker ({worker}) and what it started in its first group ({grandchild}) are gone"
+    );
+    assert_eq!(pool.submit(nap_then, (0, 8)).result_timeout(HANG), Ok(8));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 17, item 4: a limit too large for `Instant` (`Duration::MAX`) is no limit, on a job and
+/// as the pool's default; so is a start timeout of `Duration::MAX`.
+fn a_timeout_of_duration_max_is_no_limit() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .job_timeout(Duration::MAX)
+        .start_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let a = pool.submit(nap_then, (50, 1));
+    let b = pool.submit_with(
+        nap_then,
+        (50, 2),
+        SubmitOptions::default().timeout(Duration::MAX),
+    );
+    assert_eq!(a.result_timeout(HANG), Ok(1));
+    assert_eq!(b.result_timeout(HANG), Ok(2));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        drop(pool);
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx.recv_timeout(HANG).is_ok(),
+        "dropping the pool returns"
+    );
+}
+
+/// Next to item 1: the handshake's wait for the initializer watches the worker's life too.
+fn an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket() {
+    let holder_file = init_holder_file(std::process::id());
+    let _ = std::fs::remove_file(&holder_file);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(initializer_exits_leaving_a_socket_holder)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let outcome = pool.submit(nap_then, (0, 1)).result_timeout(HANG);
+    let Err(FutureError::BrokenPool(reason)) = outcome else {
+        panic!("expected a broken pool, got {outcome:?}")
+    };
+    assert!(
+        reason.contains("exited with code 6") && reason.contains("initializer"),
+        "{reason}"
+    );
+    // Far less than the holder's 60 s; the bound is generous for a loaded host.
+    assert!(started.elapsed() < HANG, "{:?}", started.elapsed());
+    let holder: u32 = std::fs::read_to_string(&holder_file)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || is_gone(holder)),
+        "the socket's holder ({holder}) was killed with the worker's process group"
+    );
+    let _ = std::fs::remove_file(&holder_file);
+}
+
+/// Next to item 1: a call larger than the socket's buffer, written ahead while the worker runs
+/// a job, waits for the worker to read it; when the worker dies instead while a process that
+/// left its group holds the socket (and never reads), the write ends, the death is seen, the job
+/// sent ahead runs on a replacement, and the holder is left alone (it left the group).
+fn a_call_blocked_on_a_dead_workers_socket_is_not_stuck() {
+    let dir = process_support::temp_dir("blocked-write");
+    let pid_file = dir.join("holder");
+    let gate = dir.join("gate");
+    let pool = ProcessPoolExecutor::new(1);
+    let first = pool.submit(wait_for_gate, (gate.clone(),));
+    assert!(eventually(HANG, || first.running()));
+    // Both queued while the worker is busy: when it answers, it is sent the first and, ahead,
+    // the second, whose write then waits for the worker to read it.
+    let dying = pool.submit(
+        exit_5_leaving_a_holder_outside_the_group,
+        (pid_file.clone(), 300),
+    );
+    let big = pool.submit(length, (vec![7u8; 4 << 20],));
+    std::fs::write(&gate, b"").unwrap();
+    // Checked before `first`'s result: the thread that writes the big call ahead publishes
+    // `first` only once that write ends.
+    assert!(eventually(HANG, || big.running() || dying.done()));
+    assert!(
+        !dying.done(),
+        "the big call was sent ahead while the dying job ran"
+    );
+    assert_eq!(first.result_timeout(HANG), Ok(0));
+    let err = dying.result_timeout(HANG).expect_err("its worker exited");
+    let holder: u32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let big = big.result_timeout(HANG);
+    let holder_alive = !is_gone(holder);
+    let _ = Command::new("kill")
+        .args(["-KILL", &holder.to_string()])
+        .status();
+    assert_eq!(worker_exit(&err).code(), Some(5), "{err}");
+    assert_eq!(big, Ok(4 << 20), "the call sent ahead ran on a replacement");
+    assert!(
+        holder_alive,
+        "a process that left the worker's group is not killed"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 trait SignalValue {

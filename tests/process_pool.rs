@@ -32,6 +32,13 @@ fn nap_then(ms: u64, value: u64) -> u64 {
     value
 }
 
+/// Sleeps `ms`, then returns its worker's pid.
+#[poolbridge::job]
+fn nap_then_pid(ms: u64) -> u32 {
+    thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
 #[poolbridge::job]
 fn boom(msg: String) -> u64 {
     panic!("{msg}")
@@ -150,6 +157,9 @@ fn main() {
         shutdown_cancel_futures_leaves_no_process,
         submit_after_shutdown_and_drop_waits,
         build_errors_name_the_setting,
+        shutdown_wait_runs_the_queue_while_workers_retire,
+        shutdown_without_wait_replaces_a_retired_worker_for_the_queue,
+        dropping_the_pool_runs_the_queue_while_workers_retire,
     ]);
 }
 
@@ -640,4 +650,77 @@ fn build_errors_name_the_setting() {
     let panic = std::panic::catch_unwind(|| ProcessPoolExecutor::new(0)).unwrap_err();
     let msg = panic.downcast_ref::<String>().unwrap();
     assert!(msg.contains("max_workers must be greater than 0"), "{msg}");
+}
+
+/// Runs `f` on another thread; `true` if it returned within [`HANG`].
+fn returns_in_time(f: impl FnOnce() + Send + 'static) -> bool {
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        f();
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(HANG).is_ok()
+}
+
+/// Checks that each of `futures` ran in a worker of its own (`max_tasks_per_child(1)`).
+fn one_job_per_worker(futures: Vec<poolbridge::PoolFuture<u32>>) {
+    let pids: Vec<u32> = futures
+        .into_iter()
+        .map(|f| f.result_timeout(HANG).expect("every queued job ran"))
+        .collect();
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    assert_eq!(distinct.len(), pids.len(), "one job per worker: {pids:?}");
+}
+
+/// Issue 17, item 8 (CPython's test_process_pool / test_deadlock): queued work still runs after
+/// shutdown begins, although every worker retires after one job.
+fn shutdown_wait_runs_the_queue_while_workers_retire() {
+    let pool = Arc::new(
+        ProcessPoolExecutor::builder()
+            .max_workers(3)
+            .max_tasks_per_child(1)
+            .build()
+            .unwrap(),
+    );
+    let futures: Vec<_> = (0..6).map(|_| pool.submit(nap_then_pid, (20,))).collect();
+    let closer = Arc::clone(&pool);
+    assert!(
+        returns_in_time(move || closer.shutdown(true, false)),
+        "shutdown(wait = true) returns"
+    );
+    assert!(futures.iter().all(|f| f.done()), "after running every job");
+    one_job_per_worker(futures);
+    assert!(pool.worker_pids().is_empty());
+    assert!(children().is_empty(), "{:?}", children());
+}
+
+/// Issue 17, item 8 (CPython gh-119592): one worker, one job per worker, shut down without
+/// waiting while the first job runs: the retired worker is replaced for the jobs still queued.
+fn shutdown_without_wait_replaces_a_retired_worker_for_the_queue() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let futures: Vec<_> = (0..3).map(|_| pool.submit(nap_then_pid, (100,))).collect();
+    assert!(eventually(HANG, || futures[0].running()));
+    pool.shutdown(false, false);
+    one_job_per_worker(futures);
+    assert!(returns_in_time(move || drop(pool)), "dropping it returns");
+    assert!(children().is_empty(), "{:?}", children());
+}
+
+/// Issue 17, item 8: dropping the pool is `shutdown(true, false)`: the queue runs to the end,
+/// with workers retiring after each job (no "Promise ... dropped" for the queued jobs).
+fn dropping_the_pool_runs_the_queue_while_workers_retire() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let futures: Vec<_> = (0..5).map(|_| pool.submit(nap_then_pid, (20,))).collect();
+    assert!(returns_in_time(move || drop(pool)), "dropping it returns");
+    assert!(futures.iter().all(|f| f.done()), "after running every job");
+    one_job_per_worker(futures);
+    assert!(children().is_empty(), "{:?}", children());
 }

@@ -19,9 +19,9 @@
 /// `waiting_submits`).
 ///
 /// For a process pool, "thread" reads "worker process" (each field says what else differs).
-/// A process job that ends otherwise than with a value or a panic (its worker died, it ran past
-/// its time limit, its arguments could not be decoded in the worker) is counted in none of
-/// `completed`, `panicked` and `cancelled`; a crash or a time limit shows in `retired`.
+/// A process job whose worker died counts in `worker_died`, one killed at its time limit in
+/// `timed_out` (and their workers in `retired`); one whose arguments could not be decoded in the
+/// worker, or whose pool was dropped while panicking, counts in none of the job counters.
 ///
 /// # Examples
 ///
@@ -67,6 +67,12 @@ pub struct PoolMetrics {
     /// Process pool: only before they were sent to a worker (a job in another process cannot
     /// read `cancelled()`), counted when the pool drops the entry or cancels it at shutdown.
     pub cancelled: u64,
+    /// Process pool: jobs whose worker process died while it ran them (they resolved to
+    /// `FutureError::WorkerDied`). Always 0 for a thread pool, where a panic ends only its job.
+    pub worker_died: u64,
+    /// Process pool: jobs killed with their worker at their time limit (they resolved to
+    /// `FutureError::JobTimeout`). Always 0 for a thread pool, whose jobs have no time limit.
+    pub timed_out: u64,
     /// Jobs a worker took from another worker's deque (work stealing). Always 0 for a process
     /// pool, whose queue is one list in the parent.
     pub stolen: u64,

@@ -1,7 +1,10 @@
-//! A worker process as a resource of the parent: spawned into its own process group, killed with
-//! that group, reaped with its exit status decoded.
+//! A worker process as a resource of the parent: spawned into its own process group, watched for
+//! its exit apart from its socket, killed with that group, reaped with its exit status decoded.
 
 use std::io;
+use std::os::fd::BorrowedFd;
+#[cfg(target_os = "linux")]
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -26,13 +29,89 @@ pub(crate) fn worker_command(program: &Path, socket: UnixStream) -> Command {
     cmd
 }
 
-/// Kills the process group of worker `pid` (the worker and everything its jobs started).
+/// Kills worker `pid` and the process group it was started in (its pid is the group id):
+/// everything its jobs started there. The worker itself is signalled by pid too, since a job may
+/// have moved it to another group (`setpgid`); that other group is not touched (it may be the
+/// parent's own). Processes that left the worker's group (`setsid`, `setpgid`) survive.
 ///
-/// Only call it before the worker is reaped: until then the group id cannot be reused.
-pub(crate) fn kill_group(pid: u32) {
+/// Only call it before the worker is reaped: until then neither its pid nor its group id can be
+/// reused.
+pub(crate) fn kill_worker(pid: u32) {
     if let Some(pid) = Pid::from_raw(pid as i32) {
-        // ESRCH (the group is already empty) is fine.
+        // ESRCH (already dead, or the group is empty) is fine.
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
         let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// How often a worker's exit is checked where no pidfd can say it at once (not Linux, or a
+/// kernel or sandbox without `pidfd_open`): the longest a death goes unnoticed while a process
+/// the worker started holds its socket open. Each check is one `waitid` per waiting reader, so
+/// a tenth of a second costs nothing measurable and is shorter than any worker start.
+pub(crate) const EXIT_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Tells when a worker process has exited, apart from its socket: a process its job started
+/// (a forked child, or one that inherited the socket) may hold the socket open long after the
+/// worker died, so end-of-file alone would see the death late, or never.
+///
+/// On Linux, a pidfd: readable once the worker has exited, polled with the socket. Elsewhere
+/// (and where `pidfd_open` fails), [`exited`](Self::exited) every [`EXIT_CHECK`]. Neither reaps
+/// the worker: it stays a zombie until its reader `wait`s for it, so its pid and group id stay
+/// its own until then.
+pub(crate) struct ExitWatch {
+    pid: Option<Pid>,
+    #[cfg(target_os = "linux")]
+    pidfd: Option<OwnedFd>,
+}
+
+impl ExitWatch {
+    /// Watches child `pid`, which must not be reaped yet.
+    pub(crate) fn new(pid: u32) -> ExitWatch {
+        let pid = Pid::from_raw(pid as i32);
+        ExitWatch {
+            pid,
+            #[cfg(target_os = "linux")]
+            pidfd: pid.and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+            }),
+        }
+    }
+
+    /// [`new`](Self::new) without the pidfd: the `waitid` checks of other platforms.
+    #[cfg(test)]
+    pub(crate) fn polling(pid: u32) -> ExitWatch {
+        ExitWatch {
+            pid: Pid::from_raw(pid as i32),
+            #[cfg(target_os = "linux")]
+            pidfd: None,
+        }
+    }
+
+    /// A descriptor that turns readable when the worker exits, if the platform has one.
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        #[cfg(target_os = "linux")]
+        return self.pidfd.as_ref().map(AsFd::as_fd);
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
+    /// `true` once the worker has exited (it may still wait to be reaped). Reaps nothing.
+    #[cfg(not(target_os = "openbsd"))]
+    pub(crate) fn exited(&self) -> bool {
+        use rustix::process::{WaitId, WaitIdOptions, waitid};
+        let Some(pid) = self.pid else { return true };
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+        match waitid(WaitId::Pid(pid), options) {
+            Ok(status) => status.is_some(),
+            // ECHILD: already reaped, so gone.
+            Err(err) => err == rustix::io::Errno::CHILD,
+        }
+    }
+
+    /// No `waitid` here: only the end of the socket tells a worker's death.
+    #[cfg(target_os = "openbsd")]
+    pub(crate) fn exited(&self) -> bool {
+        self.pid.is_none()
     }
 }
 
@@ -54,10 +133,11 @@ type Request = (Command, mpsc::SyncSender<io::Result<Child>>);
 
 /// Starts worker processes from one long-lived thread.
 ///
-/// On Linux a worker asks the kernel for `SIGKILL` when its parent dies (`PR_SET_PDEATHSIG`),
-/// and "parent" there means the *thread* that forked it: forking from a pool thread that later
-/// retires would kill a healthy worker. This thread lives as long as the pool's state, which
-/// outlives every worker (each is reaped by a pool thread first).
+/// A worker that cannot start its parent watch thread falls back, on Linux, to asking the kernel
+/// for `SIGKILL` when its parent dies (`PR_SET_PDEATHSIG`, see `worker.rs`), and "parent" there
+/// means the *thread* that forked it: forking from a pool thread that later retires would kill a
+/// healthy worker. This thread lives as long as the pool's state, which outlives every worker
+/// (each is reaped by a pool thread first).
 pub(crate) struct Spawner {
     requests: Mutex<Option<mpsc::Sender<Request>>>,
 }

@@ -5,10 +5,10 @@
 //! |-------------|-------------------------------------------------------------------------|
 //! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
 //! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
-//! | `spin.rs`   | reading a socket: a short adaptive spin before blocking                 |
+//! | `spin.rs`   | a worker's socket: a short spin before blocking, waits that see exits   |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
-//! | `child.rs`  | a worker process as a resource: command, group kill, exit status        |
+//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
 //! | `pool.rs`   | the parent side: queue and its places, worker slots, threads, metrics   |
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
@@ -209,14 +209,17 @@ impl SubmitOptions {
 ///   that dies fails exactly its own job with [`FutureError::WorkerDied`] (pid, exit code or
 ///   signal, job name); it is replaced and the pool goes on. Python breaks the whole pool there
 ///   (`BrokenProcessPool`).
-/// * A job past its timeout is killed with its whole process group (anything it started) and
-///   resolves to [`FutureError::JobTimeout`].
+/// * A job past its timeout is killed with its worker and the worker's whole process group
+///   (anything it started) and resolves to [`FutureError::JobTimeout`]. A worker's death is seen
+///   at once, even while a process its job started holds the worker's socket open; that process
+///   dies with the worker's group (one that left the group, with `setsid`, is left alone).
 /// * The futures are ordinary [`PoolFuture`]s: `result`, `join`, `cancel` (of a queued job),
 ///   callbacks, [`wait`](crate::wait()), [`as_completed`](crate::as_completed) and `.await`
 ///   work unchanged, mixed with thread-pool futures.
 /// * Dropping the pool is `shutdown(wait = true, cancel_futures = false)`; no worker process
 ///   outlives it, even when the parent panics (queued jobs are then cancelled and running ones
-///   killed) or is killed (workers watch their parent and exit with their process group).
+///   killed) or is killed or exits without dropping it (workers watch their parent and exit
+///   with their process group, taking what their jobs started).
 ///   After a [`shutdown_timeout`](Self::shutdown_timeout) that ran out, it does not wait: the
 ///   workers still running a job exit when it ends, or with this process.
 /// * The controls of the thread pool apply where they make sense:
@@ -597,6 +600,9 @@ impl ProcessPoolExecutor {
     /// * `wait = true` returns once the running (and, without `cancel_futures`, the queued) jobs
     ///   have finished, every worker process has exited and been reaped, and the pool's threads
     ///   have ended. `wait = false` returns at once; the workers exit when the queue is empty.
+    ///   Either way the queued jobs still run (unless cancelled): a worker that retires meanwhile
+    ///   ([`max_tasks_per_child`](ProcessPoolBuilder::max_tasks_per_child)) or dies is replaced
+    ///   while jobs wait.
     ///
     /// Idempotent; callable from a done callback of one of the pool's own futures.
     ///
@@ -639,8 +645,8 @@ impl ProcessPoolExecutor {
     /// complete as usual, and each worker exits as soon as no job is left for it (the pool
     /// closes its end of the socket; a pool thread reaps it). Dropping the executor then no
     /// longer waits for them. No worker outlives this process even so: if it exits first, each
-    /// worker sees its parent gone (the socket hangs up; on Linux, `PR_SET_PDEATHSIG` too) and
-    /// kills its own process group, job included.
+    /// worker sees its parent gone (on Linux through a pidfd of the parent, everywhere when the
+    /// socket hangs up) and kills its own process group, job included.
     ///
     /// A running job cannot see [`cancelled()`](crate::cancelled()) (it runs in another
     /// process): give jobs a [`timeout`](SubmitOptions::timeout) to bound how long they may run.

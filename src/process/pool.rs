@@ -28,9 +28,9 @@ use crate::future::RunHooks;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::{self, Permit, Permits, Reservation};
 use crate::pool::sleep::Search;
-use crate::process::child::{self, Spawner};
+use crate::process::child::{self, ExitWatch, Spawner};
 use crate::process::job::Registry;
-use crate::process::spin::SpinRead;
+use crate::process::spin::{self, SpinRead};
 use crate::process::start;
 use crate::process::wire::{self, FrameReader};
 use crate::unwind;
@@ -183,6 +183,8 @@ struct InFlight {
 pub(crate) struct Conn {
     stream: UnixStream,
     pid: u32,
+    /// Tells the worker's exit apart from the socket (a process its job started may hold it).
+    exit: ExitWatch,
     /// Held while a frame is written; holds the `seq` of the last call fully written, so the
     /// reaper of a dead worker can tell whether its job was delivered.
     written: Mutex<u64>,
@@ -193,10 +195,12 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// Writes a `CALL` frame. A failure means the worker is dead or dying; its reader sees the
-    /// end of the stream and handles the job.
+    /// end of the stream (or the exit) and handles the job. A write blocked on the full socket
+    /// (the worker runs a job and reads its next call after it) ends when the worker exits,
+    /// even if a process its job started holds the socket and never reads.
     fn send(&self, seq: u64, frame: &[u8]) -> io::Result<()> {
         let mut written = lock(&self.written);
-        write_all(&self.stream, frame)?;
+        spin::write_watching(&self.stream, &self.exit, frame)?;
         *written = seq;
         Ok(())
     }
@@ -210,23 +214,6 @@ impl Conn {
     fn close(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
-}
-
-/// Writes without raising `SIGPIPE` where the platform allows it (the peer may be dead).
-fn write_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let n = rustix::net::send(stream, buf, rustix::net::SendFlags::NOSIGNAL);
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let n = rustix::io::write(stream, buf);
-        match n {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -323,6 +310,10 @@ struct Counts {
     panicked: u64,
     /// Jobs cancelled before they were sent to a worker.
     cancelled: u64,
+    /// Jobs whose worker died while it ran them (`FutureError::WorkerDied`).
+    worker_died: u64,
+    /// Jobs killed at their time limit (`FutureError::JobTimeout`).
+    timed_out: u64,
 }
 
 pub(crate) struct Shared {
@@ -547,7 +538,10 @@ impl Shared {
     /// Starts the clock of job `seq`, which worker `id` starts running now.
     fn arm_timer(self: &Arc<Self>, st: &mut State, id: usize, seq: u64, timeout: Option<Duration>) {
         let Some(limit) = timeout else { return };
-        let deadline = Instant::now() + limit;
+        // A limit too large for `Instant` (`Duration::MAX`: centuries) is no limit.
+        let Some(deadline) = Instant::now().checked_add(limit) else {
+            return;
+        };
         let earliest = st.timers.peek().is_none_or(|Reverse(t)| deadline < t.0);
         st.timers.push(Reverse((deadline, id, seq)));
         if !st.timer_thread {
@@ -564,8 +558,8 @@ impl Shared {
             let st = self.state();
             if let Some(slot) = st.workers[id].as_ref() {
                 if std::ptr::eq(Arc::as_ptr(&slot.conn), conn) && slot.phase != Phase::Dead {
-                    // Not reaped yet (reaping happens after `Dead`): the group id is still ours.
-                    child::kill_group(conn.pid);
+                    // Not reaped yet (reaping happens after `Dead`): pid and group are its own.
+                    child::kill_worker(conn.pid);
                 }
             }
         }
@@ -703,6 +697,7 @@ impl Shared {
         let conn = Arc::new(Conn {
             pid: started.child.id(),
             stream: started.stream,
+            exit: started.exit,
             written: Mutex::new(0),
             reader: Mutex::new((started.reader, Search::new())),
         });
@@ -803,6 +798,7 @@ impl Shared {
         let mut src = SpinRead {
             stream: &conn.stream,
             search,
+            exit: Some(&conn.exit),
         };
         let (kind, status) = match reader.read(&mut src) {
             Ok(frame) => (frame.kind, frame.body.first().copied()),
@@ -893,10 +889,15 @@ impl Shared {
         }
         drop(st);
 
-        // Not reaped yet, so the group id is still this worker's: kill the rest of the group
-        // (what its jobs started), then reap. A worker that is still alive (it closed its socket,
-        // or sent nonsense) is killed too; one that already exited keeps its own status.
-        child::kill_group(conn.pid);
+        // Not reaped yet, so the pid and group id are still this worker's: kill the rest of the
+        // group (what its jobs started), then reap. A worker that is still alive (it closed its
+        // socket, or sent nonsense, maybe after leaving its group) is killed too; one that
+        // already exited keeps its own status.
+        child::kill_worker(conn.pid);
+        // The worker may be dead while a process it started (one that left its group) still
+        // holds the socket: shut this end, so that a write still in progress (it holds
+        // `written`, which `delivered` below waits for) or a later one fails at once.
+        let _ = conn.stream.shutdown(Shutdown::Both);
         let status = child.wait();
 
         let mut st = self.state();
@@ -944,6 +945,11 @@ impl Shared {
                         )),
                     }
                 };
+                match err {
+                    FutureError::WorkerDied(_) => st.counts.worker_died += 1,
+                    FutureError::JobTimeout(_) => st.counts.timed_out += 1,
+                    _ => {}
+                }
                 failed = Some((job, err));
             }
         }
@@ -963,7 +969,9 @@ impl Shared {
                 None => st.queue.push_front(Queued { frame, job }),
             }
         }
-        let replace = matches!(st.closed, Closed::Open)
+        // Also after `shutdown`: queued jobs still run (the worker may have retired after
+        // `max_tasks_per_child` jobs, or died), only a broken pool gives up on them.
+        let replace = !matches!(st.closed, Closed::Broken(_))
             && st.terminating.is_none()
             && st.queue.len() > st.starting
             && st.live < self.config.max_workers;
@@ -1071,9 +1079,10 @@ impl Shared {
                 };
                 if slot.phase == Phase::Busy && in_flight.seq == seq {
                     slot.timed_out = in_flight.job.timeout.map(|limit| (seq, limit));
-                    // Under the lock and before `Dead`: the worker is not reaped, the group id is
-                    // still its own.
-                    child::kill_group(slot.conn.pid);
+                    // Under the lock and before `Dead`: the worker is not reaped, its pid and
+                    // group id are still its own. The pid too: the job may have moved the worker
+                    // out of its group.
+                    child::kill_worker(slot.conn.pid);
                 }
             }
             st = match st.timers.peek() {
@@ -1134,7 +1143,7 @@ impl Shared {
         self.retire_idle(&mut st);
         for slot in st.workers.iter().flatten() {
             if slot.phase != Phase::Dead {
-                child::kill_group(slot.conn.pid);
+                child::kill_worker(slot.conn.pid);
             }
         }
         self.notify_ended(&st);
@@ -1214,6 +1223,8 @@ impl Shared {
             completed: st.counts.completed,
             panicked: st.counts.panicked,
             cancelled: st.counts.cancelled,
+            worker_died: st.counts.worker_died,
+            timed_out: st.counts.timed_out,
             spawned: st.counts.spawned,
             retired: st.counts.retired,
             waiting_submits,

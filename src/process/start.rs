@@ -4,10 +4,11 @@
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::process::child::{self, Spawner};
+use crate::process::child::{self, ExitWatch, Spawner};
 use crate::process::pool::Config;
+use crate::process::spin::WatchedRead;
 use crate::process::wire::{self, FrameReader};
 use crate::process::worker;
 
@@ -16,11 +17,12 @@ pub(crate) const INIT_HINT: &str = "call poolbridge::process::init() as the firs
      (a worker is this program re-run, and init() is where it starts serving jobs), or point \
      ProcessPoolBuilder::program at a binary that does";
 
-/// A started worker: its end of the socket, its process, and the reader holding any bytes read
-/// past the handshake.
+/// A started worker: its end of the socket, its process and what tells its exit, and the reader
+/// holding any bytes read past the handshake.
 pub(crate) struct Started {
     pub(crate) stream: UnixStream,
     pub(crate) child: Child,
+    pub(crate) exit: ExitWatch,
     pub(crate) reader: FrameReader,
 }
 
@@ -46,13 +48,15 @@ pub(crate) fn start(config: &Config, spawner: &Spawner) -> Result<Started, Strin
     let mut started = Started {
         stream,
         child,
+        // Not reaped yet: the pid is still the worker's.
+        exit: ExitWatch::new(pid),
         reader: FrameReader::new(),
     };
     match handshake(config, &mut started, pid, &program) {
         Ok(()) => Ok(started),
         Err(failure) => {
-            // Not reaped yet: the group id is still the worker's.
-            child::kill_group(pid);
+            // Not reaped yet: the pid and group id are still the worker's.
+            child::kill_worker(pid);
             let status = started.child.wait();
             Err(failure.message(child::describe_exit(status, pid)))
         }
@@ -101,9 +105,8 @@ impl Failure {
 
 fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Result<(), Failure> {
     let registry = config.registry;
-    w.stream
-        .set_read_timeout(Some(config.start_timeout))
-        .map_err(|err| Failure::Other(format!("could not set a socket timeout: {err}")))?;
+    // A limit too large for `Instant` (`Duration::MAX`) is no limit.
+    let deadline = Instant::now().checked_add(config.start_timeout);
     let no_hello = |err: io::Error| {
         if matches!(
             err.kind(),
@@ -121,7 +124,13 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
             }
         }
     };
-    let mut src = &w.stream;
+    // Reads end at the deadline, or when the worker exits, even if a process it started holds
+    // the socket open.
+    let mut src = WatchedRead {
+        stream: &w.stream,
+        exit: &w.exit,
+        deadline,
+    };
     let magic = w
         .reader
         .read_raw(&mut src, wire::MAGIC.len())
@@ -168,10 +177,8 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
             &registry.describe(),
         )));
     }
-    // The handshake is done: no timeout on the connection from now on.
-    w.stream
-        .set_read_timeout(None)
-        .map_err(|err| Failure::Other(format!("could not clear a socket timeout: {err}")))?;
+    // The worker is in `init()`: no time limit from now on (the initializer may take long).
+    src.deadline = None;
     let mut setup = Vec::new();
     wire::start_frame(&mut setup, wire::SETUP);
     if let Some((index, _)) = config.initializer {

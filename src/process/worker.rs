@@ -1,7 +1,7 @@
 //! The worker side: [`init`] turns a process started by a pool into a server of jobs.
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -158,52 +158,95 @@ fn take_socket() -> io::Result<UnixStream> {
     Ok(stream)
 }
 
-/// Ends this worker and its process group when the parent process dies, even while a job runs
-/// (the main thread is busy then): a thread waits for the socket to hang up, and on Linux the
-/// kernel also sends `SIGKILL` when the parent dies (`PR_SET_PDEATHSIG`; the pool forks workers
-/// from a thread that lives as long as they do).
+/// How often the parent watch looks at `getppid()`, where nothing else tells the parent's death
+/// at once (a parent whose socket some other process holds, on a platform without pidfds). Each
+/// look is one system call per worker; half a second bounds how long a job's processes outlive
+/// the parent there.
+const PARENT_CHECK: Duration = Duration::from_millis(500);
+
+/// Ends this worker, and everything its jobs started in its process group, when the parent
+/// process dies, even while a job runs (the main thread is busy then): a thread waits for the
+/// parent's exit (on Linux a pidfd of the parent, readable when it exits), for the socket to
+/// hang up (the kernel closes the parent's end when it dies), and looks at `getppid()` every
+/// [`PARENT_CHECK`]. Then it kills the group the worker was started in, itself included.
+///
+/// No `PR_SET_PDEATHSIG = SIGKILL` while the watch runs: that signal would kill the worker before
+/// the watch kills its group, and the processes its jobs started would survive it. Only a worker
+/// that cannot start the watch thread asks for it, as the next best thing.
 fn watch_parent(stream: &UnixStream) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        // Best effort: the hang-up watch below covers every platform.
-        let _ =
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    }
     let parent = rustix::process::getppid();
-    let Ok(watch) = stream.try_clone() else {
-        return;
-    };
-    let spawned = std::thread::Builder::new()
-        .name("poolbridge-watch".into())
-        .stack_size(64 * 1024)
-        .spawn(move || {
-            loop {
-                if hung_up(&watch, Duration::from_millis(500))
-                    || rustix::process::getppid() != parent
-                {
-                    // The parent is gone: take down what this worker's jobs started, then self.
-                    let _ =
-                        rustix::process::kill_current_process_group(rustix::process::Signal::KILL);
-                    std::process::exit(EXIT_NO_PARENT);
+    // The pool starts the worker as the leader of a new group: its pid is the group id. Kept
+    // now: a job may move the worker to another group, which may be the parent's.
+    let group = rustix::process::getpid();
+    #[cfg(target_os = "linux")]
+    let parent_fd = parent.and_then(|parent| {
+        rustix::process::pidfd_open(parent, rustix::process::PidfdFlags::empty()).ok()
+    });
+    // Opened before this check: if the parent is still this process's parent now, the pidfd is
+    // the parent's (a dead parent's pid would read as another here), and it tells the death
+    // from now on. If it already died, end now.
+    if rustix::process::getppid() != parent {
+        end_with_group(group);
+    }
+    let watch = stream.try_clone();
+    let spawned = watch.and_then(|watch| {
+        std::thread::Builder::new()
+            .name("poolbridge-watch".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                loop {
+                    #[cfg(target_os = "linux")]
+                    let gone = parent_gone(&watch, parent_fd.as_ref().map(AsFd::as_fd));
+                    #[cfg(not(target_os = "linux"))]
+                    let gone = parent_gone(&watch, None);
+                    if gone || rustix::process::getppid() != parent {
+                        end_with_group(group);
+                    }
                 }
+            })
+    });
+    if spawned.is_err() {
+        // No watch: let the kernel kill this worker with its parent (what its jobs started may
+        // survive). End-of-file still ends the worker between jobs.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
+            if rustix::process::getppid() != parent {
+                end_with_group(group);
             }
-        });
-    // Without the thread, end-of-file still ends the worker between jobs.
-    drop(spawned);
+        }
+    }
 }
 
-/// Waits up to `timeout` for the peer of `stream` to hang up.
-fn hung_up(stream: &UnixStream, timeout: Duration) -> bool {
+/// The parent is gone: takes down the group the worker was started in (what its jobs started,
+/// and the worker itself unless a job moved it out), then exits.
+fn end_with_group(group: rustix::process::Pid) -> ! {
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    std::process::exit(EXIT_NO_PARENT);
+}
+
+/// Waits up to [`PARENT_CHECK`] for a sign that the parent died: `parent` (a pidfd) readable, or
+/// the socket `stream` hung up.
+fn parent_gone(stream: &UnixStream, parent: Option<BorrowedFd<'_>>) -> bool {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    // No POLLIN: the main thread reads the data; only the hang-up (always reported) matters.
-    let mut fds = [PollFd::new(stream, PollFlags::empty())];
-    let timeout = Timespec::try_from(timeout).expect("a short timeout");
-    match poll(&mut fds, Some(&timeout)) {
-        Ok(0) => false,
-        Ok(_) => fds[0]
-            .revents()
-            .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL),
-        Err(_) => false,
+    // No POLLIN on the socket: the main thread reads the data; only the hang-up (always
+    // reported) matters.
+    let mut fds = [
+        PollFd::new(stream, PollFlags::empty()),
+        PollFd::from_borrowed_fd(parent.unwrap_or(stream.as_fd()), PollFlags::IN),
+    ];
+    let watched = if parent.is_some() { 2 } else { 1 };
+    let timeout = Timespec::try_from(PARENT_CHECK).expect("a short timeout");
+    match poll(&mut fds[..watched], Some(&timeout)) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => {
+            fds[0]
+                .revents()
+                .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+                || (watched == 2 && !fds[1].revents().is_empty())
+        }
     }
 }
 
@@ -230,9 +273,11 @@ impl Conn {
         };
         self.setup(registry, initializer)?;
         loop {
+            // No exit watch: this end learns of the parent's death from the watch thread.
             let mut src = SpinRead {
                 stream: &self.stream,
                 search: &mut self.search,
+                exit: None,
             };
             let frame = match self.reader.read(&mut src) {
                 Ok(frame) => frame,
