@@ -23,6 +23,36 @@ pub(crate) fn in_current_span<F>(f: F) -> F {
     f
 }
 
+/// The span current at submit, kept beside a job that stores its closure unwrapped (a job
+/// submitted with `execute`, which hands the closure back if the pool refuses it). Without the
+/// `tracing` feature, nothing: zero-sized.
+#[cfg(feature = "tracing")]
+pub(crate) struct SubmitSpan(tracing::Span);
+
+/// The span current at submit (zero-sized without the `tracing` feature).
+#[cfg(not(feature = "tracing"))]
+pub(crate) struct SubmitSpan;
+
+impl SubmitSpan {
+    /// The span current now.
+    #[inline(always)]
+    pub(crate) fn current() -> SubmitSpan {
+        #[cfg(feature = "tracing")]
+        return SubmitSpan(tracing::Span::current());
+        #[cfg(not(feature = "tracing"))]
+        SubmitSpan
+    }
+
+    /// Runs `f` inside the span.
+    #[inline(always)]
+    pub(crate) fn in_scope<T>(&self, f: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "tracing")]
+        return self.0.in_scope(f);
+        #[cfg(not(feature = "tracing"))]
+        f()
+    }
+}
+
 /// A worker thread of pool `pool` started in slot `index`.
 pub(crate) fn thread_started(pool: u32, index: usize) {
     #[cfg(feature = "tracing")]

@@ -224,6 +224,52 @@ impl ThreadPoolExecutor {
         self.registry.submit(f)
     }
 
+    /// Runs `f` on the pool with no future to look at: fire and forget, the path of Java's
+    /// `Executor.execute`, `threadpool::ThreadPool::execute` and an un-awaited tokio
+    /// `spawn_blocking`. The job is queued exactly as by [`submit`](Self::submit) (same queues,
+    /// same wake-ups, the same wait for room under
+    /// [`max_queued`](ThreadPoolBuilder::max_queued)), but nothing is built for a handle: the
+    /// queue holds the closure alone, so each job costs less memory and less work than a
+    /// submit whose future is dropped at once.
+    ///
+    /// The job runs whether or not anything else happens; `shutdown(wait = true)` and dropping
+    /// the pool wait for it like for any job, and `shutdown(_, cancel_futures = true)` drops it
+    /// unrun if it has not started. A panic in it is caught (the worker goes on), counted in
+    /// [`metrics`](Self::metrics) and reported like a panicking done callback: to the hook set
+    /// with [`set_report_hook`](crate::set_report_hook), or to standard error. Inside it,
+    /// [`cancelled()`](crate::cancelled()) is always `false` (no handle can ask it to stop).
+    ///
+    /// # Errors
+    ///
+    /// A pool that is shut down or broken refuses the job and hands `f` back in the
+    /// [`SubmitError`] (`is_shutdown()`, `is_broken_pool()`), so no work is lost silently.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(4);
+    /// let (tx, rx) = mpsc::channel();
+    /// for i in 0..100u64 {
+    ///     let tx = tx.clone();
+    ///     pool.execute(move || tx.send(i * i).unwrap()).unwrap();
+    /// }
+    /// drop(tx);
+    /// assert_eq!(rx.iter().sum::<u64>(), (0..100u64).map(|i| i * i).sum());
+    ///
+    /// pool.shutdown(true, false);
+    /// let refused = pool.execute(|| println!("never runs")).unwrap_err();
+    /// assert!(refused.is_shutdown());
+    /// ```
+    pub fn execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.registry.execute(f)
+    }
+
     /// Like [`submit`](Self::submit), but a pool that is shut down or broken refuses the job and
     /// gives the closure back in the [`SubmitError`]. So does a pool whose queue is full (built
     /// with [`max_queued`](ThreadPoolBuilder::max_queued)): [`SubmitError::is_queue_full`] says

@@ -17,7 +17,7 @@ use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
 use crate::pool::state::StateInit;
-use crate::pool::task::{Job, Task};
+use crate::pool::task::{Detached, Job, Task};
 use crate::pool::worker::{self, WorkerCtx};
 use crate::trace;
 use crate::unwind;
@@ -290,8 +290,65 @@ impl Registry {
             return refused(f, err);
         }
         let (task, fut) = Task::with_permit(trace::in_current_span(f), self.id, permit);
+        if let Err(err) = self.enqueue(Job::new(task)) {
+            // Whoever gets to the job first decides: a worker still draining the queue runs it,
+            // or it is refused here.
+            fut.refuse(err);
+        }
+        fut
+    }
+
+    /// `execute`: like [`submit`](Self::submit) (waiting for room in a bounded queue), but the
+    /// job has no future (`task::Detached`); a pool that refuses it gives the closure back.
+    pub(crate) fn execute<F>(self: &Arc<Self>, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let Some(permits) = &self.permits else {
+            return self.push_detached(f, ());
+        };
+        match self.reserve(permits) {
+            Reserve::Now => self.push_detached(f, Reservation::new(permits)),
+            Reserve::Bypass => self.push_detached(f, ()),
+            Reserve::Refused(err) => Err(SubmitError::new(f, err)),
+            Reserve::Wait => match permits.acquire_blocking() {
+                Ok(()) => self.push_detached(f, Reservation::new(permits)),
+                Err(Closed) => Err(SubmitError::new(
+                    f,
+                    self.closed_error().unwrap_or(FutureError::Shutdown),
+                )),
+            },
+        }
+    }
+
+    /// Queues a detached job holding `permit`: `push` without a future.
+    #[inline]
+    fn push_detached<F, P>(self: &Arc<Self>, f: F, permit: P) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+        P: Permit,
+    {
+        if let Some(err) = self.closed_error() {
+            return Err(SubmitError::new(f, err));
+        }
+        let job = Detached::new(f, permit);
+        match self.enqueue(Job::new(job.clone())) {
+            Ok(()) => Ok(()),
+            // Lost the race with a shutdown: ours if no worker took it meanwhile.
+            Err(err) => match job.reclaim() {
+                Some(f) => Err(SubmitError::new(f, err)),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Puts `job` on this thread's deque (a worker of this pool) or the injector, and makes a
+    /// worker available for it: the submitter's half of the sleep protocol
+    /// (`sleep/README.md`). An error means the pool closed meanwhile, or no worker exists and
+    /// none can start; the job may still be run by a worker draining the queue.
+    #[inline]
+    fn enqueue(self: &Arc<Self>, job: Job) -> Result<(), FutureError> {
         let worker = worker::current(self.id);
-        let job = Job::new(task);
         match &worker {
             Some(ctx) => ctx.push_local(job),
             None => self.injector.push(job),
@@ -300,16 +357,8 @@ impl Registry {
             Some(ctx) => ctx.has_local_work(),
             None => !self.injector.is_empty(),
         };
-        // The submitter's half of the sleep protocol (`sleep/README.md`). An error means the pool
-        // closed meanwhile, or no worker exists and none can start: whoever gets to the job first
-        // decides, a worker still draining the queue runs it or we refuse it here.
-        if let Err(err) =
-            self.sleep
-                .job_pushed(|| self.closed_error(), still_queued, || self.try_spawn())
-        {
-            fut.refuse(err);
-        }
-        fut
+        self.sleep
+            .job_pushed(|| self.closed_error(), still_queued, || self.try_spawn())
     }
 
     /// The cascade (`Sleep::more_work`): a worker that took a job while more is queued, or that

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::context;
 use crate::error::{FutureError, PanicError};
 use crate::future::{Core, PoolFuture, RunHooks, TaskHandle, state};
 use crate::pool::backpressure::Permit;
+use crate::trace::SubmitSpan;
 use crate::unwind;
 use crossbeam_utils::atomic::AtomicCell;
 
@@ -138,6 +140,88 @@ where
 impl<F, T, P> Task<F, T, P> {
     fn is_cancelled(&self) -> bool {
         state::lifecycle(self.core.state().load()) == state::CANCELLED
+    }
+}
+
+/// A job nobody will look at: submitted with `ThreadPoolExecutor::execute`. Only the closure,
+/// the span current at submit (nothing without the `tracing` feature) and its place in a bounded
+/// queue: no future state, no value slot, no waiters. The queue entry and, until its push is
+/// settled, the submitter hold it; whoever takes the closure out of `func` first runs it (a
+/// worker), drops it (a cancelling shutdown) or hands it back (a submit that lost its race with
+/// a shutdown).
+pub(crate) struct Detached<F, P = ()> {
+    /// The closure until claimed; see [`Task::func`](Task) for why an `AtomicCell`.
+    func: AtomicCell<Option<F>>,
+    span: SubmitSpan,
+    permit: P,
+}
+
+impl<F, P> Detached<F, P>
+where
+    F: FnOnce() + Send + 'static,
+    P: Permit,
+{
+    /// A new detached job holding `permit` until it leaves the queue.
+    pub(crate) fn new(func: F, permit: P) -> Arc<Detached<F, P>> {
+        Arc::new(Detached {
+            func: AtomicCell::new(Some(func)),
+            span: SubmitSpan::current(),
+            permit,
+        })
+    }
+
+    /// Takes the closure if nobody has: the submitter's side of a lost race with a shutdown.
+    pub(crate) fn reclaim(&self) -> Option<F> {
+        let func = self.func.take();
+        if func.is_some() {
+            self.permit.release();
+        }
+        func
+    }
+}
+
+impl<F, P> Runnable for Detached<F, P>
+where
+    F: FnOnce() + Send + 'static,
+    P: Permit,
+{
+    fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) {
+        let Some(func) = self.func.take() else {
+            // Taken back by its submitter (a refused push): nothing ran, nothing to count.
+            return;
+        };
+        self.permit.release();
+        // The claim cannot fail (the closure is ours); the run lends the job this thread's job
+        // cell, so `cancelled()` reads false inside it (no handle can request a stop).
+        let Some(run) = context::run_job(hooks.runner(), |_| true) else {
+            unreachable!("poolbridge bug: an unconditional claim failed");
+        };
+        let outcome = unwind::catch(|| self.span.in_scope(func));
+        let _stopped = run.end(outcome.is_err());
+        hooks.before_publish();
+        if let Err(panic) = outcome {
+            // Nobody holds a future to carry the panic: report it (the report hook is user code).
+            hooks.before_user_code();
+            unwind::report("a job submitted with execute", &panic);
+        }
+    }
+
+    fn cancel(self: Arc<Self>) -> bool {
+        // The closure is user code: dropped on the cancelling thread, as `Task::discard` does.
+        self.reclaim().is_some()
+    }
+
+    fn refuse(self: Arc<Self>, _err: FutureError) -> bool {
+        // A detached job refused by a broken pool has no future to tell: the pool's own report
+        // (a warning event with `tracing`, `BrokenPool` on every handle) is what the user sees.
+        drop(self.reclaim());
+        false
+    }
+
+    fn is_pending(&self) -> bool {
+        // Only a dropped queue entry asks (`Job::drop`), and it then refuses the job, which
+        // takes the closure atomically if it is still there: answering `true` is enough.
+        true
     }
 }
 
