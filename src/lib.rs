@@ -127,9 +127,9 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, JoinSet, default_executor,
-    run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
-    wrap_future,
+    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, ExitGuard, JoinHandle, JoinSet,
+    default_executor, exit_guard, run_in_executor, set_default_executor, shutdown_default_executor,
+    spawn_blocking, to_thread, wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled};
@@ -167,3 +167,52 @@ pub use crate::wait::{
 /// like the function, an `impl Job` and an entry in a link-time registry (`linkme`).
 #[cfg(feature = "process")]
 pub use poolbridge_macros::job;
+/// Makes `main` wait, when it ends, for the jobs of the default executor still running or queued:
+/// an [`ExitGuard`] held around `main`'s body. Put it on `fn main`, above `#[tokio::main]` (or
+/// any runtime's attribute) for an async one.
+///
+/// When `main` returns, the process ends and its threads with it: a job from
+/// [`spawn_blocking`], [`to_thread`] or `run_in_executor(None, ..)` that is still running or
+/// queued dies mid-run. tokio's runtime waits for its blocking tasks when it shuts down, and
+/// `asyncio.run` waits for its default executor; with this attribute `main` waits too (also when
+/// it returns early or panics). Above `#[tokio::main]`, it waits after the runtime has shut down,
+/// as tokio does: tasks still running are dropped first (and the jobs they were awaiting
+/// cancelled), then every job left runs to its end.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[poolbridge::main]
+/// #[tokio::main]
+/// async fn main() {
+///     poolbridge::spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(50));
+///         println!("finished before the process exits");
+///     });
+/// }
+/// ```
+///
+/// A sync `main` works the same way:
+///
+/// ```
+/// #[poolbridge::main]
+/// fn main() -> std::io::Result<()> {
+///     poolbridge::to_thread(|| println!("runs to the end"));
+///     Ok(())
+/// }
+/// ```
+///
+/// Without it (or an [`exit_guard`]) such jobs die with the process, and where the platform runs
+/// the main thread's thread-local destructors at exit (Linux with glibc, macOS) and the main
+/// thread used the default executor, a warning on stderr says how many died and what to write.
+/// To let them die on purpose, call `default_executor().shutdown(false, true)` before `main`
+/// returns. The attribute does not run on `std::process::exit`.
+///
+/// Above an async `main` without a runtime attribute below it, it fails to compile and says
+/// where to put it:
+///
+/// ```compile_fail
+/// #[poolbridge::main] // error: an async main needs its runtime's attribute below #[poolbridge::main]
+/// async fn main() {}
+/// ```
+pub use poolbridge_macros::main;
