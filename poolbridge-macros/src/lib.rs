@@ -387,6 +387,14 @@ mod tests {
         );
         assert!(out.contains("(arg0 , arg1 ,) : Self :: Args"), "{out}");
         assert!(
+            out.contains("type Target = fn (String , u32) -> Vec < u8 >"),
+            "still callable as a fn: {out}"
+        );
+        assert!(
+            out.contains("impl :: poolbridge :: Call < (String , u32 ,) > for resize"),
+            "{out}"
+        );
+        assert!(
             out.contains("fn __poolbridge_job_body (path : String , mut width : u32)"),
             "{out}"
         );
@@ -437,6 +445,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("takes no arguments"), "{err}");
+    }
+
+    fn main_of(item: TokenStream2) -> syn::Result<String> {
+        expand_main(TokenStream2::new(), item).map(|out| out.to_string())
+    }
+
+    #[test]
+    fn main_on_a_sync_fn_holds_a_guard_around_its_body() {
+        let out = main_of(quote! { fn main() -> std::io::Result<()> { run()?; Ok(()) } }).unwrap();
+        assert!(
+            out.starts_with("fn main () -> std :: io :: Result < () > { let __poolbridge_exit_guard = :: poolbridge :: exit_guard () ; { run () ? ; Ok (()) } }"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn main_on_an_async_fn_keeps_the_runtime_attribute_on_an_inner_fn() {
+        let out = main_of(quote! {
+            /// Docs.
+            #[tokio::main(flavor = "current_thread")]
+            async fn main() { work().await }
+        })
+        .unwrap();
+        assert!(out.starts_with("# [doc = r\" Docs.\"] fn main ()"), "{out}");
+        assert!(
+            out.contains("let __poolbridge_exit_guard = :: poolbridge :: exit_guard () ; # [tokio :: main (flavor = \"current_thread\")] async fn __poolbridge_main () { work () . await } __poolbridge_main () }"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn main_misplaced_or_misused_is_refused_with_what_to_write() {
+        let err = main_of(quote! { async fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("#[poolbridge::main] #[tokio::main] async fn main()"),
+            "{err}"
+        );
+        let err = main_of(quote! { #[allow(unused)] async fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs its runtime's attribute"), "{err}");
+        let err = main_of(quote! { fn main(args: Vec<String>) {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes no arguments"), "{err}");
+        let err = expand_main(quote! { wait = false }, quote! { fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes no arguments"), "{err}");
+        assert!(err.contains("shutdown(false, true)"), "{err}");
     }
 
     #[test]
