@@ -1,5 +1,6 @@
 //! The async bridge: asyncio's `loop.run_in_executor`, `asyncio.to_thread` and
-//! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped), and
+//! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped after
+//! a poll, and lets it run when dropped unpolled), and
 //! tokio's shapes for the same: [`spawn_blocking`] and its [`JoinHandle`] (which detaches when
 //! dropped), and [`JoinSet`] (`join_set.rs`).
 //!
