@@ -16,8 +16,9 @@
 //!
 //! It also fixes what hurts in Python and in the usual Rust workarounds: a blocking wait inside a
 //! worker runs the awaited job instead of deadlocking a saturated pool; an awaitable dropped by a
-//! `timeout` or a `select!` cancels its queued job; idle workers park and use no CPU; a job submitted after shutdown gets a
-//! clear error instead of vanishing; a panic in a job or a callback never kills a worker.
+//! `timeout` or a `select!` cancels its queued job; idle workers park and use no CPU; a job
+//! submitted after shutdown gets a clear error instead of vanishing; a panic in a job or a
+//! callback never kills a worker.
 //!
 //! And it gives control that Python and the usual Rust workarounds do not: a running job can be
 //! asked to stop ([`cancelled()`], [`PoolFuture::request_cancel`]; dropping its awaitable after
@@ -219,7 +220,7 @@ pub use crate::wait::{
 /// The process pool takes only jobs: a closure or an unmarked fn cannot cross the process
 /// boundary, and the error says to mark it (or to use the thread pool's `submit_call`):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// fn digest(data: Vec<u8>, rounds: u32) -> u64 { data.len() as u64 + u64::from(rounds) }
 ///
 /// let procs = poolbridge::ProcessPoolExecutor::new(2);

@@ -24,7 +24,7 @@ use crate::pool::ThreadPoolExecutor;
 ///
 /// One argument is a tuple of one, with its comma: `(url,)`, not `(url)`:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// fn fetch(url: &'static str) -> usize { url.len() }
 /// // error: expected `(&str,)`, found `&str`
 /// let _ = poolbridge::run_in_executor(None, fetch, ("https://example.com"));
