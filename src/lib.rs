@@ -70,9 +70,9 @@
 //! ```
 //!
 //! A program that says nothing is warned on stderr when its `main` returns with such jobs (on
-//! Linux with glibc and on macOS, once the main thread has used the default executor), with what
-//! to write; `default_executor().shutdown(false, true)` before `main` returns lets them die
-//! quietly.
+//! Linux with glibc, once the main thread has used the default executor; other platforms may
+//! stay silent), with what to write; `default_executor().shutdown(false, true)` before `main`
+//! returns lets them die quietly.
 //!
 //! # Dropping a handle
 //!
@@ -270,8 +270,9 @@ pub use poolbridge_macros::job;
 /// ```
 ///
 /// Without it (or an [`exit_guard`]) such jobs die with the process, and where the platform runs
-/// the main thread's thread-local destructors at exit (Linux with glibc, macOS) and the main
-/// thread used the default executor, a warning on stderr says how many died and what to write.
+/// the main thread's thread-local destructors at exit (Linux with glibc; others may not) and the
+/// main thread used the default executor, a warning on stderr says how many died and what to
+/// write.
 /// To let them die on purpose, call `default_executor().shutdown(false, true)` before `main`
 /// returns. The attribute does not run on `std::process::exit`.
 ///

@@ -133,7 +133,7 @@ fn run_child(mode: &str, waits: bool) -> Outcome {
 }
 
 /// Linux with glibc runs the main thread's thread-local destructors in `exit`; the warning is
-/// only promised there (and on macOS, not tested here).
+/// only promised there.
 const WARNS: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
 
 fn parent() {

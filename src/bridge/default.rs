@@ -7,9 +7,9 @@
 //! `#[poolbridge::main]`, which holds one around `main`'s body) shuts the default executor down
 //! with `wait = true` when dropped. A program that says nothing is told: the first use of the
 //! default executor from the main thread arms a thread-local on that thread, whose destructor
-//! runs when `main` has returned (on Linux with glibc and on macOS; not on every platform, so
-//! this is a warning, not the mechanism) and prints on stderr how many jobs are about to die and
-//! what to write.
+//! runs when `main` has returned (on Linux with glibc, where it is tested; not on every
+//! platform, so this is a warning, not the mechanism) and prints on stderr how many jobs are
+//! about to die and what to write.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -259,7 +259,7 @@ mod exit_watch {
         /// No destructor: checking it costs a thread-local read.
         static CHECKED: Cell<bool> = const { Cell::new(false) };
         /// The main thread's watch: its destructor runs at exit where the platform runs the
-        /// main thread's thread-local destructors then (glibc's `exit`, macOS).
+        /// main thread's thread-local destructors then (glibc's `exit` does).
         static WATCH: Watch = const { Watch };
     }
 
