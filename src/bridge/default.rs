@@ -223,10 +223,10 @@ pub struct ExitGuard {
 /// # Examples
 ///
 /// ```
-/// fn main() {
-///     let _exit = poolbridge::exit_guard();
-///     poolbridge::spawn_blocking(|| println!("runs to the end"));
-/// }
+/// // The first line of `main`:
+/// let _exit = poolbridge::exit_guard();
+/// poolbridge::spawn_blocking(|| println!("runs to the end"));
+/// // The end of `main`: `_exit` is dropped and waits for the job.
 /// ```
 pub fn exit_guard() -> ExitGuard {
     ExitGuard { _private: () }
