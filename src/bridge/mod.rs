@@ -122,7 +122,8 @@ where
 }
 
 /// Runs `f` on the default executor and returns a handle that detaches on drop: the shape of
-/// tokio's `spawn_blocking`, so code written for it switches by its `use` line.
+/// tokio's `spawn_blocking`, so code written for it switches by its `use` line (and
+/// [`#[poolbridge::main]`](crate::main) on `main`, below).
 ///
 /// * The job is submitted now and runs whether or not the handle is awaited or kept: dropping
 ///   the [`JoinHandle`] detaches it, polled or not (tokio's semantics; an [`ExecutorFuture`]
