@@ -15,13 +15,14 @@
 //!   `std::future::Future` that is woken the moment the pool finishes it, under any runtime.
 //!
 //! It also fixes what hurts in Python and in the usual Rust workarounds: a blocking wait inside a
-//! worker runs the awaited job instead of deadlocking a saturated pool; dropping an awaitable
-//! cancels its queued job; idle workers park and use no CPU; a job submitted after shutdown gets a
-//! clear error instead of vanishing; a panic in a job or a callback never kills a worker.
+//! worker runs the awaited job instead of deadlocking a saturated pool; an awaitable dropped by a
+//! `timeout` or a `select!` cancels its queued job; idle workers park and use no CPU; a job
+//! submitted after shutdown gets a clear error instead of vanishing; a panic in a job or a
+//! callback never kills a worker.
 //!
 //! And it gives control that Python and the usual Rust workarounds do not: a running job can be
-//! asked to stop ([`cancelled()`], [`PoolFuture::request_cancel`]; dropping its awaitable asks
-//! too), the queue can be bounded
+//! asked to stop ([`cancelled()`], [`PoolFuture::request_cancel`]; dropping its awaitable after
+//! a poll asks too), the queue can be bounded
 //! ([`max_queued`](ThreadPoolBuilder::max_queued), [`submit_async`](ThreadPoolExecutor::submit_async)),
 //! a shutdown can have a deadline ([`shutdown_timeout`](ThreadPoolExecutor::shutdown_timeout)),
 //! the pool reports what it does ([`metrics`](ThreadPoolExecutor::metrics)), and with the
@@ -32,7 +33,7 @@
 //! | Python                                     | poolbridge                                     |
 //! |--------------------------------------------|------------------------------------------------|
 //! | `ThreadPoolExecutor(max_workers=4)`        | [`ThreadPoolExecutor::new(4)`](ThreadPoolExecutor::new) |
-//! | `pool.submit(fn, *args)`                   | [`pool.submit(move \|\| f(args))`](ThreadPoolExecutor::submit) |
+//! | `pool.submit(fn, *args)`                   | [`pool.submit_call(f, (a, b))`](ThreadPoolExecutor::submit_call), [`pool.submit(move \|\| f(a, b))`](ThreadPoolExecutor::submit) |
 //! | `future.result(timeout)`                   | [`result`](PoolFuture::result), [`result_timeout`](PoolFuture::result_timeout), [`join`](PoolFuture::join) |
 //! | `pool.map(fn, items, timeout, buffersize)` | [`map`](ThreadPoolExecutor::map), [`map_with`](ThreadPoolExecutor::map_with) |
 //! | `wait(fs, return_when=...)`                | [`wait()`], [`wait_timeout`]                   |
@@ -46,10 +47,51 @@
 //! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`, on by default), jobs marked `#[poolbridge::job]` |
 //! | dask's `Client(...).submit(f, x)`          | `RemoteExecutor::connect(url)?.submit(f, (x,))` (feature `nats`): worker hosts on NATS JetStream |
 //!
-//! And for code written for tokio's blocking pool (its shapes, so a `use` line switches it):
+//! One call shape: a function and the tuple of its arguments (`()`, `(a,)`, `(a, b)`, as
+//! Python's `*args`) for [`run_in_executor`], [`ThreadPoolExecutor::submit_call`] and the process
+//! pool's `submit(job, args)`. A `#[poolbridge::job]` fn goes to all three, and stays callable as
+//! a plain fn.
+//!
+//! # The end of `main`
+//!
+//! The default executor (behind [`spawn_blocking`], [`to_thread`] and `run_in_executor(None, ..)`)
+//! belongs to the process, not to a runtime: when `main` returns, a job of it still running or
+//! queued dies with the process. tokio's runtime waits for its blocking tasks when it shuts down,
+//! and `asyncio.run` waits for its default executor; here `main` waits when it says so, with
+//! [`#[poolbridge::main]`](macro@main) on it (above `#[tokio::main]`), or an [`exit_guard`] held
+//! until its end:
+//!
+//! ```
+//! #[poolbridge::main] // main waits for the default executor's jobs when it ends
+//! #[tokio::main]
+//! async fn main() {
+//!     poolbridge::spawn_blocking(|| println!("not lost at exit")); // fire and forget
+//! }
+//! ```
+//!
+//! A program that says nothing is warned on stderr when its `main` returns with such jobs (on
+//! Linux with glibc, once the main thread has used the default executor; other platforms may
+//! stay silent), with what to write; `default_executor().shutdown(false, true)` before `main`
+//! returns lets them die quietly.
+//!
+//! # Dropping a handle
+//!
+//! Work that was submitted runs unless someone cancels it, as in asyncio and tokio: `let _ =
+//! to_thread(f);`, a `JoinHandle` or a `PoolFuture` dropped, and a [`Map`] never iterated all let
+//! their jobs run. Cancelling is explicit ([`cancel`](ExecutorFuture::cancel)), or the drop of an
+//! [`ExecutorFuture`] that was polled (a `tokio::time::timeout` that ran out, a `select!` that
+//! took another branch) or of a [`Map`] that was iterated: their queued jobs are cancelled and
+//! the running ones asked to stop. A [`JoinSet`] cancels its queued jobs when dropped, as tokio's
+//! aborts its tasks.
+//!
+//! # From tokio
+//!
+//! For code written for tokio's blocking pool (its shapes, so a `use` line switches it, and
+//! `#[poolbridge::main]` above `#[tokio::main]` keeps its jobs alive to the end of `main`):
 //!
 //! | tokio                                      | poolbridge                                     |
 //! |--------------------------------------------|------------------------------------------------|
+//! | runtime shutdown waits for blocking tasks  | [`#[poolbridge::main]`](macro@main) above `#[tokio::main]`, or [`exit_guard`] |
 //! | `tokio::task::spawn_blocking(f)`           | [`spawn_blocking(f)`](spawn_blocking), [`pool.spawn_blocking(f)`](ThreadPoolExecutor::spawn_blocking) |
 //! | `JoinHandle` (detaches on drop), `abort()` | [`JoinHandle`], [`cancel()`](JoinHandle::cancel) |
 //! | `JoinSet::spawn_blocking`, `join_next`     | [`JoinSet`]                                    |
@@ -127,9 +169,9 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, JoinHandle, JoinSet, default_executor,
-    run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
-    wrap_future,
+    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, ExitGuard, JoinHandle, JoinSet,
+    default_executor, exit_guard, run_in_executor, set_default_executor, shutdown_default_executor,
+    spawn_blocking, to_thread, wrap_future,
 };
 pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled};
@@ -151,19 +193,94 @@ pub use crate::wait::{
     as_completed_timeout, wait, wait_timeout,
 };
 /// Registers a plain `fn` as a job of [`ProcessPoolExecutor`]: arguments and output are serde
-/// types; the function becomes a zero-size value (its handle) implementing [`Job`].
+/// types; the function becomes a zero-size value (its handle) implementing [`Job`], which can
+/// still be called as the function, and goes wherever a function and its arguments' tuple go.
 ///
 /// ```
+/// use poolbridge::{ThreadPoolExecutor, run_in_executor};
+///
 /// #[poolbridge::job]
 /// fn thumbnail(path: String, width: u32) -> Result<Vec<u8>, String> {
 ///     Ok(format!("{path}@{width}").into_bytes())
 /// }
 ///
-/// use poolbridge::Job;
-/// assert_eq!(thumbnail.call(("a.png".into(), 128)), Ok(b"a.png@128".to_vec()));
+/// // Still a function:
+/// assert_eq!(thumbnail("a.png".into(), 128), Ok(b"a.png@128".to_vec()));
+/// // One call shape, a function and a tuple of its arguments, on every executor:
+/// // procs.submit(thumbnail, ("a.png".into(), 128)) in a worker process,
+/// let pool = ThreadPoolExecutor::new(1);
+/// let fut = pool.submit_call(thumbnail, ("a.png".into(), 128)); // on a thread,
+/// assert_eq!(fut.join(), Ok(Ok(b"a.png@128".to_vec())));
+/// # futures::executor::block_on(async {
+/// let out = run_in_executor(None, thumbnail, ("a.png".into(), 64)).await; // awaited.
+/// assert_eq!(out, Ok(Ok(b"a.png@64".to_vec())));
+/// # });
+/// ```
+///
+/// The process pool takes only jobs: a closure or an unmarked fn cannot cross the process
+/// boundary, and the error says to mark it (or to use the thread pool's `submit_call`):
+///
+/// ```compile_fail,E0277
+/// fn digest(data: Vec<u8>, rounds: u32) -> u64 { data.len() as u64 + u64::from(rounds) }
+///
+/// let procs = poolbridge::ProcessPoolExecutor::new(2);
+/// // error: `fn(Vec<u8>, u32) -> u64 {digest}` is not a job of the process pool
+/// // note: mark the fn `#[poolbridge::job]`, then `pool.submit(f, (a, b))` ...
+/// let _ = procs.submit(digest, (vec![1], 10));
 /// ```
 ///
 /// See the [`process`] module for the registration rules; the expansion is a unit struct named
-/// like the function, an `impl Job` and an entry in a link-time registry (`linkme`).
+/// like the function (callable through `Deref` to the fn), an `impl Job`, an `impl Call` and an
+/// entry in a link-time registry (`linkme`).
 #[cfg(feature = "process")]
 pub use poolbridge_macros::job;
+/// Makes `main` wait, when it ends, for the jobs of the default executor still running or queued:
+/// an [`ExitGuard`] held around `main`'s body. Put it on `fn main`, above `#[tokio::main]` (or
+/// any runtime's attribute) for an async one.
+///
+/// When `main` returns, the process ends and its threads with it: a job from
+/// [`spawn_blocking`], [`to_thread`] or `run_in_executor(None, ..)` that is still running or
+/// queued dies mid-run. tokio's runtime waits for its blocking tasks when it shuts down, and
+/// `asyncio.run` waits for its default executor; with this attribute `main` waits too (also when
+/// it returns early or panics). Above `#[tokio::main]`, it waits after the runtime has shut down,
+/// as tokio does: tasks still running are dropped first (and the jobs they were awaiting
+/// cancelled), then every job left runs to its end.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[poolbridge::main]
+/// #[tokio::main]
+/// async fn main() {
+///     poolbridge::spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(50));
+///         println!("finished before the process exits");
+///     });
+/// }
+/// ```
+///
+/// A sync `main` works the same way:
+///
+/// ```
+/// #[poolbridge::main]
+/// fn main() -> std::io::Result<()> {
+///     poolbridge::to_thread(|| println!("runs to the end"));
+///     Ok(())
+/// }
+/// ```
+///
+/// Without it (or an [`exit_guard`]) such jobs die with the process, and where the platform runs
+/// the main thread's thread-local destructors at exit (Linux with glibc; others may not) and the
+/// main thread used the default executor, a warning on stderr says how many died and what to
+/// write.
+/// To let them die on purpose, call `default_executor().shutdown(false, true)` before `main`
+/// returns. The attribute does not run on `std::process::exit`.
+///
+/// Above an async `main` without a runtime attribute below it, it fails to compile and says
+/// where to put it:
+///
+/// ```compile_fail
+/// #[poolbridge::main] // error: an async main needs its runtime's attribute below #[poolbridge::main]
+/// async fn main() {}
+/// ```
+pub use poolbridge_macros::main;

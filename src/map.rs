@@ -81,9 +81,19 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// The iterator returned by [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map): the
 /// results in input order, each `Ok(value)` or the item's error.
 ///
-/// Dropping it cancels the jobs that have not started and asks the running ones to stop (see
-/// [`PoolFuture::request_cancel`]), so `let _ = pool.map(f, items);` runs few or none of them. To let them all run without iterating (Python's `executor.map(f, items)`
-/// as a statement), call [`detach`](Self::detach).
+/// What a drop does depends on whether the map was iterated, as in Python (whose `map` cancels
+/// its futures in the `finally` of a generator that only runs once iteration has started):
+///
+/// * **Never iterated** (`pool.map(f, items);`, `let _ = pool.map(f, items);`): the jobs run.
+///   Without a [`buffersize`](MapOptions::buffersize) every item was submitted by the `map`
+///   call, so every item runs; with one, only the first `buffersize` items were submitted and
+///   run, and the rest of the input is never pulled (Python 3.14 does the same).
+/// * **Iterated at least once** (`next()` was called, by a `for` loop that `break`s, `take(n)`,
+///   ...): the drop cancels the jobs that have not started and asks the running ones to stop
+///   (see [`PoolFuture::request_cancel`]).
+///
+/// [`detach`](Self::detach) lets the submitted jobs run after iteration has started, and hands
+/// back their futures.
 ///
 /// # Examples
 ///
@@ -98,8 +108,6 @@ type Refill<T> = Box<dyn FnMut() -> Option<PoolFuture<T>> + Send>;
 /// assert!(results[1].as_ref().unwrap_err().is_panic());
 /// assert_eq!(results[2], Ok(3));
 /// ```
-#[must_use = "dropping a Map cancels its jobs that have not started: iterate it, or call \
-              `.detach()` to let them run"]
 pub struct Map<T> {
     /// Submitted jobs, in input order.
     pending: VecDeque<PoolFuture<T>>,
@@ -107,6 +115,9 @@ pub struct Map<T> {
     refill: Option<Refill<T>>,
     deadline: Option<Instant>,
     finished: bool,
+    /// Set by the first `next()`: from then on a drop cancels the jobs that have not started.
+    /// A map dropped before it lets its submitted jobs run.
+    iterated: bool,
 }
 
 impl<T> Map<T> {
@@ -117,6 +128,7 @@ impl<T> Map<T> {
             refill: None,
             deadline: options.timeout.map(deadline_after),
             finished: false,
+            iterated: false,
         }
     }
 
@@ -145,6 +157,7 @@ impl<T> Map<T> {
             refill: (!exhausted).then(|| Box::new(submit_next) as Refill<T>),
             deadline,
             finished: false,
+            iterated: false,
         }
     }
 
@@ -179,9 +192,10 @@ impl<T> Map<T> {
         )
     }
 
-    /// Lets the jobs run without iterating, and returns their futures in input order (dropping
-    /// them cancels nothing). What `executor.map(f, items)` does in Python when its iterator is
-    /// thrown away; dropping the `Map` instead would cancel the jobs that have not started.
+    /// Lets the submitted jobs run without iterating further, and returns their futures in input
+    /// order (dropping them cancels nothing). Dropping a `Map` that was never iterated lets its
+    /// jobs run too; after iteration has started, a drop would cancel the jobs that have not
+    /// started, and `detach` keeps them.
     ///
     /// With [`MapOptions::buffersize`], only the items already submitted (at most `buffersize`)
     /// run: the rest of the input is never pulled. The map's timeout no longer applies.
@@ -221,6 +235,7 @@ impl<T> Iterator for Map<T> {
     type Item = Result<T, FutureError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.iterated = true;
         if self.finished {
             return None;
         }
@@ -257,8 +272,12 @@ impl<T> Iterator for Map<T> {
 impl<T> FusedIterator for Map<T> {}
 
 impl<T> Drop for Map<T> {
+    /// Iterated: the reader gave up, so cancel what has not started. Never iterated: let the
+    /// submitted jobs run (dropping a `PoolFuture` cancels nothing) and pull no more items.
     fn drop(&mut self) {
-        self.cancel_pending();
+        if self.iterated {
+            self.cancel_pending();
+        }
     }
 }
 
@@ -269,6 +288,7 @@ impl<T> fmt::Debug for Map<T> {
             .field("lazy", &self.refill.is_some())
             .field("deadline", &self.deadline)
             .field("finished", &self.finished)
+            .field("iterated", &self.iterated)
             .finish()
     }
 }

@@ -1,10 +1,10 @@
 //! Cancellation and waking of `ExecutorFuture`.
 //!
-//! Covered: dropping an `ExecutorFuture` before its job starts cancels the job (the closure and
-//! its arguments are dropped unrun, exactly once, and the future's state becomes `Cancelled`, seen
-//! by a done callback added through `pool_future()`); dropping it while the job runs lets the job
-//! finish and drops the returned value exactly once; `tokio::time::timeout` and `tokio::select!`
-//! cancel queued work; the waker of the latest poll is the one woken, exactly once, and only when
+//! Covered: dropping a polled `ExecutorFuture` before its job starts cancels the job (the closure
+//! and its arguments are dropped unrun, exactly once, and the future's state becomes `Cancelled`,
+//! seen by a done callback added through `pool_future()`), while dropping one that was never
+//! polled lets the job run; dropping it while the job runs lets the job finish and drops the
+//! returned value exactly once; `tokio::time::timeout` and `tokio::select!` cancel queued work; the waker of the latest poll is the one woken, exactly once, and only when
 //! the job finishes; polling never blocks; no wakeup is lost when completion races with the poll.
 //!
 //! Jobs are kept queued deterministically: a one-worker pool is held busy by a job waiting at a
@@ -102,8 +102,15 @@ fn counted_job(
     )
 }
 
+/// Polls `fut` once (it stays pending: its job is queued), as `timeout` or `select!` would.
+fn poll_once<T>(fut: &mut ExecutorFuture<T>) {
+    assert!(poll_with(fut, Waker::noop()).is_pending());
+}
+
 #[test]
-fn drop_before_start_cancels_the_job() {
+fn drop_before_a_poll_lets_the_job_run() {
+    // Nobody ever awaited it (`let _ = run_in_executor(..)`): the job runs, as in asyncio and
+    // tokio.
     let (pool, gate) = busy_pool();
     let counter = DropCounter::new();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -112,17 +119,40 @@ fn drop_before_start_cancels_the_job() {
     let state = watch_state(&fut);
     assert_eq!(fut.pool_future().state(), FutureState::Pending);
     drop(fut);
+    assert_eq!(state.try_recv(), Err(mpsc::TryRecvError::Empty));
+    assert_eq!(counter.dropped(), 0, "a detached job lost its closure");
 
-    // Cancelled synchronously by the drop: the callback has run and the closure (its capture and
-    // its argument) is dropped, once each.
+    gate.open();
+    assert_eq!(state.recv_timeout(HANG), Ok(FutureState::Finished));
+    pool.shutdown(true, false);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(counter.dropped(), 2);
+}
+
+#[test]
+fn cancel_then_drop_before_a_poll_cancels_the_job() {
+    let (pool, gate) = busy_pool();
+    let counter = DropCounter::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+
+    let fut = counted_job(&pool, &counter, &runs);
+    let state = watch_state(&fut);
+    assert!(fut.cancel());
+    drop(fut);
+
+    // Cancelled synchronously: the callback has run and the closure (its capture and its
+    // argument) is dropped, once each.
     assert_eq!(state.try_recv(), Ok(FutureState::Cancelled));
     assert_eq!(counter.created(), 2);
     assert_eq!(counter.dropped(), 2);
 
-    // The pool goes on, and the cancelled job never runs.
     gate.open();
     pool.shutdown(true, false);
-    assert_eq!(runs.load(Ordering::SeqCst), 0, "a dropped, queued job ran");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "a cancelled, queued job ran"
+    );
     assert_eq!(counter.dropped(), 2);
 }
 
@@ -147,12 +177,16 @@ fn drop_after_a_pending_poll_cancels_the_job() {
 }
 
 #[test]
-fn dropping_many_queued_futures_cancels_them_all() {
+fn dropping_many_polled_queued_futures_cancels_them_all() {
     let (pool, gate) = busy_pool();
     let counter = DropCounter::new();
     let runs = Arc::new(AtomicUsize::new(0));
     let futs: Vec<_> = (0..100)
-        .map(|_| counted_job(&pool, &counter, &runs))
+        .map(|_| {
+            let mut fut = counted_job(&pool, &counter, &runs);
+            poll_once(&mut fut);
+            fut
+        })
         .collect();
     // One of them is kept: proves the others were not cancelled wholesale by accident.
     let (kept_tx, kept_rx) = mpsc::channel();
@@ -293,7 +327,7 @@ fn tokio_select_cancels_queued_work() {
     let runs = Arc::new(AtomicUsize::new(0));
     let rt = current_thread_runtime();
 
-    rt.block_on(async {
+    let unpolled = rt.block_on(async {
         let fut = counted_job(&pool, &counter, &runs);
         let state = watch_state(&fut);
         tokio::select! {
@@ -302,25 +336,36 @@ fn tokio_select_cancels_queued_work() {
         }
         assert_eq!(state.try_recv(), Ok(FutureState::Cancelled));
 
-        // `biased` with an immediately ready branch: the bridge future is polled or not, and
-        // dropped either way.
+        // `biased` with a ready branch first: the bridge future is never polled, so its drop
+        // lets the job run (the documented corner); `cancel()` in the arm stops it.
         let fut = counted_job(&pool, &counter, &runs);
-        let state = watch_state(&fut);
+        let unpolled = watch_state(&fut);
         tokio::select! {
             biased;
             _ = std::future::ready(()) => {}
             res = fut => panic!("a queued job completed: {res:?}"),
         }
+        assert_eq!(unpolled.try_recv(), Err(mpsc::TryRecvError::Empty));
+        let mut fut = counted_job(&pool, &counter, &runs);
+        let state = watch_state(&fut);
+        tokio::select! {
+            biased;
+            _ = std::future::ready(()) => { fut.cancel(); }
+            res = &mut fut => panic!("a queued job completed: {res:?}"),
+        }
+        drop(fut);
         assert_eq!(state.try_recv(), Ok(FutureState::Cancelled));
         assert_eq!(counter.dropped(), 4);
+        unpolled
     });
 
     gate.open();
     pool.shutdown(true, false);
+    assert_eq!(unpolled.try_recv(), Ok(FutureState::Finished));
     assert_eq!(
         runs.load(Ordering::SeqCst),
-        0,
-        "work cancelled by select! ran"
+        1,
+        "work cancelled by select! ran, or the unpolled job did not"
     );
 }
 
@@ -488,7 +533,7 @@ fn drop_racing_the_worker_runs_or_cancels_each_job_exactly_once() {
     let finished = Arc::new(AtomicUsize::new(0));
     let cancelled = Arc::new(AtomicUsize::new(0));
     for i in 0..N {
-        let fut = counted_job(&pool, &counter, &runs);
+        let mut fut = counted_job(&pool, &counter, &runs);
         let (finished, cancelled) = (Arc::clone(&finished), Arc::clone(&cancelled));
         fut.pool_future()
             .add_done_callback(move |f| match f.state() {
@@ -501,6 +546,9 @@ fn drop_racing_the_worker_runs_or_cancels_each_job_exactly_once() {
                 other => panic!("a done callback saw {other:?}"),
             });
         // Vary the window between submission and drop, so that workers sometimes win.
+        // Polled: only a polled future cancels its job when dropped. (A job that finished by
+        // now is ready: the outcome is taken and the drop has nothing to cancel.)
+        let _ = poll_with(&mut fut, Waker::noop());
         for _ in 0..(i % 7) * 300 {
             std::hint::spin_loop();
         }

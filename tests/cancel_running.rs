@@ -389,8 +389,11 @@ fn a_request_never_reaches_the_next_job_of_the_same_worker() {
 fn dropping_a_map_stops_its_running_jobs() {
     let pool = ThreadPoolExecutor::new(2);
     let (stopped_tx, stopped) = mpsc::channel();
-    let map = pool.map_with(
-        move |_: u32| {
+    let mut map = pool.map_with(
+        move |i: u32| {
+            if i == 0 {
+                return;
+            }
             let deadline = Instant::now() + HANG;
             while !cancelled() {
                 assert!(Instant::now() < deadline, "never asked to stop");
@@ -398,9 +401,11 @@ fn dropping_a_map_stops_its_running_jobs() {
             }
             stopped_tx.send(()).unwrap();
         },
-        0..2,
+        0..3,
         MapOptions::default(),
     );
+    // Iterated once: only an iterated map stops its jobs when dropped.
+    assert_eq!(map.next(), Some(Ok(())));
     assert!(eventually(|| pool.metrics().running == 2));
     drop(map);
     for _ in 0..2 {

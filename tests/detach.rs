@@ -1,21 +1,26 @@
-//! Fire-and-forget without footguns (issue 13, items 1 and 13): what tokio's `spawn_blocking(f);`
-//! and Python's `executor.map(f, items)` do as statements, and what the cancel-on-drop types do
-//! when their value is thrown away.
+//! Fire-and-forget without footguns (issue 13, items 1 and 13; issue 22, item 2): what tokio's
+//! `spawn_blocking(f);` and Python's `executor.map(f, items)` do as statements, and what every
+//! handle does when its value is thrown away.
 //!
-//! * `to_thread(f).detach()` and `spawn_blocking(f)` (handle dropped) run every job;
-//! * `let _ = to_thread(f)` / `let _ = run_in_executor(..)` cancel jobs that have not started
-//!   (the documented asyncio semantics), which on a busy pool is every one of them;
+//! * `let _ = ...` on every handle type runs its job: `PoolFuture`, `JoinHandle`, and an
+//!   `ExecutorFuture` or a `Map` that was never polled / iterated (asyncio and tokio run such
+//!   work too);
+//! * only a polled `ExecutorFuture` (under `timeout`, `select!`) or an iterated `Map` cancels
+//!   its queued jobs when dropped; `.detach()` keeps them;
 //! * `pool.map(f, items).detach()` runs every item without iterating (CPython's
-//!   `test_map_submits_without_iteration`), while `let _ = pool.map(..)` cancels the queued ones.
+//!   `test_map_submits_without_iteration`); with a `buffersize`, only the first buffer runs.
 //!
 //! Jobs are kept queued deterministically by holding every worker at a gate.
 
 mod common;
 
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Waker};
 
-use common::{HANG, busy_pool, eventually, hold_every_worker};
+use common::{Gate, HANG, OpenOnDrop, busy_pool, eventually};
 use poolbridge::{
     FutureState, MapOptions, ReturnWhen, ThreadPoolExecutor, run_in_executor, spawn_blocking,
     to_thread, wait, wait_timeout,
@@ -56,31 +61,79 @@ fn dropped_spawn_blocking_handles_detach_as_in_tokio() {
     );
 }
 
-// The contrast, on one busy pool: the documented cancel-on-drop of `let _ = run_in_executor(..)`
-// against `.detach()` and a dropped `spawn_blocking` handle.
+// `let _ =` on every handle type of a busy pool: every job runs once the pool is free.
 #[test]
-#[allow(clippy::let_underscore_future)] // the footgun under test (clippy warns about it too)
-fn let_underscore_cancels_queued_jobs_detach_keeps_them() {
+#[allow(clippy::let_underscore_future)] // what rustc's own help for an unused future suggests
+fn let_underscore_runs_the_job_of_every_handle_type() {
     let (pool, gate) = busy_pool();
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let detached = Arc::new(AtomicUsize::new(0));
+    let executor_futures = Arc::new(AtomicUsize::new(0));
+    let into_futures = Arc::new(AtomicUsize::new(0));
+    let pool_futures = Arc::new(AtomicUsize::new(0));
     let handles = Arc::new(AtomicUsize::new(0));
+    let detached = Arc::new(AtomicUsize::new(0));
+    let mapped = Arc::new(AtomicUsize::new(0));
     for _ in 0..JOBS {
-        let _ = run_in_executor(Some(&pool), counting_job(&dropped), ());
+        let _ = run_in_executor(Some(&pool), counting_job(&executor_futures), ());
+        let _ = pool.submit(counting_job(&into_futures)).into_future();
+        let _ = pool.submit(counting_job(&pool_futures));
+        let _ = pool.spawn_blocking(counting_job(&handles));
         run_in_executor(Some(&pool), counting_job(&detached), ()).detach();
-        drop(pool.spawn_blocking(counting_job(&handles)));
     }
+    let counter = Arc::clone(&mapped);
+    let _ = pool.map(
+        move |_: usize| counter.fetch_add(1, Ordering::SeqCst),
+        0..100,
+    );
     gate.open();
     // A last job queued behind all the others: once it ran, every earlier job had its turn.
     let last = pool.submit(|| ());
     assert_eq!(last.result_timeout(HANG), Ok(()));
-    assert_eq!(
-        dropped.load(Ordering::SeqCst),
-        0,
-        "`let _ = run_in_executor(..)` cancels the job (asyncio semantics, documented)"
+    for (what, ran) in [
+        ("let _ = run_in_executor(..)", &executor_futures),
+        ("let _ = pool.submit(..).into_future()", &into_futures),
+        ("let _ = pool.submit(..)", &pool_futures),
+        ("let _ = pool.spawn_blocking(..)", &handles),
+        ("run_in_executor(..).detach()", &detached),
+    ] {
+        assert_eq!(ran.load(Ordering::SeqCst), JOBS, "{what}");
+    }
+    assert_eq!(mapped.load(Ordering::SeqCst), 100, "let _ = pool.map(..)");
+}
+
+// The issue's program: 40 `let _ = to_thread(f)` on the default executor ran 0 of 40.
+#[test]
+#[allow(clippy::let_underscore_future)]
+fn let_underscore_to_thread_runs_all_40_jobs() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..40 {
+        let _ = to_thread(counting_job(&ran));
+    }
+    assert!(
+        eventually(|| ran.load(Ordering::SeqCst) == 40),
+        "{} of 40 `let _ = to_thread(f)` jobs ran",
+        ran.load(Ordering::SeqCst)
     );
-    assert_eq!(detached.load(Ordering::SeqCst), JOBS);
-    assert_eq!(handles.load(Ordering::SeqCst), JOBS);
+}
+
+// The other side of the rule: a future that was polled, then dropped, cancels its queued job.
+#[test]
+fn a_polled_then_dropped_future_cancels_its_queued_job() {
+    let (pool, gate) = busy_pool();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut fut = run_in_executor(Some(&pool), counting_job(&ran), ());
+    let state = {
+        let (tx, rx) = std::sync::mpsc::channel();
+        fut.pool_future()
+            .add_done_callback(move |f| tx.send(f.state()).unwrap());
+        rx
+    };
+    let poll = Pin::new(&mut fut).poll(&mut Context::from_waker(Waker::noop()));
+    assert!(poll.is_pending());
+    drop(fut);
+    assert_eq!(state.try_recv(), Ok(FutureState::Cancelled));
+    gate.open();
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
 
 #[test]
@@ -112,22 +165,57 @@ fn a_detached_map_runs_every_item_without_iteration() {
 }
 
 #[test]
-fn a_dropped_map_cancels_its_queued_items_a_detached_one_does_not() {
-    let (pool, gate) = hold_every_worker(ThreadPoolExecutor::new(2));
+fn an_iterated_map_cancels_its_queued_items_when_dropped_a_detached_one_does_not() {
+    let pool = ThreadPoolExecutor::new(1);
+    let gate = OpenOnDrop(Gate::new());
     let dropped = Arc::new(AtomicUsize::new(0));
     let detached = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&dropped);
-    let _ = pool.map(move |_: u32| counter.fetch_add(1, Ordering::SeqCst), 0..10);
+    let (counter, held) = (Arc::clone(&dropped), gate.clone());
+    let mut map = pool.map(
+        move |i: u32| {
+            if i > 0 {
+                held.wait(); // item 1 holds the only worker: items 2.. stay queued
+            }
+            counter.fetch_add(1, Ordering::SeqCst)
+        },
+        0..10,
+    );
+    assert_eq!(map.next(), Some(Ok(0))); // iterated
+    drop(map);
+    gate.open();
     let counter = Arc::clone(&detached);
     let futures = pool
         .map(move |_: u32| counter.fetch_add(1, Ordering::SeqCst), 0..10)
         .detach();
-    assert!(futures.iter().all(|f| f.state() == FutureState::Pending));
-    gate.open();
     let outcome = wait_timeout(&futures, HANG, ReturnWhen::AllCompleted);
     assert!(outcome.not_done.is_empty());
-    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    pool.shutdown(true, false);
+    let ran = dropped.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&ran),
+        "an iterated, dropped map ran {ran} items: its queued ones were not cancelled"
+    );
     assert_eq!(detached.load(Ordering::SeqCst), 10);
+}
+
+#[test]
+#[allow(clippy::let_underscore_future)]
+fn a_buffered_map_never_iterated_runs_its_first_buffer_only() {
+    let (pool, gate) = busy_pool();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&ran);
+    let _ = pool.map_with(
+        move |_: u64| counter.fetch_add(1, Ordering::SeqCst),
+        0..,
+        MapOptions::default().buffersize(3),
+    );
+    gate.open();
+    pool.shutdown(true, false);
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        3,
+        "documented: the first buffer"
+    );
 }
 
 #[test]

@@ -6,13 +6,21 @@
 //!
 //! Both blocking pools are limited to two threads so that a third job queues and its `abort` /
 //! `cancel` lands before it starts. The default executor is global state: this binary holds this
-//! one test.
+//! one test, and the exit case below, which runs in child processes.
+//!
+//! The exit case (issue 22): a converted program whose `main` ends while a detached job still
+//! runs and another waits in the queue. tokio's runtime waits for its blocking tasks when it
+//! shuts down; with `#[poolbridge::main]` above `#[tokio::main]`, the converted program waits
+//! too, and without it the jobs die with the process. Each child runs the program's `main` and
+//! then ends the process at once, as the return of a real `main` does.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-use common::current_thread_runtime;
+use common::{HANG, current_thread_runtime};
 use poolbridge::{ThreadPoolExecutor, set_default_executor};
 
 /// The tokio program, with `$cancel` the method that cancels a queued job.
@@ -164,4 +172,113 @@ fn a_tokio_program_runs_unchanged_on_poolbridge() {
     assert_eq!(got[3], "fire and forget: 20 of 20 ran");
     assert_eq!(got[4], "panic payload: Some(\"bad input\")");
     assert_eq!(got[5], "io result: Ok(2)");
+}
+
+/// The child's mode ("attribute" or "none") and its directory of marker files.
+const EXIT_MODE: &str = "POOLBRIDGE_FROM_TOKIO_EXIT_MODE";
+const EXIT_DIR: &str = "POOLBRIDGE_FROM_TOKIO_EXIT_DIR";
+
+/// Waits (in a child's job) for `path` to exist; gives up after `HANG`.
+fn wait_for_file(path: &Path) -> bool {
+    let start = Instant::now();
+    while !path.exists() {
+        if start.elapsed() > HANG {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    true
+}
+
+/// The converted program's `main` body: a detached job that runs until the parent says `go`
+/// (after this body has ended), and one queued behind it on the one-thread default executor.
+async fn exit_program() {
+    use poolbridge::spawn_blocking; // was: use tokio::task::spawn_blocking;
+
+    let dir = PathBuf::from(std::env::var(EXIT_DIR).unwrap());
+    let d = dir.clone();
+    spawn_blocking(move || {
+        if wait_for_file(&d.join("go")) {
+            std::fs::write(d.join("running-done"), "").unwrap();
+        }
+    });
+    let d = dir.clone();
+    spawn_blocking(move || std::fs::write(d.join("queued-done"), "").unwrap());
+    std::fs::write(dir.join("main-returned"), "").unwrap();
+}
+
+#[poolbridge::main]
+#[tokio::main(flavor = "current_thread")]
+async fn main_with_attribute() {
+    exit_program().await;
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main_without_attribute() {
+    exit_program().await;
+}
+
+/// The child: runs one `main`, then ends the process as returning from a real `main` does.
+#[test]
+#[ignore = "a child process of `a_job_still_running_when_main_ends`"]
+fn exit_child() {
+    set_default_executor(ThreadPoolExecutor::new(1));
+    match std::env::var(EXIT_MODE).as_deref() {
+        Ok("attribute") => main_with_attribute(),
+        Ok("none") => main_without_attribute(),
+        other => panic!("unknown mode {other:?}"),
+    }
+    std::process::exit(0);
+}
+
+/// Runs the child in `mode`; returns whether each of its two jobs finished.
+fn run_exit_child(mode: &str) -> (bool, bool) {
+    let dir = fresh_dir(&format!("exit-{mode}"));
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "exit_child", "--nocapture"])
+        .env(EXIT_MODE, mode)
+        .env(EXIT_DIR, &dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // Once `main` has returned: a process that waits lets its job go on. (One that does not
+        // has already exited, or exits without looking at `go`.)
+        if dir.join("main-returned").exists() && !dir.join("go").exists() && mode != "none" {
+            std::fs::write(dir.join("go"), "").unwrap();
+        }
+        if start.elapsed() > HANG {
+            child.kill().unwrap();
+            panic!("the {mode} child hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success(), "the {mode} child failed: {status}");
+    assert!(dir.join("main-returned").exists());
+    // After the process is gone, `go` can no longer help a job that died with it.
+    std::fs::write(dir.join("go"), "").unwrap();
+    let done = (
+        dir.join("running-done").exists(),
+        dir.join("queued-done").exists(),
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    done
+}
+
+#[test]
+fn a_job_still_running_when_main_ends() {
+    assert_eq!(
+        run_exit_child("attribute"),
+        (true, true),
+        "#[poolbridge::main] waits for the running and the queued job"
+    );
+    assert_eq!(
+        run_exit_child("none"),
+        (false, false),
+        "without it both jobs die with the process (the contrast that makes the above mean something)"
+    );
 }

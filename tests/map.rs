@@ -352,10 +352,47 @@ fn buffersize_zero_is_refused() {
     let _map = pool.map_with(|n: u8| n, 0..3, MapOptions::default().buffersize(0));
 }
 
-// One worker runs item 0 (held); dropping the Map must cancel items 1..6, whose items are then
-// dropped unrun, each exactly once.
+// One worker; item 0 is read, item 1 runs (held); dropping the iterated Map must cancel items
+// 2..6, whose items are then dropped unrun, each exactly once.
 #[test]
-fn dropping_the_map_cancels_unstarted_jobs() {
+fn dropping_an_iterated_map_cancels_unstarted_jobs() {
+    let pool = ThreadPoolExecutor::new(1);
+    let gate = Gate::new();
+    let started = counter();
+    let drops = DropCounter::new();
+    let items: Vec<_> = (0..6).map(|i| (i, drops.track())).collect();
+
+    let job_gate = gate.clone();
+    let job_started = Arc::clone(&started);
+    let mut map = pool.map(
+        move |(i, item)| {
+            job_started.fetch_add(1, Ordering::SeqCst);
+            if i > 0 {
+                job_gate.wait();
+            }
+            drop(item);
+        },
+        items,
+    );
+    assert_eq!(map.next(), Some(Ok(())));
+    assert!(eventually(|| get(&started) == 2));
+    drop(map);
+
+    gate.open();
+    pool.shutdown(true, false);
+    assert_eq!(
+        get(&started),
+        2,
+        "jobs of a dropped, iterated Map still ran"
+    );
+    assert_eq!(drops.created(), 6);
+    assert_eq!(drops.dropped(), 6);
+}
+
+// The same Map never iterated: dropping it lets every job run (Python runs them too: its map
+// cancels in a generator's `finally`, which only runs once iteration has started).
+#[test]
+fn dropping_a_map_never_iterated_lets_its_jobs_run() {
     let pool = ThreadPoolExecutor::new(1);
     let gate = Gate::new();
     let started = counter();
@@ -377,8 +414,11 @@ fn dropping_the_map_cancels_unstarted_jobs() {
 
     gate.open();
     pool.shutdown(true, false);
-    assert_eq!(get(&started), 1, "jobs of a dropped Map still ran");
-    assert_eq!(drops.created(), 6);
+    assert_eq!(
+        get(&started),
+        6,
+        "jobs of a dropped, never iterated Map did not run"
+    );
     assert_eq!(drops.dropped(), 6);
 }
 

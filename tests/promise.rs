@@ -125,10 +125,16 @@ fn a_promise_can_be_awaited() {
     });
     assert_eq!(rt.block_on(async { fut.await }), Ok("awaited"));
     setter.join().unwrap();
-    // Dropping the awaitable of a pending promise cancels it, as for a queued job.
+    // Dropping the awaitable of a pending promise after a poll (a timeout) cancels it, as for a
+    // queued job; dropping one never polled does not.
+    let (promise, fut) = Promise::<u8>::new();
+    let timed_out =
+        rt.block_on(async { tokio::time::timeout(Duration::from_millis(1), fut).await });
+    assert!(timed_out.is_err());
+    assert!(promise.is_cancelled());
     let (promise, fut) = Promise::<u8>::new();
     drop(poolbridge::wrap_future(fut));
-    assert!(promise.is_cancelled());
+    assert!(!promise.is_cancelled());
 }
 
 const fn assert_send_sync<T: Send + Sync>() {}

@@ -1,8 +1,10 @@
-//! `#[job]`: the attribute of `poolbridge` that registers a plain function as a job of its
-//! `ProcessPoolExecutor`. Use it through the re-export, `#[poolbridge::job]`; this crate does
-//! nothing else.
+//! The attributes of `poolbridge`; use them through its re-exports:
 //!
-//! The expansion is what a reader could write by hand:
+//! * `#[poolbridge::job]` registers a plain function as a job of its `ProcessPoolExecutor`;
+//! * `#[poolbridge::main]` makes `main` wait for the default executor's jobs when it ends.
+//!
+//! `#[job]`
+//! expands to what a reader could write by hand:
 //!
 //! ```text
 //! #[poolbridge::job]
@@ -22,9 +24,39 @@
 //!         fn name(&self) -> &'static str { concat!(module_path!(), "::resize") }
 //!         fn call(&self, (arg0, arg1): Self::Args) -> Vec<u8> { body(arg0, arg1) }
 //!     }
+//!     // `resize(path, 128)` still calls the fn: a call autoderefs its callee.
+//!     impl Deref for resize { type Target = fn(String, u32) -> Vec<u8>; .. }
+//!     // `run_in_executor(None, resize, (path, 128))`, `pool.submit_call(resize, ..)`.
+//!     impl ::poolbridge::Call<(String, u32)> for resize { .. }
 //!     #[distributed_slice(::poolbridge::__private::JOBS)]   // link-time registry (linkme)
 //!     static ENTRY: JobEntry = JobEntry { name, signature: "(String, u32) -> Vec<u8>", invoke };
 //! };
+//! ```
+//!
+//! `#[main]` on `fn main` adds a guard as its first statement:
+//!
+//! ```text
+//! #[poolbridge::main]
+//! fn main() -> R { BODY }
+//! // becomes
+//! fn main() -> R { let guard = ::poolbridge::exit_guard(); BODY }
+//! ```
+//!
+//! and on an `async fn main` with its runtime's attribute below it, keeps that attribute on an
+//! inner fn, so the guard waits after the runtime has shut down (its tasks dropped, its own
+//! blocking tasks waited for), as tokio's runtime does at its end:
+//!
+//! ```text
+//! #[poolbridge::main]
+//! #[tokio::main]
+//! async fn main() -> R { BODY }
+//! // becomes
+//! fn main() -> R {
+//!     let guard = ::poolbridge::exit_guard();
+//!     #[tokio::main]
+//!     async fn inner() -> R { BODY }
+//!     inner()
+//! }
 //! ```
 
 #![forbid(unsafe_code)]
@@ -46,7 +78,79 @@ pub fn job(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The expansion, on `proc_macro2` tokens so that it can be tested.
+/// Makes `main` wait for the default executor's jobs when it ends. See the documentation of
+/// `poolbridge::main`.
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match expand_main(attr.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// The expansion of `#[main]`.
+fn expand_main(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new(
+            attr.span(),
+            "#[poolbridge::main] takes no arguments: it waits for every job of the default \
+             executor; to let them die instead, call \
+             poolbridge::default_executor().shutdown(false, true) before main returns",
+        ));
+    }
+    let func: ItemFn = syn::parse2(item)?;
+    let sig = &func.sig;
+    if !sig.inputs.is_empty() || !sig.generics.params.is_empty() || sig.variadic.is_some() {
+        return Err(syn::Error::new(
+            sig.span(),
+            "#[poolbridge::main] goes on `fn main()`, which takes no arguments and no generics",
+        ));
+    }
+    let guard = syn::Ident::new("__poolbridge_exit_guard", Span::mixed_site());
+    let vis = &func.vis;
+    let name = &sig.ident;
+    let output = &sig.output;
+    let body = &func.block;
+    if sig.asyncness.is_none() {
+        let attrs = &func.attrs;
+        return Ok(quote! {
+            #(#attrs)*
+            #vis fn #name() #output {
+                let #guard = ::poolbridge::exit_guard();
+                #body
+            }
+        });
+    }
+    // An async main: the attributes below ours (`#[tokio::main]`, ...) build its runtime. They
+    // go on an inner fn; `#[cfg]`s and docs stay on `main`.
+    let (outer, inner): (Vec<_>, Vec<_>) = func
+        .attrs
+        .iter()
+        .partition(|a| a.path().is_ident("cfg") || a.path().is_ident("doc"));
+    let makes_runtime = inner.iter().any(|a| {
+        !(a.path().is_ident("allow") || a.path().is_ident("expect") || a.path().is_ident("warn"))
+    });
+    if !makes_runtime {
+        return Err(syn::Error::new(
+            sig.asyncness.span(),
+            "an async main needs its runtime's attribute below #[poolbridge::main]: \
+             `#[poolbridge::main] #[tokio::main] async fn main()` (the order matters: \
+             #[poolbridge::main] first, so that main waits after the runtime has shut down)",
+        ));
+    }
+    let inner_name = syn::Ident::new("__poolbridge_main", Span::mixed_site());
+    Ok(quote! {
+        #(#outer)*
+        #vis fn #name() #output {
+            let #guard = ::poolbridge::exit_guard();
+            #(#inner)*
+            async fn #inner_name() #output #body
+            #inner_name()
+        }
+    })
+}
+
+/// The expansion of `#[job]`, on `proc_macro2` tokens so that it can be tested.
 fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
     if !attr.is_empty() {
         return Err(syn::Error::new(
@@ -135,6 +239,25 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 }
 
                 fn call(&self, (#(#args,)*): Self::Args) -> Self::Output {
+                    #body_fn(#(#args),*)
+                }
+            }
+
+            // A call expression autoderefs its callee: `#name(a, b)` calls the fn.
+            impl ::core::ops::Deref for #name {
+                type Target = fn(#(#types),*) -> #output_ty;
+
+                fn deref(&self) -> &Self::Target {
+                    static FN: fn(#(#types),*) -> #output_ty = #body_fn;
+                    &FN
+                }
+            }
+
+            // The thread pool's shape: `run_in_executor(None, #name, args)`.
+            impl ::poolbridge::Call<#args_ty> for #name {
+                type Output = #output_ty;
+
+                fn call(self, (#(#args,)*): #args_ty) -> Self::Output {
                     #body_fn(#(#args),*)
                 }
             }
@@ -264,6 +387,14 @@ mod tests {
         );
         assert!(out.contains("(arg0 , arg1 ,) : Self :: Args"), "{out}");
         assert!(
+            out.contains("type Target = fn (String , u32) -> Vec < u8 >"),
+            "still callable as a fn: {out}"
+        );
+        assert!(
+            out.contains("impl :: poolbridge :: Call < (String , u32 ,) > for resize"),
+            "{out}"
+        );
+        assert!(
             out.contains("fn __poolbridge_job_body (path : String , mut width : u32)"),
             "{out}"
         );
@@ -314,6 +445,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("takes no arguments"), "{err}");
+    }
+
+    fn main_of(item: TokenStream2) -> syn::Result<String> {
+        expand_main(TokenStream2::new(), item).map(|out| out.to_string())
+    }
+
+    #[test]
+    fn main_on_a_sync_fn_holds_a_guard_around_its_body() {
+        let out = main_of(quote! { fn main() -> std::io::Result<()> { run()?; Ok(()) } }).unwrap();
+        assert!(
+            out.starts_with("fn main () -> std :: io :: Result < () > { let __poolbridge_exit_guard = :: poolbridge :: exit_guard () ; { run () ? ; Ok (()) } }"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn main_on_an_async_fn_keeps_the_runtime_attribute_on_an_inner_fn() {
+        let out = main_of(quote! {
+            /// Docs.
+            #[tokio::main(flavor = "current_thread")]
+            async fn main() { work().await }
+        })
+        .unwrap();
+        assert!(out.starts_with("# [doc = r\" Docs.\"] fn main ()"), "{out}");
+        assert!(
+            out.contains("let __poolbridge_exit_guard = :: poolbridge :: exit_guard () ; # [tokio :: main (flavor = \"current_thread\")] async fn __poolbridge_main () { work () . await } __poolbridge_main () }"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn main_misplaced_or_misused_is_refused_with_what_to_write() {
+        let err = main_of(quote! { async fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("#[poolbridge::main] #[tokio::main] async fn main()"),
+            "{err}"
+        );
+        let err = main_of(quote! { #[allow(unused)] async fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs its runtime's attribute"), "{err}");
+        let err = main_of(quote! { fn main(args: Vec<String>) {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes no arguments"), "{err}");
+        let err = expand_main(quote! { wait = false }, quote! { fn main() {} })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes no arguments"), "{err}");
+        assert!(err.contains("shutdown(false, true)"), "{err}");
     }
 
     #[test]

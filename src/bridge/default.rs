@@ -1,6 +1,18 @@
 //! The process-wide default executor behind `run_in_executor(None, ..)` and `to_thread`: asyncio's
-//! default executor.
+//! default executor, and what becomes of its jobs when `main` returns.
+//!
+//! A process ends when `main` returns, and its threads with it: a job of the default executor
+//! still running or queued then dies mid-run. asyncio's `asyncio.run` and tokio's runtime wait
+//! for their executor's jobs; here `main` waits when it says so: [`ExitGuard`] (and
+//! `#[poolbridge::main]`, which holds one around `main`'s body) shuts the default executor down
+//! with `wait = true` when dropped. A program that says nothing is told: the first use of the
+//! default executor from the main thread arms a thread-local on that thread, whose destructor
+//! runs when `main` has returned (on Linux with glibc, where it is tested; not on every
+//! platform, so this is a warning, not the mechanism) and prints on stderr how many jobs are
+//! about to die and what to write.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::FutureError;
@@ -46,6 +58,7 @@ where
 }
 
 fn current() -> Result<Arc<Registry>, FutureError> {
+    exit_watch::arm();
     match &*DEFAULT.read().unwrap_or_else(|e| e.into_inner()) {
         Slot::Active(registry) => return Ok(Arc::clone(registry)),
         Slot::ShutDown => return Err(FutureError::Shutdown),
@@ -162,5 +175,151 @@ pub fn shutdown_default_executor() {
     );
     if let Slot::Active(previous) = previous {
         previous.shutdown(true, false);
+    }
+}
+
+/// Waits for the default executor's jobs when dropped: [`shutdown_default_executor`] at the end of
+/// a scope, normally `main`'s. What [`#[poolbridge::main]`](crate::main) holds around `main`'s
+/// body; returned by [`exit_guard`].
+///
+/// When `main` returns, the process ends and every thread with it: a job of the default executor
+/// (from [`spawn_blocking`](crate::spawn_blocking), [`to_thread`](crate::to_thread),
+/// `run_in_executor(None, ..)`) still running or queued dies mid-run. tokio's runtime waits for
+/// its blocking tasks when it shuts down and `asyncio.run` waits for its default executor; with
+/// this guard alive until the end of `main`, `main` waits too. It also waits when `main` returns
+/// early (`?`) or unwinds from a panic. It does not run on `std::process::exit`.
+///
+/// After the drop the default executor is shut down: `run_in_executor(None, ..)` resolves to
+/// `Err(FutureError::Shutdown)` (until [`set_default_executor`] installs another).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[tokio::main]
+/// async fn main() {
+///     let _exit = poolbridge::exit_guard(); // first line: dropped last
+///     poolbridge::spawn_blocking(|| {
+///         std::thread::sleep(Duration::from_millis(50));
+///         println!("finished before the process exits");
+///     });
+/// } // `_exit` is dropped here: main waits for the job
+/// ```
+///
+/// To let the jobs die instead (a background loop that never ends), say so before `main`
+/// returns: `poolbridge::default_executor().shutdown(false, true)` cancels the queued ones and
+/// waits for nothing.
+#[must_use = "the guard waits when it is dropped: bind it to a variable that lives until the end \
+              of `main` (`let _exit = poolbridge::exit_guard();`, not `let _ = ...`)"]
+pub struct ExitGuard {
+    _private: (),
+}
+
+/// A guard that waits for the default executor's jobs when dropped; see [`ExitGuard`]. Bind it
+/// at the top of `main` (`let _exit = poolbridge::exit_guard();`) or put
+/// [`#[poolbridge::main]`](crate::main) on `main`, which does the same.
+///
+/// # Examples
+///
+/// ```
+/// // The first line of `main`:
+/// let _exit = poolbridge::exit_guard();
+/// poolbridge::spawn_blocking(|| println!("runs to the end"));
+/// // The end of `main`: `_exit` is dropped and waits for the job.
+/// ```
+pub fn exit_guard() -> ExitGuard {
+    ExitGuard { _private: () }
+}
+
+impl Drop for ExitGuard {
+    /// `shutdown_default_executor()`: every job submitted and not cancelled finishes, and the
+    /// default executor's threads exit.
+    fn drop(&mut self) {
+        shutdown_default_executor();
+    }
+}
+
+impl std::fmt::Debug for ExitGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExitGuard")
+    }
+}
+
+/// The warning printed when `main` returns with jobs of the default executor still running or
+/// queued, and nothing said what should become of them.
+mod exit_watch {
+    use super::*;
+
+    /// Armed once per process: set when the main thread's watch is registered.
+    static ARMED: AtomicBool = AtomicBool::new(false);
+
+    thread_local! {
+        /// Per thread: this thread was looked at (it is not the main thread, or it armed).
+        /// No destructor: checking it costs a thread-local read.
+        static CHECKED: Cell<bool> = const { Cell::new(false) };
+        /// The main thread's watch: its destructor runs at exit where the platform runs the
+        /// main thread's thread-local destructors then (glibc's `exit` does).
+        static WATCH: Watch = const { Watch };
+    }
+
+    /// Registers the main thread's watch if this is the main thread and it is not registered
+    /// yet. Called on every use of the default executor: after the first, one relaxed load.
+    pub(super) fn arm() {
+        // ORDERING: Relaxed: a hint that skips the check below; a stale `false` only repeats it.
+        if ARMED.load(Ordering::Relaxed) || CHECKED.with(Cell::get) {
+            return;
+        }
+        CHECKED.with(|checked| checked.set(true));
+        // Rust names the thread that runs `main` "main".
+        if std::thread::current().name() == Some("main") {
+            // `try_with`: during the main thread's own teardown the slot is gone; nothing to arm.
+            if WATCH.try_with(|_| ()).is_ok() {
+                // ORDERING: Relaxed: only ever read as the hint above.
+                ARMED.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    struct Watch;
+
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            // A panic here would abort the process at exit: catch (and drop) it.
+            let _ = crate::unwind::catch(warn_if_pending);
+        }
+    }
+
+    /// The jobs still queued or running on the default executor, unless it was shut down (by
+    /// an [`ExitGuard`], `shutdown_default_executor`, or `default_executor().shutdown(..)`).
+    fn pending() -> usize {
+        let slot = DEFAULT.read().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Slot::Active(registry) if !registry.is_closed() => {
+                let m = registry.metrics();
+                m.queued + m.running
+            }
+            _ => 0,
+        }
+    }
+
+    fn warn_if_pending() {
+        let n = pending();
+        if n == 0 {
+            return;
+        }
+        let jobs = if n == 1 {
+            "1 job".to_owned()
+        } else {
+            format!("{n} jobs")
+        };
+        eprintln!(
+            "poolbridge: `main` returned while {jobs} of the default executor (spawn_blocking, \
+             to_thread, run_in_executor(None, ..)) still ran or waited: they die with the process. \
+             To wait for them, put #[poolbridge::main] on `fn main` (above #[tokio::main]), or \
+             start main with `let _exit = poolbridge::exit_guard();`. To let them die without \
+             this warning, call poolbridge::default_executor().shutdown(false, true) before \
+             main returns."
+        );
     }
 }

@@ -31,8 +31,9 @@ use crate::pool::ThreadPoolExecutor;
 /// any [`PoolFuture`] (a `Promise`'s too); [`join_next`](Self::join_next) awaits the next job to
 /// complete and returns its outcome. It is also a [`Stream`] of those outcomes.
 ///
-/// Dropping the set cancels the jobs that have not started (tokio aborts a `JoinSet`'s tasks on
-/// drop); [`detach_all`](Self::detach_all) lets them run on instead.
+/// Dropping the set cancels the jobs that have not started, whether or not it was ever polled
+/// (tokio aborts a `JoinSet`'s tasks on drop; unlike an [`ExecutorFuture`](crate::ExecutorFuture)
+/// never polled, whose job runs); [`detach_all`](Self::detach_all) lets them run on instead.
 ///
 /// From async code use this, not the blocking [`as_completed`](crate::as_completed), which would
 /// stall the runtime thread while it waits.

@@ -1,5 +1,6 @@
 //! The async bridge: asyncio's `loop.run_in_executor`, `asyncio.to_thread` and
-//! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped), and
+//! `asyncio.wrap_future` (an [`ExecutorFuture`], which cancels its queued job when dropped after
+//! a poll, and lets it run when dropped unpolled), and
 //! tokio's shapes for the same: [`spawn_blocking`] and its [`JoinHandle`] (which detaches when
 //! dropped), and [`JoinSet`] (`join_set.rs`).
 //!
@@ -20,7 +21,8 @@ use std::task::{Context, Poll};
 
 pub use self::call::Call;
 pub use self::default::{
-    DEFAULT_THREAD_NAME_PREFIX, default_executor, set_default_executor, shutdown_default_executor,
+    DEFAULT_THREAD_NAME_PREFIX, ExitGuard, default_executor, exit_guard, set_default_executor,
+    shutdown_default_executor,
 };
 pub use self::join_set::JoinSet;
 use crate::error::FutureError;
@@ -39,13 +41,14 @@ use crate::pool::ThreadPoolExecutor;
 ///   is idle and the pool is at `max_workers`, a job that has not started runs inline: nothing
 ///   else could run it. Otherwise it is left to the other workers, so the executor driven on
 ///   this thread keeps running its other tasks.
-/// * Dropping it before it completes cancels the job if it has not started, and asks a running
-///   job to stop ([`PoolFuture::request_cancel`]): a job that checks
-///   [`cancelled()`](crate::cancelled()) returns early, one that does not finishes and its value
-///   is dropped. So `tokio::time::timeout` and `select!` cancel queued work and stop
-///   cooperative running work. To let the job run on without awaiting it, call
-///   [`detach`](ExecutorFuture::detach) (or use [`spawn_blocking`], whose handle detaches on drop
-///   as tokio's does).
+/// * Dropped without ever being polled, it lets the job run (asyncio's
+///   `loop.run_in_executor(None, f)` as a statement, tokio's dropped `JoinHandle`): so
+///   `run_in_executor(None, f, ());` and `let _ = ...` run `f`. Dropped after a poll and before
+///   it completes, it cancels the job if it has not started and asks a running job to stop
+///   ([`PoolFuture::request_cancel`]): a job that checks [`cancelled()`](crate::cancelled())
+///   returns early, one that does not finishes and its value is dropped. So
+///   `tokio::time::timeout` and a lost `select!` branch (both poll first) cancel queued work and
+///   stop cooperative running work. See [`ExecutorFuture`] for the rule.
 /// * `None` uses the process-wide default executor, built on first use with
 ///   `min(32, available_parallelism + 4)` lazily started threads.
 ///
@@ -94,10 +97,13 @@ where
 /// Runs `f` on the default executor: asyncio's `asyncio.to_thread(func)`, the same as
 /// `run_in_executor(None, f, ())`.
 ///
-/// Dropping the returned future before the job starts cancels the job, so a bare
-/// `to_thread(f);` statement (or `let _ = to_thread(f);`) usually runs nothing: the compiler
-/// warns about the first. To start a job and not wait for it, write `to_thread(f).detach();`, or
-/// use [`spawn_blocking`], tokio's shape: its handle detaches when dropped.
+/// The job is submitted now and runs whether or not the future is awaited: a bare
+/// `to_thread(f);` statement (or `let _ = to_thread(f);`) runs `f`, as `asyncio.to_thread`
+/// scheduled on the default executor and tokio's `spawn_blocking(f);` do. Only a future that was
+/// polled (awaited under `tokio::time::timeout`, a `select!` branch) and then dropped before it
+/// completes cancels its job; see [`ExecutorFuture`]. At the end of `main`, the jobs still
+/// running or queued die with the process unless `main` waits for them:
+/// [`#[poolbridge::main]`](crate::main) or [`exit_guard`](crate::exit_guard).
 ///
 /// # Examples
 ///
@@ -116,10 +122,12 @@ where
 }
 
 /// Runs `f` on the default executor and returns a handle that detaches on drop: the shape of
-/// tokio's `spawn_blocking`, so code written for it switches by its `use` line.
+/// tokio's `spawn_blocking`, so code written for it switches by its `use` line (and
+/// [`#[poolbridge::main]`](crate::main) on `main`, below).
 ///
 /// * The job is submitted now and runs whether or not the handle is awaited or kept: dropping
-///   the [`JoinHandle`] detaches it (tokio's semantics; [`to_thread`] cancels instead).
+///   the [`JoinHandle`] detaches it, polled or not (tokio's semantics; an [`ExecutorFuture`]
+///   from [`to_thread`] cancels its job when dropped after a poll).
 /// * `.await` gives `Result<T, FutureError>`; `?` turns the error into `std::io::Error` in
 ///   functions returning `io::Result` (as for tokio's `JoinError`).
 /// * [`JoinHandle::cancel`] (tokio's `abort`) cancels the job if it has not started; a running
@@ -128,9 +136,12 @@ where
 /// Unlike tokio's, it needs no runtime: it works from sync code, under any async runtime, and
 /// inside pool jobs. The default executor has `min(32, cpus + 4)` threads where tokio's blocking
 /// pool has 512: for many long-blocking jobs, install a larger one with
-/// [`set_default_executor`]. Nothing waits for detached jobs when `main` returns: call
-/// [`shutdown_default_executor`] at the end of `main` to let them finish (tokio's runtime waits
-/// for running blocking tasks when it shuts down).
+/// [`set_default_executor`].
+///
+/// The default executor outlives any runtime: put [`#[poolbridge::main]`](crate::main) above
+/// `#[tokio::main]` (or hold an [`exit_guard`](crate::exit_guard)) so that `main` waits for the
+/// jobs still running or queued when it ends, as tokio's runtime waits for its blocking tasks
+/// when it shuts down. Without it they die with the process.
 ///
 /// # Examples
 ///
@@ -196,17 +207,57 @@ impl ThreadPoolExecutor {
 /// # });
 /// ```
 pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T> {
-    ExecutorFuture { fut: Some(future) }
+    ExecutorFuture {
+        fut: Some(future),
+        polled: false,
+    }
 }
 
 /// The awaitable outcome of a job: returned by [`run_in_executor`], [`to_thread`] and
 /// [`wrap_future`]. `Send` and `Unpin`.
 ///
-/// Dropping it before it completes cancels the job if the job has not started (asyncio's
-/// semantics: so `tokio::time::timeout` and `select!` cancel queued work), and asks the job to
-/// stop if it is running ([`PoolFuture::request_cancel`]; the job sees it through
-/// [`cancelled()`](crate::cancelled())). To let the job run on without awaiting it,
-/// [`detach`](Self::detach) it.
+/// The job was submitted when the future was made, and what a drop does depends on whether the
+/// future was ever polled:
+///
+/// * **Never polled** (`to_thread(f);`, `let _ = to_thread(f);`, a `Vec` of futures dropped
+///   unawaited): the drop lets the job run, as a dropped tokio `JoinHandle` does and as asyncio
+///   runs an executor job whether or not it is awaited. Its value is dropped when it ends.
+/// * **Polled, then dropped before it completes** (`tokio::time::timeout` ran out, a `select!`
+///   took another branch, a task awaiting it was aborted): the drop cancels the job if it has
+///   not started, and asks it to stop if it is running ([`PoolFuture::request_cancel`]; the job
+///   sees it through [`cancelled()`](crate::cancelled())). This is asyncio's cancellation of an
+///   awaited `run_in_executor` future.
+///
+/// [`cancel`](Self::cancel) cancels explicitly, polled or not; [`detach`](Self::detach) keeps
+/// the job running after a poll. One corner of `select!`: a branch that was never polled
+/// because another branch was ready at its very first poll counts as never polled, so its job
+/// runs; call [`cancel`](Self::cancel) in that arm if it must not.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+/// use std::time::Duration;
+/// use poolbridge::{ThreadPoolExecutor, run_in_executor};
+///
+/// let pool = ThreadPoolExecutor::new(1);
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let busy = pool.submit(move || rx.recv()); // holds the only worker
+/// let (timed_out, dropped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+/// let ran = Arc::clone(&timed_out);
+/// // ORDERING: SeqCst flags, read after the pool has shut down.
+/// let slow = run_in_executor(Some(&pool), move || ran.store(true, SeqCst), ());
+/// // Polled by `timeout`, then dropped at the deadline: the queued job is cancelled.
+/// assert!(tokio::time::timeout(Duration::from_millis(10), slow).await.is_err());
+/// let ran = Arc::clone(&dropped);
+/// // Never polled: the job runs although the future is gone.
+/// let _ = run_in_executor(Some(&pool), move || ran.store(true, SeqCst), ());
+/// tx.send(()).unwrap();
+/// pool.shutdown(true, false);
+/// assert!(!timed_out.load(SeqCst) && dropped.load(SeqCst));
+/// # let _ = busy;
+/// # });
+/// ```
 ///
 /// # Examples
 ///
@@ -216,14 +267,15 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 ///
 /// let fut = to_thread(|| 1 + 1);
 /// assert_eq!(fut.await, Ok(2));
-/// to_thread(|| println!("runs although nobody awaits it")).detach();
+/// to_thread(|| println!("runs although nobody awaits it"));
 /// # });
 /// ```
-#[must_use = "dropping an ExecutorFuture cancels its job if the job has not started: `.await` it, \
-              or call `.detach()` to let the job run on"]
 pub struct ExecutorFuture<T> {
     /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
     fut: Option<PoolFuture<T>>,
+    /// Set by the first poll: from then on a drop before completion cancels the job. A future
+    /// dropped unpolled lets its job run (`let _ = to_thread(f);` runs `f`).
+    polled: bool,
 }
 
 const COMPLETED: &str =
@@ -275,8 +327,9 @@ impl<T> ExecutorFuture<T> {
     }
 
     /// Lets the job run on without this future: returns a [`JoinHandle`], which can still be
-    /// awaited but detaches when dropped, instead of cancelling. `to_thread(f).detach();` starts
-    /// a job and forgets it (what tokio's `spawn_blocking(f);` does).
+    /// awaited but detaches when dropped, even after a poll. (An `ExecutorFuture` that was never
+    /// polled already lets its job run when dropped; `detach` says so explicitly, and keeps the
+    /// job alive after a `select!` or a `timeout` has polled it.)
     ///
     /// # Examples
     ///
@@ -339,6 +392,7 @@ impl<T> Future for ExecutorFuture<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polled = true;
         poll_job(
             &mut self.fut,
             cx,
@@ -483,12 +537,15 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> Drop for ExecutorFuture<T> {
-    /// Nobody will await the outcome: cancel the job if it is pending, ask it to stop if it runs
-    /// (asyncio cancels the concurrent future; here a cooperative job stops too).
+    /// Polled and not complete: the awaiting task gave up, so cancel the job if it is pending and
+    /// ask it to stop if it runs (asyncio cancels the concurrent future; here a cooperative job
+    /// stops too). Never polled: nobody ever awaited it, so the job runs on (detached).
     fn drop(&mut self) {
         if let Some(fut) = &self.fut {
-            fut.core().clear_waker();
-            fut.request_cancel();
+            if self.polled {
+                fut.core().clear_waker();
+                fut.request_cancel();
+            }
         }
     }
 }
@@ -506,7 +563,8 @@ impl<T: Send + 'static> IntoFuture for PoolFuture<T> {
     type Output = Result<T, FutureError>;
     type IntoFuture = ExecutorFuture<T>;
 
-    /// The same as [`wrap_future`]: dropping the awaitable before the job starts cancels it.
+    /// The same as [`wrap_future`]: dropping the awaitable after a poll and before the job
+    /// starts cancels it (so `timeout(d, pool.submit(f))` cancels a queued job).
     fn into_future(self) -> ExecutorFuture<T> {
         wrap_future(self)
     }

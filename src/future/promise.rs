@@ -138,13 +138,19 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// `true` once the future was cancelled (by `cancel()` on it, or by dropping an
-    /// `ExecutorFuture` that awaited it before it ran).
+    /// `ExecutorFuture` that was awaiting it before it ran).
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::future::Future;
+    /// use std::task::{Context, Waker};
+    ///
     /// let (promise, fut) = poolbridge::Promise::<u8>::new();
-    /// drop(poolbridge::wrap_future(fut)); // an awaitable dropped before completion cancels
+    /// let mut awaitable = poolbridge::wrap_future(fut);
+    /// let poll = std::pin::Pin::new(&mut awaitable).poll(&mut Context::from_waker(Waker::noop()));
+    /// assert!(poll.is_pending());
+    /// drop(awaitable); // an awaitable dropped after a poll, before completion, cancels
     /// assert!(promise.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {

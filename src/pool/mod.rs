@@ -376,8 +376,9 @@ impl ThreadPoolExecutor {
     /// Every item is submitted at once (Python semantics); use [`map_with`](Self::map_with) and
     /// [`MapOptions::buffersize`] to bound the jobs in flight, or [`MapOptions::timeout`] to bound
     /// the whole iteration. A panicking item yields its `Err(FutureError::Panicked)` and the
-    /// iteration goes on. Dropping the [`Map`] cancels its jobs that have not started and asks
-    /// the running ones to stop; [`Map::detach`] lets them all run without iterating.
+    /// iteration goes on. Dropping the [`Map`] once iterated cancels its jobs that have not
+    /// started and asks the running ones to stop; dropped before any `next()`, it lets them all
+    /// run (see [`Map`]).
     ///
     /// # Examples
     ///

@@ -38,6 +38,14 @@ use serde::de::DeserializeOwned;
 /// assert_eq!(add.call((2, 3)), 5);
 /// assert!(add.name().ends_with("::add"));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a job of the process pool",
+    label = "not the handle of a `#[poolbridge::job]` fn",
+    note = "mark the fn `#[poolbridge::job]`, then `pool.submit(f, (a, b))`: a closure cannot \
+            cross a process boundary, a job is a named fn that both processes know",
+    note = "to run a closure or a plain fn on threads instead: \
+            `ThreadPoolExecutor::submit_call(f, (a, b))`"
+)]
 pub trait Job: Copy + Send + Sync + 'static {
     /// The arguments, as a tuple: `(String, u32)`; `()` for none.
     type Args: Serialize + DeserializeOwned + 'static;
