@@ -86,6 +86,8 @@ mod wire;
 #[cfg(unix)]
 mod child;
 #[cfg(unix)]
+mod config;
+#[cfg(unix)]
 mod pool;
 #[cfg(unix)]
 mod spin;
@@ -545,7 +547,7 @@ impl ProcessPoolExecutor {
 
     /// [`map`](Self::map) with options: a timeout for the whole iteration (measured from this
     /// call) and a `buffersize` that keeps at most that many jobs in flight, pulling items
-    /// lazily. Not in API.md; mirrors
+    /// lazily. It mirrors
     /// [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
     ///
     /// # Examples
@@ -965,8 +967,8 @@ impl ProcessPoolBuilder {
     }
 
     /// How long a new worker may take to reach [`init`] before it is killed and the pool is
-    /// broken with a message that says so. Defaults to [`DEFAULT_START_TIMEOUT`]. Not in
-    /// API.md.
+    /// broken with a message that says so. Defaults to [`DEFAULT_START_TIMEOUT`]. Python's
+    /// `ProcessPoolExecutor` has no such limit.
     ///
     /// # Examples
     ///
@@ -1103,7 +1105,7 @@ impl ProcessPoolBuilder {
                     ))
                 })?,
             };
-            let config = pool::Config {
+            let config = config::Config {
                 max_workers,
                 max_tasks_per_child: self.max_tasks_per_child,
                 initializer,
@@ -1187,16 +1189,15 @@ fn submit_holding<J: Job>(
         )));
         return fut;
     };
-    let mut frame = Vec::with_capacity(64);
-    wire::start_frame(&mut frame, wire::CALL);
-    frame.extend_from_slice(&index.to_le_bytes());
-    let encoded = job::encode_args(&args, &mut frame).and_then(|()| wire::finish_frame(&mut frame));
-    if let Err(err) = encoded {
-        let _ = promise.set_error(FutureError::Ipc(format!(
-            "could not serialize the arguments of job `{name}`: {err}"
-        )));
-        return fut;
-    }
+    let frame = match wire::call_frame(index, 64, |out| job::encode_args(&args, out)) {
+        Ok(frame) => frame,
+        Err(err) => {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "could not serialize the arguments of job `{name}`: {err}"
+            )));
+            return fut;
+        }
+    };
     let timeout = options.timeout.or(shared.config.job_timeout);
     let done = Box::new(Typed {
         promise: Some(promise),
@@ -1228,16 +1229,19 @@ pub(crate) fn submit_raw(
         let _ = promise.set_error(err);
         return fut;
     }
-    let mut frame = Vec::with_capacity(9 + args.len());
-    wire::start_frame(&mut frame, wire::CALL);
-    frame.extend_from_slice(&index.to_le_bytes());
-    frame.extend_from_slice(args);
-    if let Err(err) = wire::finish_frame(&mut frame) {
-        let _ = promise.set_error(FutureError::Ipc(format!(
-            "the arguments of job `{name}` are too large: {err}"
-        )));
-        return fut;
-    }
+    let written = |out: &mut Vec<u8>| {
+        out.extend_from_slice(args);
+        Ok(())
+    };
+    let frame = match wire::call_frame(index, 9 + args.len(), written) {
+        Ok(frame) => frame,
+        Err(err) => {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "the arguments of job `{name}` are too large: {err}"
+            )));
+            return fut;
+        }
+    };
     let done = Box::new(Raw {
         promise: Some(promise),
         outcome: None,

@@ -17,7 +17,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::Child;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -29,7 +28,7 @@ use crate::pool::PoolMetrics;
 use crate::pool::backpressure::{self, Permit, Permits, Reservation};
 use crate::pool::sleep::Search;
 use crate::process::child::{self, ExitWatch, Spawner};
-use crate::process::job::Registry;
+use crate::process::config::Config;
 use crate::process::spin::{self, SpinRead};
 use crate::process::start;
 use crate::process::wire::{self, FrameReader};
@@ -60,20 +59,6 @@ const SHORT_JOB: Duration = Duration::from_micros(200);
 /// How long a pool thread without a duty waits for one before it exits. Pool threads beyond one
 /// per worker exist only while a done callback runs on one of them (see `Handoff`).
 const SPARE_KEEP_ALIVE: Duration = Duration::from_secs(5);
-
-/// What a pool is built with (see `ProcessPoolBuilder`).
-pub(crate) struct Config {
-    pub(crate) max_workers: usize,
-    pub(crate) max_tasks_per_child: Option<usize>,
-    /// Index and name of the initializer job.
-    pub(crate) initializer: Option<(u32, &'static str)>,
-    pub(crate) job_timeout: Option<Duration>,
-    pub(crate) program: PathBuf,
-    pub(crate) start_timeout: Duration,
-    pub(crate) registry: &'static Registry,
-    /// The most jobs waiting for a worker (`ProcessPoolBuilder::max_queued`); `None`: no bound.
-    pub(crate) max_queued: Option<usize>,
-}
 
 /// The typed end of a job: its promise and how to decode its output.
 pub(crate) trait Completion: Send {
