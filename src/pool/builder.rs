@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::pool::ThreadPoolExecutor;
-use crate::pool::registry::{Config, Registry};
+use crate::pool::config::{Config, StateInit};
+use crate::pool::registry::Registry;
 use crate::pool::sleep::MAX_THREADS;
-use crate::pool::state::{StateInit, StatefulPool};
+use crate::pool::state::StatefulPool;
+use crate::pool::worker;
 
 /// How long an idle worker waits for a job before its thread exits, unless
 /// [`ThreadPoolBuilder::keep_alive`] says otherwise. Long enough that a pool serving steady
@@ -407,15 +409,18 @@ impl ThreadPoolBuilder {
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             )
         });
-        Ok(ThreadPoolExecutor::from_registry(Registry::new(Config {
-            max_workers,
-            thread_name_prefix,
-            initializer: self.initializer,
-            state,
-            stack_size: self.stack_size,
-            keep_alive: self.keep_alive,
-            max_queued: self.max_queued,
-        })))
+        Ok(ThreadPoolExecutor::from_registry(Registry::new(
+            Config {
+                max_workers,
+                thread_name_prefix,
+                initializer: self.initializer,
+                state,
+                stack_size: self.stack_size,
+                keep_alive: self.keep_alive,
+                max_queued: self.max_queued,
+            },
+            worker::main,
+        )))
     }
 }
 

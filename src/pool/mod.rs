@@ -4,8 +4,10 @@
 //! | file              | concept                                                          |
 //! |-------------------|------------------------------------------------------------------|
 //! | `builder.rs`      | settings and their validation                                    |
+//! | `config.rs`       | the validated settings the registry, workers and state read      |
 //! | `registry.rs`     | the queues, the worker slots, starting threads, shutdown and breaking |
-//! | `worker.rs`       | a worker thread's loop, its local deque, its availability around a job |
+//! | `worker.rs`       | a worker thread's loop, its availability around a job            |
+//! | `local.rs`        | the local deque of the worker on this thread (`submit` from a job) |
 //! | `sleep/`          | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
 //! | `task.rs`         | a job: closure + future core in one allocation, and its queue entry |
 //! | `state.rs`        | per-worker state (`build_with_state`, `StatefulPool`)            |
@@ -14,6 +16,8 @@
 
 pub(crate) mod backpressure;
 mod builder;
+mod config;
+mod local;
 mod metrics;
 pub(crate) mod registry;
 pub(crate) mod sleep;
