@@ -210,7 +210,7 @@ impl<S: 'static> StatefulPool<S> {
         F: FnOnce(&mut S) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.executor.registry.id();
+        let pool = self.executor.pool_id();
         self.executor.submit(move || with_state::<S, T>(pool, f))
     }
 
