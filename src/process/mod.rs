@@ -90,9 +90,15 @@ mod config;
 #[cfg(unix)]
 mod pool;
 #[cfg(unix)]
+mod queue;
+#[cfg(unix)]
+mod slots;
+#[cfg(unix)]
 mod spin;
 #[cfg(unix)]
 mod start;
+#[cfg(unix)]
+mod timers;
 #[cfg(unix)]
 mod worker;
 
@@ -264,7 +270,7 @@ impl SubmitOptions {
 /// ```
 pub struct ProcessPoolExecutor {
     #[cfg(unix)]
-    shared: Arc<pool::Shared>,
+    shared: Arc<pool::PoolCore>,
     #[cfg(not(unix))]
     never: std::convert::Infallible,
 }
@@ -440,8 +446,8 @@ impl ProcessPoolExecutor {
                 &SubmitOptions::default(),
                 reservation,
             )),
-            Err(pool::NoRoom::Full) => Err(SubmitError::queue_full(args)),
-            Err(pool::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
+            Err(queue::NoRoom::Full) => Err(SubmitError::queue_full(args)),
+            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
         };
         #[cfg(not(unix))]
         {
@@ -1116,7 +1122,7 @@ impl ProcessPoolBuilder {
                 max_queued: self.max_queued,
             };
             Ok(ProcessPoolExecutor {
-                shared: pool::Shared::new(config),
+                shared: pool::PoolCore::new(config),
             })
         }
         #[cfg(not(unix))]
@@ -1145,7 +1151,7 @@ impl fmt::Debug for ProcessPoolBuilder {
 /// Waits for a place in the queue (a pool with `max_queued`), then submits.
 #[cfg(unix)]
 fn submit<J: Job>(
-    shared: &Arc<pool::Shared>,
+    shared: &Arc<pool::PoolCore>,
     job: J,
     args: J::Args,
     options: &SubmitOptions,
@@ -1165,10 +1171,10 @@ fn failed<O: Send + 'static>(err: FutureError) -> PoolFuture<O> {
 }
 
 /// Encodes a call and hands it to the pool. The job holds `reservation`, its place in a
-/// bounded queue (see `pool::Place`), shared with its future (a cancel gives it back).
+/// bounded queue (see `queue::Place`), shared with its future (a cancel gives it back).
 #[cfg(unix)]
 fn submit_holding<J: Job>(
-    shared: &Arc<pool::Shared>,
+    shared: &Arc<pool::PoolCore>,
     job: J,
     args: J::Args,
     options: &SubmitOptions,
@@ -1176,7 +1182,7 @@ fn submit_holding<J: Job>(
 ) -> PoolFuture<J::Output> {
     let (promise, fut) = Promise::with_permit(reservation.clone().map(|r| r as Arc<dyn Permit>));
     // Given back if the call fails before it is queued.
-    let place = pool::Place::new(reservation);
+    let place = queue::Place::new(reservation);
     let name = job.name();
     if let Some(err) = shared.closed_error() {
         let _ = promise.set_error(err);
@@ -1204,7 +1210,7 @@ fn submit_holding<J: Job>(
         name,
         outcome: None,
     });
-    shared.submit(frame, pool::Job::new(name, timeout, done).holding(place));
+    shared.submit(frame, queue::Call::new(name, timeout, done).holding(place));
     fut
 }
 
@@ -1248,7 +1254,7 @@ pub(crate) fn submit_raw(
     });
     shared.submit(
         frame,
-        pool::Job::new(name, timeout.or(shared.config.job_timeout), done),
+        queue::Call::new(name, timeout.or(shared.config.job_timeout), done),
     );
     fut
 }
@@ -1261,7 +1267,7 @@ struct Raw {
 }
 
 #[cfg(all(unix, feature = "nats"))]
-impl pool::Completion for Raw {
+impl queue::Completion for Raw {
     fn start(&self) -> bool {
         self.promise
             .as_ref()
@@ -1288,7 +1294,7 @@ struct Typed<O: Send + 'static> {
 }
 
 #[cfg(unix)]
-impl<O: DeserializeOwned + Send + 'static> pool::Completion for Typed<O> {
+impl<O: DeserializeOwned + Send + 'static> queue::Completion for Typed<O> {
     fn start(&self) -> bool {
         self.promise
             .as_ref()

@@ -118,7 +118,7 @@ fn serve() -> i32 {
     };
     watch_parent(&stream);
     let registry = registry();
-    let mut conn = Conn {
+    let mut conn = ParentConn {
         stream,
         reader: FrameReader::new(),
         search: Search::new(),
@@ -245,7 +245,9 @@ fn parent_gone(stream: &UnixStream, parent: Option<BorrowedFd<'_>>) -> bool {
     }
 }
 
-struct Conn {
+/// The worker's end of its connection to the parent: the socket it reads calls from and
+/// writes answers to.
+struct ParentConn {
     stream: UnixStream,
     reader: FrameReader,
     /// How long to spin for the next call before blocking (`spin.rs`).
@@ -253,7 +255,7 @@ struct Conn {
     out: Vec<u8>,
 }
 
-impl Conn {
+impl ParentConn {
     fn run(&mut self, registry: &Registry) -> io::Result<()> {
         self.hello(registry)?;
         // The parent answers with SETUP (or closes: a handshake mismatch).
