@@ -3,13 +3,45 @@
 //!
 //! | file        | concept                                                                 |
 //! |-------------|-------------------------------------------------------------------------|
+//! | `wire.rs`   | the handshake and the frames, the `CALL` frame's one encoding           |
 //! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
-//! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
+//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
 //! | `spin.rs`   | a worker's socket: a short spin before blocking, waits that see exits   |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
+//! | `config.rs` | what a pool is built with (read by `pool.rs` and `start.rs`)            |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
-//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
-//! | `pool.rs`   | the parent side: queue and its places, worker slots, threads, metrics   |
+//! | `queue.rs`  | a submitted call and its typed end, the queue, its places (`max_queued`) |
+//! | `timers.rs` | job time limits: the deadlines the timer thread enforces                |
+//! | `slots.rs`  | worker slots and their life: connection, phase, calls sent ahead        |
+//! | `pool.rs`   | the parent's shared core: one lock over the above, pool threads, metrics |
+//!
+//! Each file names only files above it in this table, and none names this one: data flows one
+//! way (`.ci/import_cycles.py` checks that no file of `src/` is part of an import circle).
+//!
+//! # Who sends what to whom
+//!
+//! ```text
+//! user thread                 pool threads (pool.rs)                    worker process
+//! ───────────                 ──────────────────────                    ──────────────
+//! submit(job, args)
+//!  │ a place (queue.rs `Places`, with max_queued)
+//!  │ CALL frame (wire::call_frame ← job::encode_args)
+//!  ▼
+//! PoolCore::submit ─idle worker: written on this thread──── CALL ────▶ serve loop
+//!  │ none idle                                                         (worker.rs): split_call,
+//!  ▼                                                                   Registry::invoke (job.rs)
+//! CallQueue ──Duty::Start──▶ start.rs: spawn (child.rs), ◀─ handshake ─▶ init()        │
+//!                            WorkerSlot (slots.rs); top_up: ─── CALL ──▶               │
+//!                            the thread becomes the worker's reader:                   │
+//!                            spin.rs reads ◀──────────────────────────── DONE ─────────┘
+//!                             under the lock: SentCall out, top_up (more CALLs to
+//!                             write), the next call's limit armed (timers.rs)
+//!                             outside it: Completion::decode (user Deserialize),
+//!                             publish: Promise → PoolFuture (waiters, callbacks;
+//!                             the read duty is handed to a spare thread first)
+//! timer thread: a deadline passes (timers.rs) → kill the worker's group → its reader sees
+//!               the exit → reap: the call fails (JobTimeout, WorkerDied) or is queued again
+//! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
 //! says why no worker outlives its pool.
