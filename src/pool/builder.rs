@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::BuildError;
-use crate::pool::ThreadPoolExecutor;
-use crate::pool::registry::{Config, Registry};
+use crate::pool::config::{Config, StateInit};
+use crate::pool::executor::ThreadPoolExecutor;
+use crate::pool::registry::Registry;
 use crate::pool::sleep::MAX_THREADS;
-use crate::pool::state::{StateInit, StatefulPool};
+use crate::pool::state::StatefulPool;
+use crate::pool::worker;
 
 /// How long an idle worker waits for a job before its thread exits, unless
 /// [`ThreadPoolBuilder::keep_alive`] says otherwise. Long enough that a pool serving steady
@@ -110,6 +112,55 @@ pub struct ThreadPoolBuilder {
     stack_size: Option<usize>,
     keep_alive: Option<Duration>,
     max_queued: Option<usize>,
+}
+
+impl ThreadPoolExecutor {
+    /// A pool of at most `max_workers` threads, with the other settings at their defaults.
+    ///
+    /// # Panics
+    ///
+    /// If `max_workers` is 0 (`"max_workers must be greater than 0"`), or larger than
+    /// [`MAX_WORKERS`]. Use [`builder`](Self::builder) to get an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::new(4);
+    /// assert_eq!(pool.submit(|| "hello").join(), Ok("hello"));
+    /// ```
+    pub fn new(max_workers: usize) -> ThreadPoolExecutor {
+        match ThreadPoolExecutor::builder()
+            .max_workers(max_workers)
+            .build()
+        {
+            Ok(pool) => pool,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A builder for a pool with other settings (thread names, initializer, stack size,
+    /// keep-alive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .max_workers(8)
+    ///     .thread_name_prefix("io")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.max_workers(), 8);
+    /// ```
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::new()
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    /// `ThreadPoolExecutor::new(default_max_workers())`: `min(32, available_parallelism + 4)`.
+    fn default() -> Self {
+        ThreadPoolExecutor::new(default_max_workers())
+    }
 }
 
 impl Default for ThreadPoolBuilder {
@@ -407,15 +458,18 @@ impl ThreadPoolBuilder {
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             )
         });
-        Ok(ThreadPoolExecutor::from_registry(Registry::new(Config {
-            max_workers,
-            thread_name_prefix,
-            initializer: self.initializer,
-            state,
-            stack_size: self.stack_size,
-            keep_alive: self.keep_alive,
-            max_queued: self.max_queued,
-        })))
+        Ok(ThreadPoolExecutor::from_registry(Registry::new(
+            Config {
+                max_workers,
+                thread_name_prefix,
+                initializer: self.initializer,
+                state,
+                stack_size: self.stack_size,
+                keep_alive: self.keep_alive,
+                max_queued: self.max_queued,
+            },
+            worker::main,
+        )))
     }
 }
 

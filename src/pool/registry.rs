@@ -14,11 +14,11 @@ use crate::context::{self, JobCounters};
 use crate::error::{FutureError, SubmitError};
 use crate::future::PoolFuture;
 use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
+use crate::pool::config::Config;
+use crate::pool::local;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
-use crate::pool::state::StateInit;
 use crate::pool::task::{Detached, Job, Task};
-use crate::pool::worker::{self, WorkerCtx};
 use crate::trace;
 use crate::unwind;
 
@@ -29,23 +29,12 @@ const BROKEN: usize = 0b10;
 /// `closed` bit: `shutdown(cancel_futures = true)`: a worker cancels any job it takes.
 const CANCELLING: usize = 0b100;
 
-/// What a pool is built with (see `ThreadPoolBuilder`).
-pub(crate) struct Config {
-    pub(crate) max_workers: usize,
-    pub(crate) thread_name_prefix: String,
-    pub(crate) initializer: Option<Arc<dyn Fn() + Send + Sync>>,
-    /// The per-worker state's initializer (`build_with_state`).
-    pub(crate) state: Option<Arc<StateInit>>,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) keep_alive: Option<Duration>,
-    /// `max_queued`: at most this many jobs wait for a worker (`None`: no bound).
-    pub(crate) max_queued: Option<usize>,
-}
-
 pub(crate) struct Registry {
     /// Never 0: 0 means "no pool" in a future's `Core`.
     id: u32,
     config: Config,
+    /// What a new worker thread runs.
+    worker_main: WorkerMain,
     /// Jobs submitted from outside the pool.
     injector: Injector<Job>,
     /// The stealing ends of the workers' local deques, by slot. Workers keep a copy
@@ -106,8 +95,14 @@ pub(crate) enum Retire {
     Stay,
 }
 
+/// The body of a worker thread (`worker::main`): given to [`Registry::new`] by the builder, so
+/// that the registry starts workers without naming the worker loop, which names the registry.
+/// `searching`: whether the thread was counted as searching when it was started.
+pub(crate) type WorkerMain =
+    fn(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool);
+
 impl Registry {
-    pub(crate) fn new(config: Config) -> Arc<Registry> {
+    pub(crate) fn new(config: Config, worker_main: WorkerMain) -> Arc<Registry> {
         static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let slots = config.max_workers;
         Arc::new(Registry {
@@ -132,6 +127,7 @@ impl Registry {
             counters: (0..slots).map(|_| Arc::default()).collect(),
             drained_cancelled: AtomicUsize::new(0),
             detached: AtomicBool::new(false),
+            worker_main,
             config,
         })
     }
@@ -348,13 +344,13 @@ impl Registry {
     /// none can start; the job may still be run by a worker draining the queue.
     #[inline]
     fn enqueue(self: &Arc<Self>, job: Job) -> Result<(), FutureError> {
-        let worker = worker::current(self.id);
+        let worker = local::current(self.id);
         match &worker {
-            Some(ctx) => ctx.push_local(job),
+            Some(deque) => deque.push(job),
             None => self.injector.push(job),
         }
         let still_queued = || match &worker {
-            Some(ctx) => ctx.has_local_work(),
+            Some(deque) => !deque.is_empty(),
             None => !self.injector.is_empty(),
         };
         self.sleep
@@ -459,12 +455,12 @@ impl Registry {
             builder = builder.stack_size(size);
         }
         let registry = Arc::clone(self);
+        let worker_main = self.worker_main;
         // `spawn` panics on a name it cannot pass to the OS; `build` refuses those, and a panic
         // here must still not leave a thread counted that never started.
-        let spawned = unwind::catch(|| {
-            builder.spawn(move || worker::main(registry, index, local, searching))
-        })
-        .unwrap_or_else(|panic| Err(std::io::Error::other(panic.message().to_owned())));
+        let spawned =
+            unwind::catch(|| builder.spawn(move || worker_main(registry, index, local, searching)))
+                .unwrap_or_else(|panic| Err(std::io::Error::other(panic.message().to_owned())));
 
         let mut slots = lock(&self.slots);
         slots.starting -= 1;
@@ -683,7 +679,7 @@ impl Registry {
     /// wait could deadlock (Python raises "cannot join current thread" there). The workers still
     /// finish the queued jobs and exit on their own once the caller's job returns.
     fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
-        let me = worker::current(self.id).map(|ctx| ctx.index());
+        let me = local::current(self.id).map(|deque| deque.index());
         if me.is_some() && deadline.is_none() {
             return false;
         }
@@ -787,20 +783,20 @@ impl Registry {
     }
 
     /// A worker leaves for good (shutdown, broken pool): frees its slot.
-    pub(crate) fn exit_worker(&self, ctx: &WorkerCtx, searching: bool) {
+    pub(crate) fn exit_worker(&self, index: usize, searching: bool) {
         let mut slots = lock(&self.slots);
         self.sleep.remove_thread(searching);
-        self.release_slot(&mut slots, ctx);
+        self.release_slot(&mut slots, index);
         drop(slots);
-        trace::thread_exited(self.id, ctx.index(), "the pool is shut down or broken");
+        trace::thread_exited(self.id, index, "the pool is shut down or broken");
     }
 
     /// The keep-alive of a sleeping worker passed: retire it unless it is needed after all.
-    pub(crate) fn try_retire(&self, ctx: &WorkerCtx) -> Retire {
+    pub(crate) fn try_retire(&self, index: usize) -> Retire {
         let mut slots = lock(&self.slots);
-        if !self.sleep.try_retire(ctx.index()) {
+        if !self.sleep.try_retire(index) {
             drop(slots);
-            self.sleep.consume_notification(ctx.index());
+            self.sleep.consume_notification(index);
             return Retire::Stay;
         }
         // ORDERING: the retiring worker's Dekker fence: `threads - 1` → fence → last look at
@@ -812,14 +808,13 @@ impl Registry {
             self.sleep.undo_retire();
             return Retire::Stay;
         }
-        self.release_slot(&mut slots, ctx);
+        self.release_slot(&mut slots, index);
         drop(slots);
-        trace::thread_exited(self.id, ctx.index(), "idle for the keep-alive");
+        trace::thread_exited(self.id, index, "idle for the keep-alive");
         Retire::Exited
     }
 
-    fn release_slot(&self, slots: &mut Slots, ctx: &WorkerCtx) {
-        let index = ctx.index();
+    fn release_slot(&self, slots: &mut Slots, index: usize) {
         slots.entries[index].occupied = false;
         self.set_stealer(index, None);
         slots.live -= 1;

@@ -17,26 +17,22 @@ use std::ops::Deref;
 
 use crate::future::PoolFuture;
 use crate::pool::ThreadPoolExecutor;
-use crate::pool::registry::Registry;
+use crate::pool::config::{Config, StateInit};
 use crate::unwind;
-
-/// The type-erased state initializer a pool is built with: worker index → state, or why not.
-pub(crate) type StateInit = dyn Fn(usize) -> Result<Box<dyn Any>, String> + Send + Sync;
 
 thread_local! {
     /// The state of the worker running on this thread, with the identity of its pool.
     static STATE: RefCell<Option<(u32, Box<dyn Any>)>> = const { RefCell::new(None) };
 }
 
-/// Sets up the worker `index` of `registry` on this (its) thread: runs the pool's initializer,
-/// then builds the worker's state. `Err` is the reason to break the pool with: an initializer
-/// panicked, or the state's failed.
-pub(crate) fn start_worker(registry: &Registry, index: usize) -> Result<(), String> {
-    let config = registry.config();
+/// Sets up the worker `index` of pool `pool` (built with `config`) on this (its) thread: runs
+/// the pool's initializer, then builds the worker's state. `Err` is the reason to break the pool
+/// with: an initializer panicked, or the state's failed.
+pub(crate) fn start_worker(pool: u32, config: &Config, index: usize) -> Result<(), String> {
     if let Some(initializer) = &config.initializer {
         if let Err(panic) = unwind::catch(|| initializer()) {
             unwind::report_with(
-                &format!("the initializer of worker {}", worker_name(registry, index)),
+                &format!("the initializer of worker {}", worker_name(config, index)),
                 "the pool is broken",
                 &panic,
             );
@@ -47,24 +43,24 @@ pub(crate) fn start_worker(registry: &Registry, index: usize) -> Result<(), Stri
         }
     }
     match &config.state {
-        Some(init) => build(registry.id(), &worker_name(registry, index), index, &**init),
+        Some(init) => build(pool, &worker_name(config, index), index, &**init),
         None => Ok(()),
     }
 }
 
 /// Tears the worker down as it leaves (keep-alive, shutdown, broken pool): drops its state.
-pub(crate) fn stop_worker(registry: &Registry, index: usize) {
+pub(crate) fn stop_worker(config: &Config, index: usize) {
     if STATE
         .try_with(|slot| slot.borrow().is_some())
         .unwrap_or(false)
     {
-        clear(&worker_name(registry, index));
+        clear(&worker_name(config, index));
     }
 }
 
 /// The worker's thread name, `{prefix}_{index}`, for messages.
-fn worker_name(registry: &Registry, index: usize) -> String {
-    format!("{}_{index}", registry.config().thread_name_prefix)
+fn worker_name(config: &Config, index: usize) -> String {
+    format!("{}_{index}", config.thread_name_prefix)
 }
 
 /// Runs `init` for the worker `index` of pool `pool` on this (the worker's) thread and keeps its
@@ -214,7 +210,7 @@ impl<S: 'static> StatefulPool<S> {
         F: FnOnce(&mut S) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.executor.registry.id();
+        let pool = self.executor.pool_id();
         self.executor.submit(move || with_state::<S, T>(pool, f))
     }
 

@@ -1,6 +1,6 @@
 //! The worker thread: its main loop, its local deque and spinning. Its identity as a worker of
 //! its pool is entered in [`crate::context`] (a blocking wait there may run the awaited job
-//! inline); the worker itself is kept here for `submit` from a job (the local deque).
+//! inline); its deque is this thread's in `local.rs`, for `submit` from a job.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -10,6 +10,7 @@ use crossbeam_deque::{Stealer, Worker};
 
 use crate::context::{self, JobCounters, OwnCell, Runner};
 use crate::future::RunHooks;
+use crate::pool::local::LocalDeque;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
 use crate::pool::state;
@@ -17,39 +18,17 @@ use crate::pool::task::Job;
 use crate::trace;
 use crate::unwind;
 
-thread_local! {
-    /// The worker running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<WorkerCtx>>> = const { RefCell::new(None) };
-}
-
 /// Per-thread state of a worker.
 pub(crate) struct WorkerCtx {
     registry: Arc<Registry>,
-    index: usize,
-    local: Worker<Job>,
+    /// This worker's deque, also this thread's in `local.rs` (`submit` from a job pushes there).
+    local: Rc<LocalDeque>,
     /// The other workers' deques, with the registry's `stealers_version` they were read at.
     victims: RefCell<(usize, Vec<Stealer<Job>>)>,
     /// xorshift state, to start stealing at a different victim each time.
     rng: Cell<u32>,
     /// The job cell of the jobs this worker's loop runs (`context`: what `cancelled()` reads).
     own_cell: OwnCell,
-}
-
-/// The worker of pool `pool` running on this thread, if this thread is one.
-pub(crate) fn current(pool: u32) -> Option<Rc<WorkerCtx>> {
-    if pool == 0 {
-        return None;
-    }
-    CURRENT
-        .try_with(|current| {
-            current
-                .borrow()
-                .as_ref()
-                .filter(|ctx| ctx.registry.id() == pool)
-                .cloned()
-        })
-        .ok()
-        .flatten()
 }
 
 /// The body of a worker thread. `searching`: whether the thread was counted as searching when it
@@ -63,34 +42,29 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, se
     );
     trace::thread_started(registry.id(), index);
     let victims = RefCell::new(registry.victims(index));
-    let ctx = Rc::new(WorkerCtx {
+    let local = LocalDeque::enter(registry.id(), index, local);
+    let ctx = WorkerCtx {
         registry,
-        index,
         local,
         victims,
         rng: Cell::new((index as u32).wrapping_mul(0x9E37_79B9) | 1),
         own_cell: OwnCell::new(),
-    });
-    CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&ctx)));
+    };
 
-    match state::start_worker(&ctx.registry, index) {
+    match state::start_worker(ctx.registry.id(), ctx.registry.config(), index) {
         Ok(()) => ctx.run(searching),
         Err(reason) => {
             ctx.registry.break_pool(reason);
-            ctx.registry.exit_worker(&ctx, searching);
+            ctx.registry.exit_worker(index, searching);
         }
     }
-    state::stop_worker(&ctx.registry, index);
-    CURRENT.with(|current| current.borrow_mut().take());
+    state::stop_worker(ctx.registry.config(), index);
+    LocalDeque::leave();
 }
 
 impl WorkerCtx {
-    pub(crate) fn index(&self) -> usize {
-        self.index
-    }
-
-    pub(crate) fn push_local(&self, job: Job) {
-        self.local.push(job);
+    fn index(&self) -> usize {
+        self.local.index()
     }
 
     /// The main loop: run jobs; when there are none, search, then sleep, then maybe retire.
@@ -130,17 +104,17 @@ impl WorkerCtx {
                 continue;
             }
             if registry.is_closed() && !self.has_work() {
-                registry.exit_worker(self, me.searching);
+                registry.exit_worker(self.index(), me.searching);
                 return;
             }
             let keep_alive = registry.config().keep_alive;
-            let wake = sleep.sleep(self.index, me.searching, keep_alive, || {
+            let wake = sleep.sleep(self.index(), me.searching, keep_alive, || {
                 self.has_work() || registry.is_closed()
             });
             me.searching = true;
             if wake == Wake::TimedOut {
                 search.reset();
-                match registry.try_retire(self) {
+                match registry.try_retire(self.index()) {
                     Retire::Exited => return,
                     Retire::Stay => {}
                 }
@@ -167,12 +141,7 @@ impl WorkerCtx {
 
     /// This worker's job counters (its slot's).
     fn counters(&self) -> &JobCounters {
-        self.registry.counters(self.index)
-    }
-
-    /// `true` if this worker's own deque holds a job.
-    pub(crate) fn has_local_work(&self) -> bool {
-        !self.local.is_empty()
+        self.registry.counters(self.index())
     }
 
     /// How many jobs wait where this worker could take them from (an estimate).
@@ -189,7 +158,7 @@ impl WorkerCtx {
     /// changed (a worker started or exited): one atomic load, no lock, in the common case.
     fn with_victims<R>(&self, f: impl FnOnce(&[Stealer<Job>]) -> R) -> R {
         if self.victims.borrow().0 != self.registry.stealers_version() {
-            *self.victims.borrow_mut() = self.registry.victims(self.index);
+            *self.victims.borrow_mut() = self.registry.victims(self.index());
         }
         f(&self.victims.borrow().1)
     }

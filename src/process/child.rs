@@ -16,8 +16,7 @@ use std::thread;
 use rustix::process::{Pid, Signal};
 
 use crate::error::WorkerExit;
-use crate::process::wire::PROTOCOL;
-use crate::process::worker::ENV_MARKER;
+use crate::process::wire::{ENV_MARKER, PROTOCOL};
 
 /// The command that starts a worker: `program` with the environment marker, the child's end of
 /// the socket as its standard input, in a new process group (its pid is the group id).

@@ -3,13 +3,45 @@
 //!
 //! | file        | concept                                                                 |
 //! |-------------|-------------------------------------------------------------------------|
+//! | `wire.rs`   | the handshake and the frames, the `CALL` frame's one encoding           |
 //! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
-//! | `wire.rs`   | the handshake and the length-prefixed postcard frames                   |
+//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
 //! | `spin.rs`   | a worker's socket: a short spin before blocking, waits that see exits   |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
+//! | `config.rs` | what a pool is built with (read by `pool.rs` and `start.rs`)            |
 //! | `start.rs`  | spawning a worker and the handshake, with the messages of every failure |
-//! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
-//! | `pool.rs`   | the parent side: queue and its places, worker slots, threads, metrics   |
+//! | `queue.rs`  | a submitted call and its typed end, the queue, its places (`max_queued`) |
+//! | `timers.rs` | job time limits: the deadlines the timer thread enforces                |
+//! | `slots.rs`  | worker slots and their life: connection, phase, calls sent ahead        |
+//! | `pool.rs`   | the parent's shared core: one lock over the above, pool threads, metrics |
+//!
+//! Each file names only files above it in this table, and none names this one: data flows one
+//! way (`.ci/import_cycles.py` checks that no file of `src/` is part of an import circle).
+//!
+//! # Who sends what to whom
+//!
+//! ```text
+//! user thread                 pool threads (pool.rs)                    worker process
+//! ───────────                 ──────────────────────                    ──────────────
+//! submit(job, args)
+//!  │ a place (queue.rs `Places`, with max_queued)
+//!  │ CALL frame (wire::call_frame ← job::encode_args)
+//!  ▼
+//! PoolCore::submit ─idle worker: written on this thread──── CALL ────▶ serve loop
+//!  │ none idle                                                         (worker.rs): split_call,
+//!  ▼                                                                   Registry::invoke (job.rs)
+//! CallQueue ──Duty::Start──▶ start.rs: spawn (child.rs), ◀─ handshake ─▶ init()        │
+//!                            WorkerSlot (slots.rs); top_up: ─── CALL ──▶               │
+//!                            the thread becomes the worker's reader:                   │
+//!                            spin.rs reads ◀──────────────────────────── DONE ─────────┘
+//!                             under the lock: SentCall out, top_up (more CALLs to
+//!                             write), the next call's limit armed (timers.rs)
+//!                             outside it: Completion::decode (user Deserialize),
+//!                             publish: Promise → PoolFuture (waiters, callbacks;
+//!                             the read duty is handed to a spare thread first)
+//! timer thread: a deadline passes (timers.rs) → kill the worker's group → its reader sees
+//!               the exit → reap: the call fails (JobTimeout, WorkerDied) or is queued again
+//! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
 //! says why no worker outlives its pool.
@@ -86,11 +118,19 @@ mod wire;
 #[cfg(unix)]
 mod child;
 #[cfg(unix)]
+mod config;
+#[cfg(unix)]
 mod pool;
+#[cfg(unix)]
+mod queue;
+#[cfg(unix)]
+mod slots;
 #[cfg(unix)]
 mod spin;
 #[cfg(unix)]
 mod start;
+#[cfg(unix)]
+mod timers;
 #[cfg(unix)]
 mod worker;
 
@@ -262,7 +302,7 @@ impl SubmitOptions {
 /// ```
 pub struct ProcessPoolExecutor {
     #[cfg(unix)]
-    shared: Arc<pool::Shared>,
+    shared: Arc<pool::PoolCore>,
     #[cfg(not(unix))]
     never: std::convert::Infallible,
 }
@@ -438,8 +478,8 @@ impl ProcessPoolExecutor {
                 &SubmitOptions::default(),
                 reservation,
             )),
-            Err(pool::NoRoom::Full) => Err(SubmitError::queue_full(args)),
-            Err(pool::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
+            Err(queue::NoRoom::Full) => Err(SubmitError::queue_full(args)),
+            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
         };
         #[cfg(not(unix))]
         {
@@ -545,7 +585,7 @@ impl ProcessPoolExecutor {
 
     /// [`map`](Self::map) with options: a timeout for the whole iteration (measured from this
     /// call) and a `buffersize` that keeps at most that many jobs in flight, pulling items
-    /// lazily. Not in API.md; mirrors
+    /// lazily. It mirrors
     /// [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
     ///
     /// # Examples
@@ -965,8 +1005,8 @@ impl ProcessPoolBuilder {
     }
 
     /// How long a new worker may take to reach [`init`] before it is killed and the pool is
-    /// broken with a message that says so. Defaults to [`DEFAULT_START_TIMEOUT`]. Not in
-    /// API.md.
+    /// broken with a message that says so. Defaults to [`DEFAULT_START_TIMEOUT`]. Python's
+    /// `ProcessPoolExecutor` has no such limit.
     ///
     /// # Examples
     ///
@@ -1103,7 +1143,7 @@ impl ProcessPoolBuilder {
                     ))
                 })?,
             };
-            let config = pool::Config {
+            let config = config::Config {
                 max_workers,
                 max_tasks_per_child: self.max_tasks_per_child,
                 initializer,
@@ -1114,7 +1154,7 @@ impl ProcessPoolBuilder {
                 max_queued: self.max_queued,
             };
             Ok(ProcessPoolExecutor {
-                shared: pool::Shared::new(config),
+                shared: pool::PoolCore::new(config),
             })
         }
         #[cfg(not(unix))]
@@ -1143,7 +1183,7 @@ impl fmt::Debug for ProcessPoolBuilder {
 /// Waits for a place in the queue (a pool with `max_queued`), then submits.
 #[cfg(unix)]
 fn submit<J: Job>(
-    shared: &Arc<pool::Shared>,
+    shared: &Arc<pool::PoolCore>,
     job: J,
     args: J::Args,
     options: &SubmitOptions,
@@ -1163,10 +1203,10 @@ fn failed<O: Send + 'static>(err: FutureError) -> PoolFuture<O> {
 }
 
 /// Encodes a call and hands it to the pool. The job holds `reservation`, its place in a
-/// bounded queue (see `pool::Place`), shared with its future (a cancel gives it back).
+/// bounded queue (see `queue::Place`), shared with its future (a cancel gives it back).
 #[cfg(unix)]
 fn submit_holding<J: Job>(
-    shared: &Arc<pool::Shared>,
+    shared: &Arc<pool::PoolCore>,
     job: J,
     args: J::Args,
     options: &SubmitOptions,
@@ -1174,7 +1214,7 @@ fn submit_holding<J: Job>(
 ) -> PoolFuture<J::Output> {
     let (promise, fut) = Promise::with_permit(reservation.clone().map(|r| r as Arc<dyn Permit>));
     // Given back if the call fails before it is queued.
-    let place = pool::Place::new(reservation);
+    let place = queue::Place::new(reservation);
     let name = job.name();
     if let Some(err) = shared.closed_error() {
         let _ = promise.set_error(err);
@@ -1187,23 +1227,22 @@ fn submit_holding<J: Job>(
         )));
         return fut;
     };
-    let mut frame = Vec::with_capacity(64);
-    wire::start_frame(&mut frame, wire::CALL);
-    frame.extend_from_slice(&index.to_le_bytes());
-    let encoded = job::encode_args(&args, &mut frame).and_then(|()| wire::finish_frame(&mut frame));
-    if let Err(err) = encoded {
-        let _ = promise.set_error(FutureError::Ipc(format!(
-            "could not serialize the arguments of job `{name}`: {err}"
-        )));
-        return fut;
-    }
+    let frame = match wire::call_frame(index, 64, |out| job::encode_args(&args, out)) {
+        Ok(frame) => frame,
+        Err(err) => {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "could not serialize the arguments of job `{name}`: {err}"
+            )));
+            return fut;
+        }
+    };
     let timeout = options.timeout.or(shared.config.job_timeout);
     let done = Box::new(Typed {
         promise: Some(promise),
         name,
         outcome: None,
     });
-    shared.submit(frame, pool::Job::new(name, timeout, done).holding(place));
+    shared.submit(frame, queue::Call::new(name, timeout, done).holding(place));
     fut
 }
 
@@ -1228,23 +1267,26 @@ pub(crate) fn submit_raw(
         let _ = promise.set_error(err);
         return fut;
     }
-    let mut frame = Vec::with_capacity(9 + args.len());
-    wire::start_frame(&mut frame, wire::CALL);
-    frame.extend_from_slice(&index.to_le_bytes());
-    frame.extend_from_slice(args);
-    if let Err(err) = wire::finish_frame(&mut frame) {
-        let _ = promise.set_error(FutureError::Ipc(format!(
-            "the arguments of job `{name}` are too large: {err}"
-        )));
-        return fut;
-    }
+    let written = |out: &mut Vec<u8>| {
+        out.extend_from_slice(args);
+        Ok(())
+    };
+    let frame = match wire::call_frame(index, 9 + args.len(), written) {
+        Ok(frame) => frame,
+        Err(err) => {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "the arguments of job `{name}` are too large: {err}"
+            )));
+            return fut;
+        }
+    };
     let done = Box::new(Raw {
         promise: Some(promise),
         outcome: None,
     });
     shared.submit(
         frame,
-        pool::Job::new(name, timeout.or(shared.config.job_timeout), done),
+        queue::Call::new(name, timeout.or(shared.config.job_timeout), done),
     );
     fut
 }
@@ -1257,7 +1299,7 @@ struct Raw {
 }
 
 #[cfg(all(unix, feature = "nats"))]
-impl pool::Completion for Raw {
+impl queue::Completion for Raw {
     fn start(&self) -> bool {
         self.promise
             .as_ref()
@@ -1284,7 +1326,7 @@ struct Typed<O: Send + 'static> {
 }
 
 #[cfg(unix)]
-impl<O: DeserializeOwned + Send + 'static> pool::Completion for Typed<O> {
+impl<O: DeserializeOwned + Send + 'static> queue::Completion for Typed<O> {
     fn start(&self) -> bool {
         self.promise
             .as_ref()

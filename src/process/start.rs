@@ -7,7 +7,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::process::child::{self, ExitWatch, Spawner};
-use crate::process::pool::Config;
+use crate::process::config::Config;
 use crate::process::spin::WatchedRead;
 use crate::process::wire::{self, FrameReader};
 use crate::process::worker;

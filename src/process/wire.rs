@@ -17,6 +17,11 @@ use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
+/// The environment variable that marks a process started as a worker. Its value is
+/// `{PROTOCOL}:{parent pid}`: a grandchild that inherits the variable has another parent and is
+/// not a worker.
+pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
+
 /// The first bytes a worker writes: a program that is not a poolbridge worker (or that never
 /// reached `init()`) does not write them.
 pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
@@ -74,6 +79,32 @@ pub(crate) fn finish_frame(buf: &mut [u8]) -> Result<(), String> {
         .map_err(|_| format!("a frame of {len} bytes is larger than the 4 GiB limit"))?;
     buf[..4].copy_from_slice(&len.to_le_bytes());
     Ok(())
+}
+
+/// The one encoding of a `CALL` frame: job `index`, then its arguments, already postcard, as
+/// `write_args` appends them (straight into the frame: no second buffer). `Err` says why
+/// (`write_args`' reason, or the frame's size); [`split_call`] is the worker's end.
+pub(crate) fn call_frame(
+    index: u32,
+    capacity: usize,
+    write_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+) -> Result<Vec<u8>, String> {
+    let mut frame = Vec::with_capacity(capacity);
+    start_frame(&mut frame, CALL);
+    frame.extend_from_slice(&index.to_le_bytes());
+    write_args(&mut frame)?;
+    finish_frame(&mut frame)?;
+    Ok(frame)
+}
+
+/// The body of a `CALL` frame read by a worker: job index and encoded arguments; `None` if the
+/// frame is of another kind or too short.
+pub(crate) fn split_call<'a>(frame: &Frame<'a>) -> Option<(u32, &'a [u8])> {
+    if frame.kind != CALL || frame.body.len() < 4 {
+        return None;
+    }
+    let (index, args) = frame.body.split_at(4);
+    Some((u32::from_le_bytes(index.try_into().ok()?), args))
 }
 
 /// Appends `value`, postcard-encoded, to `out`.
@@ -186,21 +217,21 @@ mod tests {
     #[test]
     fn frames_round_trip_through_the_reader() {
         let mut wire = Vec::new();
-        let mut buf = Vec::new();
         for i in 0..3u32 {
-            start_frame(&mut buf, CALL);
-            buf.extend_from_slice(&i.to_le_bytes());
-            encode_into(&(String::from("abc"), i), &mut buf).unwrap();
-            finish_frame(&mut buf).unwrap();
-            wire.extend_from_slice(&buf);
+            let frame = call_frame(i, 0, |out| {
+                encode_into(&(String::from("abc"), i), out).map_err(|e| e.to_string())
+            })
+            .unwrap();
+            wire.extend_from_slice(&frame);
         }
         let mut src = &wire[..];
         let mut reader = FrameReader::new();
         for i in 0..3u32 {
             let frame = reader.read(&mut src).unwrap();
             assert_eq!(frame.kind, CALL);
-            assert_eq!(frame.body[..4], i.to_le_bytes());
-            let args: (String, u32) = postcard::from_bytes(&frame.body[4..]).unwrap();
+            let (index, args) = split_call(&frame).unwrap();
+            assert_eq!(index, i);
+            let args: (String, u32) = postcard::from_bytes(args).unwrap();
             assert_eq!(args, (String::from("abc"), i));
         }
         let eof = reader.read(&mut src).err().unwrap();

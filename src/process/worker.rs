@@ -12,11 +12,6 @@ use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
 use crate::unwind;
 
-/// The environment variable that marks a process started as a worker. Its value is
-/// `{PROTOCOL}:{parent pid}`: a grandchild that inherits the variable has another parent and is
-/// not a worker.
-pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
-
 /// Exit code of a worker that found itself unable to talk to its parent (its socket is gone or
 /// is not a socket): nothing else can be reported.
 const EXIT_NO_PARENT: i32 = 70;
@@ -79,7 +74,7 @@ pub fn init() {
 
 /// `true` if this process was started by a pool of its parent as a worker.
 fn is_worker() -> bool {
-    let Some(marker) = std::env::var_os(ENV_MARKER) else {
+    let Some(marker) = std::env::var_os(wire::ENV_MARKER) else {
         return false;
     };
     let Some(marker) = marker.to_str() else {
@@ -123,7 +118,7 @@ fn serve() -> i32 {
     };
     watch_parent(&stream);
     let registry = registry();
-    let mut conn = Conn {
+    let mut conn = ParentConn {
         stream,
         reader: FrameReader::new(),
         search: Search::new(),
@@ -250,7 +245,9 @@ fn parent_gone(stream: &UnixStream, parent: Option<BorrowedFd<'_>>) -> bool {
     }
 }
 
-struct Conn {
+/// The worker's end of its connection to the parent: the socket it reads calls from and
+/// writes answers to.
+struct ParentConn {
     stream: UnixStream,
     reader: FrameReader,
     /// How long to spin for the next call before blocking (`spin.rs`).
@@ -258,7 +255,7 @@ struct Conn {
     out: Vec<u8>,
 }
 
-impl Conn {
+impl ParentConn {
     fn run(&mut self, registry: &Registry) -> io::Result<()> {
         self.hello(registry)?;
         // The parent answers with SETUP (or closes: a handshake mismatch).
@@ -284,11 +281,9 @@ impl Conn {
                 Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(err) => return Err(err),
             };
-            if frame.kind != wire::CALL || frame.body.len() < 4 {
+            let Some((index, args)) = wire::split_call(&frame) else {
                 return Err(unexpected(frame.kind));
-            }
-            let index = u32::from_le_bytes(frame.body[..4].try_into().expect("four bytes"));
-            let args = &frame.body[4..];
+            };
             wire::start_frame(&mut self.out, wire::DONE);
             let status_at = self.out.len();
             self.out.push(wire::OK);
