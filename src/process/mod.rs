@@ -554,7 +554,8 @@ impl ProcessPoolExecutor {
     /// Python's `Executor.map`. Every item is submitted at once; see
     /// [`map_with`](Self::map_with) for a bound on the jobs in flight or on the whole iteration.
     /// A failed item (a panic, a crash, a timeout) yields its error and the iteration goes on.
-    /// Dropping the [`Map`] cancels the jobs that have not started.
+    /// Dropping the [`Map`] once iterated cancels the jobs that have not started; dropped before
+    /// any `next()`, it lets them all run (see [`Map`]).
     ///
     /// # Examples
     ///
