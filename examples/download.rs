@@ -8,6 +8,10 @@
 //! Run it with `cargo run --release --example download`, or give it your own URLs and an output
 //! folder: `cargo run --release --example download -- --out DIR URL...`.
 //!
+//! The URLs must be `http://`: the examples' reqwest is built without TLS, so that the first
+//! build compiles no C crypto library (rustls's default provider, aws-lc-rs, is one). An
+//! `https://` URL is refused up front with the one line to change in Cargo.toml to allow it.
+//!
 //! `--limit N` bounds the concurrent round the way the asyncio seeds do with a `Semaphore(N)`,
 //! but as pool settings: at most N downloads run at once (`max_workers(N)`) and at most N more
 //! wait in the pool's queue (`max_queued(N)`); the submitting loop is held back by
@@ -625,11 +629,29 @@ impl Args {
                 },
                 "--help" | "-h" => return Err(usage("")),
                 _ if arg.starts_with('-') => return Err(usage(&format!("unknown option {arg}"))),
+                _ if is_https(&arg) => return Err(https_refused(&arg)),
                 _ => args.urls.push(arg),
             }
         }
         Ok(args)
     }
+}
+
+/// `true` for an `https://` URL, which the examples' reqwest (no TLS) cannot fetch.
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// The error for an `https://` URL: why it cannot be fetched, and what to change so it can.
+fn https_refused(url: &str) -> ExitCode {
+    eprintln!(
+        "error: {url}: this example downloads http:// URLs only.\n\
+         Its reqwest is built without TLS, so that the first build compiles no C crypto library.\n\
+         To download over https, give reqwest a TLS backend in Cargo.toml's [dev-dependencies]:\n    \
+         reqwest = {{ version = \"0.13\", default-features = false, features = [\"blocking\", \"rustls\"] }}"
+    );
+    ExitCode::FAILURE
 }
 
 /// Prints the usage, after `problem` if any; the exit code says whether there was one.
@@ -640,6 +662,7 @@ fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "usage: cargo run --release --example download -- [--out DIR] [--limit N] [URL...]\n\
          With no URL, downloads from an embedded local server (works offline).\n\
+         URL: an http:// URL (this example is built without TLS).\n\
          --limit N: at most N downloads at once in the concurrent round (N workers, N queued).\n\
          DIR defaults to a new folder under {}.",
         std::env::temp_dir().display()

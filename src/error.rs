@@ -47,8 +47,8 @@ pub enum FutureError {
     /// worker thread could be started).
     BrokenPool(String),
     /// The worker process running the job died (crash, abort, `exit`, killed from outside): only
-    /// this job fails; the pool replaces the worker and goes on. See
-    /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor).
+    /// this job fails; the pool replaces the worker and goes on. See `ProcessPoolExecutor`
+    /// (feature `process`).
     WorkerDied(WorkerExit),
     /// The job ran past its own time limit (`SubmitOptions::timeout` or
     /// `ProcessPoolBuilder::job_timeout`, given here): its worker was killed with its whole

@@ -44,7 +44,7 @@
 //! | `await asyncio.wrap_future(fut)`           | [`fut.await`](PoolFuture#impl-IntoFuture-for-PoolFuture<T>), [`wrap_future`] |
 //! | `asyncio.as_completed(aws)`                | [`JoinSet`]: `set.join_next().await`           |
 //! | `Future()`, `set_result`, `set_exception`  | [`Promise`]                                    |
-//! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`, on by default), jobs marked `#[poolbridge::job]` |
+//! | `ProcessPoolExecutor(max_workers=4)`       | `ProcessPoolExecutor::new(4)` (feature `process`), jobs marked `#[poolbridge::job]` |
 //! | dask's `Client(...).submit(f, x)`          | `RemoteExecutor::connect(url)?.submit(f, (x,))` (feature `nats`): worker hosts on NATS JetStream |
 //!
 //! One call shape: a function and the tuple of its arguments (`()`, `(a,)`, `(a, b)`, as
@@ -103,11 +103,31 @@
 //! Panics nobody can receive (in done callbacks, initializers) are reported on stderr, or to
 //! [`set_report_hook`].
 //!
-//! With the `process` feature (on by default), `ProcessPoolExecutor` runs registered jobs in
-//! child processes, where a crash, an abort or a runaway loop fails one job and never the pool;
-//! see the `process` module. With the `nats` feature, `RemoteExecutor` sends the same jobs to
+//! With the `process` feature, `ProcessPoolExecutor` runs registered jobs in child processes,
+//! where a crash, an abort or a runaway loop fails one job and never the pool; see the `process`
+//! module. With the `nats` feature, `RemoteExecutor` sends the same jobs to
 //! worker hosts on other machines through NATS JetStream and hands out the same futures; see
 //! the `remote` module and `docs/remote.md`.
+//!
+//! # Features
+//!
+//! The default build is the thread pool and its bridge to async code (everything above that
+//! names no feature), on `crossbeam-deque`, `crossbeam-utils` and `futures-core`, and the
+//! feature `macros`: the `#[poolbridge::main]` attribute (the `poolbridge-macros` proc macro
+//! crate, on `syn`; `default-features = false` leaves it out, and [`exit_guard`] does the same
+//! job without it). The rest is opt-in:
+//!
+//! * `process`: `ProcessPoolExecutor`, the `process` module and `#[poolbridge::job]` (Linux
+//!   and macOS; implies `macros`; adds `serde`, `postcard`, `linkme`, `libc` and `rustix`);
+//! * `nats`: `RemoteExecutor` and the `remote` module (implies `process`; adds `async-nats`,
+//!   `tokio` and `bytes`);
+//! * `tracing`: a job runs inside the span that was current at `submit`, and the pool emits
+//!   events (adds `tracing`).
+//!
+//! ```toml
+//! [dependencies]
+//! poolbridge = { version = "0.1", features = ["process"] }
+//! ```
 //!
 //! # Examples
 //!
@@ -283,4 +303,5 @@ pub use poolbridge_macros::job;
 /// #[poolbridge::main] // error: an async main needs its runtime's attribute below #[poolbridge::main]
 /// async fn main() {}
 /// ```
+#[cfg(feature = "macros")]
 pub use poolbridge_macros::main;

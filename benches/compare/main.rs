@@ -102,7 +102,7 @@ mod child {
 #[cfg(not(loom))]
 mod parent {
     use std::io::Read;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
@@ -123,9 +123,10 @@ OPTIONS:
   --only W1,W2       only these workloads (positional WORKLOAD arguments do the same)
   --libs L1,L2       only these libraries (poolbridge is always useful to keep)
   --param KEY=VALUE  override a workload size (see --list)
-  --out PATH         JSON output [default: benches/results/latest.json, or
-                     benches/results/partial.json when --only/--libs filter the run];
-                     a Markdown table is written beside it (same name, .md)
+  --out PATH         JSON output, relative to the repository root [default:
+                     benches/results/latest.json, or benches/results/partial.json when
+                     --only/--libs filter the run]; a Markdown table is written beside it
+                     (same name, .md)
   --timeout SECS     kill a child that runs longer than this [default: 300]
   --verbose          print each child's command line
   --list             list workloads, libraries and parameters
@@ -351,12 +352,19 @@ OPTIONS:
     }
 
     fn run(mut o: Opts) -> i32 {
-        let manifest_dir = env!("CARGO_MANIFEST_DIR");
+        // The repository root, two levels above this package (benches/compare): the commit, the
+        // lock file and benches/results are there, whatever directory cargo runs the bench in
+        // (its package's, benches/compare).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .expect("benches/compare sits two levels below the repository root");
+        let root_dir = root.to_str().expect("a UTF-8 repository path");
         let started = Instant::now();
         let load_start = sys::loadavg();
         // At the start: the commit the harness was (just) built from, even if someone commits
         // while it runs.
-        let (commit, dirty) = sys::git_commit(manifest_dir);
+        let (commit, dirty) = sys::git_commit(root_dir);
         let date = sys::utc_now();
         let cpu = sys::cpu_model();
         let facts = sys::Machine::probe();
@@ -466,7 +474,7 @@ OPTIONS:
                         .with("name", l.name)
                         .with("label", l.label)
                         .with("crate", l.krate)
-                        .with("version", sys::locked_version(manifest_dir, l.krate))
+                        .with("version", sys::locked_version(root_dir, l.krate))
                         .with("api", l.api)
                         .with("default_pool", l.default_pool)
                 })
@@ -518,14 +526,13 @@ OPTIONS:
                 J::Arr(res.failures.iter().map(|f| J::from(f.as_str())).collect()),
             );
 
-        let out = o.out.clone().unwrap_or_else(|| {
-            PathBuf::from(manifest_dir)
-                .join("benches/results")
-                .join(if o.filtered {
-                    "partial.json"
-                } else {
-                    "latest.json"
-                })
+        // A relative `--out` is relative to the repository root, as the defaults are.
+        let out = o.out.as_ref().map(|p| root.join(p)).unwrap_or_else(|| {
+            root.join("benches/results").join(if o.filtered {
+                "partial.json"
+            } else {
+                "latest.json"
+            })
         });
         let md_path = out.with_extension("md");
         let md = format!(

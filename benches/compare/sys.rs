@@ -228,12 +228,9 @@ pub fn git_commit(dir: &str) -> (String, bool) {
     (commit, dirty)
 }
 
-/// The version of `krate` in the lock file next to the manifest.
-pub fn locked_version(manifest_dir: &str, krate: &str) -> Option<String> {
-    if krate == "poolbridge" {
-        return Some(env!("CARGO_PKG_VERSION").to_owned());
-    }
-    let lock = fs::read_to_string(format!("{manifest_dir}/Cargo.lock")).ok()?;
+/// The version of `krate` in the workspace lock file, `Cargo.lock` at the repository root.
+pub fn locked_version(root: &str, krate: &str) -> Option<String> {
+    let lock = fs::read_to_string(format!("{root}/Cargo.lock")).ok()?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == format!("name = \"{krate}\"") {

@@ -377,7 +377,8 @@ pub fn in_test_child() -> bool {
 /// exec'd, such as `ulimit -v 1000000`. The child is killed after `2 × HANG`.
 pub fn run_test_in_child(name: &str, shell_prefix: Option<&str>) -> (bool, String) {
     let exe = std::env::current_exe().unwrap();
-    let args = ["--exact", name, "--test-threads=1", "--nocapture"];
+    let name = full_test_name(&exe, name);
+    let args = ["--exact", name.as_str(), "--test-threads=1", "--nocapture"];
     let mut command = match shell_prefix {
         None => {
             let mut c = std::process::Command::new(&exe);
@@ -414,6 +415,27 @@ pub fn run_test_in_child(name: &str, shell_prefix: Option<&str>) -> (bool, Strin
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// The name libtest knows test `name` of the binary `exe` by: `name` itself, or `module::name`
+/// where one binary holds several test files as modules (tests/pool). Exactly one test must
+/// match, so that the child can never run nothing and pass.
+fn full_test_name(exe: &std::path::Path, name: &str) -> String {
+    let out = std::process::Command::new(exe)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let suffix = format!("::{name}");
+    let found: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter(|test| *test == name || test.ends_with(&suffix))
+        .collect();
+    match found[..] {
+        [test] => test.to_owned(),
+        _ => panic!("run_test_in_child({name:?}): {found:?} in this binary's tests, not one"),
+    }
 }
 
 /// Drains `iter`, checking before every `next` (and once after the end) that `size_hint`
