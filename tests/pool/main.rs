@@ -29,6 +29,8 @@ mod cancel;
 mod cancel_running;
 #[path = "error_interop.rs"]
 mod error_interop;
+#[path = "execute.rs"]
+mod execute;
 #[path = "idle.rs"]
 mod idle;
 #[path = "initializer.rs"]
