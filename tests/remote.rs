@@ -23,7 +23,7 @@ use poolbridge::{
     as_completed,
 };
 use process_support::{HANG, eventually, temp_dir};
-use remote_support::{Host, HostConfig, NatsServer, lines};
+use remote_support::{Host, HostConfig, NatsCluster, NatsServer, lines};
 
 /// Short, so a lost host's job moves on quickly.
 const ACK_WAIT: Duration = Duration::from_millis(1000);
@@ -72,6 +72,20 @@ fn kill_my_host() {
     let host = rustix::process::Pid::from_raw(std::os::unix::process::parent_id() as i32).unwrap();
     let _ = rustix::process::kill_process(host, rustix::process::Signal::KILL);
     std::thread::sleep(Duration::from_secs(5));
+}
+
+/// Appends `i` to `file` (one line per run, one `write`: whole lines from several processes),
+/// returns `3 i + 1`.
+#[poolbridge::job]
+fn tally(file: String, i: u64) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(format!("{i}\n").as_bytes()).unwrap();
+    3 * i + 1
 }
 
 fn host(url: &str, stream: &str, name: &str) -> Host {
@@ -990,6 +1004,183 @@ fn connect_async_resolves_on_any_runtime() {
     assert!(ticks > 0, "connect_async blocked the runtime's thread");
 }
 
+/// A stream's leader, its peers (`(name, current)`, the leader included) and its replicas.
+type StreamCluster = (String, Vec<(String, bool)>, usize);
+
+/// What one node of a cluster says about a stream. `None` while the node cannot answer (an
+/// election).
+fn stream_cluster(node_url: &str, stream: &str) -> Option<StreamCluster> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = tokio::time::timeout(
+            Duration::from_secs(2),
+            async_nats::ConnectOptions::new().connect(node_url),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(Duration::from_secs(2));
+        let info = js.get_stream(stream).await.ok()?.cached_info().clone();
+        let cluster = info.cluster?;
+        let mut peers: Vec<(String, bool)> = cluster
+            .replicas
+            .iter()
+            .map(|p| (p.name.clone(), p.current))
+            .collect();
+        let leader = cluster.leader?;
+        peers.push((leader.clone(), true));
+        Some((leader, peers, info.config.num_replicas))
+    })
+}
+
+/// The median and the 99 % quantile of `gaps`.
+fn quantiles(mut gaps: Vec<Duration>) -> (Duration, Duration) {
+    if gaps.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    gaps.sort();
+    let at = |q: f64| gaps[((gaps.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Jobs of the leader-kill test (issue 21's manual run used 2,000; CI runs fewer:
+/// `POOLBRIDGE_CLUSTER_JOBS` sets it).
+fn cluster_jobs() -> u64 {
+    std::env::var("POOLBRIDGE_CLUSTER_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
+
+/// Three nodes, the stream and bucket with 3 replicas (given several URLs), two hosts, a run of
+/// short jobs, and the stream's leader SIGKILLed a third of the way: every job is answered with
+/// its value; a client that connects and a host that starts during the election work (they
+/// used to fail: a timed-out lookup taken for "no stream", a timed-out request ending `serve`);
+/// the killed node restarts and catches up.
+fn a_killed_stream_leader_loses_no_job() {
+    let Some(mut cluster) = NatsCluster::start("leader_kill") else {
+        return;
+    };
+    let url = cluster.url();
+    let n = cluster_jobs();
+    let long = Duration::from_secs(120);
+    let dir = temp_dir("leader_kill");
+    let runs = tmp_file(&dir, "runs");
+    let connect = |what: &str| {
+        RemoteExecutor::builder()
+            .stream("CLU")
+            .ack_wait(ACK_WAIT)
+            .connect(&url)
+            .unwrap_or_else(|err| panic!("{what}: {err}"))
+    };
+    let ex = connect("connect to a cluster just started");
+    let node0 = cluster.nodes[0].url();
+    for name in ["CLU", "KV_CLU_cancelled"] {
+        let replicas = stream_cluster(&node0, name).map(|(_, _, r)| r);
+        assert_eq!(replicas, Some(3), "{name}: three replicas (several URLs)");
+    }
+    let hosts = [host(&url, "CLU", "h-a"), host(&url, "CLU", "h-b")];
+    let answered: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let futures: Vec<_> = (0..n)
+        .map(|i| {
+            let f = ex.submit(tally, (runs.clone(), i));
+            let answered = Arc::clone(&answered);
+            f.add_done_callback(move |_| answered.lock().unwrap().push(Instant::now()));
+            f
+        })
+        .collect();
+    assert!(
+        eventually(long, || answered.lock().unwrap().len() as u64 >= n / 3),
+        "a third of the jobs answered before the kill"
+    );
+    let mut leader = None;
+    assert!(
+        eventually(HANG, || {
+            leader = stream_cluster(&node0, "CLU").map(|(l, _, _)| l);
+            leader.is_some()
+        }),
+        "the stream has a leader"
+    );
+    let leader = leader.unwrap();
+    let k = cluster.index_of(&leader);
+    let killed_at = Instant::now();
+    cluster.nodes[k].kill();
+    // During the election: a client connects (the stream lookup times out or is refused; it
+    // must not be taken for "no stream"), a host starts (it must not exit on a timed-out
+    // request).
+    let late = connect("connect during the election");
+    let mut late_host = host(&url, "CLU", "h-late");
+    let late_futures: Vec<_> = (n..n + 20)
+        .map(|i| late.submit(tally, (runs.clone(), i)))
+        .collect();
+    for (i, f) in futures.iter().enumerate() {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    for (f, i) in late_futures.iter().zip(n..) {
+        assert_eq!(f.result_timeout(long), Ok(3 * i + 1), "late job {i}");
+    }
+    let times = answered.lock().unwrap().clone();
+    let recovery = times
+        .iter()
+        .filter(|t| **t >= killed_at)
+        .min()
+        .map(|t| t.duration_since(killed_at));
+    let gaps = |from: Instant, to: Instant| -> Vec<Duration> {
+        let mut inside: Vec<Instant> = times
+            .iter()
+            .copied()
+            .filter(|t| *t >= from && *t < to)
+            .collect();
+        inside.sort();
+        inside.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let before = quantiles(gaps(killed_at - Duration::from_secs(3600), killed_at));
+    let after = gaps(killed_at, killed_at + Duration::from_secs(3600));
+    let longest_after = after.iter().max().copied().unwrap_or_default();
+    let all_done = times
+        .iter()
+        .max()
+        .map(|t| t.saturating_duration_since(killed_at));
+    // Every job ran; a job ran twice only if its host lost its acknowledgement in the election.
+    let mut runs_of = std::collections::HashMap::<u64, u32>::new();
+    for line in lines(Path::new(&runs)) {
+        *runs_of.entry(line.parse().unwrap()).or_default() += 1;
+    }
+    let missing: Vec<u64> = (0..n + 20).filter(|i| !runs_of.contains_key(i)).collect();
+    assert!(missing.is_empty(), "jobs that never ran: {missing:?}");
+    let twice = runs_of.values().filter(|&&c| c > 1).count();
+    let m = ex.metrics();
+    assert_eq!((m.completed, m.failed, m.pending), (n, 0, 0), "{m:?}");
+    assert_eq!(
+        late_host.child.try_wait().unwrap(),
+        None,
+        "a host started during the election serves on"
+    );
+    // The killed node comes back and catches up: a current replica of the stream and bucket.
+    let back = Instant::now();
+    cluster.nodes[k].start_again();
+    for name in ["CLU", "KV_CLU_cancelled"] {
+        assert!(
+            eventually(long, || stream_cluster(&node0, name).is_some_and(
+                |(_, peers, _)| { peers.iter().any(|(p, current)| *p == leader && *current) }
+            )),
+            "{name}: node {leader} restarted and caught up"
+        );
+    }
+    println!(
+        "    leader {leader} killed after {} of {n} answers: next answer after {recovery:?}, all \
+         answered {all_done:?} after the kill; gaps between answers p50/p99 before {before:?}, \
+         longest after {longest_after:?}; {twice} jobs ran twice; the node was current again {:?} after its restart",
+        n / 3,
+        back.elapsed()
+    );
+    drop(hosts);
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -1011,5 +1202,6 @@ fn main() {
         a_client_and_a_host_work_with_the_documented_permissions,
         a_lost_host_is_noticed_in_seconds_by_default,
         connect_async_resolves_on_any_runtime,
+        a_killed_stream_leader_loses_no_job,
     ]);
 }

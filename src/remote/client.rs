@@ -713,7 +713,7 @@ impl Session {
             .await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.publish_timeout);
-        let cancelled = connect::declare(&js, &settings.topology).await?;
+        let cancelled = connect::declare(&client, &js, &settings.topology).await?;
         let answers = client
             .subscribe(shared.reply_subject.clone())
             .await

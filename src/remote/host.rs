@@ -50,6 +50,7 @@ pub(crate) struct HostSettings {
     pub(crate) workers: Option<usize>,
     pub(crate) concurrency: Option<usize>,
     pub(crate) program: Option<PathBuf>,
+    pub(crate) replicas: Option<usize>,
 }
 
 /// `hostname-pid`.
@@ -188,7 +189,8 @@ async fn run(
         .connect(url, &format!("poolbridge host {name}"))
         .await?;
     let js = jetstream::new(client.clone());
-    let (mut consumer, bucket) = connect::bind(&js, &settings.names).await?;
+    let replicas = connect::replicas_for(settings.replicas, url);
+    let (mut consumer, bucket) = connect::bind(&client, &js, &settings.names, replicas).await?;
     let (broken, mut broken_rx) = watch::channel(None);
     let ctx = Arc::new(Ctx {
         name,

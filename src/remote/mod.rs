@@ -788,6 +788,7 @@ pub struct RemoteBuilder {
     job_timeout: Option<Duration>,
     dedup_window: Duration,
     publish_timeout: Duration,
+    replicas: Option<usize>,
     nats: NatsOptions,
 }
 
@@ -801,6 +802,7 @@ impl Default for RemoteBuilder {
             job_timeout: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
+            replicas: None,
             nats: NatsOptions::default(),
         }
     }
@@ -910,6 +912,23 @@ impl RemoteBuilder {
         self
     }
 
+    /// How many copies JetStream keeps of the job stream and the cancelled-jobs bucket when
+    /// this client creates them (1 to 5): by default 3 when `connect` is given several server
+    /// URLs (a cluster: the queue survives the loss of any one server), else 1. A stream or
+    /// bucket that exists keeps its replicas (change them with `nats stream edit --replicas`).
+    /// Hosts that may start first should say the same ([`ServeOptions::replicas`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A five-node cluster reached through a load balancer: one URL, five replicas.
+    /// let builder = poolbridge::RemoteExecutor::builder().replicas(5);
+    /// ```
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -954,6 +973,7 @@ impl RemoteBuilder {
                 names: wire::Names::new(&self.stream, &self.prefix),
                 dedup_window: self.dedup_window,
                 ack_wait: self.ack_wait,
+                replicas: connect::replicas_for(self.replicas, url),
             },
             max_deliver: self.max_deliver,
             job_timeout: self.job_timeout,
@@ -1023,6 +1043,7 @@ impl RemoteBuilder {
                 "max_deliver must be at least 1 (RemoteBuilder::max_deliver(0))",
             ));
         }
+        check_replicas(self.replicas, "RemoteBuilder::replicas")?;
         if self.ack_wait.is_zero() || self.publish_timeout.is_zero() || self.dedup_window.is_zero()
         {
             return Err(RemoteError::new(
@@ -1061,7 +1082,19 @@ pub struct ServeOptions {
     workers: Option<usize>,
     concurrency: Option<usize>,
     program: Option<PathBuf>,
+    replicas: Option<usize>,
     nats: NatsOptions,
+}
+
+/// JetStream keeps 1 to 5 replicas of a stream.
+fn check_replicas(replicas: Option<usize>, setting: &str) -> Result<(), RemoteError> {
+    match replicas {
+        Some(n) if n == 0 || n > connect::MAX_REPLICAS => Err(RemoteError::new(format!(
+            "{setting}({n}): JetStream keeps 1 to {} replicas of a stream",
+            connect::MAX_REPLICAS
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl Default for ServeOptions {
@@ -1073,6 +1106,7 @@ impl Default for ServeOptions {
             workers: None,
             concurrency: None,
             program: None,
+            replicas: None,
             nats: NatsOptions::default(),
         }
     }
@@ -1158,6 +1192,20 @@ impl ServeOptions {
         self
     }
 
+    /// Replicas of the job stream and the cancelled-jobs bucket if this host creates them
+    /// (no client has yet): as [`RemoteBuilder::replicas`], by default 3 when `serve` is given
+    /// several server URLs, else 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = poolbridge::remote::ServeOptions::default().replicas(3);
+    /// ```
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -1217,12 +1265,14 @@ pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, RemoteErro
             "ServeOptions::workers and ServeOptions::concurrency must be greater than 0",
         ));
     }
+    check_replicas(options.replicas, "ServeOptions::replicas")?;
     let settings = host::HostSettings {
         names: wire::Names::new(&options.stream, &options.prefix),
         name: options.name,
         workers: options.workers,
         concurrency: options.concurrency,
         program: options.program,
+        replicas: options.replicas,
     };
     host::serve(url, settings, options.nats.connection)
 }
