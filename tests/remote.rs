@@ -1181,6 +1181,33 @@ fn a_killed_stream_leader_loses_no_job() {
     drop(hosts);
 }
 
+/// Replicas a single server cannot keep: an error at once that names the setting.
+fn replicas_on_a_single_server_are_refused_with_the_setting_named() {
+    let Some(server) = NatsServer::start("one_replica") else {
+        return;
+    };
+    let started = Instant::now();
+    let err = RemoteExecutor::builder()
+        .stream("REPL")
+        .replicas(3)
+        .connect(&server.url())
+        .unwrap_err();
+    assert!(err.message().contains("replicas(1)"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "refused at once, not after the 30 s of patience: {:?}",
+        started.elapsed()
+    );
+    let err = RemoteExecutor::builder()
+        .replicas(6)
+        .connect(&server.url())
+        .unwrap_err();
+    assert!(
+        err.message().contains("RemoteBuilder::replicas(6)"),
+        "{err}"
+    );
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -1203,5 +1230,6 @@ fn main() {
         a_lost_host_is_noticed_in_seconds_by_default,
         connect_async_resolves_on_any_runtime,
         a_killed_stream_leader_loses_no_job,
+        replicas_on_a_single_server_are_refused_with_the_setting_named,
     ]);
 }

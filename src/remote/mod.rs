@@ -948,7 +948,8 @@ impl RemoteBuilder {
     ///
     /// It blocks the calling thread for a few network round trips (about 100 ms to a server
     /// nearby; at most the 5 s connection timeout plus the
-    /// [`publish_timeout`](Self::publish_timeout) of each step when the server is slow). That is
+    /// [`publish_timeout`](Self::publish_timeout) of each step when the server is slow; up to
+    /// 30 s more while a JetStream cluster elects a new leader for the stream). That is
     /// harmless in `main` or on a thread of your own; inside async code it stalls that
     /// runtime's thread and every task on it for as long, so use
     /// [`connect_async`](Self::connect_async) there.
@@ -956,8 +957,10 @@ impl RemoteBuilder {
     /// # Errors
     ///
     /// A name that JetStream refuses, `max_deliver(0)`, a zero (or centuries-long) `ack_wait`,
-    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, or a stream of
-    /// that name with another configuration: the message says which and what to change.
+    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, a cluster that
+    /// cannot answer for the stream for 30 s (no quorum), replicas the server cannot keep, or a
+    /// stream of that name with another configuration: the message says which and what to
+    /// change.
     ///
     /// # Examples
     ///
@@ -1289,6 +1292,27 @@ mod tests {
         fn send<T: Send>() {}
         send::<RemoteBuilder>();
         send::<ServeOptions>();
+    }
+
+    #[test]
+    fn replicas_default_to_three_for_several_urls() {
+        assert_eq!(connect::replicas_for(None, "nats://a:4222"), 1);
+        assert_eq!(
+            connect::replicas_for(None, "nats://a:4222, nats://b:4222"),
+            3
+        );
+        assert_eq!(connect::replicas_for(Some(5), "nats://a:4222"), 5);
+        assert_eq!(
+            connect::replicas_for(Some(1), "nats://a:1,nats://b:2,nats://c:3"),
+            1
+        );
+        let err = RemoteExecutor::builder()
+            .replicas(0)
+            .connect("nats://127.0.0.1:1")
+            .unwrap_err();
+        assert!(err.message().contains("replicas(0)"), "{err}");
+        let err = serve("nats://127.0.0.1:1", ServeOptions::default().replicas(6)).unwrap_err();
+        assert!(err.message().contains("ServeOptions::replicas(6)"), "{err}");
     }
 
     #[test]
