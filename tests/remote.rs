@@ -1208,9 +1208,123 @@ fn replicas_on_a_single_server_are_refused_with_the_setting_named() {
     );
 }
 
+/// Set in a child to make it a client that queues jobs, writes their ids, and waits to be
+/// killed (see [`client_main`]).
+const CLIENT_URL: &str = "POOLBRIDGE_TEST_CLIENT_URL";
+const CLIENT_DIR: &str = "POOLBRIDGE_TEST_CLIENT_DIR";
+const CLIENT_JOBS: &str = "POOLBRIDGE_TEST_CLIENT_JOBS";
+
+/// In a client child: submits `tally(DIR/runs, i)` for each `i` with answers kept, writes the
+/// job ids to `DIR/ids` (line `i`), and waits for its end.
+fn client_main() {
+    let Ok(url) = std::env::var(CLIENT_URL) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(std::env::var(CLIENT_DIR).unwrap());
+    let n: u64 = std::env::var(CLIENT_JOBS).unwrap().parse().unwrap();
+    let ex = RemoteExecutor::builder()
+        .stream("ATT")
+        .keep_answers(Duration::from_secs(600))
+        .connect(&url)
+        .expect("the client child connects");
+    let runs = tmp_file(&dir, "runs");
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let f = ex.submit(tally, (runs.clone(), i));
+            ex.job_id(&f).expect("an id")
+        })
+        .collect();
+    std::fs::write(dir.join("ids.tmp"), ids.join("\n") + "\n").unwrap();
+    std::fs::rename(dir.join("ids.tmp"), dir.join("ids")).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A client killed with its jobs queued (no host yet); a new client attaches to every one by
+/// id: half before any host runs them (answers still to come), half after they were answered
+/// (kept answers).
+fn a_restarted_client_attaches_to_the_answers_of_its_jobs() {
+    let Some(server) = NatsServer::start("attach") else {
+        return;
+    };
+    let url = server.url();
+    let n = 500;
+    let long = Duration::from_secs(120);
+    let dir = temp_dir("attach");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CLIENT_URL, &url)
+        .env(CLIENT_DIR, &dir)
+        .env(CLIENT_JOBS, n.to_string())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start the client child");
+    let ids_file = dir.join("ids");
+    assert!(
+        eventually(long, || lines(&ids_file).len() == n
+            && stream_messages(&url, "ATT") == Some(n as u64)),
+        "the client queued its {n} jobs"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ids = lines(&ids_file);
+    let ex = RemoteExecutor::builder()
+        .stream("ATT")
+        .keep_answers(Duration::from_secs(600))
+        .ack_wait(ACK_WAIT)
+        .connect(&url)
+        .expect("connect");
+    let early: Vec<_> = ids[..n / 2].iter().map(|id| ex.attach(tally, id)).collect();
+    assert_eq!(ex.job_id(&early[0]).as_deref(), Some(ids[0].as_str()));
+    let _hosts = [host(&url, "ATT", "att-a"), host(&url, "ATT", "att-b")];
+    for (i, f) in early.iter().enumerate() {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    let runs = dir.join("runs");
+    assert!(
+        eventually(long, || lines(&runs).len() >= n),
+        "every job ran"
+    );
+    let late: Vec<_> = ids[n / 2..].iter().map(|id| ex.attach(tally, id)).collect();
+    for (f, i) in late.iter().zip(n / 2..) {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    // A job not answered yet (here: never submitted) waits; attaching to it twice is refused
+    // (the first future gets the answer); cancelling stops the wait.
+    let client_id = ids[0].rsplit_once('-').unwrap().0;
+    let unknown = format!("{client_id}-{}", 10 * n);
+    let pending = ex.attach(tally, &unknown);
+    let twice = ex.attach(tally, &unknown);
+    let err = twice.result_timeout(HANG).unwrap_err().to_string();
+    assert!(err.contains("already has a future"), "{err}");
+    assert!(
+        pending.result_timeout(Duration::from_millis(300)).is_err() && pending.cancel(),
+        "an attached future that waits can be cancelled"
+    );
+    let err = ex
+        .attach(tally, "not an id")
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(err.to_string().contains("not a remote job id"), "{err}");
+    let plain = client(&server, "ATT");
+    let err = plain
+        .attach(tally, &ids[0])
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(err.to_string().contains("keep_answers"), "{err}");
+    assert_eq!(
+        stream_messages(&url, "KV_ATT_answers"),
+        Some(n as u64),
+        "one kept answer per job"
+    );
+    let m = ex.metrics();
+    assert_eq!((m.completed, m.pending), (n as u64, 0), "{m:?}");
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
+    client_main();
     process_support::run(tests![
         submit_errors_need_no_server,
         results_and_panics_across_two_hosts,
@@ -1231,5 +1345,6 @@ fn main() {
         connect_async_resolves_on_any_runtime,
         a_killed_stream_leader_loses_no_job,
         replicas_on_a_single_server_are_refused_with_the_setting_named,
+        a_restarted_client_attaches_to_the_answers_of_its_jobs,
     ]);
 }

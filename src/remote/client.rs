@@ -48,6 +48,8 @@ pub(crate) struct Settings {
     pub(crate) max_deliver: u32,
     pub(crate) job_timeout: Option<Duration>,
     pub(crate) publish_timeout: Duration,
+    /// Keep answers in the answers bucket this long (`RemoteBuilder::keep_answers`).
+    pub(crate) keep_answers: Option<Duration>,
 }
 
 /// The typed end of a remote job.
@@ -133,26 +135,36 @@ struct Tracker {
     alive: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// Which host started or answered each future that a user may still ask about
-/// ([`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host)), by future address. Entries
-/// of futures nobody holds any more are pruned as the table grows.
-#[derive(Default)]
-struct HostTable {
-    entries: HashMap<usize, (Tracker, JobHost)>,
+/// Something known about each future that a user may still ask about, by future address:
+/// which host started or answered it
+/// ([`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host)), its job id
+/// ([`RemoteExecutor::job_id`](crate::RemoteExecutor::job_id)). Entries of futures nobody holds
+/// any more are pruned as the table grows.
+struct FutureTable<V> {
+    entries: HashMap<usize, (Tracker, V)>,
     /// Prune when `entries` grows past this.
     prune_at: usize,
+}
+
+impl<V> Default for FutureTable<V> {
+    fn default() -> Self {
+        FutureTable {
+            entries: HashMap::new(),
+            prune_at: 0,
+        }
+    }
 }
 
 /// The least `prune_at`: pruning scans the table, so it waits for this many entries.
 const HOST_TABLE_PRUNE_MIN: usize = 1024;
 
-impl HostTable {
-    fn record(&mut self, tracker: &Tracker, host: JobHost) {
+impl<V> FutureTable<V> {
+    fn record(&mut self, tracker: &Tracker, value: V) {
         if self.entries.len() >= self.prune_at {
             self.entries.retain(|_, (t, _)| (t.alive)());
             self.prune_at = (2 * self.entries.len()).max(HOST_TABLE_PRUNE_MIN);
         }
-        self.entries.insert(tracker.addr, (tracker.clone(), host));
+        self.entries.insert(tracker.addr, (tracker.clone(), value));
     }
 }
 
@@ -163,6 +175,8 @@ struct Pending {
     name: &'static str,
     /// `(host, pid)` of every host that took it, in order.
     hosts: Vec<(String, u32)>,
+    /// The job id of a future made by `attach` (a job of another client).
+    attached: Option<String>,
 }
 
 enum Closed {
@@ -173,6 +187,8 @@ enum Closed {
 
 struct State {
     pending: HashMap<usize, Pending>,
+    /// Attached job ids (`attach`) and their keys in `pending`.
+    attached: HashMap<String, usize>,
     closed: Closed,
 }
 
@@ -180,6 +196,8 @@ struct State {
 enum Cmd {
     Publish(Outgoing),
     Cancel(String),
+    /// Look up the kept answer of an attached job (and follow the bucket).
+    Attach(String),
     Stop,
 }
 
@@ -201,7 +219,8 @@ struct Counters {
 
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
-    hosts: Mutex<HostTable>,
+    hosts: Mutex<FutureTable<JobHost>>,
+    ids: Mutex<FutureTable<String>>,
     client_id: String,
     reply_subject: String,
     next_key: AtomicUsize,
@@ -242,12 +261,14 @@ pub(crate) fn start(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         settings,
-        hosts: Mutex::new(HostTable::default()),
+        hosts: Mutex::new(FutureTable::default()),
+        ids: Mutex::new(FutureTable::default()),
         client_id,
         reply_subject,
         next_key: AtomicUsize::new(1),
         state: Mutex::new(State {
             pending: HashMap::new(),
+            attached: HashMap::new(),
             closed: Closed::Open,
         }),
         drained: Condvar::new(),
@@ -357,6 +378,7 @@ impl Shared {
             reply: self.reply_subject.clone(),
             max_deliver: self.settings.max_deliver,
             timeout_ms: timeout.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX).max(1)),
+            keep: self.settings.keep_answers.is_some(),
         }
         .to_map();
         // Registered before the job can end: a cancel from now on reaches the watcher.
@@ -369,16 +391,19 @@ impl Shared {
             return fut;
         }
         let done: Box<dyn Completion> = Box::new(Typed { promise, name });
+        let tracker = done.tracker();
         st.pending.insert(
             key,
             Pending {
-                tracker: done.tracker(),
+                tracker: tracker.clone(),
                 done,
                 name,
                 hosts: Vec::new(),
+                attached: None,
             },
         );
         drop(st);
+        lock(&self.ids).record(&tracker, self.job_id(key));
         // ORDERING: Relaxed: a statistic.
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let sent = self.cmds.send(Cmd::Publish(Outgoing {
@@ -396,16 +421,93 @@ impl Shared {
         fut
     }
 
+    /// A future for the answer of job `id`, submitted by any client of this stream that kept
+    /// its answers: see [`RemoteExecutor::attach`](crate::RemoteExecutor::attach).
+    pub(crate) fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
+        let (promise, fut) = Promise::new();
+        let name = job.name();
+        if let Some(err) = Self::closed_error(&lock(&self.state).closed) {
+            let _ = promise.set_error(err);
+            return fut;
+        }
+        if self.settings.keep_answers.is_none() {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "attach({id:?}) reads the answers bucket, which this executor does not use: \
+                 connect with RemoteBuilder::keep_answers (and submit with it)"
+            )));
+            return fut;
+        }
+        if let Err(reason) = wire::check_job_id(id) {
+            let _ = promise.set_error(FutureError::Ipc(format!("attach: {reason}")));
+            return fut;
+        }
+        let waited_for = {
+            let st = lock(&self.state);
+            st.attached.contains_key(id)
+                || self
+                    .own_key(id)
+                    .is_some_and(|key| st.pending.contains_key(&key))
+        };
+        if waited_for {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "attach({id:?}): this executor already has a future waiting for that job: use \
+                 it"
+            )));
+            return fut;
+        }
+        // ORDERING: Relaxed: a unique number; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        fut.core().add_signal(&self.signal, key);
+        let done: Box<dyn Completion> = Box::new(Typed { promise, name });
+        let tracker = done.tracker();
+        let mut st = lock(&self.state);
+        st.pending.insert(
+            key,
+            Pending {
+                tracker: tracker.clone(),
+                done,
+                name,
+                hosts: Vec::new(),
+                attached: Some(id.to_owned()),
+            },
+        );
+        st.attached.insert(id.to_owned(), key);
+        drop(st);
+        lock(&self.ids).record(&tracker, id.to_owned());
+        if self.cmds.send(Cmd::Attach(id.to_owned())).is_err() {
+            self.fail(
+                key,
+                FutureError::BrokenPool("the NATS client thread has stopped".into()),
+                &mut (),
+            );
+        }
+        fut
+    }
+
+    /// The attached job ids still waiting for their answers.
+    fn attached_ids(&self) -> Vec<String> {
+        lock(&self.state).attached.keys().cloned().collect()
+    }
+
     fn job_id(&self, key: usize) -> String {
         format!("{}-{key}", self.client_id)
     }
 
-    fn key_of(&self, job_id: &str) -> Option<usize> {
+    /// The key of a job this executor submitted.
+    fn own_key(&self, job_id: &str) -> Option<usize> {
         let (client, key) = job_id.rsplit_once('-')?;
         if client != self.client_id {
             return None;
         }
         key.parse().ok()
+    }
+
+    /// The key of the pending job an answer is for: an attached one, or one submitted here.
+    fn key_of(&self, job_id: &str) -> Option<usize> {
+        if let Some(&key) = lock(&self.state).attached.get(job_id) {
+            return Some(key);
+        }
+        self.own_key(job_id)
     }
 
     /// Ends job `key` with `err` if it is still pending (callbacks run after `hooks`).
@@ -421,7 +523,12 @@ impl Shared {
 
     /// Removes job `key` from the pending map, and stops its cancel notifications.
     fn take(&self, key: usize) -> Option<Pending> {
-        let pending = lock(&self.state).pending.remove(&key)?;
+        let mut st = lock(&self.state);
+        let pending = st.pending.remove(&key)?;
+        if let Some(id) = &pending.attached {
+            st.attached.remove(id);
+        }
+        drop(st);
         pending.done.forget(&self.signal);
         Some(pending)
     }
@@ -440,6 +547,18 @@ impl Shared {
             // Not from a poolbridge host (someone published on this client's subject).
             return;
         };
+        self.resolve(answer, &msg.payload, hooks);
+    }
+
+    /// A kept answer, read from the answers bucket (on a completer thread).
+    fn on_kept(&self, job_id: &str, value: &[u8], hooks: &mut dyn RunHooks) {
+        if let Some((answer, body)) = wire::Stored::decode(job_id, value) {
+            self.resolve(answer, &body, hooks);
+        }
+    }
+
+    /// Completes the job an answer is for, if it is still pending.
+    fn resolve(&self, answer: Answer, body: &[u8], hooks: &mut dyn RunHooks) {
         let Some(key) = self.key_of(&answer.job_id) else {
             return;
         };
@@ -477,7 +596,6 @@ impl Shared {
             lock(&self.hosts).record(&pending.tracker, host);
         }
         let name = pending.name;
-        let body = &msg.payload[..];
         let text = || String::from_utf8_lossy(body).into_owned();
         let outcome: Result<&[u8], FutureError> = match answer.status {
             Status::Ok => Ok(body),
@@ -536,11 +654,18 @@ impl Shared {
                     continue;
                 }
                 let pending = st.pending.remove(&key);
+                let attached = pending.as_ref().and_then(|p| p.attached.clone());
+                if let Some(id) = &attached {
+                    st.attached.remove(id);
+                }
                 let empty = st.pending.is_empty();
                 drop(st);
                 // ORDERING: Relaxed: a statistic.
                 self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
-                let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                if attached.is_none() {
+                    // An attached future stops waiting; the job is another client's.
+                    let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                }
                 // The promise of a cancelled future: dropping it runs no user code.
                 drop(pending);
                 if empty {
@@ -548,6 +673,13 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// See [`RemoteExecutor::job_id`](crate::RemoteExecutor::job_id).
+    pub(crate) fn job_id_of<T>(&self, fut: &PoolFuture<T>) -> Option<String> {
+        let table = lock(&self.ids);
+        let (_, id) = table.entries.get(&fut.addr())?;
+        Some(id.clone())
     }
 
     /// See [`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host).
@@ -700,6 +832,11 @@ struct Session {
     js: jetstream::Context,
     cancelled: jetstream::kv::Store,
     answers: async_nats::Subscriber,
+    /// The answers bucket (`keep_answers`).
+    kept: Option<jetstream::kv::Store>,
+    /// Attached ids for the task that follows the answers bucket (started at the first
+    /// `attach`).
+    follow: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Session {
@@ -714,6 +851,12 @@ impl Session {
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.publish_timeout);
         let cancelled = connect::declare(&client, &js, &settings.topology).await?;
+        let kept = match settings.keep_answers {
+            Some(retention) => {
+                Some(connect::answers_bucket(&client, &js, &settings.topology, retention).await?)
+            }
+            None => None,
+        };
         let answers = client
             .subscribe(shared.reply_subject.clone())
             .await
@@ -740,6 +883,8 @@ impl Session {
             js,
             cancelled,
             answers,
+            kept,
+            follow: None,
         })
     }
 
@@ -757,6 +902,7 @@ impl Session {
                             let _ = cancelled.put(job_id, Bytes::new()).await;
                         });
                     }
+                    Some(Cmd::Attach(job_id)) => self.attach(job_id),
                     Some(Cmd::Stop) | None => break None,
                 },
                 msg = futures_next(&mut self.answers) => match msg {
@@ -771,6 +917,20 @@ impl Session {
         // be gone).
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.flush()).await;
         reason
+    }
+
+    /// Looks up an attached job's kept answer, starting the task that follows the bucket first
+    /// (an answer stored between the two is seen by one or the other).
+    fn attach(&mut self, job_id: String) {
+        let Some(kept) = &self.kept else {
+            return;
+        };
+        let follow = self.follow.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(follow_kept(Arc::clone(&self.shared), kept.clone(), rx));
+            tx
+        });
+        let _ = follow.send(job_id);
     }
 
     async fn on_answer(&self, msg: Message) {
@@ -828,6 +988,76 @@ impl Session {
             let outcome = confirm(&js, &shared, &out, first).await;
             guard.reason = outcome.err();
         });
+    }
+}
+
+/// Follows the answers bucket for attached jobs: new entries as they are stored, and a lookup of
+/// each attached id (when it is attached, and again whenever the watch starts over after a
+/// lost connection, for what was stored meanwhile).
+async fn follow_kept(
+    shared: Arc<Shared>,
+    kept: jetstream::kv::Store,
+    mut ids: mpsc::UnboundedReceiver<String>,
+) {
+    use async_nats::jetstream::kv::Operation;
+    loop {
+        let mut entries = match kept.watch(">").await {
+            Ok(entries) => entries,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        for id in shared.attached_ids() {
+            tokio::spawn(look_up(Arc::clone(&shared), kept.clone(), id));
+        }
+        loop {
+            tokio::select! {
+                id = ids.recv() => match id {
+                    Some(id) => {
+                        tokio::spawn(look_up(Arc::clone(&shared), kept.clone(), id));
+                    }
+                    None => return,
+                },
+                entry = futures_next(&mut entries) => match entry {
+                    Some(Ok(entry)) => {
+                        if entry.operation == Operation::Put
+                            && lock(&shared.state).attached.contains_key(&entry.key)
+                        {
+                            let on = Arc::clone(&shared);
+                            shared.completer.push(Box::new(move |hooks| {
+                                on.on_kept(&entry.key, &entry.value, hooks);
+                            }));
+                        }
+                    }
+                    Some(Err(_)) => {}
+                    // The watch ended (the connection was lost a while): watch again.
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+/// Reads the kept answer of `id`, if there is one yet (retried while the server cannot answer).
+async fn look_up(shared: Arc<Shared>, kept: jetstream::kv::Store, id: String) {
+    let mut backoff = Duration::from_millis(100);
+    for _ in 0..10 {
+        match kept.get(id.clone()).await {
+            Ok(Some(value)) => {
+                let on = Arc::clone(&shared);
+                shared
+                    .completer
+                    .push(Box::new(move |hooks| on.on_kept(&id, &value, hooks)));
+                return;
+            }
+            // Not stored yet: the watch will see it.
+            Ok(None) => return,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+            }
+        }
     }
 }
 

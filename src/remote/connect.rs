@@ -515,3 +515,42 @@ async fn bucket(
             ))
         })
 }
+
+/// The answers bucket of `RemoteBuilder::keep_answers`: bound, or created with `retention` as
+/// its `max_age` and the topology's replicas. An existing bucket keeps its retention.
+pub(crate) async fn answers_bucket(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    topology: &Topology,
+    retention: Duration,
+) -> Result<kv::Store, RemoteError> {
+    let names = &topology.names;
+    patiently(client, || async {
+        let stream = format!("KV_{}", names.answers);
+        if lookup_stream(js, &stream).await?.is_some() {
+            return js.get_key_value(&names.answers).await.map_err(|err| {
+                Step::Retry(format!(
+                    "binding to the KV bucket `{}`: {err}",
+                    names.answers
+                ))
+            });
+        }
+        js.create_key_value(kv::Config {
+            bucket: names.answers.clone(),
+            description: "poolbridge: kept answers, by job id (RemoteBuilder::keep_answers)".into(),
+            history: 1,
+            max_age: retention,
+            storage: stream::StorageType::File,
+            num_replicas: topology.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| {
+            Step::Retry(format!(
+                "creating the KV bucket `{}` (kept answers): {err}",
+                names.answers
+            ))
+        })
+    })
+    .await
+}

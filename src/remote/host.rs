@@ -100,6 +100,10 @@ struct Ctx {
     results: String,
     pid: u32,
     client: async_nats::Client,
+    js: jetstream::Context,
+    /// The answers bucket, bound at the first job that asks for its answer to be kept.
+    answers: tokio::sync::OnceCell<kv::Store>,
+    answers_name: String,
     pool: ProcessPoolExecutor,
     cancelled: Mutex<HashMap<String, Instant>>,
     heartbeat: Mutex<Duration>,
@@ -197,6 +201,9 @@ async fn run(
         results: settings.names.results.clone(),
         pid: std::process::id(),
         client: client.clone(),
+        js: js.clone(),
+        answers: tokio::sync::OnceCell::new(),
+        answers_name: settings.names.answers.clone(),
         pool,
         cancelled: Mutex::new(HashMap::new()),
         heartbeat: Mutex::new(MAX_HEARTBEAT),
@@ -480,6 +487,7 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
                 reply,
                 max_deliver: 1,
                 timeout_ms: None,
+                keep: false,
             };
             let reason = format!(
                 "worker host `{}` could not read the job: {reason}",
@@ -495,6 +503,51 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
     }
     ctx.count(&ctx.counts.failed);
     let _ = msg.ack().await;
+}
+
+/// Stores the answer in the answers bucket under the job id (its client asked for it, so that
+/// a client that restarts can attach to it), before it is sent: retried, with heartbeats, for
+/// up to `ANSWER_PATIENCE` (a cluster electing a leader); then a line on stderr.
+async fn keep(
+    ctx: &Ctx,
+    msg: &jetstream::Message,
+    job: &JobHeaders,
+    attempt: u64,
+    status: Status,
+    body: &[u8],
+) {
+    let value = Bytes::from(wire::Stored::encode(
+        status, &ctx.name, ctx.pid, attempt, body,
+    ));
+    let deadline = Instant::now() + ANSWER_PATIENCE;
+    let mut backoff = Duration::from_millis(100);
+    let reason = loop {
+        let stored = heartbeat_while(ctx, msg, async {
+            let bucket = ctx
+                .answers
+                .get_or_try_init(|| ctx.js.get_key_value(ctx.answers_name.clone()))
+                .await
+                .map_err(|err| format!("the bucket `{}`: {err}", ctx.answers_name))?;
+            bucket
+                .put(job.id.clone(), value.clone())
+                .await
+                .map_err(|err| err.to_string())
+        })
+        .await;
+        match stored {
+            Ok(_) => return,
+            Err(reason) if Instant::now() + backoff >= deadline => break reason,
+            Err(_) => {
+                heartbeat_while(ctx, msg, tokio::time::sleep(backoff)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    };
+    eprintln!(
+        "poolbridge host {}: could not keep the answer to job {} ({reason}); only its client \
+         gets it",
+        ctx.name, job.id
+    );
 }
 
 /// Awaits `fut`, telling the server every heartbeat that the job is still in progress.
@@ -544,6 +597,9 @@ async fn answer(
     } else {
         (status, body)
     };
+    if job.keep {
+        keep(ctx, msg, job, attempt, status, &body).await;
+    }
     let headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
     let deadline = Instant::now() + ANSWER_PATIENCE;
     let mut backoff = Duration::from_millis(50);

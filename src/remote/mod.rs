@@ -718,6 +718,68 @@ impl RemoteExecutor {
         self.shared.job_host(fut)
     }
 
+    /// The id of `fut`'s job (`{client id}-{n}`): what [`attach`](Self::attach) takes, on this
+    /// client or on one started later. `None` for a future of another executor, or one this
+    /// executor has forgotten (every handle to it was dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222").unwrap();
+    ///     let fut = ex.submit(square, (7,));
+    ///     let id = ex.job_id(&fut).expect("a job of this executor");
+    ///     println!("job {id}"); // write it down somewhere durable to attach after a restart
+    /// }
+    /// ```
+    pub fn job_id<T>(&self, fut: &PoolFuture<T>) -> Option<String> {
+        self.shared.job_id_of(fut)
+    }
+
+    /// A future for the answer of job `id` (from [`job_id`](Self::job_id)), submitted by this
+    /// client or by one that has gone (crashed, restarted) with
+    /// [`keep_answers`](RemoteBuilder::keep_answers): it resolves to the kept answer, or to the
+    /// answer still to come if the job is queued or running. `job` names its output type (the
+    /// job it was submitted with).
+    ///
+    /// * It needs `keep_answers` on this executor too (it reads the answers bucket), else it
+    ///   fails with [`FutureError::Ipc`]; so does an id that is not a job id, or one of a job
+    ///   this executor already has a future for.
+    /// * An id whose answer was never kept (its client did not keep answers), or is past the
+    ///   retention, never resolves: bound the wait with `result_timeout`.
+    /// * `cancel()` stops waiting; the job itself is not cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// #[poolbridge::job]
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let ex = poolbridge::RemoteExecutor::builder()
+    ///         .keep_answers(Duration::from_secs(3600))
+    ///         .connect("nats://127.0.0.1:4222")
+    ///         .unwrap();
+    ///     // An id written down by an earlier run of this program.
+    ///     let fut = ex.attach(square, "5e1f0c2a9d3b4e77-12");
+    ///     println!("{:?}", fut.result_timeout(Duration::from_secs(60)));
+    /// }
+    /// ```
+    pub fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
+        self.shared.attach(job, id)
+    }
+
     /// A snapshot of the executor's counters: submitted, completed, failed, cancelled,
     /// delivered again, pending.
     ///
@@ -789,6 +851,7 @@ pub struct RemoteBuilder {
     dedup_window: Duration,
     publish_timeout: Duration,
     replicas: Option<usize>,
+    keep_answers: Option<Duration>,
     nats: NatsOptions,
 }
 
@@ -803,6 +866,7 @@ impl Default for RemoteBuilder {
             dedup_window: DEFAULT_DEDUP_WINDOW,
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
             replicas: None,
+            keep_answers: None,
             nats: NatsOptions::default(),
         }
     }
@@ -929,6 +993,27 @@ impl RemoteBuilder {
         self
     }
 
+    /// Keeps the answer of every job this client submits for `retention`, so that a client
+    /// that restarts (or any other client of the stream) can
+    /// [`attach`](RemoteExecutor::attach) to it by its [`job_id`](RemoteExecutor::job_id).
+    ///
+    /// Hosts store each answer in the KV bucket `{stream}_answers` (key: the job id; value: the
+    /// answer, at most `max_payload` bytes) before they send it, and the bucket forgets it
+    /// after `retention` (its `max_age`, fixed by the client that creates it; the bucket's
+    /// replicas are the stream's). Without this setting nothing is stored: an answer whose
+    /// client is gone is dropped after 30 s. The cost: one more write per job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = poolbridge::RemoteExecutor::builder().keep_answers(Duration::from_secs(24 * 3600));
+    /// ```
+    pub fn keep_answers(mut self, retention: Duration) -> Self {
+        self.keep_answers = Some(retention);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -981,6 +1066,7 @@ impl RemoteBuilder {
             max_deliver: self.max_deliver,
             job_timeout: self.job_timeout,
             publish_timeout: self.publish_timeout,
+            keep_answers: self.keep_answers,
         };
         let shared = client::start(settings, self.nats.connection)?;
         Ok(RemoteExecutor { shared })
@@ -1053,8 +1139,19 @@ impl RemoteBuilder {
                 "ack_wait, publish_timeout and dedup_window must be greater than zero",
             ));
         }
+        if self.keep_answers.is_some_and(|d| d.is_zero()) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::keep_answers: the retention must be greater than zero",
+            ));
+        }
         // JetStream carries durations as signed 64-bit nanoseconds (about 292 years).
         let too_long = |d: Duration| i64::try_from(d.as_nanos()).is_err();
+        if self.keep_answers.is_some_and(too_long) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::keep_answers: the retention must be under 292 years (JetStream \
+                 counts it in 64-bit nanoseconds)",
+            ));
+        }
         if too_long(self.ack_wait) || too_long(self.dedup_window) {
             return Err(RemoteError::new(
                 "ack_wait and dedup_window must be under 292 years (JetStream counts them in \
