@@ -88,6 +88,12 @@ fn tally(file: String, i: u64) -> u64 {
     3 * i + 1
 }
 
+/// The length and the sum of the bytes.
+#[poolbridge::job]
+fn checksum(data: Vec<u8>) -> (usize, u64) {
+    (data.len(), data.iter().map(|&b| u64::from(b)).sum())
+}
+
 fn host(url: &str, stream: &str, name: &str) -> Host {
     Host::start(&HostConfig {
         url,
@@ -1208,6 +1214,106 @@ fn replicas_on_a_single_server_are_refused_with_the_setting_named() {
     );
 }
 
+/// `(messages, bytes)` of a stream.
+fn stream_size(url: &str, stream: &str) -> Option<(u64, u64)> {
+    inspect(url, async |js| {
+        let mut stream = js.get_stream(stream).await.ok()?;
+        let state = stream.info().await.ok()?.state.clone();
+        Some((state.messages, state.bytes))
+    })
+}
+
+/// A 50 MiB argument and a 50 MiB output go through the object store and come back whole; the
+/// objects are deleted once answered; past the user's limit, submit fails naming the setting.
+fn large_arguments_and_outputs_go_through_the_object_store() {
+    let Some(server) = NatsServer::start("large") else {
+        return;
+    };
+    let url = server.url();
+    let long = Duration::from_secs(180);
+    let ex = RemoteExecutor::builder()
+        .stream("BIG")
+        .ack_wait(ACK_WAIT)
+        .large_payloads(64 << 20)
+        .connect(&url)
+        .expect("connect");
+    let _host = host(&url, "BIG", "big");
+    let mib = 1usize << 20;
+    let data: Vec<u8> = (0..50 * mib).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    // Warm up the host's workers, then time the large argument against the same bytes in
+    // 100 jobs of half a MiB (under max_payload: no object store).
+    assert_eq!(
+        ex.submit(checksum, (vec![1],)).result_timeout(long),
+        Ok((1, 1))
+    );
+    let started = Instant::now();
+    let big = ex.submit(checksum, (data.clone(),));
+    assert_eq!(big.result_timeout(long), Ok((50 * mib, sum)));
+    let by_object = started.elapsed();
+    let started = Instant::now();
+    let parts: Vec<_> = data
+        .chunks(mib / 2)
+        .map(|part| ex.submit(checksum, (part.to_vec(),)))
+        .collect();
+    let mut total = 0;
+    for part in &parts {
+        total += part.result_timeout(long).expect("a part").1;
+    }
+    assert_eq!(total, sum);
+    let by_parts = started.elapsed();
+    let out = ex
+        .submit(bytes_out, (50 * mib,))
+        .result_timeout(long)
+        .expect("a 50 MiB output");
+    assert!(out.len() == 50 * mib && out.iter().all(|&b| b == 7));
+    println!(
+        "    50 MiB argument through the object store: {:.0} MiB/s ({by_object:?}); the same \
+         bytes in 100 jobs of 0.5 MiB: {:.0} MiB/s ({by_parts:?})",
+        50.0 / by_object.as_secs_f64(),
+        50.0 / by_parts.as_secs_f64()
+    );
+    // Answered: the objects are deleted (their chunks purged).
+    assert!(
+        eventually(HANG, || stream_size(&url, "OBJ_BIG_objects")
+            .is_some_and(|(_, bytes)| bytes < mib as u64)),
+        "the objects were deleted: {:?}",
+        stream_size(&url, "OBJ_BIG_objects")
+    );
+    // Past the limit: an error at submit that names the setting.
+    let small = RemoteExecutor::builder()
+        .stream("BIG")
+        .large_payloads(2 * mib)
+        .connect(&url)
+        .expect("connect");
+    let started = Instant::now();
+    let err = small
+        .submit(checksum, (vec![0; 3 * mib],))
+        .result_timeout(Duration::ZERO)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than RemoteBuilder::large_payloads allows"),
+        "{err}"
+    );
+    assert!(started.elapsed() < HANG);
+    let err = small
+        .submit(bytes_out, (3 * mib,))
+        .result_timeout(long)
+        .unwrap_err();
+    assert!(err.to_string().contains("large_payloads limit"), "{err}");
+    // Without the setting, the error says how to allow them.
+    let plain = client(&server, "BIG");
+    let err = plain
+        .submit(checksum, (vec![0; 2 * mib],))
+        .result_timeout(Duration::ZERO)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("RemoteBuilder::large_payloads"),
+        "{err}"
+    );
+}
+
 /// Set in a child to make it a client that queues jobs, writes their ids, and waits to be
 /// killed (see [`client_main`]).
 const CLIENT_URL: &str = "POOLBRIDGE_TEST_CLIENT_URL";
@@ -1346,5 +1452,6 @@ fn main() {
         a_killed_stream_leader_loses_no_job,
         replicas_on_a_single_server_are_refused_with_the_setting_named,
         a_restarted_client_attaches_to_the_answers_of_its_jobs,
+        large_arguments_and_outputs_go_through_the_object_store,
     ]);
 }

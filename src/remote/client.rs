@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
@@ -50,6 +51,9 @@ pub(crate) struct Settings {
     pub(crate) publish_timeout: Duration,
     /// Keep answers in the answers bucket this long (`RemoteBuilder::keep_answers`).
     pub(crate) keep_answers: Option<Duration>,
+    /// Arguments and outputs over `max_payload`, up to this size, go through the objects
+    /// bucket (`RemoteBuilder::large_payloads`).
+    pub(crate) large_payloads: Option<usize>,
 }
 
 /// The typed end of a remote job.
@@ -205,6 +209,8 @@ struct Outgoing {
     key: usize,
     headers: HeaderMap,
     payload: Bytes,
+    /// The payload goes to the objects bucket (`args_object(id)`); the message has no body.
+    object: Option<String>,
 }
 
 #[derive(Default)]
@@ -224,6 +230,8 @@ pub(crate) struct Shared {
     client_id: String,
     reply_subject: String,
     next_key: AtomicUsize,
+    /// The server's `max_payload` (0: unknown), read at connect.
+    max_payload: AtomicUsize,
     state: Mutex<State>,
     /// `shutdown(wait = true)` waits here for `pending` to empty.
     drained: Condvar,
@@ -266,6 +274,7 @@ pub(crate) fn start(
         client_id,
         reply_subject,
         next_key: AtomicUsize::new(1),
+        max_payload: AtomicUsize::new(0),
         state: Mutex::new(State {
             pending: HashMap::new(),
             attached: HashMap::new(),
@@ -368,6 +377,31 @@ impl Shared {
             )));
             return fut;
         }
+        // ORDERING: Relaxed: set once at connect, before any submit.
+        let max_payload = self.max_payload.load(Ordering::Relaxed);
+        let large = max_payload > 0 && payload.len() + HEADERS_ALLOWANCE > max_payload;
+        if large {
+            let reason = match self.settings.large_payloads {
+                None => Some(format!(
+                    "the arguments of job `{name}` are {} bytes, more than the NATS server \
+                     accepts in one message (max_payload {max_payload} bytes): pass a reference \
+                     (a path, a key) instead, send them through the object store with \
+                     RemoteBuilder::large_payloads, or raise max_payload on the server",
+                    payload.len()
+                )),
+                Some(limit) if payload.len() > limit => Some(format!(
+                    "the arguments of job `{name}` are {} bytes, more than \
+                     RemoteBuilder::large_payloads allows ({limit} bytes): raise that limit, or \
+                     pass a reference (a path, a key) instead",
+                    payload.len()
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                let _ = promise.set_error(FutureError::Ipc(reason));
+                return fut;
+            }
+        }
         // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let timeout = timeout.or(self.settings.job_timeout);
@@ -379,6 +413,8 @@ impl Shared {
             max_deliver: self.settings.max_deliver,
             timeout_ms: timeout.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX).max(1)),
             keep: self.settings.keep_answers.is_some(),
+            args_object: large,
+            object_limit: self.settings.large_payloads.map(|l| l as u64),
         }
         .to_map();
         // Registered before the job can end: a cancel from now on reaches the watcher.
@@ -410,6 +446,7 @@ impl Shared {
             key,
             headers,
             payload: Bytes::from(payload),
+            object: large.then(|| wire::args_object(&self.job_id(key))),
         }));
         if sent.is_err() {
             self.fail(
@@ -550,15 +587,14 @@ impl Shared {
         self.resolve(answer, &msg.payload, hooks);
     }
 
-    /// A kept answer, read from the answers bucket (on a completer thread).
-    fn on_kept(&self, job_id: &str, value: &[u8], hooks: &mut dyn RunHooks) {
-        if let Some((answer, body)) = wire::Stored::decode(job_id, value) {
-            self.resolve(answer, &body, hooks);
-        }
+    /// `true` if the answer to `job_id` is still awaited here.
+    fn awaits(&self, job_id: &str) -> bool {
+        self.key_of(job_id)
+            .is_some_and(|key| lock(&self.state).pending.contains_key(&key))
     }
 
     /// Completes the job an answer is for, if it is still pending.
-    fn resolve(&self, answer: Answer, body: &[u8], hooks: &mut dyn RunHooks) {
+    pub(crate) fn resolve(&self, answer: Answer, body: &[u8], hooks: &mut dyn RunHooks) {
         let Some(key) = self.key_of(&answer.job_id) else {
             return;
         };
@@ -837,6 +873,10 @@ struct Session {
     /// Attached ids for the task that follows the answers bucket (started at the first
     /// `attach`).
     follow: Option<mpsc::UnboundedSender<String>>,
+    /// The objects bucket (`large_payloads`).
+    objects: Option<ObjectStore>,
+    /// Jobs whose arguments are in the objects bucket, until their answer.
+    args_objects: std::collections::HashSet<String>,
 }
 
 impl Session {
@@ -851,6 +891,17 @@ impl Session {
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.publish_timeout);
         let cancelled = connect::declare(&client, &js, &settings.topology).await?;
+        // ORDERING: Relaxed: read by `submit`, which is called only after `start` returned.
+        shared
+            .max_payload
+            .store(client.server_info().max_payload, Ordering::Relaxed);
+        let objects = match settings.large_payloads {
+            Some(_) => Some(
+                connect::objects_bucket(&client, &js, &settings.topology, settings.keep_answers)
+                    .await?,
+            ),
+            None => None,
+        };
         let kept = match settings.keep_answers {
             Some(retention) => {
                 Some(connect::answers_bucket(&client, &js, &settings.topology, retention).await?)
@@ -885,6 +936,8 @@ impl Session {
             answers,
             kept,
             follow: None,
+            objects,
+            args_objects: std::collections::HashSet::new(),
         })
     }
 
@@ -927,13 +980,18 @@ impl Session {
         };
         let follow = self.follow.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(follow_kept(Arc::clone(&self.shared), kept.clone(), rx));
+            tokio::spawn(follow_kept(
+                Arc::clone(&self.shared),
+                kept.clone(),
+                self.objects.clone(),
+                rx,
+            ));
             tx
         });
         let _ = follow.send(job_id);
     }
 
-    async fn on_answer(&self, msg: Message) {
+    async fn on_answer(&mut self, msg: Message) {
         // The host waits for this acknowledgement before it acknowledges the job: the answer
         // reached this client. Sent at once; the decoding happens on a completer thread.
         // Only to an inbox: whoever can publish on this client's results subject sets that
@@ -941,14 +999,74 @@ impl Session {
         if let Some(reply) = msg.reply.as_ref().filter(|reply| wire::is_inbox(reply)) {
             let _ = self.client.publish(reply.clone(), Bytes::new()).await;
         }
+        if let Some(objects) = &self.objects {
+            let Some(answer) = Answer::parse(msg.headers.as_ref()) else {
+                return;
+            };
+            if answer.status != Status::Started {
+                // The job ran: its arguments object is not needed any more.
+                if self.args_objects.remove(&answer.job_id) {
+                    let (objects, name) = (objects.clone(), wire::args_object(&answer.job_id));
+                    tokio::spawn(async move { objects.delete(name).await });
+                }
+                let by_object = msg
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.get(wire::H_OBJECT).is_some());
+                if by_object {
+                    let keep = self.shared.settings.keep_answers.is_some();
+                    tokio::spawn(fetch_output(
+                        Arc::clone(&self.shared),
+                        objects.clone(),
+                        answer,
+                        !keep,
+                    ));
+                    return;
+                }
+            }
+        }
         let shared = Arc::clone(&self.shared);
         self.shared
             .completer
             .push(Box::new(move |hooks| shared.on_answer(msg, hooks)));
     }
 
-    /// Publishes a job; its acknowledgement is awaited by a task of its own.
-    async fn publish(&self, out: Outgoing) {
+    /// Publishes a job; its acknowledgement is awaited by a task of its own. Arguments over
+    /// `max_payload` are first stored in the objects bucket, by that task.
+    async fn publish(&mut self, out: Outgoing) {
+        if let Some(name) = out.object.clone() {
+            let Some(objects) = self.objects.clone() else {
+                return;
+            };
+            let id = name.trim_end_matches(".in").to_owned();
+            self.args_objects.insert(id);
+            let shared = Arc::clone(&self.shared);
+            let js = self.js.clone();
+            tokio::spawn(async move {
+                let mut guard = FailOnDrop {
+                    shared: Arc::clone(&shared),
+                    key: out.key,
+                    reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+                };
+                let outcome = match store_args(&shared, &objects, &name, &out.payload).await {
+                    Ok(()) => {
+                        let bare = Outgoing {
+                            payload: Bytes::new(),
+                            object: None,
+                            ..out
+                        };
+                        let subject = shared.settings.topology.names.jobs.clone();
+                        let first = js
+                            .publish_with_headers(subject, bare.headers.clone(), Bytes::new())
+                            .await;
+                        confirm(&js, &shared, &bare, first).await
+                    }
+                    Err(err) => Err(err),
+                };
+                guard.reason = outcome.err();
+            });
+            return;
+        }
         let limit = self.client.server_info().max_payload;
         let size = out.payload.len() + HEADERS_ALLOWANCE;
         if limit > 0 && size > limit {
@@ -991,12 +1109,113 @@ impl Session {
     }
 }
 
+/// Stores a job's arguments in the objects bucket, trying again while the server cannot (for
+/// up to half the dedup window, as a publication).
+async fn store_args(
+    shared: &Shared,
+    objects: &ObjectStore,
+    name: &str,
+    payload: &[u8],
+) -> Result<(), String> {
+    let deadline = crate::future::deadline_after(shared.settings.topology.dedup_window / 2);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut reader = payload;
+        let err = match objects.put(name, &mut reader).await {
+            Ok(_) => return Ok(()),
+            Err(err) => err.to_string(),
+        };
+        if Instant::now()
+            .checked_add(backoff)
+            .is_none_or(|t| t >= deadline)
+        {
+            return Err(format!(
+                "could not store the arguments ({} bytes) in the object store `{}`: {err}",
+                payload.len(),
+                shared.settings.topology.names.objects
+            ));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+    }
+}
+
+/// Reads a whole object.
+async fn read_object(objects: &ObjectStore, name: &str) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let mut object = objects
+        .get(name)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    let mut bytes = Vec::new();
+    object
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    Ok(bytes)
+}
+
+/// An answer whose output is in the objects bucket: reads it (if the job is still awaited),
+/// deletes it unless answers are kept, and completes the job.
+async fn fetch_output(shared: Arc<Shared>, objects: ObjectStore, answer: Answer, delete: bool) {
+    let name = wire::output_object(&answer.job_id);
+    if !shared.awaits(&answer.job_id) {
+        // A second answer (the job ran twice): only the clean-up.
+        if delete {
+            let _ = objects.delete(&name).await;
+        }
+        return;
+    }
+    let read = read_object(&objects, &name).await;
+    if delete {
+        let _ = objects.delete(&name).await;
+    }
+    complete_read(&shared, answer, read);
+}
+
+/// Completes a job with an output read from the objects bucket (or the reason it could not be).
+fn complete_read(shared: &Arc<Shared>, mut answer: Answer, read: Result<Vec<u8>, String>) {
+    let body = match read {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            answer.status = Status::Ipc;
+            format!("could not read the output from the object store: {reason}").into_bytes()
+        }
+    };
+    let on = Arc::clone(shared);
+    shared
+        .completer
+        .push(Box::new(move |hooks| on.resolve(answer, &body, hooks)));
+}
+
+/// A kept answer (from the answers bucket): completes the attached job, reading its output from
+/// the objects bucket if it is there.
+async fn on_kept(shared: Arc<Shared>, objects: Option<ObjectStore>, id: String, value: Bytes) {
+    let Some((answer, body, object)) = wire::Stored::decode(&id, &value) else {
+        return;
+    };
+    if !shared.awaits(&id) {
+        return;
+    }
+    let read = match (object, &objects) {
+        (false, _) => Ok(body),
+        (true, Some(objects)) => read_object(objects, &wire::output_object(&id)).await,
+        (true, None) => Err(
+            "the output is in the object store, which this executor does not use: connect with \
+             RemoteBuilder::large_payloads"
+                .to_owned(),
+        ),
+    };
+    complete_read(&shared, answer, read);
+}
+
 /// Follows the answers bucket for attached jobs: new entries as they are stored, and a lookup of
 /// each attached id (when it is attached, and again whenever the watch starts over after a
 /// lost connection, for what was stored meanwhile).
 async fn follow_kept(
     shared: Arc<Shared>,
     kept: jetstream::kv::Store,
+    objects: Option<ObjectStore>,
     mut ids: mpsc::UnboundedReceiver<String>,
 ) {
     use async_nats::jetstream::kv::Operation;
@@ -1009,25 +1228,35 @@ async fn follow_kept(
             }
         };
         for id in shared.attached_ids() {
-            tokio::spawn(look_up(Arc::clone(&shared), kept.clone(), id));
+            tokio::spawn(look_up(
+                Arc::clone(&shared),
+                kept.clone(),
+                objects.clone(),
+                id,
+            ));
         }
         loop {
             tokio::select! {
                 id = ids.recv() => match id {
                     Some(id) => {
-                        tokio::spawn(look_up(Arc::clone(&shared), kept.clone(), id));
+                        tokio::spawn(look_up(
+                            Arc::clone(&shared),
+                            kept.clone(),
+                            objects.clone(),
+                            id,
+                        ));
                     }
                     None => return,
                 },
                 entry = futures_next(&mut entries) => match entry {
                     Some(Ok(entry)) => {
-                        if entry.operation == Operation::Put
-                            && lock(&shared.state).attached.contains_key(&entry.key)
-                        {
-                            let on = Arc::clone(&shared);
-                            shared.completer.push(Box::new(move |hooks| {
-                                on.on_kept(&entry.key, &entry.value, hooks);
-                            }));
+                        if entry.operation == Operation::Put && shared.awaits(&entry.key) {
+                            tokio::spawn(on_kept(
+                                Arc::clone(&shared),
+                                objects.clone(),
+                                entry.key,
+                                entry.value,
+                            ));
                         }
                     }
                     Some(Err(_)) => {}
@@ -1040,17 +1269,16 @@ async fn follow_kept(
 }
 
 /// Reads the kept answer of `id`, if there is one yet (retried while the server cannot answer).
-async fn look_up(shared: Arc<Shared>, kept: jetstream::kv::Store, id: String) {
+async fn look_up(
+    shared: Arc<Shared>,
+    kept: jetstream::kv::Store,
+    objects: Option<ObjectStore>,
+    id: String,
+) {
     let mut backoff = Duration::from_millis(100);
     for _ in 0..10 {
         match kept.get(id.clone()).await {
-            Ok(Some(value)) => {
-                let on = Arc::clone(&shared);
-                shared
-                    .completer
-                    .push(Box::new(move |hooks| on.on_kept(&id, &value, hooks)));
-                return;
-            }
+            Ok(Some(value)) => return on_kept(shared, objects, id, value).await,
             // Not stored yet: the watch will see it.
             Ok(None) => return,
             Err(_) => {

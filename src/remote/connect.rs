@@ -22,6 +22,12 @@ use crate::remote::wire::Names;
 /// still queued after this long runs if a host takes it; its future is cancelled all the same.
 pub(crate) const CANCEL_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
+/// How long the objects bucket keeps a large argument or output that nobody deleted (at least;
+/// the retention of kept answers when longer). A client deletes a job's objects once it has
+/// the answer; this bounds what a client that vanished leaves behind. The trade-off: a job whose
+/// arguments wait in the queue longer than this finds them gone (its future fails with `Ipc`).
+pub(crate) const OBJECT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
 /// The hosts' consumer keeps at most this many jobs delivered and not yet acknowledged, over
 /// all hosts (each host also bounds its own share with `ServeOptions::concurrency`).
 const MAX_ACK_PENDING: i64 = 10_000;
@@ -549,6 +555,47 @@ pub(crate) async fn answers_bucket(
             Step::Retry(format!(
                 "creating the KV bucket `{}` (kept answers): {err}",
                 names.answers
+            ))
+        })
+    })
+    .await
+}
+
+/// The objects bucket of `RemoteBuilder::large_payloads`: bound, or created with
+/// `OBJECT_RETENTION` (or `retention`, when longer) as its `max_age` and the topology's
+/// replicas.
+pub(crate) async fn objects_bucket(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    topology: &Topology,
+    retention: Option<Duration>,
+) -> Result<jetstream::object_store::ObjectStore, RemoteError> {
+    let names = &topology.names;
+    patiently(client, || async {
+        let stream = format!("OBJ_{}", names.objects);
+        if lookup_stream(js, &stream).await?.is_some() {
+            return js.get_object_store(&names.objects).await.map_err(|err| {
+                Step::Retry(format!(
+                    "binding to the object store `{}`: {err}",
+                    names.objects
+                ))
+            });
+        }
+        js.create_object_store(jetstream::object_store::Config {
+            bucket: names.objects.clone(),
+            description: Some(
+                "poolbridge: large arguments and outputs (RemoteBuilder::large_payloads)".into(),
+            ),
+            max_age: retention.map_or(OBJECT_RETENTION, |r| r.max(OBJECT_RETENTION)),
+            storage: stream::StorageType::File,
+            num_replicas: topology.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| {
+            Step::Retry(format!(
+                "creating the object store `{}`: {err}",
+                names.objects
             ))
         })
     })

@@ -852,6 +852,7 @@ pub struct RemoteBuilder {
     publish_timeout: Duration,
     replicas: Option<usize>,
     keep_answers: Option<Duration>,
+    large_payloads: Option<usize>,
     nats: NatsOptions,
 }
 
@@ -867,6 +868,7 @@ impl Default for RemoteBuilder {
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
             replicas: None,
             keep_answers: None,
+            large_payloads: None,
             nats: NatsOptions::default(),
         }
     }
@@ -1014,6 +1016,28 @@ impl RemoteBuilder {
         self
     }
 
+    /// Sends arguments and outputs larger than the server's `max_payload` (1 MiB by default),
+    /// up to `limit` bytes, through the JetStream object store instead of failing with
+    /// [`FutureError::Ipc`].
+    ///
+    /// Such arguments are stored (chunked) as the object `{job id}.in` of the bucket
+    /// `{stream}_objects`, and the job message carries a reference; a host stores such an output
+    /// as `{job id}.out`. The client deletes both once it has the answer (the output stays
+    /// when [`keep_answers`](Self::keep_answers) is set, for `attach`); the bucket forgets what
+    /// is left after 24 h (or the answers' retention, if longer). Arguments past `limit` fail
+    /// at submit with an `Ipc` error that names this setting; an output past it fails the job
+    /// the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = poolbridge::RemoteExecutor::builder().large_payloads(256 << 20); // 256 MiB
+    /// ```
+    pub fn large_payloads(mut self, limit: usize) -> Self {
+        self.large_payloads = Some(limit);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -1067,6 +1091,7 @@ impl RemoteBuilder {
             job_timeout: self.job_timeout,
             publish_timeout: self.publish_timeout,
             keep_answers: self.keep_answers,
+            large_payloads: self.large_payloads,
         };
         let shared = client::start(settings, self.nats.connection)?;
         Ok(RemoteExecutor { shared })
@@ -1137,6 +1162,11 @@ impl RemoteBuilder {
         {
             return Err(RemoteError::new(
                 "ack_wait, publish_timeout and dedup_window must be greater than zero",
+            ));
+        }
+        if self.large_payloads == Some(0) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::large_payloads(0): the limit must be greater than zero",
             ));
         }
         if self.keep_answers.is_some_and(|d| d.is_zero()) {

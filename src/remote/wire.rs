@@ -29,6 +29,23 @@ pub(crate) const H_PID: &str = "Poolbridge-Pid";
 pub(crate) const H_ATTEMPT: &str = "Poolbridge-Attempt";
 /// On a job: `1` when its host must also store the answer in the answers bucket.
 pub(crate) const H_KEEP: &str = "Poolbridge-Keep";
+/// On a job: its arguments are the object `{job id}.in` of the objects bucket (the body is
+/// empty).
+pub(crate) const H_ARGS_OBJECT: &str = "Poolbridge-Args-Object";
+/// On a job: the largest output (bytes) its host may hand over through the objects bucket.
+pub(crate) const H_OBJECT_LIMIT: &str = "Poolbridge-Object-Limit";
+/// On an answer: its body is the object `{job id}.out` of the objects bucket.
+pub(crate) const H_OBJECT: &str = "Poolbridge-Object";
+
+/// The object holding the arguments of job `id`.
+pub(crate) fn args_object(id: &str) -> String {
+    format!("{id}.in")
+}
+
+/// The object holding the output of job `id`.
+pub(crate) fn output_object(id: &str) -> String {
+    format!("{id}.out")
+}
 
 /// The names a client and its hosts agree on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +62,8 @@ pub(crate) struct Names {
     pub(crate) cancelled: String,
     /// The KV bucket of kept answers (`RemoteBuilder::keep_answers`), keyed by job id.
     pub(crate) answers: String,
+    /// The object store of large arguments and outputs (`RemoteBuilder::large_payloads`).
+    pub(crate) objects: String,
 }
 
 impl Names {
@@ -56,6 +75,7 @@ impl Names {
             consumer: format!("{stream}_hosts"),
             cancelled: format!("{stream}_cancelled"),
             answers: format!("{stream}_answers"),
+            objects: format!("{stream}_objects"),
         }
     }
 
@@ -217,6 +237,10 @@ pub(crate) struct JobHeaders {
     pub(crate) timeout_ms: Option<u64>,
     /// Store the answer in the answers bucket too.
     pub(crate) keep: bool,
+    /// The arguments are in the objects bucket (`args_object(id)`).
+    pub(crate) args_object: bool,
+    /// An output up to this size may go through the objects bucket.
+    pub(crate) object_limit: Option<u64>,
 }
 
 impl JobHeaders {
@@ -236,6 +260,12 @@ impl JobHeaders {
         }
         if self.keep {
             headers.insert(H_KEEP, "1");
+        }
+        if self.args_object {
+            headers.insert(H_ARGS_OBJECT, "1");
+        }
+        if let Some(limit) = self.object_limit {
+            headers.insert(H_OBJECT_LIMIT, limit.to_string().as_str());
         }
         headers
     }
@@ -288,6 +318,8 @@ impl JobHeaders {
             max_deliver,
             timeout_ms,
             keep: get(H_KEEP).is_some_and(|v| v == "1"),
+            args_object: get(H_ARGS_OBJECT).is_some_and(|v| v == "1"),
+            object_limit: get(H_OBJECT_LIMIT).and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -342,6 +374,8 @@ pub(crate) struct Stored {
     pub(crate) pid: u32,
     pub(crate) attempt: u32,
     pub(crate) body: Vec<u8>,
+    /// The body is the object `output_object(job id)` (and `body` is empty).
+    pub(crate) object: bool,
 }
 
 impl Stored {
@@ -351,6 +385,7 @@ impl Stored {
         pid: u32,
         attempt: u64,
         body: &[u8],
+        object: bool,
     ) -> Vec<u8> {
         let stored = Stored {
             status: status.as_str().to_owned(),
@@ -358,12 +393,14 @@ impl Stored {
             pid,
             attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
             body: body.to_vec(),
+            object,
         };
         postcard::to_stdvec(&stored).unwrap_or_default()
     }
 
-    /// The answer to job `job_id`, and its body; `None` for a value that is no stored answer.
-    pub(crate) fn decode(job_id: &str, value: &[u8]) -> Option<(Answer, Vec<u8>)> {
+    /// The answer to job `job_id`, its body, and whether the body is in the objects bucket;
+    /// `None` for a value that is no stored answer.
+    pub(crate) fn decode(job_id: &str, value: &[u8]) -> Option<(Answer, Vec<u8>, bool)> {
         let stored: Stored = postcard::from_bytes(value).ok()?;
         let answer = Answer {
             job_id: job_id.to_owned(),
@@ -372,7 +409,7 @@ impl Stored {
             pid: stored.pid,
             attempt: stored.attempt,
         };
-        Some((answer, stored.body))
+        Some((answer, stored.body, stored.object))
     }
 }
 
@@ -402,8 +439,9 @@ mod tests {
 
     #[test]
     fn stored_answers_round_trip() {
-        let value = Stored::encode(Status::Ok, "h", 7, 2, b"out");
-        let (answer, body) = Stored::decode("c-1", &value).unwrap();
+        let value = Stored::encode(Status::Ok, "h", 7, 2, b"out", true);
+        let (answer, body, object) = Stored::decode("c-1", &value).unwrap();
+        assert!(object);
         assert_eq!(
             (
                 answer.job_id.as_str(),
@@ -431,6 +469,8 @@ mod tests {
             max_deliver: 3,
             timeout_ms: Some(1500),
             keep: true,
+            args_object: true,
+            object_limit: Some(50 << 20),
         };
         let map = job.to_map();
         assert_eq!(JobHeaders::parse(Some(&map), "poolbridge.results"), Ok(job));
@@ -446,6 +486,8 @@ mod tests {
             max_deliver: 1,
             timeout_ms: None,
             keep: false,
+            args_object: false,
+            object_limit: None,
         }
         .to_map();
         map.insert(H_PROTOCOL, "99");
@@ -464,6 +506,8 @@ mod tests {
             max_deliver: 1,
             timeout_ms: None,
             keep: false,
+            args_object: false,
+            object_limit: None,
         };
         let results = "poolbridge.results";
         for reply in [
