@@ -1206,6 +1206,66 @@ fn a_killed_stream_leader_loses_no_job() {
     drop(hosts);
 }
 
+/// One cluster, a stream with `replicas(1)` and one with 3 (an explicit setting wins over the
+/// default for several URLs): both work; prints their throughput and round-trip latency.
+fn one_and_three_replicas_on_a_cluster() {
+    let Some(cluster) = NatsCluster::start("r1_r3") else {
+        return;
+    };
+    let url = cluster.url();
+    let node0 = cluster.nodes[0].url();
+    let dir = temp_dir("r1_r3");
+    let runs = tmp_file(&dir, "runs");
+    let n = 1000u64;
+    let mut report = Vec::new();
+    for (stream, replicas) in [("RONE", 1), ("RTHREE", 3)] {
+        let ex = RemoteExecutor::builder()
+            .stream(stream)
+            .replicas(replicas)
+            .connect(&url)
+            .expect("connect");
+        for name in [stream.to_owned(), format!("KV_{stream}_cancelled")] {
+            let found = stream_cluster(&node0, &name).map(|(_, _, r)| r);
+            assert_eq!(found, Some(replicas), "{name}");
+        }
+        let _hosts = [host(&url, stream, "r-a"), host(&url, stream, "r-b")];
+        let warm: Vec<_> = (0..100)
+            .map(|i| ex.submit(tally, (runs.clone(), i)))
+            .collect();
+        for f in warm {
+            f.result_timeout(Duration::from_secs(60)).expect("warm-up");
+        }
+        let mut latencies: Vec<Duration> = (0..50)
+            .map(|i| {
+                let t = Instant::now();
+                assert_eq!(
+                    ex.submit(tally, (runs.clone(), i)).result_timeout(HANG),
+                    Ok(3 * i + 1)
+                );
+                t.elapsed()
+            })
+            .collect();
+        latencies.sort();
+        let started = Instant::now();
+        let futures: Vec<_> = (0..n)
+            .map(|i| ex.submit(tally, (runs.clone(), i)))
+            .collect();
+        for (i, f) in futures.iter().enumerate() {
+            assert_eq!(
+                f.result_timeout(Duration::from_secs(60)),
+                Ok(3 * i as u64 + 1)
+            );
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        report.push(format!(
+            "R{replicas}: {rate:.0} jobs/s, round trip p50 {:?} p99 {:?}",
+            latencies[latencies.len() / 2],
+            latencies[latencies.len() * 99 / 100]
+        ));
+    }
+    println!("    {}", report.join("; "));
+}
+
 /// Replicas a single server cannot keep: an error at once that names the setting.
 fn replicas_on_a_single_server_are_refused_with_the_setting_named() {
     let Some(server) = NatsServer::start("one_replica") else {
@@ -1608,6 +1668,7 @@ fn main() {
         a_lost_host_is_noticed_in_seconds_by_default,
         connect_async_resolves_on_any_runtime,
         a_killed_stream_leader_loses_no_job,
+        one_and_three_replicas_on_a_cluster,
         replicas_on_a_single_server_are_refused_with_the_setting_named,
         a_restarted_client_attaches_to_the_answers_of_its_jobs,
         large_arguments_and_outputs_go_through_the_object_store,
