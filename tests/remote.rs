@@ -1,10 +1,15 @@
 //! RemoteExecutor against a real `nats-server -js` started by each test (see
 //! `tests/remote_support`): results and panics across two hosts, a killed host's job delivered
 //! again, `max_deliver`, a re-sent job stored once, cancel before pickup, a server restart with
-//! jobs queued, futures of three executors in one `as_completed`, a graceful host stop.
+//! jobs queued, futures of three executors in one `as_completed`, a graceful host stop; on a
+//! three-node cluster, the stream's leader SIGKILLed mid-run; a client killed with jobs queued
+//! and a new one attaching to their answers; 50 MiB arguments and outputs through the object
+//! store; hosts killed and replaced every second (a soak, bounded for CI; larger by hand with
+//! `POOLBRIDGE_SOAK_JOBS`, `POOLBRIDGE_CLUSTER_JOBS`).
 //!
-//! This binary is also the worker host (`POOLBRIDGE_TEST_HOST_URL`) and the hosts' worker
-//! program, so `main` calls `process::init()` and `host_main()` first (no libtest harness).
+//! This binary is also the worker host (`POOLBRIDGE_TEST_HOST_URL`), a client to kill
+//! (`POOLBRIDGE_TEST_CLIENT_URL`) and the hosts' worker program, so `main` calls
+//! `process::init()`, `host_main()` and `client_main()` first (no libtest harness).
 //! Without a `nats-server` the tests that need one print how to install it and pass, unless
 //! `POOLBRIDGE_REQUIRE_NATS=1` (CI).
 
@@ -23,7 +28,7 @@ use poolbridge::{
     as_completed,
 };
 use process_support::{HANG, eventually, temp_dir};
-use remote_support::{Host, HostConfig, NatsServer, lines};
+use remote_support::{Host, HostConfig, NatsCluster, NatsServer, lines};
 
 /// Short, so a lost host's job moves on quickly.
 const ACK_WAIT: Duration = Duration::from_millis(1000);
@@ -72,6 +77,40 @@ fn kill_my_host() {
     let host = rustix::process::Pid::from_raw(std::os::unix::process::parent_id() as i32).unwrap();
     let _ = rustix::process::kill_process(host, rustix::process::Signal::KILL);
     std::thread::sleep(Duration::from_secs(5));
+}
+
+/// Appends `i` to `file` (one line per run, one `write`: whole lines from several processes),
+/// returns `3 i + 1`.
+#[poolbridge::job]
+fn tally(file: String, i: u64) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(format!("{i}\n").as_bytes()).unwrap();
+    3 * i + 1
+}
+
+/// [`tally`] after `ms` milliseconds.
+#[poolbridge::job]
+fn slow_tally(file: String, i: u64, ms: u64) -> u64 {
+    use std::io::Write;
+    std::thread::sleep(Duration::from_millis(ms));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(format!("{i}\n").as_bytes()).unwrap();
+    3 * i + 1
+}
+
+/// The length and the sum of the bytes.
+#[poolbridge::job]
+fn checksum(data: Vec<u8>) -> (usize, u64) {
+    (data.len(), data.iter().map(|&b| u64::from(b)).sum())
 }
 
 fn host(url: &str, stream: &str, name: &str) -> Host {
@@ -990,9 +1029,626 @@ fn connect_async_resolves_on_any_runtime() {
     assert!(ticks > 0, "connect_async blocked the runtime's thread");
 }
 
+/// A stream's leader, its peers (`(name, current)`, the leader included) and its replicas.
+type StreamCluster = (String, Vec<(String, bool)>, usize);
+
+/// What one node of a cluster says about a stream. `None` while the node cannot answer (an
+/// election).
+fn stream_cluster(node_url: &str, stream: &str) -> Option<StreamCluster> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = tokio::time::timeout(
+            Duration::from_secs(2),
+            async_nats::ConnectOptions::new().connect(node_url),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(Duration::from_secs(2));
+        let info = js.get_stream(stream).await.ok()?.cached_info().clone();
+        let cluster = info.cluster?;
+        let mut peers: Vec<(String, bool)> = cluster
+            .replicas
+            .iter()
+            .map(|p| (p.name.clone(), p.current))
+            .collect();
+        let leader = cluster.leader?;
+        peers.push((leader.clone(), true));
+        Some((leader, peers, info.config.num_replicas))
+    })
+}
+
+/// The median and the 99 % quantile of `gaps`.
+fn quantiles(mut gaps: Vec<Duration>) -> (Duration, Duration) {
+    if gaps.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    gaps.sort();
+    let at = |q: f64| gaps[((gaps.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Jobs of the leader-kill test (issue 21's manual run used 2,000; CI runs fewer:
+/// `POOLBRIDGE_CLUSTER_JOBS` sets it).
+fn cluster_jobs() -> u64 {
+    std::env::var("POOLBRIDGE_CLUSTER_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
+
+/// Three nodes, the stream and bucket with 3 replicas (given several URLs), two hosts, a run of
+/// short jobs, and the stream's leader SIGKILLed a third of the way: every job is answered with
+/// its value; a client that connects and a host that starts during the election work (they
+/// used to fail: a timed-out lookup taken for "no stream", a timed-out request ending `serve`);
+/// the killed node restarts and catches up.
+fn a_killed_stream_leader_loses_no_job() {
+    let Some(mut cluster) = NatsCluster::start("leader_kill") else {
+        return;
+    };
+    let url = cluster.url();
+    let n = cluster_jobs();
+    let long = Duration::from_secs(120);
+    let dir = temp_dir("leader_kill");
+    let runs = tmp_file(&dir, "runs");
+    let connect = |what: &str| {
+        RemoteExecutor::builder()
+            .stream("CLU")
+            .ack_wait(ACK_WAIT)
+            .connect(&url)
+            .unwrap_or_else(|err| panic!("{what}: {err}"))
+    };
+    let ex = connect("connect to a cluster just started");
+    let node0 = cluster.nodes[0].url();
+    for name in ["CLU", "KV_CLU_cancelled"] {
+        let replicas = stream_cluster(&node0, name).map(|(_, _, r)| r);
+        assert_eq!(replicas, Some(3), "{name}: three replicas (several URLs)");
+    }
+    let hosts = [host(&url, "CLU", "h-a"), host(&url, "CLU", "h-b")];
+    let answered: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let futures: Vec<_> = (0..n)
+        .map(|i| {
+            let f = ex.submit(tally, (runs.clone(), i));
+            let answered = Arc::clone(&answered);
+            f.add_done_callback(move |_| answered.lock().unwrap().push(Instant::now()));
+            f
+        })
+        .collect();
+    assert!(
+        eventually(long, || answered.lock().unwrap().len() as u64 >= n / 3),
+        "a third of the jobs answered before the kill"
+    );
+    let mut leader = None;
+    assert!(
+        eventually(HANG, || {
+            leader = stream_cluster(&node0, "CLU").map(|(l, _, _)| l);
+            leader.is_some()
+        }),
+        "the stream has a leader"
+    );
+    let leader = leader.unwrap();
+    let k = cluster.index_of(&leader);
+    let killed_at = Instant::now();
+    cluster.nodes[k].kill();
+    // During the election: a client connects (the stream lookup times out or is refused; it
+    // must not be taken for "no stream"), a host starts (it must not exit on a timed-out
+    // request).
+    let late = connect("connect during the election");
+    let mut late_host = host(&url, "CLU", "h-late");
+    let late_futures: Vec<_> = (n..n + 20)
+        .map(|i| late.submit(tally, (runs.clone(), i)))
+        .collect();
+    for (i, f) in futures.iter().enumerate() {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    for (f, i) in late_futures.iter().zip(n..) {
+        assert_eq!(f.result_timeout(long), Ok(3 * i + 1), "late job {i}");
+    }
+    let times = answered.lock().unwrap().clone();
+    let recovery = times
+        .iter()
+        .filter(|t| **t >= killed_at)
+        .min()
+        .map(|t| t.duration_since(killed_at));
+    let gaps = |from: Instant, to: Instant| -> Vec<Duration> {
+        let mut inside: Vec<Instant> = times
+            .iter()
+            .copied()
+            .filter(|t| *t >= from && *t < to)
+            .collect();
+        inside.sort();
+        inside.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let before = quantiles(gaps(killed_at - Duration::from_secs(3600), killed_at));
+    let after = gaps(killed_at, killed_at + Duration::from_secs(3600));
+    let longest_after = after.iter().max().copied().unwrap_or_default();
+    let all_done = times
+        .iter()
+        .max()
+        .map(|t| t.saturating_duration_since(killed_at));
+    // Every job ran; a job ran twice only if its host lost its acknowledgement in the election.
+    let mut runs_of = std::collections::HashMap::<u64, u32>::new();
+    for line in lines(Path::new(&runs)) {
+        *runs_of.entry(line.parse().unwrap()).or_default() += 1;
+    }
+    let missing: Vec<u64> = (0..n + 20).filter(|i| !runs_of.contains_key(i)).collect();
+    assert!(missing.is_empty(), "jobs that never ran: {missing:?}");
+    let twice = runs_of.values().filter(|&&c| c > 1).count();
+    let m = ex.metrics();
+    assert_eq!((m.completed, m.failed, m.pending), (n, 0, 0), "{m:?}");
+    assert_eq!(
+        late_host.child.try_wait().unwrap(),
+        None,
+        "a host started during the election serves on"
+    );
+    // The killed node comes back and catches up: a current replica of the stream and bucket.
+    let back = Instant::now();
+    cluster.nodes[k].start_again();
+    for name in ["CLU", "KV_CLU_cancelled"] {
+        assert!(
+            eventually(long, || stream_cluster(&node0, name).is_some_and(
+                |(_, peers, _)| { peers.iter().any(|(p, current)| *p == leader && *current) }
+            )),
+            "{name}: node {leader} restarted and caught up"
+        );
+    }
+    println!(
+        "    leader {leader} killed after {} of {n} answers: next answer after {recovery:?}, all \
+         answered {all_done:?} after the kill; gaps between answers p50/p99 before {before:?}, \
+         longest after {longest_after:?}; {twice} jobs ran twice; the node was current again {:?} after its restart",
+        n / 3,
+        back.elapsed()
+    );
+    drop(hosts);
+}
+
+/// One cluster, a stream with `replicas(1)` and one with 3 (an explicit setting wins over the
+/// default for several URLs): both work; prints their throughput and round-trip latency.
+fn one_and_three_replicas_on_a_cluster() {
+    let Some(cluster) = NatsCluster::start("r1_r3") else {
+        return;
+    };
+    let url = cluster.url();
+    let node0 = cluster.nodes[0].url();
+    let dir = temp_dir("r1_r3");
+    let runs = tmp_file(&dir, "runs");
+    let n = 1000u64;
+    let mut report = Vec::new();
+    for (stream, replicas) in [("RONE", 1), ("RTHREE", 3)] {
+        let ex = RemoteExecutor::builder()
+            .stream(stream)
+            .replicas(replicas)
+            .connect(&url)
+            .expect("connect");
+        for name in [stream.to_owned(), format!("KV_{stream}_cancelled")] {
+            let found = stream_cluster(&node0, &name).map(|(_, _, r)| r);
+            assert_eq!(found, Some(replicas), "{name}");
+        }
+        let _hosts = [host(&url, stream, "r-a"), host(&url, stream, "r-b")];
+        let warm: Vec<_> = (0..100)
+            .map(|i| ex.submit(tally, (runs.clone(), i)))
+            .collect();
+        for f in warm {
+            f.result_timeout(Duration::from_secs(60)).expect("warm-up");
+        }
+        let mut latencies: Vec<Duration> = (0..50)
+            .map(|i| {
+                let t = Instant::now();
+                assert_eq!(
+                    ex.submit(tally, (runs.clone(), i)).result_timeout(HANG),
+                    Ok(3 * i + 1)
+                );
+                t.elapsed()
+            })
+            .collect();
+        latencies.sort();
+        let started = Instant::now();
+        let futures: Vec<_> = (0..n)
+            .map(|i| ex.submit(tally, (runs.clone(), i)))
+            .collect();
+        for (i, f) in futures.iter().enumerate() {
+            assert_eq!(
+                f.result_timeout(Duration::from_secs(60)),
+                Ok(3 * i as u64 + 1)
+            );
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        report.push(format!(
+            "R{replicas}: {rate:.0} jobs/s, round trip p50 {:?} p99 {:?}",
+            latencies[latencies.len() / 2],
+            latencies[latencies.len() * 99 / 100]
+        ));
+    }
+    println!("    {}", report.join("; "));
+}
+
+/// Replicas a single server cannot keep: an error at once that names the setting.
+fn replicas_on_a_single_server_are_refused_with_the_setting_named() {
+    let Some(server) = NatsServer::start("one_replica") else {
+        return;
+    };
+    let started = Instant::now();
+    let err = RemoteExecutor::builder()
+        .stream("REPL")
+        .replicas(3)
+        .connect(&server.url())
+        .unwrap_err();
+    assert!(err.message().contains("replicas(1)"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "refused at once, not after the 30 s of patience: {:?}",
+        started.elapsed()
+    );
+    let err = RemoteExecutor::builder()
+        .replicas(6)
+        .connect(&server.url())
+        .unwrap_err();
+    assert!(
+        err.message().contains("RemoteBuilder::replicas(6)"),
+        "{err}"
+    );
+}
+
+/// `(messages, bytes)` of a stream.
+fn stream_size(url: &str, stream: &str) -> Option<(u64, u64)> {
+    inspect(url, async |js| {
+        let mut stream = js.get_stream(stream).await.ok()?;
+        let state = stream.info().await.ok()?.state.clone();
+        Some((state.messages, state.bytes))
+    })
+}
+
+/// A 50 MiB argument and a 50 MiB output go through the object store and come back whole; the
+/// objects are deleted once answered; past the user's limit, submit fails naming the setting.
+fn large_arguments_and_outputs_go_through_the_object_store() {
+    let Some(server) = NatsServer::start("large") else {
+        return;
+    };
+    let url = server.url();
+    let long = Duration::from_secs(180);
+    let ex = RemoteExecutor::builder()
+        .stream("BIG")
+        .ack_wait(ACK_WAIT)
+        .large_payloads(64 << 20)
+        .connect(&url)
+        .expect("connect");
+    let _host = host(&url, "BIG", "big");
+    let mib = 1usize << 20;
+    let data: Vec<u8> = (0..50 * mib).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    // Warm up the host's workers, then time the large argument against the same bytes in
+    // 100 jobs of half a MiB (under max_payload: no object store).
+    assert_eq!(
+        ex.submit(checksum, (vec![1],)).result_timeout(long),
+        Ok((1, 1))
+    );
+    let started = Instant::now();
+    let big = ex.submit(checksum, (data.clone(),));
+    assert_eq!(big.result_timeout(long), Ok((50 * mib, sum)));
+    let by_object = started.elapsed();
+    let started = Instant::now();
+    let parts: Vec<_> = data
+        .chunks(mib / 2)
+        .map(|part| ex.submit(checksum, (part.to_vec(),)))
+        .collect();
+    let mut total = 0;
+    for part in &parts {
+        total += part.result_timeout(long).expect("a part").1;
+    }
+    assert_eq!(total, sum);
+    let by_parts = started.elapsed();
+    let out = ex
+        .submit(bytes_out, (50 * mib,))
+        .result_timeout(long)
+        .expect("a 50 MiB output");
+    assert!(out.len() == 50 * mib && out.iter().all(|&b| b == 7));
+    println!(
+        "    50 MiB argument through the object store: {:.0} MiB/s ({by_object:?}); the same \
+         bytes in 100 jobs of 0.5 MiB: {:.0} MiB/s ({by_parts:?})",
+        50.0 / by_object.as_secs_f64(),
+        50.0 / by_parts.as_secs_f64()
+    );
+    // Answered: the objects are deleted (their chunks purged).
+    assert!(
+        eventually(HANG, || stream_size(&url, "OBJ_BIG_objects")
+            .is_some_and(|(_, bytes)| bytes < mib as u64)),
+        "the objects were deleted: {:?}",
+        stream_size(&url, "OBJ_BIG_objects")
+    );
+    // Past the limit: an error at submit that names the setting.
+    let small = RemoteExecutor::builder()
+        .stream("BIG")
+        .large_payloads(2 * mib)
+        .connect(&url)
+        .expect("connect");
+    let started = Instant::now();
+    let err = small
+        .submit(checksum, (vec![0; 3 * mib],))
+        .result_timeout(Duration::ZERO)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than RemoteBuilder::large_payloads allows"),
+        "{err}"
+    );
+    assert!(started.elapsed() < HANG);
+    let err = small
+        .submit(bytes_out, (3 * mib,))
+        .result_timeout(long)
+        .unwrap_err();
+    assert!(err.to_string().contains("large_payloads limit"), "{err}");
+    // Without the setting, the error says how to allow them.
+    let plain = client(&server, "BIG");
+    let err = plain
+        .submit(checksum, (vec![0; 2 * mib],))
+        .result_timeout(Duration::ZERO)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("RemoteBuilder::large_payloads"),
+        "{err}"
+    );
+}
+
+/// This process's resident memory, in KiB (`VmRSS`).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Churn: 8 hosts on one server, two clients submitting short jobs, one host SIGKILLed and a
+/// new one started every second. Every job answered once with its own value (to its own
+/// client), every job ran, the clients' memory does not grow with the jobs done. CI runs
+/// 2,000 jobs of 30 ms; `POOLBRIDGE_SOAK_JOBS=20000` is the issue's size (by hand;
+/// `POOLBRIDGE_SOAK_JOB_MS` and `POOLBRIDGE_SOAK_HOSTS` change the rest).
+fn hosts_killed_and_started_every_second_lose_no_job() {
+    let Some(server) = NatsServer::start("churn") else {
+        return;
+    };
+    let url = server.url();
+    let n = env_or("POOLBRIDGE_SOAK_JOBS", 2000) as u64;
+    let hosts_n = env_or("POOLBRIDGE_SOAK_HOSTS", 8);
+    // Long enough that the run lasts several kills (about 2,000 × 30 ms / 8 hosts ≥ 7.5 s).
+    let job_ms = env_or("POOLBRIDGE_SOAK_JOB_MS", 30) as u64;
+    let long = Duration::from_secs(60 + n / 20);
+    let dir = temp_dir("churn");
+    let runs = tmp_file(&dir, "runs");
+    let connect = || {
+        RemoteExecutor::builder()
+            .stream("CHURN")
+            .ack_wait(ACK_WAIT)
+            .max_deliver(20)
+            .connect(&url)
+            .expect("connect")
+    };
+    let (a, b) = (connect(), connect());
+    let start_host = |k: usize| {
+        Host::start(&HostConfig {
+            url: &url,
+            stream: "CHURN",
+            name: &format!("churn-{k}"),
+            workers: 1,
+            concurrency: 2,
+            user: None,
+        })
+    };
+    let hosts = Arc::new(Mutex::new((0..hosts_n).map(start_host).collect::<Vec<_>>()));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (hosts, done, url) = (Arc::clone(&hosts), Arc::clone(&done), url.clone());
+        std::thread::spawn(move || {
+            let mut k = hosts_n;
+            let mut killed = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_secs(1));
+                let fresh = Host::start(&HostConfig {
+                    url: &url,
+                    stream: "CHURN",
+                    name: &format!("churn-{k}"),
+                    workers: 1,
+                    concurrency: 2,
+                    user: None,
+                });
+                let mut hosts = hosts.lock().unwrap();
+                let mut old = std::mem::replace(&mut hosts[k % hosts_n], fresh);
+                drop(hosts);
+                old.kill();
+                killed += 1;
+                k += 1;
+            }
+            killed
+        })
+    };
+    let started = Instant::now();
+    let mut rss = vec![rss_kib()];
+    // In four rounds, each client's jobs: even i from `a`, odd i from `b`.
+    let round = n / 4;
+    for r in 0..4 {
+        let mine: Vec<_> = (r * round..(r + 1) * round)
+            .map(|i| {
+                let ex = if i % 2 == 0 { &a } else { &b };
+                (i, ex.submit(slow_tally, (runs.clone(), i, job_ms)))
+            })
+            .collect();
+        for (i, f) in &mine {
+            assert_eq!(f.result_timeout(long), Ok(3 * i + 1), "job {i}");
+        }
+        drop(mine);
+        rss.push(rss_kib());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let killed = churn.join().unwrap();
+    let elapsed = started.elapsed();
+    let mut runs_of = std::collections::HashMap::<u64, u32>::new();
+    for line in lines(Path::new(&runs)) {
+        *runs_of.entry(line.parse().unwrap()).or_default() += 1;
+    }
+    let missing: Vec<u64> = (0..4 * round)
+        .filter(|i| !runs_of.contains_key(i))
+        .collect();
+    assert!(missing.is_empty(), "jobs that never ran: {missing:?}");
+    let twice = runs_of.values().filter(|&&c| c > 1).count();
+    assert!(killed >= 3, "the run outlasted a few kills ({killed})");
+    let mut redelivered = 0;
+    for ex in [&a, &b] {
+        let m = ex.metrics();
+        assert_eq!(
+            (m.completed, m.failed, m.pending),
+            (2 * round, 0, 0),
+            "{m:?}"
+        );
+        redelivered += m.redelivered;
+    }
+    // The kills hit running jobs (their worker died with its host, before the job wrote its
+    // line), and those ran again elsewhere.
+    assert!(
+        redelivered > 0,
+        "no job was delivered again: the kills tested nothing"
+    );
+    // Memory: what the second round ends with, the last round does not exceed by much (the
+    // first round warms the allocator and the tables up).
+    assert!(
+        rss[4] <= rss[2] + rss[2] / 2 + 16 * 1024,
+        "client memory grew with the jobs done: {rss:?} KiB after each quarter"
+    );
+    println!(
+        "    {} jobs, {hosts_n} hosts, {killed} hosts killed and replaced in {elapsed:?}: \
+         {redelivered} jobs delivered again, {twice} ran to the end more than once; client RSS (KiB) at start and after each quarter: {rss:?}",
+        4 * round
+    );
+}
+
+/// Set in a child to make it a client that queues jobs, writes their ids, and waits to be
+/// killed (see [`client_main`]).
+const CLIENT_URL: &str = "POOLBRIDGE_TEST_CLIENT_URL";
+const CLIENT_DIR: &str = "POOLBRIDGE_TEST_CLIENT_DIR";
+const CLIENT_JOBS: &str = "POOLBRIDGE_TEST_CLIENT_JOBS";
+
+/// In a client child: submits `tally(DIR/runs, i)` for each `i` with answers kept, writes the
+/// job ids to `DIR/ids` (line `i`), and waits for its end.
+fn client_main() {
+    let Ok(url) = std::env::var(CLIENT_URL) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(std::env::var(CLIENT_DIR).unwrap());
+    let n: u64 = std::env::var(CLIENT_JOBS).unwrap().parse().unwrap();
+    let ex = RemoteExecutor::builder()
+        .stream("ATT")
+        .keep_answers(Duration::from_secs(600))
+        .connect(&url)
+        .expect("the client child connects");
+    let runs = tmp_file(&dir, "runs");
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let f = ex.submit(tally, (runs.clone(), i));
+            ex.job_id(&f).expect("an id")
+        })
+        .collect();
+    std::fs::write(dir.join("ids.tmp"), ids.join("\n") + "\n").unwrap();
+    std::fs::rename(dir.join("ids.tmp"), dir.join("ids")).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A client killed with its jobs queued (no host yet); a new client attaches to every one by
+/// id: half before any host runs them (answers still to come), half after they were answered
+/// (kept answers).
+fn a_restarted_client_attaches_to_the_answers_of_its_jobs() {
+    let Some(server) = NatsServer::start("attach") else {
+        return;
+    };
+    let url = server.url();
+    let n = 500;
+    let long = Duration::from_secs(120);
+    let dir = temp_dir("attach");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CLIENT_URL, &url)
+        .env(CLIENT_DIR, &dir)
+        .env(CLIENT_JOBS, n.to_string())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start the client child");
+    let ids_file = dir.join("ids");
+    assert!(
+        eventually(long, || lines(&ids_file).len() == n
+            && stream_messages(&url, "ATT") == Some(n as u64)),
+        "the client queued its {n} jobs"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ids = lines(&ids_file);
+    let ex = RemoteExecutor::builder()
+        .stream("ATT")
+        .keep_answers(Duration::from_secs(600))
+        .ack_wait(ACK_WAIT)
+        .connect(&url)
+        .expect("connect");
+    let early: Vec<_> = ids[..n / 2].iter().map(|id| ex.attach(tally, id)).collect();
+    assert_eq!(ex.job_id(&early[0]).as_deref(), Some(ids[0].as_str()));
+    let _hosts = [host(&url, "ATT", "att-a"), host(&url, "ATT", "att-b")];
+    for (i, f) in early.iter().enumerate() {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    let runs = dir.join("runs");
+    assert!(
+        eventually(long, || lines(&runs).len() >= n),
+        "every job ran"
+    );
+    let late: Vec<_> = ids[n / 2..].iter().map(|id| ex.attach(tally, id)).collect();
+    for (f, i) in late.iter().zip(n / 2..) {
+        assert_eq!(f.result_timeout(long), Ok(3 * i as u64 + 1), "job {i}");
+    }
+    // A job not answered yet (here: never submitted) waits; attaching to it twice is refused
+    // (the first future gets the answer); cancelling stops the wait.
+    let client_id = ids[0].rsplit_once('-').unwrap().0;
+    let unknown = format!("{client_id}-{}", 10 * n);
+    let pending = ex.attach(tally, &unknown);
+    let twice = ex.attach(tally, &unknown);
+    let err = twice.result_timeout(HANG).unwrap_err().to_string();
+    assert!(err.contains("already has a future"), "{err}");
+    assert!(
+        pending.result_timeout(Duration::from_millis(300)).is_err() && pending.cancel(),
+        "an attached future that waits can be cancelled"
+    );
+    let err = ex
+        .attach(tally, "not an id")
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(err.to_string().contains("not a remote job id"), "{err}");
+    let plain = client(&server, "ATT");
+    let err = plain
+        .attach(tally, &ids[0])
+        .result_timeout(HANG)
+        .unwrap_err();
+    assert!(err.to_string().contains("keep_answers"), "{err}");
+    assert_eq!(
+        stream_messages(&url, "KV_ATT_answers"),
+        Some(n as u64),
+        "one kept answer per job"
+    );
+    let m = ex.metrics();
+    assert_eq!((m.completed, m.pending), (n as u64, 0), "{m:?}");
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
+    client_main();
     process_support::run(tests![
         submit_errors_need_no_server,
         results_and_panics_across_two_hosts,
@@ -1011,5 +1667,11 @@ fn main() {
         a_client_and_a_host_work_with_the_documented_permissions,
         a_lost_host_is_noticed_in_seconds_by_default,
         connect_async_resolves_on_any_runtime,
+        a_killed_stream_leader_loses_no_job,
+        one_and_three_replicas_on_a_cluster,
+        replicas_on_a_single_server_are_refused_with_the_setting_named,
+        a_restarted_client_attaches_to_the_answers_of_its_jobs,
+        large_arguments_and_outputs_go_through_the_object_store,
+        hosts_killed_and_started_every_second_lose_no_job,
     ]);
 }

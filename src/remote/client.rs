@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
@@ -48,6 +49,11 @@ pub(crate) struct Settings {
     pub(crate) max_deliver: u32,
     pub(crate) job_timeout: Option<Duration>,
     pub(crate) publish_timeout: Duration,
+    /// Keep answers in the answers bucket this long (`RemoteBuilder::keep_answers`).
+    pub(crate) keep_answers: Option<Duration>,
+    /// Arguments and outputs over `max_payload`, up to this size, go through the objects
+    /// bucket (`RemoteBuilder::large_payloads`).
+    pub(crate) large_payloads: Option<usize>,
 }
 
 /// The typed end of a remote job.
@@ -133,26 +139,36 @@ struct Tracker {
     alive: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// Which host started or answered each future that a user may still ask about
-/// ([`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host)), by future address. Entries
-/// of futures nobody holds any more are pruned as the table grows.
-#[derive(Default)]
-struct HostTable {
-    entries: HashMap<usize, (Tracker, JobHost)>,
+/// Something known about each future that a user may still ask about, by future address:
+/// which host started or answered it
+/// ([`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host)), its job id
+/// ([`RemoteExecutor::job_id`](crate::RemoteExecutor::job_id)). Entries of futures nobody holds
+/// any more are pruned as the table grows.
+struct FutureTable<V> {
+    entries: HashMap<usize, (Tracker, V)>,
     /// Prune when `entries` grows past this.
     prune_at: usize,
+}
+
+impl<V> Default for FutureTable<V> {
+    fn default() -> Self {
+        FutureTable {
+            entries: HashMap::new(),
+            prune_at: 0,
+        }
+    }
 }
 
 /// The least `prune_at`: pruning scans the table, so it waits for this many entries.
 const HOST_TABLE_PRUNE_MIN: usize = 1024;
 
-impl HostTable {
-    fn record(&mut self, tracker: &Tracker, host: JobHost) {
+impl<V> FutureTable<V> {
+    fn record(&mut self, tracker: &Tracker, value: V) {
         if self.entries.len() >= self.prune_at {
             self.entries.retain(|_, (t, _)| (t.alive)());
             self.prune_at = (2 * self.entries.len()).max(HOST_TABLE_PRUNE_MIN);
         }
-        self.entries.insert(tracker.addr, (tracker.clone(), host));
+        self.entries.insert(tracker.addr, (tracker.clone(), value));
     }
 }
 
@@ -163,6 +179,8 @@ struct Pending {
     name: &'static str,
     /// `(host, pid)` of every host that took it, in order.
     hosts: Vec<(String, u32)>,
+    /// The job id of a future made by `attach` (a job of another client).
+    attached: Option<String>,
 }
 
 enum Closed {
@@ -173,6 +191,8 @@ enum Closed {
 
 struct State {
     pending: HashMap<usize, Pending>,
+    /// Attached job ids (`attach`) and their keys in `pending`.
+    attached: HashMap<String, usize>,
     closed: Closed,
 }
 
@@ -180,6 +200,8 @@ struct State {
 enum Cmd {
     Publish(Outgoing),
     Cancel(String),
+    /// Look up the kept answer of an attached job (and follow the bucket).
+    Attach(String),
     Stop,
 }
 
@@ -187,6 +209,8 @@ struct Outgoing {
     key: usize,
     headers: HeaderMap,
     payload: Bytes,
+    /// The payload goes to the objects bucket (`args_object(id)`); the message has no body.
+    object: Option<String>,
 }
 
 #[derive(Default)]
@@ -201,10 +225,13 @@ struct Counters {
 
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
-    hosts: Mutex<HostTable>,
+    hosts: Mutex<FutureTable<JobHost>>,
+    ids: Mutex<FutureTable<String>>,
     client_id: String,
     reply_subject: String,
     next_key: AtomicUsize,
+    /// The server's `max_payload` (0: unknown), read at connect.
+    max_payload: AtomicUsize,
     state: Mutex<State>,
     /// `shutdown(wait = true)` waits here for `pending` to empty.
     drained: Condvar,
@@ -242,12 +269,15 @@ pub(crate) fn start(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         settings,
-        hosts: Mutex::new(HostTable::default()),
+        hosts: Mutex::new(FutureTable::default()),
+        ids: Mutex::new(FutureTable::default()),
         client_id,
         reply_subject,
         next_key: AtomicUsize::new(1),
+        max_payload: AtomicUsize::new(0),
         state: Mutex::new(State {
             pending: HashMap::new(),
+            attached: HashMap::new(),
             closed: Closed::Open,
         }),
         drained: Condvar::new(),
@@ -347,6 +377,31 @@ impl Shared {
             )));
             return fut;
         }
+        // ORDERING: Relaxed: set once at connect, before any submit.
+        let max_payload = self.max_payload.load(Ordering::Relaxed);
+        let large = max_payload > 0 && payload.len() + HEADERS_ALLOWANCE > max_payload;
+        if large {
+            let reason = match self.settings.large_payloads {
+                None => Some(format!(
+                    "the arguments of job `{name}` are {} bytes, more than the NATS server \
+                     accepts in one message (max_payload {max_payload} bytes): pass a reference \
+                     (a path, a key) instead, send them through the object store with \
+                     RemoteBuilder::large_payloads, or raise max_payload on the server",
+                    payload.len()
+                )),
+                Some(limit) if payload.len() > limit => Some(format!(
+                    "the arguments of job `{name}` are {} bytes, more than \
+                     RemoteBuilder::large_payloads allows ({limit} bytes): raise that limit, or \
+                     pass a reference (a path, a key) instead",
+                    payload.len()
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                let _ = promise.set_error(FutureError::Ipc(reason));
+                return fut;
+            }
+        }
         // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let timeout = timeout.or(self.settings.job_timeout);
@@ -357,6 +412,9 @@ impl Shared {
             reply: self.reply_subject.clone(),
             max_deliver: self.settings.max_deliver,
             timeout_ms: timeout.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX).max(1)),
+            keep: self.settings.keep_answers.is_some(),
+            args_object: large,
+            object_limit: self.settings.large_payloads.map(|l| l as u64),
         }
         .to_map();
         // Registered before the job can end: a cancel from now on reaches the watcher.
@@ -369,22 +427,26 @@ impl Shared {
             return fut;
         }
         let done: Box<dyn Completion> = Box::new(Typed { promise, name });
+        let tracker = done.tracker();
         st.pending.insert(
             key,
             Pending {
-                tracker: done.tracker(),
+                tracker: tracker.clone(),
                 done,
                 name,
                 hosts: Vec::new(),
+                attached: None,
             },
         );
         drop(st);
+        lock(&self.ids).record(&tracker, self.job_id(key));
         // ORDERING: Relaxed: a statistic.
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let sent = self.cmds.send(Cmd::Publish(Outgoing {
             key,
             headers,
             payload: Bytes::from(payload),
+            object: large.then(|| wire::args_object(&self.job_id(key))),
         }));
         if sent.is_err() {
             self.fail(
@@ -396,16 +458,93 @@ impl Shared {
         fut
     }
 
+    /// A future for the answer of job `id`, submitted by any client of this stream that kept
+    /// its answers: see [`RemoteExecutor::attach`](crate::RemoteExecutor::attach).
+    pub(crate) fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
+        let (promise, fut) = Promise::new();
+        let name = job.name();
+        if let Some(err) = Self::closed_error(&lock(&self.state).closed) {
+            let _ = promise.set_error(err);
+            return fut;
+        }
+        if self.settings.keep_answers.is_none() {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "attach({id:?}) reads the answers bucket, which this executor does not use: \
+                 connect with RemoteBuilder::keep_answers (and submit with it)"
+            )));
+            return fut;
+        }
+        if let Err(reason) = wire::check_job_id(id) {
+            let _ = promise.set_error(FutureError::Ipc(format!("attach: {reason}")));
+            return fut;
+        }
+        let waited_for = {
+            let st = lock(&self.state);
+            st.attached.contains_key(id)
+                || self
+                    .own_key(id)
+                    .is_some_and(|key| st.pending.contains_key(&key))
+        };
+        if waited_for {
+            let _ = promise.set_error(FutureError::Ipc(format!(
+                "attach({id:?}): this executor already has a future waiting for that job: use \
+                 it"
+            )));
+            return fut;
+        }
+        // ORDERING: Relaxed: a unique number; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        fut.core().add_signal(&self.signal, key);
+        let done: Box<dyn Completion> = Box::new(Typed { promise, name });
+        let tracker = done.tracker();
+        let mut st = lock(&self.state);
+        st.pending.insert(
+            key,
+            Pending {
+                tracker: tracker.clone(),
+                done,
+                name,
+                hosts: Vec::new(),
+                attached: Some(id.to_owned()),
+            },
+        );
+        st.attached.insert(id.to_owned(), key);
+        drop(st);
+        lock(&self.ids).record(&tracker, id.to_owned());
+        if self.cmds.send(Cmd::Attach(id.to_owned())).is_err() {
+            self.fail(
+                key,
+                FutureError::BrokenPool("the NATS client thread has stopped".into()),
+                &mut (),
+            );
+        }
+        fut
+    }
+
+    /// The attached job ids still waiting for their answers.
+    fn attached_ids(&self) -> Vec<String> {
+        lock(&self.state).attached.keys().cloned().collect()
+    }
+
     fn job_id(&self, key: usize) -> String {
         format!("{}-{key}", self.client_id)
     }
 
-    fn key_of(&self, job_id: &str) -> Option<usize> {
+    /// The key of a job this executor submitted.
+    fn own_key(&self, job_id: &str) -> Option<usize> {
         let (client, key) = job_id.rsplit_once('-')?;
         if client != self.client_id {
             return None;
         }
         key.parse().ok()
+    }
+
+    /// The key of the pending job an answer is for: an attached one, or one submitted here.
+    fn key_of(&self, job_id: &str) -> Option<usize> {
+        if let Some(&key) = lock(&self.state).attached.get(job_id) {
+            return Some(key);
+        }
+        self.own_key(job_id)
     }
 
     /// Ends job `key` with `err` if it is still pending (callbacks run after `hooks`).
@@ -421,7 +560,12 @@ impl Shared {
 
     /// Removes job `key` from the pending map, and stops its cancel notifications.
     fn take(&self, key: usize) -> Option<Pending> {
-        let pending = lock(&self.state).pending.remove(&key)?;
+        let mut st = lock(&self.state);
+        let pending = st.pending.remove(&key)?;
+        if let Some(id) = &pending.attached {
+            st.attached.remove(id);
+        }
+        drop(st);
         pending.done.forget(&self.signal);
         Some(pending)
     }
@@ -440,6 +584,17 @@ impl Shared {
             // Not from a poolbridge host (someone published on this client's subject).
             return;
         };
+        self.resolve(answer, &msg.payload, hooks);
+    }
+
+    /// `true` if the answer to `job_id` is still awaited here.
+    fn awaits(&self, job_id: &str) -> bool {
+        self.key_of(job_id)
+            .is_some_and(|key| lock(&self.state).pending.contains_key(&key))
+    }
+
+    /// Completes the job an answer is for, if it is still pending.
+    pub(crate) fn resolve(&self, answer: Answer, body: &[u8], hooks: &mut dyn RunHooks) {
         let Some(key) = self.key_of(&answer.job_id) else {
             return;
         };
@@ -477,7 +632,6 @@ impl Shared {
             lock(&self.hosts).record(&pending.tracker, host);
         }
         let name = pending.name;
-        let body = &msg.payload[..];
         let text = || String::from_utf8_lossy(body).into_owned();
         let outcome: Result<&[u8], FutureError> = match answer.status {
             Status::Ok => Ok(body),
@@ -536,11 +690,18 @@ impl Shared {
                     continue;
                 }
                 let pending = st.pending.remove(&key);
+                let attached = pending.as_ref().and_then(|p| p.attached.clone());
+                if let Some(id) = &attached {
+                    st.attached.remove(id);
+                }
                 let empty = st.pending.is_empty();
                 drop(st);
                 // ORDERING: Relaxed: a statistic.
                 self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
-                let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                if attached.is_none() {
+                    // An attached future stops waiting; the job is another client's.
+                    let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                }
                 // The promise of a cancelled future: dropping it runs no user code.
                 drop(pending);
                 if empty {
@@ -548,6 +709,13 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// See [`RemoteExecutor::job_id`](crate::RemoteExecutor::job_id).
+    pub(crate) fn job_id_of<T>(&self, fut: &PoolFuture<T>) -> Option<String> {
+        let table = lock(&self.ids);
+        let (_, id) = table.entries.get(&fut.addr())?;
+        Some(id.clone())
     }
 
     /// See [`RemoteExecutor::job_host`](crate::RemoteExecutor::job_host).
@@ -700,6 +868,15 @@ struct Session {
     js: jetstream::Context,
     cancelled: jetstream::kv::Store,
     answers: async_nats::Subscriber,
+    /// The answers bucket (`keep_answers`).
+    kept: Option<jetstream::kv::Store>,
+    /// Attached ids for the task that follows the answers bucket (started at the first
+    /// `attach`).
+    follow: Option<mpsc::UnboundedSender<String>>,
+    /// The objects bucket (`large_payloads`).
+    objects: Option<ObjectStore>,
+    /// Jobs whose arguments are in the objects bucket, until their answer.
+    args_objects: std::collections::HashSet<String>,
 }
 
 impl Session {
@@ -713,7 +890,24 @@ impl Session {
             .await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(settings.publish_timeout);
-        let cancelled = connect::declare(&js, &settings.topology).await?;
+        let cancelled = connect::declare(&client, &js, &settings.topology).await?;
+        // ORDERING: Relaxed: read by `submit`, which is called only after `start` returned.
+        shared
+            .max_payload
+            .store(client.server_info().max_payload, Ordering::Relaxed);
+        let objects = match settings.large_payloads {
+            Some(_) => Some(
+                connect::objects_bucket(&client, &js, &settings.topology, settings.keep_answers)
+                    .await?,
+            ),
+            None => None,
+        };
+        let kept = match settings.keep_answers {
+            Some(retention) => {
+                Some(connect::answers_bucket(&client, &js, &settings.topology, retention).await?)
+            }
+            None => None,
+        };
         let answers = client
             .subscribe(shared.reply_subject.clone())
             .await
@@ -740,6 +934,10 @@ impl Session {
             js,
             cancelled,
             answers,
+            kept,
+            follow: None,
+            objects,
+            args_objects: std::collections::HashSet::new(),
         })
     }
 
@@ -757,6 +955,7 @@ impl Session {
                             let _ = cancelled.put(job_id, Bytes::new()).await;
                         });
                     }
+                    Some(Cmd::Attach(job_id)) => self.attach(job_id),
                     Some(Cmd::Stop) | None => break None,
                 },
                 msg = futures_next(&mut self.answers) => match msg {
@@ -773,7 +972,26 @@ impl Session {
         reason
     }
 
-    async fn on_answer(&self, msg: Message) {
+    /// Looks up an attached job's kept answer, starting the task that follows the bucket first
+    /// (an answer stored between the two is seen by one or the other).
+    fn attach(&mut self, job_id: String) {
+        let Some(kept) = &self.kept else {
+            return;
+        };
+        let follow = self.follow.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(follow_kept(
+                Arc::clone(&self.shared),
+                kept.clone(),
+                self.objects.clone(),
+                rx,
+            ));
+            tx
+        });
+        let _ = follow.send(job_id);
+    }
+
+    async fn on_answer(&mut self, msg: Message) {
         // The host waits for this acknowledgement before it acknowledges the job: the answer
         // reached this client. Sent at once; the decoding happens on a completer thread.
         // Only to an inbox: whoever can publish on this client's results subject sets that
@@ -781,14 +999,74 @@ impl Session {
         if let Some(reply) = msg.reply.as_ref().filter(|reply| wire::is_inbox(reply)) {
             let _ = self.client.publish(reply.clone(), Bytes::new()).await;
         }
+        if let Some(objects) = &self.objects {
+            let Some(answer) = Answer::parse(msg.headers.as_ref()) else {
+                return;
+            };
+            if answer.status != Status::Started {
+                // The job ran: its arguments object is not needed any more.
+                if self.args_objects.remove(&answer.job_id) {
+                    let (objects, name) = (objects.clone(), wire::args_object(&answer.job_id));
+                    tokio::spawn(async move { objects.delete(name).await });
+                }
+                let by_object = msg
+                    .headers
+                    .as_ref()
+                    .is_some_and(|h| h.get(wire::H_OBJECT).is_some());
+                if by_object {
+                    let keep = self.shared.settings.keep_answers.is_some();
+                    tokio::spawn(fetch_output(
+                        Arc::clone(&self.shared),
+                        objects.clone(),
+                        answer,
+                        !keep,
+                    ));
+                    return;
+                }
+            }
+        }
         let shared = Arc::clone(&self.shared);
         self.shared
             .completer
             .push(Box::new(move |hooks| shared.on_answer(msg, hooks)));
     }
 
-    /// Publishes a job; its acknowledgement is awaited by a task of its own.
-    async fn publish(&self, out: Outgoing) {
+    /// Publishes a job; its acknowledgement is awaited by a task of its own. Arguments over
+    /// `max_payload` are first stored in the objects bucket, by that task.
+    async fn publish(&mut self, out: Outgoing) {
+        if let Some(name) = out.object.clone() {
+            let Some(objects) = self.objects.clone() else {
+                return;
+            };
+            let id = name.trim_end_matches(".in").to_owned();
+            self.args_objects.insert(id);
+            let shared = Arc::clone(&self.shared);
+            let js = self.js.clone();
+            tokio::spawn(async move {
+                let mut guard = FailOnDrop {
+                    shared: Arc::clone(&shared),
+                    key: out.key,
+                    reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+                };
+                let outcome = match store_args(&shared, &objects, &name, &out.payload).await {
+                    Ok(()) => {
+                        let bare = Outgoing {
+                            payload: Bytes::new(),
+                            object: None,
+                            ..out
+                        };
+                        let subject = shared.settings.topology.names.jobs.clone();
+                        let first = js
+                            .publish_with_headers(subject, bare.headers.clone(), Bytes::new())
+                            .await;
+                        confirm(&js, &shared, &bare, first).await
+                    }
+                    Err(err) => Err(err),
+                };
+                guard.reason = outcome.err();
+            });
+            return;
+        }
         let limit = self.client.server_info().max_payload;
         let size = out.payload.len() + HEADERS_ALLOWANCE;
         if limit > 0 && size > limit {
@@ -828,6 +1106,186 @@ impl Session {
             let outcome = confirm(&js, &shared, &out, first).await;
             guard.reason = outcome.err();
         });
+    }
+}
+
+/// Stores a job's arguments in the objects bucket, trying again while the server cannot (for
+/// up to half the dedup window, as a publication).
+async fn store_args(
+    shared: &Shared,
+    objects: &ObjectStore,
+    name: &str,
+    payload: &[u8],
+) -> Result<(), String> {
+    let deadline = crate::future::deadline_after(shared.settings.topology.dedup_window / 2);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut reader = payload;
+        let err = match objects.put(name, &mut reader).await {
+            Ok(_) => return Ok(()),
+            Err(err) => err.to_string(),
+        };
+        if Instant::now()
+            .checked_add(backoff)
+            .is_none_or(|t| t >= deadline)
+        {
+            return Err(format!(
+                "could not store the arguments ({} bytes) in the object store `{}`: {err}",
+                payload.len(),
+                shared.settings.topology.names.objects
+            ));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+    }
+}
+
+/// Reads a whole object.
+async fn read_object(objects: &ObjectStore, name: &str) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let mut object = objects
+        .get(name)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    let mut bytes = Vec::new();
+    object
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    Ok(bytes)
+}
+
+/// An answer whose output is in the objects bucket: reads it (if the job is still awaited),
+/// deletes it unless answers are kept, and completes the job.
+async fn fetch_output(shared: Arc<Shared>, objects: ObjectStore, answer: Answer, delete: bool) {
+    let name = wire::output_object(&answer.job_id);
+    if !shared.awaits(&answer.job_id) {
+        // A second answer (the job ran twice): only the clean-up.
+        if delete {
+            let _ = objects.delete(&name).await;
+        }
+        return;
+    }
+    let read = read_object(&objects, &name).await;
+    if delete {
+        let _ = objects.delete(&name).await;
+    }
+    complete_read(&shared, answer, read);
+}
+
+/// Completes a job with an output read from the objects bucket (or the reason it could not be).
+fn complete_read(shared: &Arc<Shared>, mut answer: Answer, read: Result<Vec<u8>, String>) {
+    let body = match read {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            answer.status = Status::Ipc;
+            format!("could not read the output from the object store: {reason}").into_bytes()
+        }
+    };
+    let on = Arc::clone(shared);
+    shared
+        .completer
+        .push(Box::new(move |hooks| on.resolve(answer, &body, hooks)));
+}
+
+/// A kept answer (from the answers bucket): completes the attached job, reading its output from
+/// the objects bucket if it is there.
+async fn on_kept(shared: Arc<Shared>, objects: Option<ObjectStore>, id: String, value: Bytes) {
+    let Some((answer, body, object)) = wire::Stored::decode(&id, &value) else {
+        return;
+    };
+    if !shared.awaits(&id) {
+        return;
+    }
+    let read = match (object, &objects) {
+        (false, _) => Ok(body),
+        (true, Some(objects)) => read_object(objects, &wire::output_object(&id)).await,
+        (true, None) => Err(
+            "the output is in the object store, which this executor does not use: connect with \
+             RemoteBuilder::large_payloads"
+                .to_owned(),
+        ),
+    };
+    complete_read(&shared, answer, read);
+}
+
+/// Follows the answers bucket for attached jobs: new entries as they are stored, and a lookup of
+/// each attached id (when it is attached, and again whenever the watch starts over after a
+/// lost connection, for what was stored meanwhile).
+async fn follow_kept(
+    shared: Arc<Shared>,
+    kept: jetstream::kv::Store,
+    objects: Option<ObjectStore>,
+    mut ids: mpsc::UnboundedReceiver<String>,
+) {
+    use async_nats::jetstream::kv::Operation;
+    loop {
+        let mut entries = match kept.watch(">").await {
+            Ok(entries) => entries,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        for id in shared.attached_ids() {
+            tokio::spawn(look_up(
+                Arc::clone(&shared),
+                kept.clone(),
+                objects.clone(),
+                id,
+            ));
+        }
+        loop {
+            tokio::select! {
+                id = ids.recv() => match id {
+                    Some(id) => {
+                        tokio::spawn(look_up(
+                            Arc::clone(&shared),
+                            kept.clone(),
+                            objects.clone(),
+                            id,
+                        ));
+                    }
+                    None => return,
+                },
+                entry = futures_next(&mut entries) => match entry {
+                    Some(Ok(entry)) => {
+                        if entry.operation == Operation::Put && shared.awaits(&entry.key) {
+                            tokio::spawn(on_kept(
+                                Arc::clone(&shared),
+                                objects.clone(),
+                                entry.key,
+                                entry.value,
+                            ));
+                        }
+                    }
+                    Some(Err(_)) => {}
+                    // The watch ended (the connection was lost a while): watch again.
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+/// Reads the kept answer of `id`, if there is one yet (retried while the server cannot answer).
+async fn look_up(
+    shared: Arc<Shared>,
+    kept: jetstream::kv::Store,
+    objects: Option<ObjectStore>,
+    id: String,
+) {
+    let mut backoff = Duration::from_millis(100);
+    for _ in 0..10 {
+        match kept.get(id.clone()).await {
+            Ok(Some(value)) => return on_kept(shared, objects, id, value).await,
+            // Not stored yet: the watch will see it.
+            Ok(None) => return,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_PUBLISH_BACKOFF);
+            }
+        }
     }
 }
 

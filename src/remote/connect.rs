@@ -4,9 +4,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::IntoConsumerConfig;
+use async_nats::jetstream::context::{
+    CreateStreamError, CreateStreamErrorKind, GetStreamErrorKind, KeyValueErrorKind,
+};
+use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{Client, ConnectOptions};
 
@@ -16,6 +21,12 @@ use crate::remote::wire::Names;
 /// How long a cancelled job id is remembered (the KV bucket's `max_age`). A job cancelled and
 /// still queued after this long runs if a host takes it; its future is cancelled all the same.
 pub(crate) const CANCEL_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+/// How long the objects bucket keeps a large argument or output that nobody deleted (at least;
+/// the retention of kept answers when longer). A client deletes a job's objects once it has
+/// the answer; this bounds what a client that vanished leaves behind. The trade-off: a job whose
+/// arguments wait in the queue longer than this finds them gone (its future fails with `Ipc`).
+pub(crate) const OBJECT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// The hosts' consumer keeps at most this many jobs delivered and not yet acknowledged, over
 /// all hosts (each host also bounds its own share with `ServeOptions::concurrency`).
@@ -128,21 +139,47 @@ impl Connection {
     }
 }
 
+/// How long `connect` and `serve` keep trying to find or create the stream, the consumer and
+/// the bucket while the server cannot answer for them: a JetStream cluster electing a new
+/// leader (a node was lost) answers "temporarily unavailable" or not at all for a few seconds
+/// (about 2 s measured on three local nodes). Long enough to ride over an election and a slow
+/// restart of one node; short enough that a cluster that lost its quorum is an error a person
+/// sees (with the last reason) instead of a hang.
+pub(crate) const DECLARE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The most replicas JetStream keeps of a stream.
+pub(crate) const MAX_REPLICAS: usize = 5;
+
+/// The replicas of a stream or bucket poolbridge creates: `explicit`, else 3 when `url` names
+/// several servers (a cluster: a quorum of 2 survives the loss of any one), else 1.
+pub(crate) fn replicas_for(explicit: Option<usize>, url: &str) -> usize {
+    explicit.unwrap_or_else(|| {
+        if url.split(',').filter(|s| !s.trim().is_empty()).count() > 1 {
+            3
+        } else {
+            1
+        }
+    })
+}
+
 /// The stream, consumer and bucket settings a `RemoteExecutor` declares.
 #[derive(Clone, Debug)]
 pub(crate) struct Topology {
     pub(crate) names: Names,
     pub(crate) dedup_window: Duration,
     pub(crate) ack_wait: Duration,
+    /// Replicas of the stream and the bucket when they are created.
+    pub(crate) replicas: usize,
 }
 
-fn stream_config(names: &Names, dedup_window: Duration) -> stream::Config {
+fn stream_config(names: &Names, dedup_window: Duration, replicas: usize) -> stream::Config {
     stream::Config {
         name: names.stream.clone(),
         subjects: vec![names.jobs.clone()],
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
         duplicate_window: dedup_window,
+        num_replicas: replicas,
         description: Some("poolbridge RemoteExecutor jobs (a work queue)".into()),
         ..Default::default()
     }
@@ -159,17 +196,20 @@ fn consumer_config(names: &Names, ack_wait: Duration) -> consumer::pull::Config 
         max_deliver: -1,
         filter_subject: names.jobs.clone(),
         max_ack_pending: MAX_ACK_PENDING,
+        // 0: as many as the stream has.
+        num_replicas: 0,
         ..Default::default()
     }
 }
 
-fn bucket_config(names: &Names) -> kv::Config {
+fn bucket_config(names: &Names, replicas: usize) -> kv::Config {
     kv::Config {
         bucket: names.cancelled.clone(),
         description: "poolbridge: jobs cancelled before a host took them".into(),
         history: 1,
         max_age: CANCEL_MEMORY,
         storage: stream::StorageType::File,
+        num_replicas: replicas,
         ..Default::default()
     }
 }
@@ -197,37 +237,184 @@ fn check_stream(config: &stream::Config, names: &Names) -> Result<(), RemoteErro
     Ok(())
 }
 
+/// Why one attempt at declaring failed.
+enum Step {
+    /// The cluster may answer later (an election, a node restarting, a request timed out):
+    /// try again, until `DECLARE_PATIENCE`.
+    Retry(String),
+    /// An answer that will not change (a conflicting configuration, no JetStream).
+    Fail(RemoteError),
+}
+
+/// JetStream errors that a cluster gives while it elects a leader, places a replica, or waits
+/// for a node, and that go away by themselves. "Name already in use" is among them: another
+/// client or host created the object between our lookup and our create; the next lookup finds
+/// it and checks it.
+fn transient(code: ErrorCode) -> bool {
+    [
+        ErrorCode::CLUSTER_INCOMPLETE,
+        ErrorCode::CLUSTER_NO_PEERS,
+        ErrorCode::CLUSTER_NOT_ACTIVE,
+        ErrorCode::CLUSTER_NOT_ASSIGNED,
+        ErrorCode::CLUSTER_NOT_AVAILABLE,
+        ErrorCode::CLUSTER_NOT_LEADER,
+        ErrorCode::INSUFFICIENT_RESOURCES,
+        ErrorCode::STREAM_NAME_EXIST,
+        ErrorCode::STREAM_OFFLINE,
+        ErrorCode::CONSUMER_OFFLINE,
+    ]
+    .contains(&code)
+}
+
+/// What to change when the server refuses the replicas asked for.
+fn replicas_hint(code: ErrorCode, replicas: usize) -> &'static str {
+    if code == ErrorCode::STREAM_REPLICAS_NOT_SUPPORTED
+        || (replicas > 1 && code == ErrorCode::CLUSTER_REQUIRED)
+    {
+        " (this server is not a cluster: connect with one URL or set RemoteBuilder::replicas(1) \
+         / ServeOptions::replicas(1))"
+    } else {
+        ""
+    }
+}
+
+/// Looks a stream up: `Ok(None)` only when the server says it does not exist. A lookup that
+/// times out (a leader election) is no answer: it is never taken for "no stream", since
+/// creating one then would fail or, worse, advise deleting the queue.
+async fn lookup_stream(
+    js: &jetstream::Context,
+    name: &str,
+) -> Result<Option<stream::Stream>, Step> {
+    match js.get_stream(name).await {
+        Ok(stream) => Ok(Some(stream)),
+        Err(err) => match err.kind() {
+            GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND => {
+                Ok(None)
+            }
+            GetStreamErrorKind::JetStream(e) if !transient(e.error_code()) => {
+                Err(Step::Fail(RemoteError::new(format!(
+                    "could not look up the JetStream stream `{name}`: {e}"
+                ))))
+            }
+            _ => Err(Step::Retry(format!(
+                "looking up the stream `{name}`: {err}"
+            ))),
+        },
+    }
+}
+
+/// Classifies a failed create or update of a stream.
+fn stream_step(err: &CreateStreamError, what: &str, name: &str, replicas: usize) -> Step {
+    match err.kind() {
+        CreateStreamErrorKind::JetStream(e) if !transient(e.error_code()) => {
+            Step::Fail(RemoteError::new(format!(
+                "could not {what} the JetStream stream `{name}`: {e}{}{}",
+                replicas_hint(e.error_code(), replicas),
+                conflict_hint("stream", name)
+            )))
+        }
+        CreateStreamErrorKind::EmptyStreamName
+        | CreateStreamErrorKind::InvalidStreamName
+        | CreateStreamErrorKind::DomainAndExternalSet => Step::Fail(RemoteError::new(format!(
+            "could not {what} the JetStream stream `{name}`: {err}"
+        ))),
+        _ => Step::Retry(format!("trying to {what} the stream `{name}`: {err}")),
+    }
+}
+
+/// Classifies a failed lookup, create or update of the consumer.
+fn consumer_step(err: &ConsumerError, what: &str, names: &Names) -> Step {
+    match err.kind() {
+        ConsumerErrorKind::JetStream(e) if !transient(e.error_code()) => {
+            Step::Fail(RemoteError::new(format!(
+                "could not {what} the consumer `{}` of stream `{}`: {e}",
+                names.consumer, names.stream
+            )))
+        }
+        ConsumerErrorKind::InvalidConsumerType | ConsumerErrorKind::InvalidName => {
+            Step::Fail(RemoteError::new(format!(
+                "could not {what} the consumer `{}` of stream `{}`: {err}",
+                names.consumer, names.stream
+            )))
+        }
+        _ => Step::Retry(format!(
+            "trying to {what} the consumer `{}`: {err}",
+            names.consumer
+        )),
+    }
+}
+
+fn is_not_found(err: &ConsumerError) -> bool {
+    matches!(err.kind(), ConsumerErrorKind::JetStream(e)
+        if e.error_code() == ErrorCode::CONSUMER_NOT_FOUND)
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or `DECLARE_PATIENCE` has passed (then the
+/// error gives the last reason), with a back-off of 100 ms to 1 s.
+async fn patiently<T, F, Fut>(client: &async_nats::Client, mut attempt: F) -> Result<T, RemoteError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Step>>,
+{
+    if !client.server_info().jetstream {
+        return Err(RemoteError::new(format!(
+            "the NATS server {} has no JetStream: start it with `nats-server -js` (or \
+             `jetstream {{}}` in its configuration)",
+            client.server_info().server_name
+        )));
+    }
+    let start = Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Step::Fail(err)) => return Err(err),
+            Err(Step::Retry(reason)) => {
+                if start.elapsed() + backoff > DECLARE_PATIENCE {
+                    return Err(RemoteError::new(format!(
+                        "JetStream did not answer for {DECLARE_PATIENCE:?} ({reason}): is the \
+                         cluster up, with a quorum of the stream's replicas (a majority) \
+                         running?"
+                    )));
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
 /// The client side: creates the stream, the consumer and the bucket, or sets the existing
 /// ones to this client's dedup window and `ack_wait` (the client that connects last sets
 /// them). Every other setting of an existing stream or consumer is kept: one created by hand
-/// with replicas, limits or placement stays as it is.
+/// with replicas, limits or placement stays as it is. Retries while the cluster cannot answer
+/// (`DECLARE_PATIENCE`).
 pub(crate) async fn declare(
+    client: &async_nats::Client,
     js: &jetstream::Context,
     topology: &Topology,
 ) -> Result<kv::Store, RemoteError> {
+    patiently(client, || declare_once(js, topology)).await
+}
+
+async fn declare_once(js: &jetstream::Context, topology: &Topology) -> Result<kv::Store, Step> {
     let names = &topology.names;
-    let stream_error = |err: &dyn fmt::Display| {
-        RemoteError::new(format!(
-            "could not create or update the JetStream stream `{}`: {err}{}",
-            names.stream,
-            conflict_hint("stream", &names.stream)
-        ))
-    };
-    match js.get_stream(&names.stream).await {
-        Ok(stream) => {
+    let replicas = topology.replicas;
+    match lookup_stream(js, &names.stream).await? {
+        Some(stream) => {
             let mut config = stream.cached_info().config.clone();
-            check_stream(&config, names)?;
+            check_stream(&config, names).map_err(Step::Fail)?;
             if config.duplicate_window != topology.dedup_window {
                 config.duplicate_window = topology.dedup_window;
                 js.update_stream(config)
                     .await
-                    .map_err(|err| stream_error(&err))?;
+                    .map_err(|err| stream_step(&err, "update", &names.stream, replicas))?;
             }
         }
-        Err(_) => {
-            js.create_stream(stream_config(names, topology.dedup_window))
+        None => {
+            js.create_stream(stream_config(names, topology.dedup_window, replicas))
                 .await
-                .map_err(|err| stream_error(&err))?;
+                .map_err(|err| stream_step(&err, "create", &names.stream, replicas))?;
         }
     }
     let existing = js
@@ -243,71 +430,174 @@ pub(crate) async fn declare(
                 Some(config)
             }
         }
-        Err(_) => Some(consumer_config(names, topology.ack_wait).into_consumer_config()),
+        Err(err) if is_not_found(&err) => {
+            Some(consumer_config(names, topology.ack_wait).into_consumer_config())
+        }
+        Err(err) => return Err(consumer_step(&err, "look up", names)),
     };
     if let Some(config) = config {
         js.create_consumer_on_stream(config, &names.stream)
             .await
-            .map_err(|err| {
-                RemoteError::new(format!(
-                    "could not create or update the consumer `{}` of stream `{}`: {err}",
-                    names.consumer, names.stream
-                ))
-            })?;
+            .map_err(|err| consumer_step(&err, "create or update", names))?;
     }
-    bucket(js, names).await
+    bucket(js, names, replicas).await
 }
 
-/// The host side: binds to the stream and consumer, creating them with the defaults if no
-/// client has yet.
+/// The host side: binds to the stream and consumer, creating them with the defaults (and
+/// `replicas`) if no client has yet. Retries while the cluster cannot answer
+/// (`DECLARE_PATIENCE`).
 pub(crate) async fn bind(
+    client: &async_nats::Client,
     js: &jetstream::Context,
     names: &Names,
+    replicas: usize,
 ) -> Result<(consumer::Consumer<consumer::pull::Config>, kv::Store), RemoteError> {
-    let stream = js
-        .get_or_create_stream(stream_config(names, crate::remote::DEFAULT_DEDUP_WINDOW))
-        .await
-        .map_err(|err| {
-            RemoteError::new(format!(
-                "could not find or create the JetStream stream `{}`: {err}{}",
-                names.stream,
-                conflict_hint("stream", &names.stream)
-            ))
-        })?;
-    check_stream(&stream.cached_info().config, names)?;
+    patiently(client, || bind_once(js, names, replicas)).await
+}
+
+async fn bind_once(
+    js: &jetstream::Context,
+    names: &Names,
+    replicas: usize,
+) -> Result<(consumer::Consumer<consumer::pull::Config>, kv::Store), Step> {
+    match lookup_stream(js, &names.stream).await? {
+        Some(stream) => check_stream(&stream.cached_info().config, names).map_err(Step::Fail)?,
+        None => {
+            let config = stream_config(names, crate::remote::DEFAULT_DEDUP_WINDOW, replicas);
+            js.create_stream(config)
+                .await
+                .map_err(|err| stream_step(&err, "create", &names.stream, replicas))?;
+        }
+    }
     let consumer = match js
         .get_consumer_from_stream::<consumer::pull::Config, _, _>(&names.consumer, &names.stream)
         .await
     {
         Ok(consumer) => consumer,
-        Err(_) => js
+        Err(err) if is_not_found(&err) => js
             .create_consumer_on_stream(
                 consumer_config(names, crate::remote::DEFAULT_ACK_WAIT),
                 &names.stream,
             )
             .await
-            .map_err(|err| {
-                RemoteError::new(format!(
-                    "could not create the consumer `{}` of stream `{}`: {err}",
-                    names.consumer, names.stream
-                ))
-            })?,
+            .map_err(|err| consumer_step(&err, "create", names))?,
+        Err(err) => return Err(consumer_step(&err, "look up", names)),
     };
-    let store = bucket(js, names).await?;
+    let store = bucket(js, names, replicas).await?;
     Ok((consumer, store))
 }
 
-async fn bucket(js: &jetstream::Context, names: &Names) -> Result<kv::Store, RemoteError> {
-    if let Ok(store) = js.get_key_value(&names.cancelled).await {
-        return Ok(store);
+/// Binds to the cancelled-jobs bucket, creating it (with `replicas`) if the server says it does
+/// not exist.
+async fn bucket(
+    js: &jetstream::Context,
+    names: &Names,
+    replicas: usize,
+) -> Result<kv::Store, Step> {
+    let stream = format!("KV_{}", names.cancelled);
+    if lookup_stream(js, &stream).await?.is_some() {
+        return js.get_key_value(&names.cancelled).await.map_err(|err| {
+            if matches!(err.kind(), KeyValueErrorKind::InvalidStoreName) {
+                Step::Fail(RemoteError::new(format!(
+                    "the stream `{stream}` exists but is not a KV bucket{}",
+                    conflict_hint("bucket", &names.cancelled)
+                )))
+            } else {
+                Step::Retry(format!(
+                    "binding to the KV bucket `{}`: {err}",
+                    names.cancelled
+                ))
+            }
+        });
     }
-    js.create_key_value(bucket_config(names))
+    // A failure here is retried: the lookup above decides the next time (created meanwhile by
+    // another client, or a conflict it reports).
+    js.create_key_value(bucket_config(names, replicas))
         .await
         .map_err(|err| {
-            RemoteError::new(format!(
-                "could not create the KV bucket `{}` (cancelled jobs): {err}{}",
-                names.cancelled,
-                conflict_hint("bucket", &names.cancelled)
+            Step::Retry(format!(
+                "creating the KV bucket `{}` (cancelled jobs): {err}",
+                names.cancelled
             ))
         })
+}
+
+/// The answers bucket of `RemoteBuilder::keep_answers`: bound, or created with `retention` as
+/// its `max_age` and the topology's replicas. An existing bucket keeps its retention.
+pub(crate) async fn answers_bucket(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    topology: &Topology,
+    retention: Duration,
+) -> Result<kv::Store, RemoteError> {
+    let names = &topology.names;
+    patiently(client, || async {
+        let stream = format!("KV_{}", names.answers);
+        if lookup_stream(js, &stream).await?.is_some() {
+            return js.get_key_value(&names.answers).await.map_err(|err| {
+                Step::Retry(format!(
+                    "binding to the KV bucket `{}`: {err}",
+                    names.answers
+                ))
+            });
+        }
+        js.create_key_value(kv::Config {
+            bucket: names.answers.clone(),
+            description: "poolbridge: kept answers, by job id (RemoteBuilder::keep_answers)".into(),
+            history: 1,
+            max_age: retention,
+            storage: stream::StorageType::File,
+            num_replicas: topology.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| {
+            Step::Retry(format!(
+                "creating the KV bucket `{}` (kept answers): {err}",
+                names.answers
+            ))
+        })
+    })
+    .await
+}
+
+/// The objects bucket of `RemoteBuilder::large_payloads`: bound, or created with
+/// `OBJECT_RETENTION` (or `retention`, when longer) as its `max_age` and the topology's
+/// replicas.
+pub(crate) async fn objects_bucket(
+    client: &async_nats::Client,
+    js: &jetstream::Context,
+    topology: &Topology,
+    retention: Option<Duration>,
+) -> Result<jetstream::object_store::ObjectStore, RemoteError> {
+    let names = &topology.names;
+    patiently(client, || async {
+        let stream = format!("OBJ_{}", names.objects);
+        if lookup_stream(js, &stream).await?.is_some() {
+            return js.get_object_store(&names.objects).await.map_err(|err| {
+                Step::Retry(format!(
+                    "binding to the object store `{}`: {err}",
+                    names.objects
+                ))
+            });
+        }
+        js.create_object_store(jetstream::object_store::Config {
+            bucket: names.objects.clone(),
+            description: Some(
+                "poolbridge: large arguments and outputs (RemoteBuilder::large_payloads)".into(),
+            ),
+            max_age: retention.map_or(OBJECT_RETENTION, |r| r.max(OBJECT_RETENTION)),
+            storage: stream::StorageType::File,
+            num_replicas: topology.replicas,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| {
+            Step::Retry(format!(
+                "creating the object store `{}`: {err}",
+                names.objects
+            ))
+        })
+    })
+    .await
 }

@@ -50,6 +50,7 @@ pub(crate) struct HostSettings {
     pub(crate) workers: Option<usize>,
     pub(crate) concurrency: Option<usize>,
     pub(crate) program: Option<PathBuf>,
+    pub(crate) replicas: Option<usize>,
 }
 
 /// `hostname-pid`.
@@ -99,6 +100,13 @@ struct Ctx {
     results: String,
     pid: u32,
     client: async_nats::Client,
+    js: jetstream::Context,
+    /// The answers bucket, bound at the first job that asks for its answer to be kept.
+    answers: tokio::sync::OnceCell<kv::Store>,
+    answers_name: String,
+    /// The objects bucket, bound at the first job with large arguments or output.
+    objects: tokio::sync::OnceCell<jetstream::object_store::ObjectStore>,
+    objects_name: String,
     pool: ProcessPoolExecutor,
     cancelled: Mutex<HashMap<String, Instant>>,
     heartbeat: Mutex<Duration>,
@@ -188,13 +196,19 @@ async fn run(
         .connect(url, &format!("poolbridge host {name}"))
         .await?;
     let js = jetstream::new(client.clone());
-    let (mut consumer, bucket) = connect::bind(&js, &settings.names).await?;
+    let replicas = connect::replicas_for(settings.replicas, url);
+    let (mut consumer, bucket) = connect::bind(&client, &js, &settings.names, replicas).await?;
     let (broken, mut broken_rx) = watch::channel(None);
     let ctx = Arc::new(Ctx {
         name,
         results: settings.names.results.clone(),
         pid: std::process::id(),
         client: client.clone(),
+        js: js.clone(),
+        answers: tokio::sync::OnceCell::new(),
+        answers_name: settings.names.answers.clone(),
+        objects: tokio::sync::OnceCell::new(),
+        objects_name: settings.names.objects.clone(),
         pool,
         cancelled: Mutex::new(HashMap::new()),
         heartbeat: Mutex::new(MAX_HEARTBEAT),
@@ -420,7 +434,30 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         .timeout_ms
         .map(Duration::from_millis)
         .filter(|&limit| Instant::now().checked_add(limit).is_some());
-    let fut = process::submit_raw(&ctx.pool, index, &msg.payload, timeout);
+    let fetched;
+    let args: &[u8] = if job.args_object {
+        match heartbeat_while(&ctx, &msg, read_object(&ctx, &wire::args_object(&job.id))).await {
+            Ok(bytes) => {
+                fetched = bytes;
+                &fetched
+            }
+            Err(reason) => {
+                drop(permit);
+                ctx.count(&ctx.counts.failed);
+                let reason = format!(
+                    "worker host `{}` could not read the arguments of job `{}` from the object \
+                     store: {reason}",
+                    ctx.name, job.name
+                );
+                answer(&ctx, &msg, &job, attempt, Status::Ipc, reason.into()).await;
+                let _ = msg.ack().await;
+                return;
+            }
+        }
+    } else {
+        &msg.payload
+    };
+    let fut = process::submit_raw(&ctx.pool, index, args, timeout);
     let outcome = heartbeat_while(&ctx, &msg, fut.into_future()).await;
     // The local slot is free; delivering the answer may take longer.
     drop(permit);
@@ -478,6 +515,9 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
                 reply,
                 max_deliver: 1,
                 timeout_ms: None,
+                keep: false,
+                args_object: false,
+                object_limit: None,
             };
             let reason = format!(
                 "worker host `{}` could not read the job: {reason}",
@@ -493,6 +533,87 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
     }
     ctx.count(&ctx.counts.failed);
     let _ = msg.ack().await;
+}
+
+/// The objects bucket, bound once.
+async fn objects(ctx: &Ctx) -> Result<&jetstream::object_store::ObjectStore, String> {
+    ctx.objects
+        .get_or_try_init(|| ctx.js.get_object_store(ctx.objects_name.clone()))
+        .await
+        .map_err(|err| format!("the object store `{}`: {err}", ctx.objects_name))
+}
+
+/// Reads a whole object of the objects bucket.
+async fn read_object(ctx: &Ctx, name: &str) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let mut object = objects(ctx)
+        .await?
+        .get(name)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    let mut bytes = Vec::new();
+    object
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|err| format!("object `{name}`: {err}"))?;
+    Ok(bytes)
+}
+
+/// Writes `bytes` as object `name` of the objects bucket (chunked by async-nats).
+async fn write_object(ctx: &Ctx, name: &str, bytes: &[u8]) -> Result<(), String> {
+    let mut reader = bytes;
+    objects(ctx)
+        .await?
+        .put(name, &mut reader)
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("object `{name}`: {err}"))
+}
+
+/// Stores the answer in the answers bucket under the job id (its client asked for it, so that
+/// a client that restarts can attach to it), before it is sent: retried, with heartbeats, for
+/// up to `ANSWER_PATIENCE` (a cluster electing a leader); then a line on stderr.
+async fn keep(
+    ctx: &Ctx,
+    msg: &jetstream::Message,
+    job: &JobHeaders,
+    attempt: u64,
+    status: Status,
+    body: &[u8],
+    object: bool,
+) {
+    let value = Bytes::from(wire::Stored::encode(
+        status, &ctx.name, ctx.pid, attempt, body, object,
+    ));
+    let deadline = Instant::now() + ANSWER_PATIENCE;
+    let mut backoff = Duration::from_millis(100);
+    let reason = loop {
+        let stored = heartbeat_while(ctx, msg, async {
+            let bucket = ctx
+                .answers
+                .get_or_try_init(|| ctx.js.get_key_value(ctx.answers_name.clone()))
+                .await
+                .map_err(|err| format!("the bucket `{}`: {err}", ctx.answers_name))?;
+            bucket
+                .put(job.id.clone(), value.clone())
+                .await
+                .map_err(|err| err.to_string())
+        })
+        .await;
+        match stored {
+            Ok(_) => return,
+            Err(reason) if Instant::now() + backoff >= deadline => break reason,
+            Err(_) => {
+                heartbeat_while(ctx, msg, tokio::time::sleep(backoff)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    };
+    eprintln!(
+        "poolbridge host {}: could not keep the answer to job {} ({reason}); only its client \
+         gets it",
+        ctx.name, job.id
+    );
 }
 
 /// Awaits `fut`, telling the server every heartbeat that the job is still in progress.
@@ -530,19 +651,53 @@ async fn answer(
         return;
     }
     let limit = ctx.client.server_info().max_payload;
+    let mut object = false;
     let (status, body) = if limit > 0 && body.len() + HEADERS_ALLOWANCE > limit {
-        let reason = format!(
-            "the output of job `{}` is {} bytes, more than the NATS server accepts in one \
-             message (max_payload {limit} bytes): return a reference (a path, an object store \
-             key) instead, or raise max_payload on the server",
-            job.name,
-            body.len()
-        );
-        (Status::Ipc, Bytes::from(reason))
+        let allowed = job.object_limit.unwrap_or(0);
+        let reason = if body.len() as u64 > allowed {
+            Some(format!(
+                "the output of job `{}` is {} bytes, more than the NATS server accepts in one \
+                 message (max_payload {limit} bytes){}: return a reference (a path, a key) \
+                 instead, raise the client's RemoteBuilder::large_payloads, or raise \
+                 max_payload on the server",
+                job.name,
+                body.len(),
+                if allowed > 0 {
+                    format!(" and more than the client's large_payloads limit ({allowed} bytes)")
+                } else {
+                    String::new()
+                }
+            ))
+        } else {
+            let name = wire::output_object(&job.id);
+            match heartbeat_while(ctx, msg, write_object(ctx, &name, &body)).await {
+                Ok(()) => None,
+                Err(err) => Some(format!(
+                    "worker host `{}` could not store the output of job `{}` ({} bytes) in the \
+                     object store: {err}",
+                    ctx.name,
+                    job.name,
+                    body.len()
+                )),
+            }
+        };
+        match reason {
+            Some(reason) => (Status::Ipc, Bytes::from(reason)),
+            None => {
+                object = true;
+                (status, Bytes::new())
+            }
+        }
     } else {
         (status, body)
     };
-    let headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
+    if job.keep {
+        keep(ctx, msg, job, attempt, status, &body, object).await;
+    }
+    let mut headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
+    if object {
+        headers.insert(wire::H_OBJECT, "1");
+    }
     let deadline = Instant::now() + ANSWER_PATIENCE;
     let mut backoff = Duration::from_millis(50);
     loop {

@@ -718,6 +718,68 @@ impl RemoteExecutor {
         self.shared.job_host(fut)
     }
 
+    /// The id of `fut`'s job (`{client id}-{n}`): what [`attach`](Self::attach) takes, on this
+    /// client or on one started later. `None` for a future of another executor, or one this
+    /// executor has forgotten (every handle to it was dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222").unwrap();
+    ///     let fut = ex.submit(square, (7,));
+    ///     let id = ex.job_id(&fut).expect("a job of this executor");
+    ///     println!("job {id}"); // write it down somewhere durable to attach after a restart
+    /// }
+    /// ```
+    pub fn job_id<T>(&self, fut: &PoolFuture<T>) -> Option<String> {
+        self.shared.job_id_of(fut)
+    }
+
+    /// A future for the answer of job `id` (from [`job_id`](Self::job_id)), submitted by this
+    /// client or by one that has gone (crashed, restarted) with
+    /// [`keep_answers`](RemoteBuilder::keep_answers): it resolves to the kept answer, or to the
+    /// answer still to come if the job is queued or running. `job` names its output type (the
+    /// job it was submitted with).
+    ///
+    /// * It needs `keep_answers` on this executor too (it reads the answers bucket), else it
+    ///   fails with [`FutureError::Ipc`]; so does an id that is not a job id, or one of a job
+    ///   this executor already has a future for.
+    /// * An id whose answer was never kept (its client did not keep answers), or is past the
+    ///   retention, never resolves: bound the wait with `result_timeout`.
+    /// * `cancel()` stops waiting; the job itself is not cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// #[poolbridge::job]
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let ex = poolbridge::RemoteExecutor::builder()
+    ///         .keep_answers(Duration::from_secs(3600))
+    ///         .connect("nats://127.0.0.1:4222")
+    ///         .unwrap();
+    ///     // An id written down by an earlier run of this program.
+    ///     let fut = ex.attach(square, "5e1f0c2a9d3b4e77-12");
+    ///     println!("{:?}", fut.result_timeout(Duration::from_secs(60)));
+    /// }
+    /// ```
+    pub fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
+        self.shared.attach(job, id)
+    }
+
     /// A snapshot of the executor's counters: submitted, completed, failed, cancelled,
     /// delivered again, pending.
     ///
@@ -788,6 +850,9 @@ pub struct RemoteBuilder {
     job_timeout: Option<Duration>,
     dedup_window: Duration,
     publish_timeout: Duration,
+    replicas: Option<usize>,
+    keep_answers: Option<Duration>,
+    large_payloads: Option<usize>,
     nats: NatsOptions,
 }
 
@@ -801,6 +866,9 @@ impl Default for RemoteBuilder {
             job_timeout: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
+            replicas: None,
+            keep_answers: None,
+            large_payloads: None,
             nats: NatsOptions::default(),
         }
     }
@@ -910,6 +978,66 @@ impl RemoteBuilder {
         self
     }
 
+    /// How many copies JetStream keeps of the job stream and the cancelled-jobs bucket when
+    /// this client creates them (1 to 5): by default 3 when `connect` is given several server
+    /// URLs (a cluster: the queue survives the loss of any one server), else 1. A stream or
+    /// bucket that exists keeps its replicas (change them with `nats stream edit --replicas`).
+    /// Hosts that may start first should say the same ([`ServeOptions::replicas`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A five-node cluster reached through a load balancer: one URL, five replicas.
+    /// let builder = poolbridge::RemoteExecutor::builder().replicas(5);
+    /// ```
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
+    /// Keeps the answer of every job this client submits for `retention`, so that a client
+    /// that restarts (or any other client of the stream) can
+    /// [`attach`](RemoteExecutor::attach) to it by its [`job_id`](RemoteExecutor::job_id).
+    ///
+    /// Hosts store each answer in the KV bucket `{stream}_answers` (key: the job id; value: the
+    /// answer, at most `max_payload` bytes) before they send it, and the bucket forgets it
+    /// after `retention` (its `max_age`, fixed by the client that creates it; the bucket's
+    /// replicas are the stream's). Without this setting nothing is stored: an answer whose
+    /// client is gone is dropped after 30 s. The cost: one more write per job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = poolbridge::RemoteExecutor::builder().keep_answers(Duration::from_secs(24 * 3600));
+    /// ```
+    pub fn keep_answers(mut self, retention: Duration) -> Self {
+        self.keep_answers = Some(retention);
+        self
+    }
+
+    /// Sends arguments and outputs larger than the server's `max_payload` (1 MiB by default),
+    /// up to `limit` bytes, through the JetStream object store instead of failing with
+    /// [`FutureError::Ipc`].
+    ///
+    /// Such arguments are stored (chunked) as the object `{job id}.in` of the bucket
+    /// `{stream}_objects`, and the job message carries a reference; a host stores such an output
+    /// as `{job id}.out`. The client deletes both once it has the answer (the output stays
+    /// when [`keep_answers`](Self::keep_answers) is set, for `attach`); the bucket forgets what
+    /// is left after 24 h (or the answers' retention, if longer). Arguments past `limit` fail
+    /// at submit with an `Ipc` error that names this setting; an output past it fails the job
+    /// the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = poolbridge::RemoteExecutor::builder().large_payloads(256 << 20); // 256 MiB
+    /// ```
+    pub fn large_payloads(mut self, limit: usize) -> Self {
+        self.large_payloads = Some(limit);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -929,7 +1057,8 @@ impl RemoteBuilder {
     ///
     /// It blocks the calling thread for a few network round trips (about 100 ms to a server
     /// nearby; at most the 5 s connection timeout plus the
-    /// [`publish_timeout`](Self::publish_timeout) of each step when the server is slow). That is
+    /// [`publish_timeout`](Self::publish_timeout) of each step when the server is slow; up to
+    /// 30 s more while a JetStream cluster elects a new leader for the stream). That is
     /// harmless in `main` or on a thread of your own; inside async code it stalls that
     /// runtime's thread and every task on it for as long, so use
     /// [`connect_async`](Self::connect_async) there.
@@ -937,8 +1066,10 @@ impl RemoteBuilder {
     /// # Errors
     ///
     /// A name that JetStream refuses, `max_deliver(0)`, a zero (or centuries-long) `ack_wait`,
-    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, or a stream of
-    /// that name with another configuration: the message says which and what to change.
+    /// no server at `url` (or no NATS handshake within 5 s), no JetStream there, a cluster that
+    /// cannot answer for the stream for 30 s (no quorum), replicas the server cannot keep, or a
+    /// stream of that name with another configuration: the message says which and what to
+    /// change.
     ///
     /// # Examples
     ///
@@ -954,10 +1085,13 @@ impl RemoteBuilder {
                 names: wire::Names::new(&self.stream, &self.prefix),
                 dedup_window: self.dedup_window,
                 ack_wait: self.ack_wait,
+                replicas: connect::replicas_for(self.replicas, url),
             },
             max_deliver: self.max_deliver,
             job_timeout: self.job_timeout,
             publish_timeout: self.publish_timeout,
+            keep_answers: self.keep_answers,
+            large_payloads: self.large_payloads,
         };
         let shared = client::start(settings, self.nats.connection)?;
         Ok(RemoteExecutor { shared })
@@ -1023,14 +1157,31 @@ impl RemoteBuilder {
                 "max_deliver must be at least 1 (RemoteBuilder::max_deliver(0))",
             ));
         }
+        check_replicas(self.replicas, "RemoteBuilder::replicas")?;
         if self.ack_wait.is_zero() || self.publish_timeout.is_zero() || self.dedup_window.is_zero()
         {
             return Err(RemoteError::new(
                 "ack_wait, publish_timeout and dedup_window must be greater than zero",
             ));
         }
+        if self.large_payloads == Some(0) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::large_payloads(0): the limit must be greater than zero",
+            ));
+        }
+        if self.keep_answers.is_some_and(|d| d.is_zero()) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::keep_answers: the retention must be greater than zero",
+            ));
+        }
         // JetStream carries durations as signed 64-bit nanoseconds (about 292 years).
         let too_long = |d: Duration| i64::try_from(d.as_nanos()).is_err();
+        if self.keep_answers.is_some_and(too_long) {
+            return Err(RemoteError::new(
+                "RemoteBuilder::keep_answers: the retention must be under 292 years (JetStream \
+                 counts it in 64-bit nanoseconds)",
+            ));
+        }
         if too_long(self.ack_wait) || too_long(self.dedup_window) {
             return Err(RemoteError::new(
                 "ack_wait and dedup_window must be under 292 years (JetStream counts them in \
@@ -1061,7 +1212,19 @@ pub struct ServeOptions {
     workers: Option<usize>,
     concurrency: Option<usize>,
     program: Option<PathBuf>,
+    replicas: Option<usize>,
     nats: NatsOptions,
+}
+
+/// JetStream keeps 1 to 5 replicas of a stream.
+fn check_replicas(replicas: Option<usize>, setting: &str) -> Result<(), RemoteError> {
+    match replicas {
+        Some(n) if n == 0 || n > connect::MAX_REPLICAS => Err(RemoteError::new(format!(
+            "{setting}({n}): JetStream keeps 1 to {} replicas of a stream",
+            connect::MAX_REPLICAS
+        ))),
+        _ => Ok(()),
+    }
 }
 
 impl Default for ServeOptions {
@@ -1073,6 +1236,7 @@ impl Default for ServeOptions {
             workers: None,
             concurrency: None,
             program: None,
+            replicas: None,
             nats: NatsOptions::default(),
         }
     }
@@ -1158,6 +1322,20 @@ impl ServeOptions {
         self
     }
 
+    /// Replicas of the job stream and the cancelled-jobs bucket if this host creates them
+    /// (no client has yet): as [`RemoteBuilder::replicas`], by default 3 when `serve` is given
+    /// several server URLs, else 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = poolbridge::remote::ServeOptions::default().replicas(3);
+    /// ```
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -1217,12 +1395,14 @@ pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, RemoteErro
             "ServeOptions::workers and ServeOptions::concurrency must be greater than 0",
         ));
     }
+    check_replicas(options.replicas, "ServeOptions::replicas")?;
     let settings = host::HostSettings {
         names: wire::Names::new(&options.stream, &options.prefix),
         name: options.name,
         workers: options.workers,
         concurrency: options.concurrency,
         program: options.program,
+        replicas: options.replicas,
     };
     host::serve(url, settings, options.nats.connection)
 }
@@ -1239,6 +1419,27 @@ mod tests {
         fn send<T: Send>() {}
         send::<RemoteBuilder>();
         send::<ServeOptions>();
+    }
+
+    #[test]
+    fn replicas_default_to_three_for_several_urls() {
+        assert_eq!(connect::replicas_for(None, "nats://a:4222"), 1);
+        assert_eq!(
+            connect::replicas_for(None, "nats://a:4222, nats://b:4222"),
+            3
+        );
+        assert_eq!(connect::replicas_for(Some(5), "nats://a:4222"), 5);
+        assert_eq!(
+            connect::replicas_for(Some(1), "nats://a:1,nats://b:2,nats://c:3"),
+            1
+        );
+        let err = RemoteExecutor::builder()
+            .replicas(0)
+            .connect("nats://127.0.0.1:1")
+            .unwrap_err();
+        assert!(err.message().contains("replicas(0)"), "{err}");
+        let err = serve("nats://127.0.0.1:1", ServeOptions::default().replicas(6)).unwrap_err();
+        assert!(err.message().contains("ServeOptions::replicas(6)"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,25 @@ pub(crate) const H_STATUS: &str = "Poolbridge-Status";
 pub(crate) const H_HOST: &str = "Poolbridge-Host";
 pub(crate) const H_PID: &str = "Poolbridge-Pid";
 pub(crate) const H_ATTEMPT: &str = "Poolbridge-Attempt";
+/// On a job: `1` when its host must also store the answer in the answers bucket.
+pub(crate) const H_KEEP: &str = "Poolbridge-Keep";
+/// On a job: its arguments are the object `{job id}.in` of the objects bucket (the body is
+/// empty).
+pub(crate) const H_ARGS_OBJECT: &str = "Poolbridge-Args-Object";
+/// On a job: the largest output (bytes) its host may hand over through the objects bucket.
+pub(crate) const H_OBJECT_LIMIT: &str = "Poolbridge-Object-Limit";
+/// On an answer: its body is the object `{job id}.out` of the objects bucket.
+pub(crate) const H_OBJECT: &str = "Poolbridge-Object";
+
+/// The object holding the arguments of job `id`.
+pub(crate) fn args_object(id: &str) -> String {
+    format!("{id}.in")
+}
+
+/// The object holding the output of job `id`.
+pub(crate) fn output_object(id: &str) -> String {
+    format!("{id}.out")
+}
 
 /// The names a client and its hosts agree on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +60,10 @@ pub(crate) struct Names {
     pub(crate) consumer: String,
     /// The KV bucket of cancelled job ids.
     pub(crate) cancelled: String,
+    /// The KV bucket of kept answers (`RemoteBuilder::keep_answers`), keyed by job id.
+    pub(crate) answers: String,
+    /// The object store of large arguments and outputs (`RemoteBuilder::large_payloads`).
+    pub(crate) objects: String,
 }
 
 impl Names {
@@ -51,6 +74,8 @@ impl Names {
             results: format!("{prefix}.results"),
             consumer: format!("{stream}_hosts"),
             cancelled: format!("{stream}_cancelled"),
+            answers: format!("{stream}_answers"),
+            objects: format!("{stream}_objects"),
         }
     }
 
@@ -210,6 +235,12 @@ pub(crate) struct JobHeaders {
     pub(crate) reply: String,
     pub(crate) max_deliver: u32,
     pub(crate) timeout_ms: Option<u64>,
+    /// Store the answer in the answers bucket too.
+    pub(crate) keep: bool,
+    /// The arguments are in the objects bucket (`args_object(id)`).
+    pub(crate) args_object: bool,
+    /// An output up to this size may go through the objects bucket.
+    pub(crate) object_limit: Option<u64>,
 }
 
 impl JobHeaders {
@@ -226,6 +257,15 @@ impl JobHeaders {
         headers.insert(H_MAX_DELIVER, self.max_deliver.to_string().as_str());
         if let Some(ms) = self.timeout_ms {
             headers.insert(H_TIMEOUT_MS, ms.to_string().as_str());
+        }
+        if self.keep {
+            headers.insert(H_KEEP, "1");
+        }
+        if self.args_object {
+            headers.insert(H_ARGS_OBJECT, "1");
+        }
+        if let Some(limit) = self.object_limit {
+            headers.insert(H_OBJECT_LIMIT, limit.to_string().as_str());
         }
         headers
     }
@@ -277,6 +317,9 @@ impl JobHeaders {
             reply,
             max_deliver,
             timeout_ms,
+            keep: get(H_KEEP).is_some_and(|v| v == "1"),
+            args_object: get(H_ARGS_OBJECT).is_some_and(|v| v == "1"),
+            object_limit: get(H_OBJECT_LIMIT).and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -323,9 +366,98 @@ impl Answer {
     }
 }
 
+/// An answer as the answers bucket keeps it: the answer's headers that matter and its body.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Stored {
+    pub(crate) status: String,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) attempt: u32,
+    pub(crate) body: Vec<u8>,
+    /// The body is the object `output_object(job id)` (and `body` is empty).
+    pub(crate) object: bool,
+}
+
+impl Stored {
+    pub(crate) fn encode(
+        status: Status,
+        host: &str,
+        pid: u32,
+        attempt: u64,
+        body: &[u8],
+        object: bool,
+    ) -> Vec<u8> {
+        let stored = Stored {
+            status: status.as_str().to_owned(),
+            host: host.to_owned(),
+            pid,
+            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            body: body.to_vec(),
+            object,
+        };
+        postcard::to_stdvec(&stored).unwrap_or_default()
+    }
+
+    /// The answer to job `job_id`, its body, and whether the body is in the objects bucket;
+    /// `None` for a value that is no stored answer.
+    pub(crate) fn decode(job_id: &str, value: &[u8]) -> Option<(Answer, Vec<u8>, bool)> {
+        let stored: Stored = postcard::from_bytes(value).ok()?;
+        let answer = Answer {
+            job_id: job_id.to_owned(),
+            status: Status::parse(&stored.status)?,
+            host: stored.host,
+            pid: stored.pid,
+            attempt: stored.attempt,
+        };
+        Some((answer, stored.body, stored.object))
+    }
+}
+
+/// A job id a client may attach to: `{client id}-{n}` (letters, digits, `_` in the client id).
+pub(crate) fn check_job_id(id: &str) -> Result<(), String> {
+    let ok = id.rsplit_once('-').is_some_and(|(client, n)| {
+        !client.is_empty()
+            && client
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a remote job id (`{{client id}}-{{n}}`, as RemoteExecutor::job_id \
+             gives it)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_answers_round_trip() {
+        let value = Stored::encode(Status::Ok, "h", 7, 2, b"out", true);
+        let (answer, body, object) = Stored::decode("c-1", &value).unwrap();
+        assert!(object);
+        assert_eq!(
+            (
+                answer.job_id.as_str(),
+                answer.status,
+                answer.host.as_str(),
+                answer.pid
+            ),
+            ("c-1", Status::Ok, "h", 7)
+        );
+        assert_eq!((answer.attempt, body.as_slice()), (2, &b"out"[..]));
+        assert!(Stored::decode("c-1", b"\xff\xff").is_none());
+        assert!(check_job_id("0123abcd-17").is_ok());
+        for bad in ["", "x", "a-", "-1", "a b-1", "a.b-1", "a-1x"] {
+            assert!(check_job_id(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn job_headers_round_trip() {
@@ -336,6 +468,9 @@ mod tests {
             reply: "poolbridge.results.c0ffee".into(),
             max_deliver: 3,
             timeout_ms: Some(1500),
+            keep: true,
+            args_object: true,
+            object_limit: Some(50 << 20),
         };
         let map = job.to_map();
         assert_eq!(JobHeaders::parse(Some(&map), "poolbridge.results"), Ok(job));
@@ -350,6 +485,9 @@ mod tests {
             reply: "p.results.a".into(),
             max_deliver: 1,
             timeout_ms: None,
+            keep: false,
+            args_object: false,
+            object_limit: None,
         }
         .to_map();
         map.insert(H_PROTOCOL, "99");
@@ -367,6 +505,9 @@ mod tests {
             reply: reply.into(),
             max_deliver: 1,
             timeout_ms: None,
+            keep: false,
+            args_object: false,
+            object_limit: None,
         };
         let results = "poolbridge.results";
         for reply in [

@@ -51,6 +51,8 @@ pub struct NatsServer {
     pid: u32,
     /// A configuration file (`-c`), for users and permissions.
     config: Option<PathBuf>,
+    /// More flags (a cluster node's name, cluster port and routes).
+    extra: Vec<String>,
 }
 
 /// Runs the server in the background, prints its pid, and stops it (SIGTERM, then waits) when
@@ -66,6 +68,13 @@ impl NatsServer {
     /// Starts a server with this configuration file text (users, permissions) besides the
     /// usual flags, or returns `None` as [`start`](Self::start) does.
     pub fn start_with_config(test: &str, config: Option<&str>) -> Option<NatsServer> {
+        let mut server = NatsServer::prepare(test, config)?;
+        server.launch();
+        Some(server)
+    }
+
+    /// A server not started yet: its binary, port and store.
+    fn prepare(test: &str, config: Option<&str>) -> Option<NatsServer> {
         let Some(binary) = server_binary() else {
             if required() {
                 panic!(
@@ -86,16 +95,15 @@ impl NatsServer {
             std::fs::write(&path, text).unwrap();
             path
         });
-        let mut server = NatsServer {
+        Some(NatsServer {
             binary,
             port,
             store,
             child: None,
             pid: 0,
             config,
-        };
-        server.launch();
-        Some(server)
+            extra: Vec::new(),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -125,6 +133,7 @@ impl NatsServer {
             .arg(&self.store)
             .arg("-l")
             .arg(self.store.join("server.log"))
+            .args(&self.extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -163,6 +172,22 @@ impl NatsServer {
         self.launch();
     }
 
+    /// Kills the server at once (`SIGKILL`: no goodbye to its cluster) and waits for it.
+    pub fn kill(&mut self) {
+        if self.child.is_some() {
+            signal(self.pid, rustix::process::Signal::CONT);
+            signal(self.pid, rustix::process::Signal::KILL);
+            self.stop();
+        }
+    }
+
+    /// Starts it again (after [`kill`](Self::kill) or [`stop`](Self::stop)): same port, same
+    /// store, same cluster flags.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the server still runs");
+        self.launch();
+    }
+
     /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server process. Freezing returns once every
     /// thread of the server has stopped: `kill` returns before the stop takes effect, and a
     /// server still running for a moment (a loaded machine) would answer what the test sends
@@ -183,6 +208,61 @@ impl NatsServer {
                 "nats-server (pid {pid}) did not stop"
             );
         }
+    }
+}
+
+/// Three `nats-server -js` on 127.0.0.1 routed into one cluster (`n0`, `n1`, `n2`), each with its
+/// own port and temporary store: JetStream keeps replicated streams on them.
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts the three nodes, or returns `None` as [`NatsServer::start`] does. The cluster
+    /// elects its JetStream leader a moment later; clients retry meanwhile.
+    pub fn start(test: &str) -> Option<NatsCluster> {
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            nodes.push(NatsServer::prepare(&format!("{test}-n{i}"), None)?);
+        }
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let others: Vec<String> = (0..3)
+                .filter(|&j| j != i)
+                .map(|j| format!("nats://127.0.0.1:{}", routes[j]))
+                .collect();
+            node.extra = vec![
+                "--name".into(),
+                format!("n{i}"),
+                "--cluster_name".into(),
+                format!("pb-{}", std::process::id()),
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{}", routes[i]),
+                "--routes".into(),
+                others.join(","),
+            ];
+        }
+        for node in &mut nodes {
+            node.launch();
+        }
+        Some(NatsCluster { nodes })
+    }
+
+    /// Every node's URL, separated by commas.
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The node named `name` (`n0`, `n1`, `n2`).
+    pub fn index_of(&self, name: &str) -> usize {
+        name.strip_prefix('n')
+            .and_then(|i| i.parse().ok())
+            .filter(|&i: &usize| i < self.nodes.len())
+            .unwrap_or_else(|| panic!("no node named {name:?}"))
     }
 }
 
