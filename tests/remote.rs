@@ -1228,7 +1228,7 @@ fn one_and_three_replicas_on_a_cluster() {
             let found = stream_cluster(&node0, &name).map(|(_, _, r)| r);
             assert_eq!(found, Some(replicas), "{name}");
         }
-        let _hosts = [host(&url, stream, "r-a"), host(&url, stream, "r-b")];
+        let hosts = [host(&url, stream, "r-a"), host(&url, stream, "r-b")];
         let warm: Vec<_> = (0..100)
             .map(|i| ex.submit(tally, (runs.clone(), i)))
             .collect();
@@ -1262,6 +1262,12 @@ fn one_and_three_replicas_on_a_cluster() {
             latencies[latencies.len() / 2],
             latencies[latencies.len() * 99 / 100]
         ));
+        // Both streams take the default subjects: the next one needs this one gone.
+        drop(hosts);
+        drop(ex);
+        inspect(&node0, async |js| {
+            js.delete_stream(stream).await.expect("delete the stream");
+        });
     }
     println!("    {}", report.join("; "));
 }

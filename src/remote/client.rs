@@ -181,6 +181,8 @@ struct Pending {
     hosts: Vec<(String, u32)>,
     /// The job id of a future made by `attach` (a job of another client).
     attached: Option<String>,
+    /// Counted in `redelivered` already (a job is counted once, however often it moves).
+    moved: bool,
 }
 
 enum Closed {
@@ -436,6 +438,7 @@ impl Shared {
                 name,
                 hosts: Vec::new(),
                 attached: None,
+                moved: false,
             },
         );
         drop(st);
@@ -506,6 +509,7 @@ impl Shared {
                 name,
                 hosts: Vec::new(),
                 attached: Some(id.to_owned()),
+                moved: false,
             },
         );
         st.attached.insert(id.to_owned(), key);
@@ -607,8 +611,12 @@ impl Shared {
                     attempt: answer.attempt,
                 };
                 lock(&self.hosts).record(&pending.tracker, host);
+                // Started on a later delivery: its first host was lost, after starting it (a
+                // second host here) or before (it held the job queued: attempt 2, first start).
+                let moved = answer.attempt > 1 || !pending.hosts.is_empty();
                 pending.hosts.push((answer.host, answer.pid));
-                if pending.hosts.len() == 2 {
+                if moved && !pending.moved {
+                    pending.moved = true;
                     // ORDERING: Relaxed: a statistic.
                     self.counters.redelivered.fetch_add(1, Ordering::Relaxed);
                 }

@@ -351,7 +351,8 @@ pub struct RemoteMetrics {
     pub failed: u64,
     /// Jobs cancelled before a host answered.
     pub cancelled: u64,
-    /// Jobs that a second host started after the first was lost.
+    /// Jobs started on a second or later delivery: a host that had taken them was lost, whether
+    /// it had started them or still held them queued. Counted once per job.
     pub redelivered: u64,
     /// Publications sent again because the server did not confirm the first in time (stored
     /// once all the same: same job id).
