@@ -78,6 +78,12 @@ pub trait Lib: Send + Sync + Sized + 'static {
         F: FnOnce() -> u64 + Send + 'static;
 
     fn wait(h: Self::SyncHandle) -> u64;
+
+    /// Runs `f` with no handle (sync mode): the library's cheapest fire-and-forget path, the one
+    /// an un-awaited `spawn_blocking`, Java's `Executor.execute` or `threadpool::execute` takes.
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +130,15 @@ impl Lib for Poolbridge {
 
     fn wait(h: Self::SyncHandle) -> u64 {
         h.join().expect("job failed")
+    }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if self.pool.as_ref().expect("sync mode").execute(f).is_err() {
+            panic!("the pool refused a job");
+        }
     }
 }
 
@@ -177,6 +192,13 @@ impl Lib for Tokio {
     fn wait(h: Self::SyncHandle) -> u64 {
         futures::executor::block_on(h).expect("job failed")
     }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        drop(self.rt.as_ref().expect("sync mode").spawn_blocking(f));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,6 +233,13 @@ impl Lib for Blocking {
 
     fn wait(h: Self::SyncHandle) -> u64 {
         futures::executor::block_on(h)
+    }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        blocking::unblock(f).detach();
     }
 }
 
@@ -254,6 +283,13 @@ impl Lib for Rayon {
         h.blocking_recv()
             .expect("channel closed")
             .expect("job panicked")
+    }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        rayon::spawn(f);
     }
 }
 
@@ -322,6 +358,13 @@ impl Lib for FuturesPool {
     fn wait(h: Self::SyncHandle) -> u64 {
         wait_report(h)
     }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.pool.spawn_ok(async move { f() });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +405,13 @@ impl Lib for Threadpool {
     fn wait(h: Self::SyncHandle) -> u64 {
         wait_report(h)
     }
+
+    fn fire<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.pool.execute(f);
+    }
 }
 
 /// Static description of a library, for the report.
@@ -382,42 +432,42 @@ pub const LIBS: &[LibInfo] = &[
         name: POOLBRIDGE,
         label: "poolbridge",
         krate: "poolbridge",
-        api: "async: run_in_executor(None, f, ()); sync: ThreadPoolExecutor::default().submit(f).join()",
+        api: "async: run_in_executor(None, f, ()); sync: ThreadPoolExecutor::default().submit(f).join(); fire: execute(f)",
         default_pool: "min(32, cores + 4) threads, started lazily",
     },
     LibInfo {
         name: "tokio",
         label: "tokio spawn_blocking",
         krate: "tokio",
-        api: "async: tokio::task::spawn_blocking(f); sync: Handle::spawn_blocking + futures::executor::block_on",
+        api: "async: tokio::task::spawn_blocking(f); sync: Handle::spawn_blocking + futures::executor::block_on; fire: spawn_blocking(f), handle dropped",
         default_pool: "blocking pool of the runtime, up to 512 threads, started lazily",
     },
     LibInfo {
         name: "blocking",
         label: "smol blocking::unblock",
         krate: "blocking",
-        api: "blocking::unblock(f) (= smol::unblock); sync: futures::executor::block_on(task)",
+        api: "blocking::unblock(f) (= smol::unblock); sync: futures::executor::block_on(task); fire: unblock(f).detach()",
         default_pool: "global pool, up to 500 threads, started lazily",
     },
     LibInfo {
         name: "rayon",
         label: "rayon::spawn + oneshot",
         krate: "rayon",
-        api: "rayon::spawn + tokio::sync::oneshot of catch_unwind(f) (tokio-rayon's recipe); sync: blocking_recv",
+        api: "rayon::spawn + tokio::sync::oneshot of catch_unwind(f) (tokio-rayon's recipe); sync: blocking_recv; fire: rayon::spawn(f)",
         default_pool: "global pool, one thread per core, started eagerly",
     },
     LibInfo {
         name: "futures",
         label: "futures ThreadPool + oneshot",
         krate: "futures-executor",
-        api: "futures::executor::ThreadPool::spawn_ok + futures::channel::oneshot; sync: block_on(rx)",
+        api: "futures::executor::ThreadPool::spawn_ok + futures::channel::oneshot; sync: block_on(rx); fire: spawn_ok(async { f() })",
         default_pool: "one thread per core, started eagerly",
     },
     LibInfo {
         name: "threadpool",
         label: "threadpool + oneshot",
         krate: "threadpool",
-        api: "threadpool::ThreadPool::execute + futures::channel::oneshot; sync: block_on(rx)",
+        api: "threadpool::ThreadPool::execute + futures::channel::oneshot; sync: block_on(rx); fire: execute(f)",
         default_pool: "threadpool::Builder default: one thread per core, started eagerly",
     },
 ];

@@ -88,6 +88,27 @@ pub const METRICS: &[MetricDef] = &[
         higher_is_better: false,
     },
     MetricDef {
+        workload: "fire",
+        metric: "jobs_per_s",
+        label: "throughput",
+        unit: "jobs/s",
+        higher_is_better: true,
+    },
+    MetricDef {
+        workload: "fire",
+        metric: "cpu_us_per_job",
+        label: "CPU per job",
+        unit: "µs",
+        higher_is_better: false,
+    },
+    MetricDef {
+        workload: "fire",
+        metric: "rss_growth_mib",
+        label: "peak RSS growth",
+        unit: "MiB",
+        higher_is_better: false,
+    },
+    MetricDef {
         workload: "mpburst",
         metric: "jobs_per_s",
         label: "throughput",
@@ -573,6 +594,11 @@ pub fn targets(res: &Results, libs: &[&str], cores: usize) -> Vec<Target> {
             true,
         ),
         best("sync throughput ≥ best alternative", "sync", "jobs_per_s"),
+        best(
+            "fire-and-forget throughput ≥ best alternative",
+            "fire",
+            "jobs_per_s",
+        ),
         best(
             "mpburst throughput ≥ best alternative",
             "mpburst",

@@ -17,6 +17,7 @@ pub struct Params {
     pub roundtrip_jobs: u64,
     pub burst_jobs: u64,
     pub sync_jobs: u64,
+    pub fire_jobs: u64,
     /// Jobs of `mpburst`, shared out among one producer task per CPU.
     pub mpburst_jobs: u64,
     pub sleepy_jobs: u64,
@@ -43,6 +44,7 @@ impl Params {
             roundtrip_jobs: 20_000,
             burst_jobs: 200_000,
             sync_jobs: 200_000,
+            fire_jobs: 200_000,
             mpburst_jobs: 200_000,
             sleepy_jobs: 1_024,
             sleepy_workers: 128,
@@ -65,6 +67,7 @@ impl Params {
             roundtrip_jobs: 5_000,
             burst_jobs: 100_000,
             sync_jobs: 100_000,
+            fire_jobs: 100_000,
             mpburst_jobs: 100_000,
             idle_ms: 1_000,
             ..Params::full()
@@ -77,6 +80,7 @@ impl Params {
             ("roundtrip_jobs", self.roundtrip_jobs),
             ("burst_jobs", self.burst_jobs),
             ("sync_jobs", self.sync_jobs),
+            ("fire_jobs", self.fire_jobs),
             ("mpburst_jobs", self.mpburst_jobs),
             ("sleepy_jobs", self.sleepy_jobs),
             ("sleepy_workers", self.sleepy_workers as u64),
@@ -99,6 +103,7 @@ impl Params {
             "roundtrip_jobs" => self.roundtrip_jobs = v,
             "burst_jobs" => self.burst_jobs = v,
             "sync_jobs" => self.sync_jobs = v,
+            "fire_jobs" => self.fire_jobs = v,
             "mpburst_jobs" => self.mpburst_jobs = v,
             "sleepy_jobs" => self.sleepy_jobs = v,
             "sleepy_workers" => self.sleepy_workers = v as usize,
@@ -150,6 +155,10 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "sync",
         what: "N trivial jobs submitted from a plain thread (no runtime), results collected in order",
+    },
+    Workload {
+        name: "fire",
+        what: "N trivial jobs with no handle (fire and forget: the library's cheapest path, see each library's api) from a plain thread; the last one to run signals the end: throughput, CPU and peak RSS growth",
     },
     Workload {
         name: "mpburst",
@@ -264,6 +273,7 @@ pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
         "burst" => burst::<L>(p, false),
         "join_all" => burst::<L>(p, true),
         "sync" => sync::<L>(p),
+        "fire" => fire::<L>(p),
         "mpburst" => mpburst::<L>(p),
         "sleepy" => sleepy::<L>(p),
         "cpu" => cpu::<L>(p),
@@ -376,6 +386,77 @@ fn sync<L: Lib>(p: &Params) -> Metrics {
         ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
         ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
         ("submit_ms", submitted.as_secs_f64() * 1e3),
+        ("cpu_us_per_job", cpu_us),
+        ("threads", threads as f64),
+    ]
+}
+
+/// `fire`: `n` jobs with no handle; each adds its value to a shared sum and counts itself, and
+/// the one that finds itself last sends the sum on a channel.
+fn fire<L: Lib>(p: &Params) -> Metrics {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc;
+
+    struct Tally {
+        sum: AtomicU64,
+        ran: AtomicU64,
+        n: u64,
+        done: std::sync::Mutex<mpsc::Sender<u64>>,
+    }
+
+    fn job(tally: &Arc<Tally>, i: u64) -> impl FnOnce() + Send + 'static {
+        let tally = Arc::clone(tally);
+        move || {
+            tally
+                .sum
+                .fetch_add(black_box(i).wrapping_mul(3), Ordering::Relaxed);
+            if tally.ran.fetch_add(1, Ordering::AcqRel) + 1 == tally.n {
+                let sum = tally.sum.load(Ordering::Relaxed);
+                tally.done.lock().unwrap().send(sum).unwrap();
+            }
+        }
+    }
+
+    fn round<L: Lib>(lib: &L, n: u64) -> (Duration, Duration, u64) {
+        let (tx, rx) = mpsc::channel();
+        let tally = Arc::new(Tally {
+            sum: AtomicU64::new(0),
+            ran: AtomicU64::new(0),
+            n,
+            done: std::sync::Mutex::new(tx),
+        });
+        let t = Instant::now();
+        for i in 0..n {
+            lib.fire(job(&tally, i));
+        }
+        let submitted = t.elapsed();
+        let sum = rx.recv().expect("the last job signals");
+        (t.elapsed(), submitted, sum)
+    }
+
+    let lib = L::new(Mode::Sync, None);
+    let (_, _, warm_sum) = round(&lib, p.warmup);
+    assert_eq!(warm_sum, expected_sum(p.warmup));
+    let n = p.fire_jobs;
+    let hwm_before = sys::status_kib("VmHWM").unwrap_or(0);
+    let cpu = CpuClock::start();
+    let (elapsed, submitted, sum) = round(&lib, n);
+    let cpu_us = cpu.per_job(n);
+    let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
+    let threads = sys::threads();
+    assert_eq!(sum, expected_sum(n));
+    vec![
+        ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
+        ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+        ("submit_ms", submitted.as_secs_f64() * 1e3),
+        (
+            "rss_growth_mib",
+            hwm_after.saturating_sub(hwm_before) as f64 / 1024.0,
+        ),
+        (
+            "bytes_per_job",
+            hwm_after.saturating_sub(hwm_before) as f64 * 1024.0 / n as f64,
+        ),
         ("cpu_us_per_job", cpu_us),
         ("threads", threads as f64),
     ]

@@ -196,6 +196,7 @@ impl<T> PoolFuture<T> {
     /// A handle that does not keep the job alive. While one exists the job's allocation does
     /// too, so no other job gets its [`addr`](Self::addr): a side table keyed by `addr` that
     /// holds one never mistakes a job for another (the remote executor's table of hosts).
+    #[cfg(feature = "nats")]
     pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn TaskHandle<T>> {
         Arc::downgrade(&self.task)
     }
