@@ -15,7 +15,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Longer than any test may take: past it, the run fails with the test's name.
-const TEST_LIMIT: Duration = Duration::from_secs(60);
+/// `POOLBRIDGE_TEST_LIMIT_S` raises it for a soak run by hand (a bigger `POOLBRIDGE_SOAK_JOBS`).
+fn test_limit() -> Duration {
+    std::env::var("POOLBRIDGE_TEST_LIMIT_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
 
 /// A bound for waits that should end quickly; only reached when something is broken.
 pub const HANG: Duration = Duration::from_secs(20);
@@ -47,9 +53,10 @@ pub fn run(tests: &[Test]) -> ! {
     for (name, test) in selected {
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let watchdog_name = *name;
+        let limit = test_limit();
         std::thread::spawn(move || {
-            if done_rx.recv_timeout(TEST_LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
-                eprintln!("test {watchdog_name} ... HUNG (over {TEST_LIMIT:?}); aborting the run");
+            if done_rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                eprintln!("test {watchdog_name} ... HUNG (over {limit:?}); aborting the run");
                 std::process::exit(101);
             }
         });
