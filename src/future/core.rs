@@ -1,4 +1,8 @@
-//! The shared half of a future: the outcome, the listeners, and the completion protocol.
+//! The shared half of a future: the outcome, the listeners, and the completion protocol; and the
+//! handle to it, `PoolFuture`, with the job behind the handle (`TaskHandle`, and the `Permit` a
+//! job gives back). The two types name each other (a done callback takes a `&PoolFuture`, and a
+//! `PoolFuture` reaches its `Core` through its job), so they are defined together here; the
+//! handle's methods, Python's API, are in `handle.rs`.
 //!
 //! See `README.md` beside this file for the states, the transitions and why no wakeup is lost.
 
@@ -8,8 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::context;
-use crate::error::FutureError;
-use crate::future::PoolFuture;
+use crate::error::{FutureError, PanicError};
 use crate::future::state::{self, End, State};
 use crate::loom::lock;
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -37,6 +40,106 @@ pub(crate) enum Refusal {
     Cancel,
     /// The job will never run: shut down, broken pool, dropped unrun. The error is its outcome.
     Refuse(FutureError),
+}
+
+/// The type-erased job behind a [`PoolFuture<T>`]: its [`Core`] and its closure.
+///
+/// Implemented by the executors' job types (`crate::pool::task::Task<F, T>` keeps core and
+/// closure in one allocation); the future module knows nothing else of them.
+pub(crate) trait TaskHandle<T>: Send + Sync {
+    fn core(&self) -> &Core<T>;
+    /// Runs the closure. Only the caller that won `PENDING → RUNNING` may call this.
+    fn call(&self) -> Result<T, PanicError>;
+    /// Drops the closure unrun. Only the caller that ended the future from `PENDING` may call this.
+    fn discard(&self);
+}
+
+/// What a job gives back when it leaves `PENDING`: a queue place of an executor with
+/// `max_queued` (`pool::backpressure::Reservation`), nothing (`()`) for one without. Defined
+/// here, where the state machine calls it, so that the executors depend on this module and not
+/// the other way round.
+pub(crate) trait Permit: Send + Sync + 'static {
+    /// The job left `PENDING` (it starts, or it was cancelled or refused). Called at most once
+    /// per job by the state machine; idempotent anyway.
+    fn release(&self);
+}
+
+impl Permit for () {
+    #[inline(always)]
+    fn release(&self) {}
+}
+
+/// A handle to a job submitted to a [`ThreadPoolExecutor`](crate::ThreadPoolExecutor): Python's
+/// `concurrent.futures.Future`.
+///
+/// The job runs whether or not anyone waits for it, and dropping the handle does not cancel it.
+/// Wait for it with [`wait`](Self::wait), [`result`](Self::result) (needs `T: Clone`, may be
+/// called again) or [`join`](Self::join) (moves the value out); await it from async code with
+/// `.await` (see [`IntoFuture`](#impl-IntoFuture-for-PoolFuture<T>)) or
+/// [`wrap_future`](crate::wrap_future); wait on many with [`wait`](crate::wait()) and
+/// [`as_completed`](crate::as_completed).
+///
+/// Futures compare, hash and sort by identity, so a `PoolFuture` can key a `HashMap` (Python's
+/// `future_to_url` idiom).
+///
+/// # Blocking waits inside the pool
+///
+/// A blocking wait without a timeout ([`wait`](Self::wait), [`result`](Self::result),
+/// [`join`](Self::join), [`exception`](Self::exception)) called from a worker thread of the pool
+/// that owns the job never deadlocks on a saturated pool: if the job has not started, the waiting
+/// thread runs it itself, then sleeps until the job ends. (Python's `ThreadPoolExecutor`
+/// deadlocks here.) A job that is already running is on some other thread's stack making
+/// progress, so the wait always ends unless jobs wait on each other in a cycle.
+///
+/// A timed wait (`wait_timeout`, `result_timeout`, `exception_timeout`) never runs the job
+/// inline: it returns by its deadline, whatever the job would cost.
+///
+/// The waiting thread runs only the job it waits for, never unrelated queued jobs: a job run
+/// inside another job's wait would run under that job's locks and on top of its stack, which can
+/// deadlock (the inner job waiting on the outer one) or overflow the stack — failures a Python
+/// user would never see.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{FutureState, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let fut = pool.submit(|| 6 * 7);
+/// assert_eq!(fut.result(), Ok(42));
+/// assert_eq!(fut.state(), FutureState::Finished);
+/// assert_eq!(fut.join(), Ok(42));
+/// ```
+pub struct PoolFuture<T> {
+    /// Read by the methods in `handle.rs` too (`run_if_pending` calls the closure).
+    pub(super) task: Arc<dyn TaskHandle<T>>,
+}
+
+impl<T> PoolFuture<T> {
+    pub(crate) fn from_task(task: Arc<dyn TaskHandle<T>>) -> PoolFuture<T> {
+        PoolFuture { task }
+    }
+
+    pub(crate) fn core(&self) -> &Core<T> {
+        self.task.core()
+    }
+
+    /// Identity of the job, shared by every handle to it.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.task) as *const () as usize
+    }
+
+    /// A handle that does not keep the job alive. While one exists the job's allocation does
+    /// too, so no other job gets its [`addr`](Self::addr): a side table keyed by `addr` that
+    /// holds one never mistakes a job for another (the remote executor's table of hosts).
+    #[cfg(feature = "nats")]
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn TaskHandle<T>> {
+        Arc::downgrade(&self.task)
+    }
+
+    pub(crate) fn discard_closure(&self) {
+        self.task.discard();
+    }
 }
 
 pub(crate) struct Core<T> {

@@ -26,9 +26,10 @@ use crate::error::{FutureError, PanicError};
 use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::process::Job;
 use crate::remote::completer::Completer;
-use crate::remote::connect::{self, Connection, Topology};
+use crate::remote::connect::{self, Connection, Topology, futures_next};
+use crate::remote::error::RemoteError;
+use crate::remote::report::{JobHost, RemoteMetrics};
 use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
-use crate::remote::{JobHost, RemoteError, RemoteMetrics, futures_next};
 use crate::signal::Signal;
 use crate::unwind;
 

@@ -1,9 +1,11 @@
-//! Connecting to NATS (the settings a client and a host share, passed through to async-nats) and
-//! declaring the JetStream objects both sides use: the work-queue stream, the hosts' durable
-//! pull consumer, and the KV bucket of cancelled jobs.
+//! Connecting to NATS (the settings a client and a host share, passed through to async-nats:
+//! [`NatsOptions`]) and declaring the JetStream objects both sides use: the work-queue stream,
+//! the hosts' durable pull consumer, and the KV bucket of cancelled jobs.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::ErrorCode;
@@ -15,7 +17,8 @@ use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{Client, ConnectOptions};
 
-use crate::remote::RemoteError;
+use crate::remote::defaults::{DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW};
+use crate::remote::error::RemoteError;
 use crate::remote::wire::Names;
 
 /// How long a cancelled job id is remembered (the KV bucket's `max_age`). A job cancelled and
@@ -41,6 +44,132 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A user's change to the connect options, applied after poolbridge's own.
 pub(crate) type Configure = Box<dyn FnOnce(ConnectOptions) -> ConnectOptions + Send>;
+
+/// Connection settings passed through to async-nats: credentials, TLS, and any other
+/// [`ConnectOptions`]. Used by [`RemoteBuilder::nats`] and
+/// [`ServeOptions::nats`].
+///
+/// poolbridge's own settings come first (reconnecting forever with a back-off of 50 ms to 1 s);
+/// [`connect_options`](Self::connect_options) can change them. Connecting, the NATS handshake
+/// included, is bounded by 5 s whatever the options say: an address where something accepts
+/// connections but does not speak NATS is an error, not a hang.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::remote::NatsOptions;
+///
+/// let nats = NatsOptions::default()
+///     .credentials_file("/etc/nats/worker.creds")
+///     .require_tls(true)
+///     .root_certificates("/etc/nats/ca.pem");
+/// ```
+///
+/// [`RemoteBuilder::nats`]: crate::remote::RemoteBuilder::nats
+/// [`ServeOptions::nats`]: crate::remote::ServeOptions::nats
+#[derive(Debug, Default)]
+pub struct NatsOptions {
+    pub(crate) connection: Connection,
+}
+
+impl NatsOptions {
+    /// Authenticates with a NATS credentials file (a user JWT and its nkey seed, as `nsc`
+    /// writes them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().credentials_file("worker.creds");
+    /// ```
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.connection.credentials_file = Some(path.into());
+        self
+    }
+
+    /// Authenticates with a user name and password.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().user_and_password("batch", "s3cret");
+    /// ```
+    pub fn user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.connection.user_and_password = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Authenticates with a token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().token("t0ken");
+    /// ```
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.connection.token = Some(token.into());
+        self
+    }
+
+    /// Refuses to connect without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().require_tls(true);
+    /// ```
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.connection.require_tls = required;
+        self
+    }
+
+    /// Trusts the certificate authorities in this PEM file (for a server with a private CA).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().root_certificates("ca.pem");
+    /// ```
+    pub fn root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
+        self.connection.root_certificates.push(path.into());
+        self
+    }
+
+    /// Presents this client certificate and key (PEM files): mutual TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let nats = poolbridge::remote::NatsOptions::default().client_certificate("me.pem", "me.key");
+    /// ```
+    pub fn client_certificate(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.connection.client_certificate = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Changes the async-nats [`ConnectOptions`] in any other way
+    /// (nkeys, a JWT callback, ping interval, a rustls `ClientConfig`, ...), after poolbridge's
+    /// settings and the ones above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let nats = poolbridge::remote::NatsOptions::default()
+    ///     .connect_options(|options| options.ping_interval(Duration::from_secs(10)));
+    /// ```
+    pub fn connect_options<F>(mut self, configure: F) -> Self
+    where
+        F: FnOnce(async_nats::ConnectOptions) -> async_nats::ConnectOptions + Send + 'static,
+    {
+        self.connection.configure = Some(Box::new(configure));
+        self
+    }
+}
 
 /// Connection settings shared by `RemoteBuilder` and `ServeOptions`: passed to async-nats.
 #[derive(Default)]
@@ -149,6 +278,17 @@ pub(crate) const DECLARE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// The most replicas JetStream keeps of a stream.
 pub(crate) const MAX_REPLICAS: usize = 5;
+
+/// JetStream keeps 1 to 5 replicas of a stream.
+pub(crate) fn check_replicas(replicas: Option<usize>, setting: &str) -> Result<(), RemoteError> {
+    match replicas {
+        Some(n) if n == 0 || n > MAX_REPLICAS => Err(RemoteError::new(format!(
+            "{setting}({n}): JetStream keeps 1 to {} replicas of a stream",
+            MAX_REPLICAS
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// The replicas of a stream or bucket poolbridge creates: `explicit`, else 3 when `url` names
 /// several servers (a cluster: a quorum of 2 survives the loss of any one), else 1.
@@ -463,7 +603,7 @@ async fn bind_once(
     match lookup_stream(js, &names.stream).await? {
         Some(stream) => check_stream(&stream.cached_info().config, names).map_err(Step::Fail)?,
         None => {
-            let config = stream_config(names, crate::remote::DEFAULT_DEDUP_WINDOW, replicas);
+            let config = stream_config(names, DEFAULT_DEDUP_WINDOW, replicas);
             js.create_stream(config)
                 .await
                 .map_err(|err| stream_step(&err, "create", &names.stream, replicas))?;
@@ -475,10 +615,7 @@ async fn bind_once(
     {
         Ok(consumer) => consumer,
         Err(err) if is_not_found(&err) => js
-            .create_consumer_on_stream(
-                consumer_config(names, crate::remote::DEFAULT_ACK_WAIT),
-                &names.stream,
-            )
+            .create_consumer_on_stream(consumer_config(names, DEFAULT_ACK_WAIT), &names.stream)
             .await
             .map_err(|err| consumer_step(&err, "create", names))?,
         Err(err) => return Err(consumer_step(&err, "look up", names)),
@@ -600,4 +737,12 @@ pub(crate) async fn objects_bucket(
         })
     })
     .await
+}
+
+/// `StreamExt::next` for the async-nats streams, without another dependency.
+pub(crate) async fn futures_next<S>(stream: &mut S) -> Option<S::Item>
+where
+    S: futures_core::Stream + Unpin,
+{
+    poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
 }

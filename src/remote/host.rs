@@ -21,9 +21,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use crate::error::FutureError;
 use crate::process::{self, ProcessPoolExecutor};
 use crate::remote::client::HEADERS_ALLOWANCE;
-use crate::remote::connect::{self, CANCEL_MEMORY, Connection};
+use crate::remote::connect::{self, CANCEL_MEMORY, Connection, futures_next};
+use crate::remote::error::RemoteError;
+use crate::remote::report::ServeReport;
 use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
-use crate::remote::{RemoteError, ServeReport, futures_next};
 
 /// How long a pull request waits at the server for jobs. An idle host sends one such request
 /// per period; after a server restart it asks again within this time.

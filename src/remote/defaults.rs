@@ -1,0 +1,81 @@
+//! The defaults of the settings of a client ([`RemoteBuilder`](crate::remote::RemoteBuilder))
+//! and a host ([`ServeOptions`](crate::remote::ServeOptions)); a leaf, read by the builders and
+//! by `connect.rs`.
+
+use std::time::Duration;
+
+/// The stream's name unless [`RemoteBuilder::stream`] says otherwise. It also names the hosts'
+/// consumer (`POOLBRIDGE_hosts`) and the cancelled-jobs bucket (`POOLBRIDGE_cancelled`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_STREAM, "POOLBRIDGE");
+/// ```
+///
+/// [`RemoteBuilder::stream`]: crate::remote::RemoteBuilder::stream
+pub const DEFAULT_STREAM: &str = "POOLBRIDGE";
+
+/// The subject prefix unless [`RemoteBuilder::subject_prefix`] says otherwise: jobs go to
+/// `poolbridge.jobs`, answers to `poolbridge.results.{client id}`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_SUBJECT_PREFIX, "poolbridge");
+/// ```
+///
+/// [`RemoteBuilder::subject_prefix`]: crate::remote::RemoteBuilder::subject_prefix
+pub const DEFAULT_SUBJECT_PREFIX: &str = "poolbridge";
+
+/// How long the server waits for a host's acknowledgement or heartbeat before it delivers a job
+/// again: how long a lost host's jobs wait before another host takes them.
+///
+/// Hosts send a heartbeat (`AckProgress`) every third of it, at most every second, while a job
+/// runs or waits in their local pool, so a long job is never redelivered while its host lives:
+/// only a host that died, hung, or lost the server for this long lets it pass.
+///
+/// The trade-off: shorter notices a lost host sooner (JetStream's own default, 30 s, left the
+/// last jobs of a killed host waiting half a minute); longer tolerates a host whose heartbeats
+/// stall (a host so overloaded that its runtime thread stops for seconds, a network blip, a
+/// server restart that takes longer than this). Such a stall makes a job run twice, never lose
+/// it (the second answer is dropped). 5 s is five missed heartbeats.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_ACK_WAIT, std::time::Duration::from_secs(5));
+/// ```
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// How many times a job is delivered to a host that is then lost, before its future fails with
+/// [`FutureError::WorkerDied`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_MAX_DELIVER, 3);
+/// ```
+///
+/// [`FutureError::WorkerDied`]: crate::FutureError::WorkerDied
+pub const DEFAULT_MAX_DELIVER: u32 = 3;
+
+/// The stream's duplicate window: a job published again with the same id within it is stored
+/// once (JetStream's default).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_DEDUP_WINDOW, std::time::Duration::from_secs(120));
+/// ```
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(120);
+
+/// How long a client waits for the server to confirm that it stored a job before it publishes
+/// it again (same id: stored once).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_PUBLISH_TIMEOUT, std::time::Duration::from_secs(5));
+/// ```
+pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
