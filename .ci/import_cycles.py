@@ -8,7 +8,10 @@ and private `use`) to the file that defines the item, so a `mod.rs` that only re
 hub; naming a module itself (`use crate::pool::registry;`) is an edge to that module's file.
 `mod x;` declarations are not edges, and `#[cfg(test)]` modules (inline or in their own file) are
 ignored. The check is lexical (comments and strings stripped), so a macro that builds paths it
-cannot see is missed: it under-reports rather than invents.
+cannot see is missed. One case over-reports: inside an inline module (`mod x { … }`, not a test
+module) `super::` and `self::` are read as if written at the top of the file, one level too
+high, so such a module names its file's items from `crate::` (as `bridge/default.rs`'s
+`exit_watch` does).
 
 Prints every edge with --edges, then each cycle (strongly connected component of more than one
 file, with one concrete circle through it); exits 1 if there is a cycle.

@@ -32,9 +32,17 @@ use std::time::Duration;
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FutureError {
-    /// The job was cancelled before it started: by [`PoolFuture::cancel`](crate::PoolFuture::cancel),
-    /// by `shutdown(.., cancel_futures = true)`, or by dropping the [`Map`](crate::Map) or
-    /// [`ExecutorFuture`](crate::ExecutorFuture) that owned it.
+    /// The job was cancelled, in one of two ways:
+    ///
+    /// * before it started, so it never ran: by [`PoolFuture::cancel`](crate::PoolFuture::cancel),
+    ///   by `shutdown(.., cancel_futures = true)`, or by dropping the polled
+    ///   [`ExecutorFuture`](crate::ExecutorFuture), the iterated [`Map`](crate::Map) or the
+    ///   [`JoinSet`](crate::JoinSet) that owned it (the future's state is `Cancelled`);
+    /// * while it ran, when it was asked to stop
+    ///   ([`PoolFuture::request_cancel`](crate::PoolFuture::request_cancel), or a polled
+    ///   `ExecutorFuture` dropped) and returned after seeing
+    ///   [`cancelled()`](crate::cancelled()): whatever it returned was dropped, so a partial
+    ///   result is never taken for a whole one (the state is `Finished`).
     Cancelled,
     /// A timed wait ran out. The job itself is not affected: it still runs (or waits to run) and
     /// its future can be waited on again.
@@ -275,7 +283,7 @@ impl FutureError {
 impl fmt::Display for FutureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FutureError::Cancelled => f.write_str("the job was cancelled before it started"),
+            FutureError::Cancelled => f.write_str("the job was cancelled"),
             FutureError::Timeout => f.write_str(
                 "timed out waiting for the job (the job itself was not stopped and may still finish)",
             ),
