@@ -17,6 +17,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::error::{PanicError, Payload};
 
+/// Locks a `std` mutex whether or not a panic poisoned it. The crate's own locks never run user
+/// code that could leave their data half-updated (the model-checked ones, in `crate::loom`, say
+/// the same), so a lock poisoned by a panic elsewhere carries on instead of spreading the panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Runs `f`, turning a panic into a [`PanicError`] that keeps the panic message and payload.
 ///
 /// `AssertUnwindSafe` is sound here: the closure is consumed by the call, so nothing it could

@@ -21,6 +21,7 @@ use crate::pool::sleep::{Sleep, Spawn};
 use crate::pool::task::{Detached, Job, Task};
 use crate::trace;
 use crate::unwind;
+use crate::unwind::lock;
 
 /// `closed` bit: `shutdown` was called.
 const SHUT_DOWN: usize = 0b01;
@@ -876,10 +877,6 @@ where
     let (_task, fut) = Task::new(f, 0);
     fut.refuse(err);
     fut
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

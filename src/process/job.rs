@@ -160,6 +160,22 @@ pub(crate) fn encode_args<A: Serialize>(args: &A, out: &mut Vec<u8>) -> Result<(
     }
 }
 
+/// The error of a submit whose job is not in this process's registry (the process pool and the
+/// remote executor say the same).
+pub(crate) fn not_registered(name: &str) -> crate::FutureError {
+    crate::FutureError::Ipc(format!(
+        "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
+         poolbridge::process::register before poolbridge::process::init()"
+    ))
+}
+
+/// The error of a submit whose arguments [`encode_args`] could not encode (`err`: its reason).
+pub(crate) fn unencodable_args(name: &str, err: &str) -> crate::FutureError {
+    crate::FutureError::Ipc(format!(
+        "could not serialize the arguments of job `{name}`: {err}"
+    ))
+}
+
 /// Why a worker could not run a call: the message says which side and which job.
 #[derive(Debug)]
 #[doc(hidden)]

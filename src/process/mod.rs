@@ -155,7 +155,7 @@ pub use self::worker::init;
 
 /// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
 #[cfg(feature = "nats")]
-pub(crate) use self::job::{encode_args, registry};
+pub(crate) use self::job::{encode_args, not_registered, registry, unencodable_args};
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) use self::worker::init_called;
 
@@ -1222,18 +1222,13 @@ fn submit_holding<J: Job>(
         return fut;
     }
     let Some(index) = shared.config.registry.index(name) else {
-        let _ = promise.set_error(FutureError::Ipc(format!(
-            "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
-             poolbridge::process::register before poolbridge::process::init()"
-        )));
+        let _ = promise.set_error(job::not_registered(name));
         return fut;
     };
     let frame = match wire::call_frame(index, 64, |out| job::encode_args(&args, out)) {
         Ok(frame) => frame,
         Err(err) => {
-            let _ = promise.set_error(FutureError::Ipc(format!(
-                "could not serialize the arguments of job `{name}`: {err}"
-            )));
+            let _ = promise.set_error(job::unencodable_args(name, &err));
             return fut;
         }
     };

@@ -35,6 +35,7 @@ use crate::process::start;
 use crate::process::timers::{TIMER_STACK, Timers};
 use crate::process::wire;
 use crate::unwind;
+use crate::unwind::lock;
 
 /// How long a pool thread without a duty waits for one before it exits. Pool threads beyond one
 /// per worker exist only while a done callback runs on one of them (see `Handoff`).
@@ -116,10 +117,6 @@ pub(crate) struct PoolCore {
 thread_local! {
     /// The pool (`PoolCore` address) whose thread this is; 0 for other threads.
     static POOL_THREAD: Cell<usize> = const { Cell::new(0) };
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl PoolCore {

@@ -18,7 +18,7 @@ use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::pool::sleep::Search;
@@ -26,6 +26,7 @@ use crate::process::child::ExitWatch;
 use crate::process::queue::{Call, CallFrame, Place};
 use crate::process::spin;
 use crate::process::wire::FrameReader;
+use crate::unwind::lock;
 
 /// Jobs a worker is sent beyond the one it runs, so it never waits for the parent between two
 /// queued jobs (CPython's `EXTRA_QUEUED_CALLS`, per worker). A job sent ahead is marked running
@@ -209,8 +210,4 @@ pub(crate) struct TopUp {
     pub(crate) sends: Vec<(u64, CallFrame)>,
     pub(crate) retire: bool,
     pub(crate) freed: Vec<Place>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use crate::remote::report::{JobHost, RemoteMetrics};
 use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
 use crate::signal::Signal;
 use crate::unwind;
+use crate::unwind::lock;
 
 /// The signal key that stops the cancel watcher (job keys are sequence numbers from 1).
 const STOP_WATCHER: usize = usize::MAX;
@@ -246,10 +247,6 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A client id unlikely to repeat: random SipHash keys over the pid and the time.
 fn new_client_id() -> String {
     let mut hasher = RandomState::new().build_hasher();
@@ -367,17 +364,12 @@ impl Shared {
             .index(name)
             .and_then(|index| registry.signature_hash(index))
         else {
-            let _ = promise.set_error(FutureError::Ipc(format!(
-                "job `{name}` is not registered: mark it #[poolbridge::job], or register it \
-                 with poolbridge::process::register before poolbridge::process::init()"
-            )));
+            let _ = promise.set_error(crate::process::not_registered(name));
             return fut;
         };
         let mut payload = Vec::with_capacity(32);
         if let Err(err) = crate::process::encode_args(&args, &mut payload) {
-            let _ = promise.set_error(FutureError::Ipc(format!(
-                "could not serialize the arguments of job `{name}`: {err}"
-            )));
+            let _ = promise.set_error(crate::process::unencodable_args(name, &err));
             return fut;
         }
         // ORDERING: Relaxed: set once at connect, before any submit.
