@@ -171,6 +171,8 @@ mod bridge;
 mod context;
 mod error;
 mod future;
+#[cfg(feature = "process")]
+mod lifecycle;
 mod loom;
 mod map;
 mod pool;

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{FutureError, PanicError};
 use crate::future::RunHooks;
+use crate::lifecycle::Lifecycle;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
 use crate::process::child::{self, Spawner};
@@ -40,14 +41,6 @@ use crate::unwind::lock;
 /// How long a pool thread without a duty waits for one before it exits. Pool threads beyond one
 /// per worker exist only while a done callback runs on one of them (see `Handoff`).
 const SPARE_KEEP_ALIVE: Duration = Duration::from_secs(5);
-
-/// Whether the pool takes calls: open, shut down (queued calls still run), or broken (with
-/// the reason every queued and later call fails with).
-enum Lifecycle {
-    Open,
-    ShutDown,
-    Broken(String),
-}
 
 /// Everything the state lock guards.
 struct PoolState {
@@ -153,7 +146,7 @@ impl PoolCore {
 
     /// The error a job submitted now gets, if the pool is closed.
     pub(crate) fn closed_error(&self) -> Option<FutureError> {
-        closed_error(&self.state().closed)
+        self.state().closed.error()
     }
 
     /// A place in the queue for a call about to be submitted (`Places::reserve_blocking`).
@@ -178,7 +171,7 @@ impl PoolCore {
         // Declared before the guard, so dropped after the lock is released.
         let purged;
         let mut st = self.state();
-        if let Some(err) = closed_error(&st.closed) {
+        if let Some(err) = st.closed.error() {
             drop(st);
             job.fail(err, &mut ());
             return;
@@ -337,7 +330,7 @@ impl PoolCore {
             if let Some(duty) = st.duties.pop_front() {
                 return Some(duty);
             }
-            if waited || (st.live == 0 && !matches!(st.closed, Lifecycle::Open)) {
+            if waited || (st.live == 0 && !st.closed.is_open()) {
                 return None;
             }
             st.spares += 1;
@@ -383,7 +376,7 @@ impl PoolCore {
             Err(reason) => {
                 st.live -= 1;
                 let failed = self.break_locked(&mut st, reason);
-                let err = closed_error(&st.closed).expect("broken");
+                let err = st.closed.error().expect("broken");
                 self.notify_ended(&st);
                 drop(st);
                 self.places.refuse_waiting();
@@ -456,7 +449,7 @@ impl PoolCore {
             .config
             .max_tasks_per_child
             .is_some_and(|max| slot.sent >= max);
-        if doomed || exhausted || !matches!(st.closed, Lifecycle::Open) {
+        if doomed || exhausted || !st.closed.is_open() {
             slot.phase = WorkerPhase::Retiring;
             next.retire = true;
         } else {
@@ -724,7 +717,7 @@ impl PoolCore {
     fn notify_ended(&self, st: &PoolState) {
         if st.live == 0 {
             self.ended_cv.notify_all();
-            if !matches!(st.closed, Lifecycle::Open) {
+            if !st.closed.is_open() {
                 self.spare_cv.notify_all();
                 self.timer_cv.notify_all();
             }
@@ -751,7 +744,7 @@ impl PoolCore {
         POOL_THREAD.with(|p| p.set(Arc::as_ptr(&self) as usize));
         let mut st = self.state();
         loop {
-            if st.live == 0 && !matches!(st.closed, Lifecycle::Open) {
+            if st.live == 0 && !st.closed.is_open() {
                 break;
             }
             let now = Instant::now();
@@ -792,7 +785,7 @@ impl PoolCore {
     /// Python's `shutdown(wait, cancel_futures)`.
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let mut st = self.state();
-        if matches!(st.closed, Lifecycle::Open) {
+        if st.closed.is_open() {
             st.closed = Lifecycle::ShutDown;
         }
         let cancelled = if cancel_futures {
@@ -819,7 +812,7 @@ impl PoolCore {
     /// with `BrokenPool`), and wait for them to be reaped, never for a job.
     pub(crate) fn terminate(&self, reason: &str) {
         let mut st = self.state();
-        if matches!(st.closed, Lifecycle::Open) {
+        if st.closed.is_open() {
             st.closed = Lifecycle::ShutDown;
         }
         st.terminating = Some(reason.to_owned());
@@ -942,15 +935,7 @@ impl PoolCore {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        !matches!(self.state().closed, Lifecycle::Open)
-    }
-}
-
-fn closed_error(closed: &Lifecycle) -> Option<FutureError> {
-    match closed {
-        Lifecycle::Open => None,
-        Lifecycle::ShutDown => Some(FutureError::Shutdown),
-        Lifecycle::Broken(reason) => Some(FutureError::BrokenPool(reason.clone())),
+        !self.state().closed.is_open()
     }
 }
 

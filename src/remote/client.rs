@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{FutureError, PanicError};
 use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::lifecycle::Lifecycle;
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
@@ -187,17 +188,11 @@ struct Pending {
     moved: bool,
 }
 
-enum Closed {
-    Open,
-    ShutDown,
-    Broken(String),
-}
-
 struct State {
     pending: HashMap<usize, Pending>,
     /// Attached job ids (`attach`) and their keys in `pending`.
     attached: HashMap<String, usize>,
-    closed: Closed,
+    closed: Lifecycle,
 }
 
 /// Commands for the runtime thread.
@@ -278,7 +273,7 @@ pub(crate) fn start(
         state: Mutex::new(State {
             pending: HashMap::new(),
             attached: HashMap::new(),
-            closed: Closed::Open,
+            closed: Lifecycle::Open,
         }),
         drained: Condvar::new(),
         signal: Arc::new(Signal::new()),
@@ -320,7 +315,7 @@ pub(crate) fn start(
     match watcher {
         Ok(watcher) => lock(&shared.threads).push(watcher),
         Err(err) => {
-            shared.close(Closed::Broken(format!(
+            shared.close(Lifecycle::Broken(format!(
                 "could not start the cancel watcher thread: {err}"
             )));
             shared.stop_threads();
@@ -333,17 +328,8 @@ pub(crate) fn start(
 }
 
 impl Shared {
-    /// The error a job submitted now gets, if the executor is closed.
-    fn closed_error(closed: &Closed) -> Option<FutureError> {
-        match closed {
-            Closed::Open => None,
-            Closed::ShutDown => Some(FutureError::Shutdown),
-            Closed::Broken(reason) => Some(FutureError::BrokenPool(reason.clone())),
-        }
-    }
-
     pub(crate) fn is_closed(&self) -> bool {
-        !matches!(lock(&self.state).closed, Closed::Open)
+        !lock(&self.state).closed.is_open()
     }
 
     /// Encodes the job, records it, and queues its publication. Never waits for the network.
@@ -355,7 +341,7 @@ impl Shared {
     ) -> PoolFuture<J::Output> {
         let (promise, fut) = Promise::new();
         let name = job.name();
-        if let Some(err) = Self::closed_error(&lock(&self.state).closed) {
+        if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
             return fut;
         }
@@ -415,7 +401,7 @@ impl Shared {
         // Registered before the job can end: a cancel from now on reaches the watcher.
         fut.core().add_signal(&self.signal, key);
         let mut st = lock(&self.state);
-        if let Some(err) = Self::closed_error(&st.closed) {
+        if let Some(err) = st.closed.error() {
             drop(st);
             fut.core().remove_signal(&self.signal);
             let _ = promise.set_error(err);
@@ -459,7 +445,7 @@ impl Shared {
     pub(crate) fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
         let (promise, fut) = Promise::new();
         let name = job.name();
-        if let Some(err) = Self::closed_error(&lock(&self.state).closed) {
+        if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
             return fut;
         }
@@ -741,16 +727,16 @@ impl Shared {
         }
     }
 
-    fn close(&self, how: Closed) {
+    fn close(&self, how: Lifecycle) {
         let mut st = lock(&self.state);
-        if matches!(st.closed, Closed::Open) {
+        if st.closed.is_open() {
             st.closed = how;
         }
     }
 
     /// Python's `shutdown(wait, cancel_futures)`: see `RemoteExecutor::shutdown`.
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.close(Closed::ShutDown);
+        self.close(Lifecycle::ShutDown);
         if cancel_futures {
             // `cancel()` runs the futures' callbacks: not under the lock. Collect handles first.
             let keys: Vec<usize> = lock(&self.state).pending.keys().copied().collect();
@@ -780,7 +766,7 @@ impl Shared {
     /// Dropped while panicking, or after the runtime thread ended: every pending job fails with
     /// `reason` at once, nothing is waited for but the threads.
     pub(crate) fn abandon(&self, reason: &str) {
-        self.close(Closed::Broken(reason.to_owned()));
+        self.close(Lifecycle::Broken(reason.to_owned()));
         self.fail_all(reason);
         self.stop_threads();
     }
@@ -857,7 +843,7 @@ fn runtime_main(
         }
     };
     if let Some(reason) = reason {
-        shared.close(Closed::Broken(reason.clone()));
+        shared.close(Lifecycle::Broken(reason.clone()));
         shared.fail_all(&reason);
     }
 }
