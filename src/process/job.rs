@@ -160,6 +160,43 @@ pub(crate) fn encode_args<A: Serialize>(args: &A, out: &mut Vec<u8>) -> Result<(
     }
 }
 
+/// Decodes a job's output (user `Deserialize` code: a panic in it is caught): the process pool
+/// and the remote executor decode alike. `what` names the job in the message ("job", "remote
+/// job"); `hint` ends it (what to check, or empty).
+pub(crate) fn decode_output<O: DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    name: &str,
+    hint: &str,
+) -> Result<O, crate::FutureError> {
+    match crate::unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(crate::FutureError::Ipc(format!(
+            "could not deserialize the output of {what} `{name}`: {err}{hint}"
+        ))),
+        Err(panic) => Err(crate::FutureError::Ipc(format!(
+            "deserializing the output of {what} `{name}` panicked: {}",
+            panic.message()
+        ))),
+    }
+}
+
+/// Completes a job's future with its decoded outcome. A future cancelled meanwhile hands the
+/// outcome back: it is dropped here, under a guard (its `Drop` is user code), and a panic in it
+/// is reported as "dropping the output of a cancelled {what}".
+pub(crate) fn complete<O: Send + 'static>(
+    promise: crate::future::Promise<O>,
+    outcome: Result<O, crate::FutureError>,
+    hooks: &mut dyn crate::future::RunHooks,
+    what: &str,
+) {
+    if let Err(unused) = promise.complete_with(outcome, hooks) {
+        if let Err(err) = crate::unwind::catch(move || drop(unused)) {
+            crate::unwind::report(&format!("dropping the output of a cancelled {what}"), &err);
+        }
+    }
+}
+
 /// The error of a submit whose job is not in this process's registry (the process pool and the
 /// remote executor say the same).
 pub(crate) fn not_registered(name: &str) -> crate::FutureError {

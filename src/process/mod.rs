@@ -148,14 +148,15 @@ use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::map::{Map, MapOptions};
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
-use crate::unwind;
 
 #[cfg(unix)]
 pub use self::worker::init;
 
 /// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
 #[cfg(feature = "nats")]
-pub(crate) use self::job::{encode_args, not_registered, registry, unencodable_args};
+pub(crate) use self::job::{
+    complete, decode_output, encode_args, not_registered, registry, unencodable_args,
+};
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) use self::worker::init_called;
 
@@ -1334,32 +1335,15 @@ impl<O: DeserializeOwned + Send + 'static> queue::Completion for Typed<O> {
     }
 
     fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
-        let name = self.name;
-        self.outcome = Some(match outcome {
-            Ok(bytes) => match unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(err)) => Err(FutureError::Ipc(format!(
-                    "could not deserialize the output of job `{name}`: {err}"
-                ))),
-                Err(panic) => Err(FutureError::Ipc(format!(
-                    "deserializing the output of job `{name}` panicked: {}",
-                    panic.message()
-                ))),
-            },
-            Err(err) => Err(err),
-        });
+        self.outcome =
+            Some(outcome.and_then(|bytes| job::decode_output(bytes, "job", self.name, "")));
     }
 
     fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
         let (Some(promise), Some(outcome)) = (self.promise.take(), self.outcome.take()) else {
             return;
         };
-        // A future cancelled before it started hands the outcome back: drop it (user code).
-        if let Err(unused) = promise.complete_with(outcome, hooks) {
-            if let Err(err) = unwind::catch(move || drop(unused)) {
-                unwind::report("dropping the output of a cancelled process job", &err);
-            }
-        }
+        job::complete(promise, outcome, hooks, "process job");
     }
 }
 

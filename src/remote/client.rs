@@ -109,27 +109,16 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
     }
 
     fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks) {
-        let name = self.name;
-        let outcome = match outcome {
-            Ok(bytes) => match unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(err)) => Err(FutureError::Ipc(format!(
-                    "could not deserialize the output of remote job `{name}`: {err} (do the \
-                     client and the hosts run the same build?)"
-                ))),
-                Err(panic) => Err(FutureError::Ipc(format!(
-                    "deserializing the output of remote job `{name}` panicked: {}",
-                    panic.message()
-                ))),
-            },
-            Err(err) => Err(err),
-        };
-        if let Err(unused) = self.promise.complete_with(outcome, hooks) {
-            // Cancelled first: dropping the value is user code, on this completer thread.
-            if let Err(err) = unwind::catch(move || drop(unused)) {
-                unwind::report("dropping the output of a cancelled remote job", &err);
-            }
-        }
+        let outcome = outcome.and_then(|bytes| {
+            crate::process::decode_output(
+                bytes,
+                "remote job",
+                self.name,
+                " (do the client and the hosts run the same build?)",
+            )
+        });
+        // Cancelled first: dropping the value is user code, on this completer thread.
+        crate::process::complete(self.promise, outcome, hooks, "remote job");
     }
 }
 
