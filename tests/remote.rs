@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use poolbridge::process::Job;
-use poolbridge::remote::{NatsOptions, RemoteExecutor, async_nats};
+use poolbridge::remote::__private::async_nats;
+use poolbridge::remote::{NatsOptions, RemoteExecutor};
 use poolbridge::{
     FutureError, FutureState, MapOptions, ProcessPoolExecutor, SubmitOptions, ThreadPoolExecutor,
     as_completed,

@@ -154,6 +154,11 @@ impl NatsOptions {
     /// (nkeys, a JWT callback, ping interval, a rustls `ClientConfig`, ...), after poolbridge's
     /// settings and the ones above.
     ///
+    /// poolbridge does not re-export async-nats (a 0.x crate whose releases would otherwise be
+    /// breaking releases of poolbridge): to name its types, add it to your own `Cargo.toml` at
+    /// the version poolbridge uses (`cargo tree -i async-nats` shows it), e.g.
+    /// `async-nats = "0.46"`. The closure's argument needs no name.
+    ///
     /// # Examples
     ///
     /// ```

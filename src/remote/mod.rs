@@ -87,7 +87,13 @@ mod report;
 mod serve_options;
 mod wire;
 
-pub use async_nats;
+/// Not public API: the async-nats crate, for this repository's own tests (which look at the
+/// server's side with a raw client, and cannot add async-nats as a dev-dependency without
+/// building it in every `cargo test`). Users add `async-nats` to their own `Cargo.toml`.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_nats;
+}
 
 pub use self::builder::RemoteBuilder;
 pub use self::connect::NatsOptions;
