@@ -346,22 +346,37 @@ fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
         let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
         let threads = sys::threads();
         assert_eq!(sum, expected_sum(n));
-        vec![
-            ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
-            ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
-            ("submit_ms", submitted.as_secs_f64() * 1e3),
-            (
-                "rss_growth_mib",
-                hwm_after.saturating_sub(hwm_before) as f64 / 1024.0,
-            ),
-            (
-                "bytes_per_job",
-                hwm_after.saturating_sub(hwm_before) as f64 * 1024.0 / n as f64,
-            ),
-            ("cpu_us_per_job", cpu_us),
-            ("threads", threads as f64),
-        ]
+        burst_metrics(
+            n,
+            elapsed,
+            submitted,
+            (hwm_before, hwm_after),
+            cpu_us,
+            threads,
+        )
     })
+}
+
+/// The metrics of a burst of `n` jobs (`burst`, `join_all`, `fire`): throughput, times, peak
+/// RSS growth (`hwm`: `VmHWM` before and after, KiB), CPU per job and threads.
+fn burst_metrics(
+    n: u64,
+    elapsed: Duration,
+    submitted: Duration,
+    hwm: (u64, u64),
+    cpu_us: f64,
+    threads: u64,
+) -> Metrics {
+    let grown_kib = hwm.1.saturating_sub(hwm.0) as f64;
+    vec![
+        ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
+        ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
+        ("submit_ms", submitted.as_secs_f64() * 1e3),
+        ("rss_growth_mib", grown_kib / 1024.0),
+        ("bytes_per_job", grown_kib * 1024.0 / n as f64),
+        ("cpu_us_per_job", cpu_us),
+        ("threads", threads as f64),
+    ]
 }
 
 fn sync<L: Lib>(p: &Params) -> Metrics {
@@ -445,21 +460,14 @@ fn fire<L: Lib>(p: &Params) -> Metrics {
     let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
     let threads = sys::threads();
     assert_eq!(sum, expected_sum(n));
-    vec![
-        ("jobs_per_s", n as f64 / elapsed.as_secs_f64()),
-        ("elapsed_ms", elapsed.as_secs_f64() * 1e3),
-        ("submit_ms", submitted.as_secs_f64() * 1e3),
-        (
-            "rss_growth_mib",
-            hwm_after.saturating_sub(hwm_before) as f64 / 1024.0,
-        ),
-        (
-            "bytes_per_job",
-            hwm_after.saturating_sub(hwm_before) as f64 * 1024.0 / n as f64,
-        ),
-        ("cpu_us_per_job", cpu_us),
-        ("threads", threads as f64),
-    ]
+    burst_metrics(
+        n,
+        elapsed,
+        submitted,
+        (hwm_before, hwm_after),
+        cpu_us,
+        threads,
+    )
 }
 
 /// The jobs `first..first + count` of producer `k` of `producers`: `n` shared out as evenly as
