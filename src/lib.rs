@@ -171,8 +171,6 @@ mod bridge;
 mod context;
 mod error;
 mod future;
-#[cfg(feature = "process")]
-mod lifecycle;
 mod loom;
 mod map;
 mod pool;
@@ -180,6 +178,8 @@ mod pool;
 pub mod process;
 #[cfg(all(unix, feature = "nats"))]
 pub mod remote;
+#[cfg(feature = "process")]
+mod seam;
 mod signal;
 mod trace;
 mod unwind;

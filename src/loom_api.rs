@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use crate::future::PoolFuture;
 use crate::pool::backpressure::{Closed, Permits};
-use crate::pool::sleep::{Counts, Search, Sleep, Spawn, Wake};
-use crate::pool::task::{Job, Task};
+use crate::pool::sleep::{Search, Sleep, SleepCounts, Spawn, Wake};
+use crate::pool::task::{QueueEntry, Task};
 
 /// A job as a worker holds it: its queue entry.
 #[derive(Debug)]
-pub struct QueuedJob(Option<Job>);
+pub struct QueuedJob(Option<QueueEntry>);
 
 impl QueuedJob {
     /// Runs the job as a worker would (a no-op if it was cancelled or already claimed).
@@ -97,7 +97,7 @@ where
 {
     let (task, fut) = Task::new(f, 0);
     let task: Arc<dyn crate::pool::task::Runnable> = task;
-    (QueuedJob(Some(Job::new(task))), fut)
+    (QueuedJob(Some(QueueEntry::new(task))), fut)
 }
 
 /// The worker sleep protocol of one pool, for a model to drive.
@@ -156,7 +156,7 @@ impl SleepModel {
 
     /// (searching, sleeping, threads).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let Counts {
+        let SleepCounts {
             searching,
             sleeping,
             threads,

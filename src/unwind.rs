@@ -33,16 +33,16 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, PanicError> {
 }
 
 /// A caught payload, until someone takes it. Dropped untaken, it goes through [`drop_payload`].
-struct Slot(Mutex<Option<Box<dyn Any + Send>>>);
+struct PayloadSlot(Mutex<Option<Box<dyn Any + Send>>>);
 
-impl Payload for Slot {
+impl Payload for PayloadSlot {
     fn take(&self) -> Option<Box<dyn Any + Send>> {
         // No user code runs under this lock: `take` moves a box out.
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
-impl Drop for Slot {
+impl Drop for PayloadSlot {
     fn drop(&mut self) {
         let payload = self
             .0
@@ -78,7 +78,7 @@ impl PanicError {
     /// ```
     pub fn from_panic(payload: Box<dyn Any + Send + 'static>) -> PanicError {
         let message = message(&*payload);
-        PanicError::with_payload(message, Arc::new(Slot(Mutex::new(Some(payload)))))
+        PanicError::with_payload(message, Arc::new(PayloadSlot(Mutex::new(Some(payload)))))
     }
 }
 

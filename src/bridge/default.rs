@@ -30,7 +30,7 @@ use crate::pool::{ThreadPoolExecutor, default_max_workers};
 /// ```
 pub const DEFAULT_THREAD_NAME_PREFIX: &str = "poolbridge-default";
 
-enum Slot {
+enum DefaultSlot {
     /// Not used yet: built on first use.
     Unset,
     Active(Arc<Registry>),
@@ -40,7 +40,7 @@ enum Slot {
 
 /// Holds the registry, not a `ThreadPoolExecutor`: a replaced or shut-down default is shut down
 /// explicitly, never by whichever thread happens to drop the last reference.
-static DEFAULT: RwLock<Slot> = RwLock::new(Slot::Unset);
+static DEFAULT: RwLock<DefaultSlot> = RwLock::new(DefaultSlot::Unset);
 
 /// Submits `f` to the default executor, building it on first use.
 pub(crate) fn submit<F, T>(f: F) -> PoolFuture<T>
@@ -58,17 +58,17 @@ where
 fn current() -> Result<Arc<Registry>, FutureError> {
     exit_watch::arm();
     match &*DEFAULT.read().unwrap_or_else(|e| e.into_inner()) {
-        Slot::Active(registry) => return Ok(Arc::clone(registry)),
-        Slot::ShutDown => return Err(FutureError::Shutdown),
-        Slot::Unset => {}
+        DefaultSlot::Active(registry) => return Ok(Arc::clone(registry)),
+        DefaultSlot::ShutDown => return Err(FutureError::Shutdown),
+        DefaultSlot::Unset => {}
     }
     let mut slot = DEFAULT.write().unwrap_or_else(|e| e.into_inner());
     match &*slot {
-        Slot::Active(registry) => Ok(Arc::clone(registry)),
-        Slot::ShutDown => Err(FutureError::Shutdown),
-        Slot::Unset => {
+        DefaultSlot::Active(registry) => Ok(Arc::clone(registry)),
+        DefaultSlot::ShutDown => Err(FutureError::Shutdown),
+        DefaultSlot::Unset => {
             let registry = new_default();
-            *slot = Slot::Active(Arc::clone(&registry));
+            *slot = DefaultSlot::Active(Arc::clone(&registry));
             Ok(registry)
         }
     }
@@ -140,9 +140,9 @@ pub fn set_default_executor(executor: ThreadPoolExecutor) {
     let installed = Arc::clone(&registry);
     let previous = std::mem::replace(
         &mut *DEFAULT.write().unwrap_or_else(|e| e.into_inner()),
-        Slot::Active(registry),
+        DefaultSlot::Active(registry),
     );
-    if let Slot::Active(previous) = previous {
+    if let DefaultSlot::Active(previous) = previous {
         if !Arc::ptr_eq(&previous, &installed) {
             previous.shutdown(false, false);
         }
@@ -169,9 +169,9 @@ pub fn set_default_executor(executor: ThreadPoolExecutor) {
 pub fn shutdown_default_executor() {
     let previous = std::mem::replace(
         &mut *DEFAULT.write().unwrap_or_else(|e| e.into_inner()),
-        Slot::ShutDown,
+        DefaultSlot::ShutDown,
     );
-    if let Slot::Active(previous) = previous {
+    if let DefaultSlot::Active(previous) = previous {
         previous.shutdown(true, false);
     }
 }
@@ -252,7 +252,7 @@ mod exit_watch {
 
     // Named from the crate root: `.ci/import_cycles.py` reads `super` as the parent of this
     // file's module (`bridge/mod.rs`), not of this inline module.
-    use crate::bridge::default::{DEFAULT, Slot};
+    use crate::bridge::default::{DEFAULT, DefaultSlot};
 
     /// Armed once per process: set when the main thread's watch is registered.
     static ARMED: AtomicBool = AtomicBool::new(false);
@@ -299,7 +299,7 @@ mod exit_watch {
     fn pending() -> usize {
         let slot = DEFAULT.read().unwrap_or_else(|e| e.into_inner());
         match &*slot {
-            Slot::Active(registry) if !registry.is_closed() => {
+            DefaultSlot::Active(registry) if !registry.is_closed() => {
                 let m = registry.metrics();
                 m.queued + m.running
             }

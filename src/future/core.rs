@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::context;
 use crate::error::{FutureError, PanicError};
-use crate::future::state::{self, End, State};
+use crate::future::state::{self, End, StateWord};
 use crate::loom::lock;
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::thread::{self, Thread};
@@ -144,7 +144,7 @@ impl<T> PoolFuture<T> {
 
 pub(crate) struct Core<T> {
     /// Lifecycle, `FAILED` and `SETTLED` (`state.rs`).
-    state: State,
+    state: StateWord,
     /// Identity of the pool that runs the job (0: none): a wait on one of its workers runs the
     /// job inline.
     pool: u32,
@@ -197,7 +197,7 @@ enum Listener<T> {
 impl<T> Core<T> {
     pub(crate) fn new(pool: u32) -> Core<T> {
         Core {
-            state: State::new(),
+            state: StateWord::new(),
             pool,
             inner: Mutex::new(Inner {
                 outcome: Outcome::Empty,
@@ -206,7 +206,7 @@ impl<T> Core<T> {
         }
     }
 
-    pub(crate) fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &StateWord {
         &self.state
     }
 

@@ -59,7 +59,7 @@ const RUNNER_SHIFT: u32 = 8;
 // Every job cell index fits the runner field.
 const _: () = assert!(context::MAX_CELLS <= u32::MAX >> RUNNER_SHIFT);
 
-/// The outcome of [`State::transition_to_running`].
+/// The outcome of [`StateWord::transition_to_running`].
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Start {
@@ -80,11 +80,11 @@ pub(crate) enum End {
 }
 
 /// The atomic lifecycle word.
-pub(crate) struct State(AtomicU32);
+pub(crate) struct StateWord(AtomicU32);
 
-impl State {
-    pub(crate) fn new() -> State {
-        State(AtomicU32::new(PENDING))
+impl StateWord {
+    pub(crate) fn new() -> StateWord {
+        StateWord(AtomicU32::new(PENDING))
     }
 
     /// The current word.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crossbeam_deque::Worker;
 
-use crate::pool::task::Job;
+use crate::pool::task::QueueEntry;
 
 thread_local! {
     /// The deque of the worker running on this thread, if any.
@@ -19,13 +19,13 @@ thread_local! {
 pub(crate) struct LocalDeque {
     pool: u32,
     index: usize,
-    deque: Worker<Job>,
+    deque: Worker<QueueEntry>,
 }
 
 impl LocalDeque {
     /// Makes `deque`, the deque of worker `index` of pool `pool`, this thread's, until
     /// [`leave`](Self::leave).
-    pub(crate) fn enter(pool: u32, index: usize, deque: Worker<Job>) -> Rc<LocalDeque> {
+    pub(crate) fn enter(pool: u32, index: usize, deque: Worker<QueueEntry>) -> Rc<LocalDeque> {
         let local = Rc::new(LocalDeque { pool, index, deque });
         CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&local)));
         local
@@ -41,11 +41,11 @@ impl LocalDeque {
         self.index
     }
 
-    pub(crate) fn push(&self, job: Job) {
+    pub(crate) fn push(&self, job: QueueEntry) {
         self.deque.push(job);
     }
 
-    pub(crate) fn pop(&self) -> Option<Job> {
+    pub(crate) fn pop(&self) -> Option<QueueEntry> {
         self.deque.pop()
     }
 

@@ -18,7 +18,7 @@ use crate::pool::config::Config;
 use crate::pool::local;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
-use crate::pool::task::{Detached, Job, Task};
+use crate::pool::task::{Detached, QueueEntry, Task};
 use crate::trace;
 use crate::unwind;
 use crate::unwind::lock;
@@ -37,11 +37,11 @@ pub(crate) struct Registry {
     /// What a new worker thread runs.
     worker_main: WorkerMain,
     /// Jobs submitted from outside the pool.
-    injector: Injector<Job>,
+    injector: Injector<QueueEntry>,
     /// The stealing ends of the workers' local deques, by slot. Workers keep a copy
     /// (`WorkerCtx::victims`) and refresh it when `stealers_version` moves, so the hot paths
     /// (spinning, the sleep re-check) never take this lock.
-    stealers: RwLock<Box<[Option<Stealer<Job>>]>>,
+    stealers: RwLock<Box<[Option<Stealer<QueueEntry>>]>>,
     /// Bumped after every change of `stealers` (always under the slot lock, before a new worker
     /// thread starts).
     stealers_version: AtomicUsize,
@@ -66,7 +66,7 @@ pub(crate) struct Registry {
 }
 
 struct Slots {
-    entries: Vec<Slot>,
+    entries: Vec<ThreadSlot>,
     /// Worker threads that have not left their loop.
     live: usize,
     /// Threads being started outside the lock whose handle is not stored yet; `shutdown(wait)`
@@ -78,7 +78,7 @@ struct Slots {
 }
 
 #[derive(Default)]
-struct Slot {
+struct ThreadSlot {
     occupied: bool,
     /// Bumped at every reservation, so a thread start that finishes late knows whether the slot
     /// is still the one it reserved.
@@ -100,7 +100,7 @@ pub(crate) enum Retire {
 /// that the registry starts workers without naming the worker loop, which names the registry.
 /// `searching`: whether the thread was counted as searching when it was started.
 pub(crate) type WorkerMain =
-    fn(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool);
+    fn(registry: Arc<Registry>, index: usize, local: Worker<QueueEntry>, searching: bool);
 
 impl Registry {
     pub(crate) fn new(config: Config, worker_main: WorkerMain) -> Arc<Registry> {
@@ -117,7 +117,7 @@ impl Registry {
             closed: AtomicUsize::new(0),
             broken_reason: OnceLock::new(),
             slots: Mutex::new(Slots {
-                entries: (0..slots).map(|_| Slot::default()).collect(),
+                entries: (0..slots).map(|_| ThreadSlot::default()).collect(),
                 live: 0,
                 starting: 0,
                 spawned: 0,
@@ -287,7 +287,7 @@ impl Registry {
             return refused(f, err);
         }
         let (task, fut) = Task::with_permit(trace::in_current_span(f), self.id, permit);
-        if let Err(err) = self.enqueue(Job::new(task)) {
+        if let Err(err) = self.enqueue(QueueEntry::new(task)) {
             // Whoever gets to the job first decides: a worker still draining the queue runs it,
             // or it is refused here.
             fut.refuse(err);
@@ -329,7 +329,7 @@ impl Registry {
             return Err(SubmitError::new(f, err));
         }
         let job = Detached::new(f, permit);
-        match self.enqueue(Job::new(job.clone())) {
+        match self.enqueue(QueueEntry::new(job.clone())) {
             Ok(()) => Ok(()),
             // Lost the race with a shutdown: ours if no worker took it meanwhile.
             Err(err) => match job.reclaim() {
@@ -344,7 +344,7 @@ impl Registry {
     /// (`sleep/README.md`). An error means the pool closed meanwhile, or no worker exists and
     /// none can start; the job may still be run by a worker draining the queue.
     #[inline]
-    fn enqueue(self: &Arc<Self>, job: Job) -> Result<(), FutureError> {
+    fn enqueue(self: &Arc<Self>, job: QueueEntry) -> Result<(), FutureError> {
         let worker = local::current(self.id);
         match &worker {
             Some(deque) => deque.push(job),
@@ -412,8 +412,8 @@ impl Registry {
     /// start threads (`hand_off`) must not queue up behind each other.
     fn spawn_with(
         self: &Arc<Self>,
-        first: Option<Job>,
-    ) -> Result<(), (Spawn<FutureError>, Option<Job>)> {
+        first: Option<QueueEntry>,
+    ) -> Result<(), (Spawn<FutureError>, Option<QueueEntry>)> {
         let mut slots = lock(&self.slots);
         if let Some(err) = self.closed_error() {
             return Err((Spawn::Failed(err), first));
@@ -508,7 +508,7 @@ impl Registry {
         outcome
     }
 
-    fn set_stealer(&self, index: usize, stealer: Option<Stealer<Job>>) {
+    fn set_stealer(&self, index: usize, stealer: Option<Stealer<QueueEntry>>) {
         write(&self.stealers)[index] = stealer;
         // ORDERING: Release: a worker that sees the new version (Acquire) and re-reads the list
         // sees the change. A new worker's stealer is published before its thread starts, hence
@@ -518,7 +518,7 @@ impl Registry {
     }
 
     /// The current version of the stealer list, and the stealers of every worker but `me`.
-    pub(crate) fn victims(&self, me: usize) -> (usize, Vec<Stealer<Job>>) {
+    pub(crate) fn victims(&self, me: usize) -> (usize, Vec<Stealer<QueueEntry>>) {
         // ORDERING: Acquire, see `set_stealer`; read before the list so a change made in between
         // only causes one more refresh.
         let version = self.stealers_version.load(Ordering::Acquire);
@@ -547,9 +547,9 @@ impl Registry {
     /// The third value is `true` for a job stolen from another worker (`metrics().stolen`).
     pub(crate) fn steal(
         &self,
-        victims: &[Stealer<Job>],
+        victims: &[Stealer<QueueEntry>],
         start: usize,
-    ) -> Option<(Job, bool, bool)> {
+    ) -> Option<(QueueEntry, bool, bool)> {
         loop {
             match self.injector.steal() {
                 Steal::Success(job) => return Some((job, !self.injector.is_empty(), false)),
@@ -581,13 +581,13 @@ impl Registry {
 
     /// `true` if a job is queued in the injector or in one of `victims`' deques. Workers pass
     /// their own list of victims; their own deque is empty whenever they ask.
-    pub(crate) fn has_work_in(&self, victims: &[Stealer<Job>]) -> bool {
+    pub(crate) fn has_work_in(&self, victims: &[Stealer<QueueEntry>]) -> bool {
         !self.injector.is_empty() || victims.iter().any(|s| !s.is_empty())
     }
 
     /// How many jobs wait in the injector and in `victims`' deques (an estimate: the queues move
     /// while it is read).
-    pub(crate) fn queued_in(&self, victims: &[Stealer<Job>]) -> usize {
+    pub(crate) fn queued_in(&self, victims: &[Stealer<QueueEntry>]) -> usize {
         self.injector.len() + victims.iter().map(Stealer::len).sum::<usize>()
     }
 
@@ -598,8 +598,9 @@ impl Registry {
 
     /// Removes every queued job and hands it to `f`. User code (callbacks, closure drops) runs in
     /// `f`, so no lock is held while it runs.
-    fn drain(&self, mut f: impl FnMut(Job)) {
-        let stealers: Vec<Stealer<Job>> = read(&self.stealers).iter().flatten().cloned().collect();
+    fn drain(&self, mut f: impl FnMut(QueueEntry)) {
+        let stealers: Vec<Stealer<QueueEntry>> =
+            read(&self.stealers).iter().flatten().cloned().collect();
         loop {
             match self.injector.steal() {
                 Steal::Success(job) => f(job),
@@ -844,7 +845,7 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        // Any job still queued has no worker left: its `Job` entry refuses it on drop.
+        // Any job still queued has no worker left: its `QueueEntry` entry refuses it on drop.
         self.drain(drop);
     }
 }

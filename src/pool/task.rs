@@ -10,7 +10,7 @@ use crate::trace::SubmitSpan;
 use crate::unwind;
 use crossbeam_utils::atomic::AtomicCell;
 
-/// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`Job`]).
+/// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`QueueEntry`]).
 ///
 /// `P` is what the job gives back when it leaves `PENDING`: its reservation in a pool with
 /// `max_queued` (`backpressure::Reservation`), nothing (`()`, zero-sized) otherwise.
@@ -219,7 +219,7 @@ where
     }
 
     fn is_pending(&self) -> bool {
-        // Only a dropped queue entry asks (`Job::drop`), and it then refuses the job, which
+        // Only a dropped queue entry asks (`QueueEntry::drop`), and it then refuses the job, which
         // takes the closure atomically if it is still there: answering `true` is enough.
         true
     }
@@ -227,11 +227,11 @@ where
 
 /// A queue entry. Dropping an entry whose job is still pending (the queue itself was dropped)
 /// ends the job with `BrokenPool` rather than leaving its future waiting forever.
-pub(crate) struct Job(Option<Arc<dyn Runnable>>);
+pub(crate) struct QueueEntry(Option<Arc<dyn Runnable>>);
 
-impl Job {
-    pub(crate) fn new(task: Arc<dyn Runnable>) -> Job {
-        Job(Some(task))
+impl QueueEntry {
+    pub(crate) fn new(task: Arc<dyn Runnable>) -> QueueEntry {
+        QueueEntry(Some(task))
     }
 
     fn take(&mut self) -> Arc<dyn Runnable> {
@@ -255,13 +255,13 @@ impl Job {
     }
 }
 
-impl std::fmt::Debug for Job {
+impl std::fmt::Debug for QueueEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job { .. }")
+        f.write_str("QueueEntry { .. }")
     }
 }
 
-impl Drop for Job {
+impl Drop for QueueEntry {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
             if task.is_pending() {

@@ -14,7 +14,7 @@ use crate::pool::local::LocalDeque;
 use crate::pool::registry::{Registry, Retire};
 use crate::pool::sleep::{Search, Wake};
 use crate::pool::state;
-use crate::pool::task::Job;
+use crate::pool::task::QueueEntry;
 use crate::trace;
 use crate::unwind;
 
@@ -24,7 +24,7 @@ pub(crate) struct WorkerCtx {
     /// This worker's deque, also this thread's in `local.rs` (`submit` from a job pushes there).
     local: Rc<LocalDeque>,
     /// The other workers' deques, with the registry's `stealers_version` they were read at.
-    victims: RefCell<(usize, Vec<Stealer<Job>>)>,
+    victims: RefCell<(usize, Vec<Stealer<QueueEntry>>)>,
     /// xorshift state, to start stealing at a different victim each time.
     rng: Cell<u32>,
     /// The job cell of the jobs this worker's loop runs (`context`: what `cancelled()` reads).
@@ -33,7 +33,12 @@ pub(crate) struct WorkerCtx {
 
 /// The body of a worker thread. `searching`: whether the thread was counted as searching when it
 /// was started (see `Sleep::try_add_thread`).
-pub(crate) fn main(registry: Arc<Registry>, index: usize, local: Worker<Job>, searching: bool) {
+pub(crate) fn main(
+    registry: Arc<Registry>,
+    index: usize,
+    local: Worker<QueueEntry>,
+    searching: bool,
+) {
     let probe = Arc::clone(&registry);
     let _entered = context::enter(
         registry.id(),
@@ -124,7 +129,7 @@ impl WorkerCtx {
 
     /// The next job: own deque first, then the injector, then the other workers; and whether more
     /// work waits (in the queue it came from, or in the injector).
-    fn find_work(&self) -> Option<(Job, bool)> {
+    fn find_work(&self) -> Option<(QueueEntry, bool)> {
         if let Some(job) = self.local.pop() {
             // Work waiting in the injector counts as "more": a thread started with a job in its
             // deque (`Registry::hand_off`) must go on with the fan-out.
@@ -156,7 +161,7 @@ impl WorkerCtx {
 
     /// Calls `f` with the other workers' deques, re-reading the registry's list first if it
     /// changed (a worker started or exited): one atomic load, no lock, in the common case.
-    fn with_victims<R>(&self, f: impl FnOnce(&[Stealer<Job>]) -> R) -> R {
+    fn with_victims<R>(&self, f: impl FnOnce(&[Stealer<QueueEntry>]) -> R) -> R {
         if self.victims.borrow().0 != self.registry.stealers_version() {
             *self.victims.borrow_mut() = self.registry.victims(self.index());
         }
@@ -169,7 +174,7 @@ impl WorkerCtx {
     ///
     /// The job counts itself (`context::JobRun::end`) if it runs; a cancelled job's entry is
     /// counted once, when the worker drops it (`Availability::dropped_cancelled`).
-    fn run_job(&self, job: Job, me: &mut Availability<'_>) {
+    fn run_job(&self, job: QueueEntry, me: &mut Availability<'_>) {
         let outcome = if self.registry.is_cancelling() {
             unwind::catch(|| {
                 if job.cancel() {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::process::job::Registry;
+use crate::seam::job::Registry;
 
 /// What a pool is built with (see `ProcessPoolBuilder`).
 pub(crate) struct Config {

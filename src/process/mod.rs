@@ -3,8 +3,7 @@
 //!
 //! | file        | concept                                                                 |
 //! |-------------|-------------------------------------------------------------------------|
-//! | `wire.rs`   | the handshake and the frames, the `CALL` frame's one encoding           |
-//! | `job.rs`    | [`Job`], [`JobFn`], the link-time registry and [`register`]             |
+//! | `wire.rs`   | the handshake and the frames, the `CALL` frame's one encoding (`seal_call`) |
 //! | `child.rs`  | a worker process as a resource: command, exit watch, kill, exit status  |
 //! | `spin.rs`   | a worker's socket: a short spin before blocking, waits that see exits   |
 //! | `worker.rs` | the worker side: [`init`], the serve loop, the parent watch             |
@@ -25,11 +24,11 @@
 //! ───────────                 ──────────────────────                    ──────────────
 //! submit(job, args)
 //!  │ a place (queue.rs `Places`, with max_queued)
-//!  │ CALL frame (wire::call_frame ← job::encode_args)
+//!  │ CALL frame (wire::seal_call ← seam::call::encode_call)
 //!  ▼
 //! PoolCore::submit ─idle worker: written on this thread──── CALL ────▶ serve loop
 //!  │ none idle                                                         (worker.rs): split_call,
-//!  ▼                                                                   Registry::invoke (job.rs)
+//!  ▼                                                                   Registry::invoke (seam)
 //! CallQueue ──Duty::Start──▶ start.rs: spawn (child.rs), ◀─ handshake ─▶ init()        │
 //!                            WorkerSlot (slots.rs); top_up: ─── CALL ──▶               │
 //!                            the thread becomes the worker's reader:                   │
@@ -112,7 +111,6 @@
 // Off Unix only the types and the registry compile (build() refuses): no warnings for the rest.
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
-mod job;
 mod wire;
 
 #[cfg(unix)]
@@ -139,24 +137,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-pub use self::job::{Job, JobFn, register};
 use crate::error::{BuildError, FutureError, SubmitError};
 use crate::future::Permit;
-use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::future::{PoolFuture, Promise};
 use crate::map::{Map, MapOptions};
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
+#[cfg(unix)]
+use crate::seam::call::{Via, encode_call};
+#[cfg(unix)]
+use crate::seam::completion::Typed;
+pub use crate::seam::job::{Job, JobFn, register};
 
 #[cfg(unix)]
 pub use self::worker::init;
 
-/// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
-#[cfg(feature = "nats")]
-pub(crate) use self::job::{
-    complete, decode_output, encode_args, not_registered, registry, unencodable_args,
-};
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) use self::worker::init_called;
 
@@ -1122,7 +1117,7 @@ impl ProcessPoolBuilder {
         }
         #[cfg(unix)]
         {
-            let registry = job::registry();
+            let registry = crate::seam::job::registry();
             let initializer = match self.initializer {
                 None => None,
                 Some(name) => match registry.index(name) {
@@ -1222,23 +1217,16 @@ fn submit_holding<J: Job>(
         let _ = promise.set_error(err);
         return fut;
     }
-    let Some(index) = shared.config.registry.index(name) else {
-        let _ = promise.set_error(job::not_registered(name));
-        return fut;
-    };
-    let frame = match wire::call_frame(index, 64, |out| job::encode_args(&args, out)) {
+    let call = encode_call(shared.config.registry, &job, &args, wire::CALL_HEADER);
+    let frame = match call.and_then(|call| wire::seal_call(call).map_err(FutureError::Ipc)) {
         Ok(frame) => frame,
         Err(err) => {
-            let _ = promise.set_error(job::unencodable_args(name, &err));
+            let _ = promise.set_error(err);
             return fut;
         }
     };
     let timeout = options.timeout.or(shared.config.job_timeout);
-    let done = Box::new(Typed {
-        promise: Some(promise),
-        name,
-        outcome: None,
-    });
+    let done = Box::new(Typed::new(promise, name, Via::Process));
     shared.submit(frame, queue::Call::new(name, timeout, done).holding(place));
     fut
 }
@@ -1264,23 +1252,15 @@ pub(crate) fn submit_raw(
         let _ = promise.set_error(err);
         return fut;
     }
-    let written = |out: &mut Vec<u8>| {
-        out.extend_from_slice(args);
-        Ok(())
-    };
-    let frame = match wire::call_frame(index, 9 + args.len(), written) {
+    let call = crate::seam::call::EncodedCall::from_encoded(name, index, args, wire::CALL_HEADER);
+    let frame = match wire::seal_call(call) {
         Ok(frame) => frame,
-        Err(err) => {
-            let _ = promise.set_error(FutureError::Ipc(format!(
-                "the arguments of job `{name}` are too large: {err}"
-            )));
+        Err(reason) => {
+            let _ = promise.set_error(FutureError::Ipc(reason));
             return fut;
         }
     };
-    let done = Box::new(Raw {
-        promise: Some(promise),
-        outcome: None,
-    });
+    let done = Box::new(Typed::raw(promise, name, Via::Process));
     shared.submit(
         frame,
         queue::Call::new(name, timeout.or(shared.config.job_timeout), done),
@@ -1288,75 +1268,10 @@ pub(crate) fn submit_raw(
     fut
 }
 
-/// The end of a job run for a remote host: the output stays encoded.
-#[cfg(all(unix, feature = "nats"))]
-struct Raw {
-    promise: Option<Promise<Vec<u8>>>,
-    outcome: Option<Result<Vec<u8>, FutureError>>,
-}
-
-#[cfg(all(unix, feature = "nats"))]
-impl queue::Completion for Raw {
-    fn start(&self) -> bool {
-        self.promise
-            .as_ref()
-            .is_some_and(Promise::set_running_or_notify_cancel)
-    }
-
-    fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
-        self.outcome = Some(outcome.map(<[u8]>::to_vec));
-    }
-
-    fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
-        if let (Some(promise), Some(outcome)) = (self.promise.take(), self.outcome.take()) {
-            // Bytes only: dropping them if the future was cancelled runs no user code.
-            let _ = promise.complete_with(outcome, hooks);
-        }
-    }
-}
-
-/// The typed end of a job: its promise, and its outcome once decoded.
-struct Typed<O: Send + 'static> {
-    promise: Option<Promise<O>>,
-    name: &'static str,
-    outcome: Option<Result<O, FutureError>>,
-}
-
-#[cfg(unix)]
-impl<O: DeserializeOwned + Send + 'static> queue::Completion for Typed<O> {
-    fn start(&self) -> bool {
-        self.promise
-            .as_ref()
-            .is_some_and(Promise::set_running_or_notify_cancel)
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.promise.as_ref().is_some_and(Promise::is_cancelled)
-    }
-
-    fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
-        self.outcome =
-            Some(outcome.and_then(|bytes| job::decode_output(bytes, "job", self.name, "")));
-    }
-
-    fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
-        let (Some(promise), Some(outcome)) = (self.promise.take(), self.outcome.take()) else {
-            return;
-        };
-        job::complete(promise, outcome, hooks, "process job");
-    }
-}
-
-impl<O: Send + 'static> fmt::Debug for Typed<O> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Typed").field("name", &self.name).finish()
-    }
-}
-
 /// What `#[poolbridge::job]` expands to refers to these. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::process::job::{InvokeError, InvokeFn, JOBS, JobEntry, invoke};
+    pub use crate::seam::job::{InvokeError, InvokeFn, JOBS, JobEntry, invoke};
     pub use linkme;
 
     /// Compile-time check that a job argument type crosses processes.

@@ -15,8 +15,6 @@
 //! too), cancelled, or refused. Giving it back may wake a waiting submitter (a waker: the
 //! runtime's code), so it happens after the lock is released, never under it.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
 use std::net::Shutdown;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -24,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use crate::error::{FutureError, PanicError};
 use crate::future::RunHooks;
-use crate::lifecycle::Lifecycle;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
 use crate::process::child::{self, Spawner};
@@ -35,6 +32,8 @@ use crate::process::spin::SpinRead;
 use crate::process::start;
 use crate::process::timers::{TIMER_STACK, Timers};
 use crate::process::wire;
+use crate::seam::crew::{Crew, Employer};
+use crate::seam::lifecycle::Lifecycle;
 use crate::unwind;
 use crate::unwind::lock;
 
@@ -53,12 +52,6 @@ struct PoolState {
     live: usize,
     /// Of `live`, workers still starting.
     starting: usize,
-    /// Pool threads alive (duty holders, spares, the timer).
-    threads: usize,
-    /// Of `threads`, those waiting for a duty.
-    spares: usize,
-    /// Duties handed off by a thread about to run user code, for a spare to take.
-    duties: VecDeque<Duty>,
     closed: Lifecycle,
     /// Numbers the calls sent to workers (`SentCall::seq`).
     next_seq: u64,
@@ -96,20 +89,17 @@ struct EventCounts {
 pub(crate) struct PoolCore {
     pub(crate) config: Config,
     state: Mutex<PoolState>,
-    /// Spare threads wait here for a duty.
-    spare_cv: Condvar,
-    /// `shutdown(wait = true)` waits here for `live` and `threads` to reach 0.
+    /// The pool threads: one per worker (starting it, then reading its answers), and spares
+    /// that take a worker's reading over while a done callback runs on its thread.
+    crew: Crew<Duty>,
+    /// `shutdown(wait = true)` waits here for `live` to reach 0 and the timer thread to end
+    /// (then for the crew).
     ended_cv: Condvar,
     /// The timer thread waits here for the next deadline.
     timer_cv: Condvar,
     spawner: Spawner,
     /// The places of a pool with `max_queued`, and the submitters waiting for one.
     places: Places,
-}
-
-thread_local! {
-    /// The pool (`PoolCore` address) whose thread this is; 0 for other threads.
-    static POOL_THREAD: Cell<usize> = const { Cell::new(0) };
 }
 
 impl PoolCore {
@@ -121,9 +111,6 @@ impl PoolCore {
                 idle: Vec::new(),
                 live: 0,
                 starting: 0,
-                threads: 0,
-                spares: 0,
-                duties: VecDeque::new(),
                 closed: Lifecycle::Open,
                 terminating: None,
                 timers: Timers::default(),
@@ -131,7 +118,7 @@ impl PoolCore {
                 detached: false,
                 counts: EventCounts::default(),
             }),
-            spare_cv: Condvar::new(),
+            crew: Crew::new("poolbridge-process", SPARE_KEEP_ALIVE, 0),
             ended_cv: Condvar::new(),
             timer_cv: Condvar::new(),
             spawner: Spawner::new(),
@@ -198,7 +185,7 @@ impl PoolCore {
         if st.queue.len() > st.starting && st.live < self.config.max_workers {
             st.live += 1;
             st.starting += 1;
-            if let Err(reason) = self.post_duty(&mut st, Duty::Start) {
+            if let Err(reason) = self.crew.post(self, Duty::Start) {
                 st.live -= 1;
                 st.starting -= 1;
                 if st.live == 0 {
@@ -274,81 +261,6 @@ impl PoolCore {
                 }
             }
         }
-    }
-
-    /// Gives `duty` to a spare thread, or to a new one. Fails only if no thread can be started.
-    fn post_duty(self: &Arc<Self>, st: &mut PoolState, duty: Duty) -> Result<(), String> {
-        if st.spares > st.duties.len() {
-            st.duties.push_back(duty);
-            self.spare_cv.notify_one();
-            return Ok(());
-        }
-        st.threads += 1;
-        let shared = Arc::clone(self);
-        let spawned = thread::Builder::new()
-            .name("poolbridge-process".into())
-            .spawn(move || shared.thread_main());
-        match spawned {
-            Ok(_) => {
-                st.duties.push_back(duty);
-                Ok(())
-            }
-            Err(err) => {
-                st.threads -= 1;
-                Err(format!("could not start a pool thread: {err}"))
-            }
-        }
-    }
-
-    /// A pool thread: performs duties until none is left for it.
-    fn thread_main(self: Arc<Self>) {
-        POOL_THREAD.with(|p| p.set(Arc::as_ptr(&self) as usize));
-        let mut duty = None;
-        loop {
-            let current = match duty.take() {
-                Some(d) => d,
-                None => match self.wait_for_duty() {
-                    Some(d) => d,
-                    None => break,
-                },
-            };
-            duty = match current {
-                Duty::Start => self.start_worker(),
-                Duty::Read(id, conn) => self.read_one(id, &conn),
-            };
-        }
-        let mut st = self.state();
-        st.threads -= 1;
-        self.ended_cv.notify_all();
-    }
-
-    /// Waits for a handed-off duty. `None`: exit (the pool ended, or idle too long).
-    fn wait_for_duty(&self) -> Option<Duty> {
-        let mut st = self.state();
-        let mut waited = false;
-        loop {
-            if let Some(duty) = st.duties.pop_front() {
-                return Some(duty);
-            }
-            if waited || (st.live == 0 && !st.closed.is_open()) {
-                return None;
-            }
-            st.spares += 1;
-            let (guard, timeout) = self
-                .spare_cv
-                .wait_timeout(st, SPARE_KEEP_ALIVE)
-                .unwrap_or_else(PoisonError::into_inner);
-            st = guard;
-            st.spares -= 1;
-            waited = timeout.timed_out();
-        }
-    }
-
-    /// Takes `duty` back if no spare took it while this thread ran user code.
-    fn reclaim(&self, duty: &Duty) -> Option<Duty> {
-        let mut st = self.state();
-        let at = st.duties.iter().position(|d| d.same(duty))?;
-        st.duties.remove(at)
     }
 
     /// Starts a worker process for a counted slot; then the slot takes a queued job or idles.
@@ -546,7 +458,7 @@ impl PoolCore {
             );
         }
         match hooks.duty {
-            Some(duty) if hooks.handed => self.reclaim(&duty),
+            Some(duty) if hooks.handed => self.crew.reclaim(|d| d.same(&duty)),
             other => other,
         }
     }
@@ -685,7 +597,7 @@ impl PoolCore {
                     );
                 }
                 match hooks.duty {
-                    Some(duty) if hooks.handed => self.reclaim(&duty),
+                    Some(duty) if hooks.handed => self.crew.reclaim(|d| d.same(&duty)),
                     other => other,
                 }
             }
@@ -718,14 +630,13 @@ impl PoolCore {
         if st.live == 0 {
             self.ended_cv.notify_all();
             if !st.closed.is_open() {
-                self.spare_cv.notify_all();
+                self.crew.close();
                 self.timer_cv.notify_all();
             }
         }
     }
 
     fn start_timer(self: &Arc<Self>, st: &mut PoolState) {
-        st.threads += 1;
         st.timers.thread = true;
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()
@@ -734,14 +645,12 @@ impl PoolCore {
             .spawn(move || shared.timer_main());
         if spawned.is_err() {
             // Without a timer, timeouts are not enforced; the jobs still end normally.
-            st.threads -= 1;
             st.timers.thread = false;
         }
     }
 
     /// Kills the workers whose job ran past its deadline.
     fn timer_main(self: Arc<Self>) {
-        POOL_THREAD.with(|p| p.set(Arc::as_ptr(&self) as usize));
         let mut st = self.state();
         loop {
             if st.live == 0 && !st.closed.is_open() {
@@ -778,7 +687,6 @@ impl PoolCore {
             };
         }
         st.timers.thread = false;
-        st.threads -= 1;
         self.ended_cv.notify_all();
     }
 
@@ -862,14 +770,8 @@ impl PoolCore {
     /// [`wait_ended`](Self::wait_ended), giving up at `deadline`. Returns `true` if everything
     /// ended.
     fn wait_ended_until(&self, threads: bool, deadline: Option<Instant>) -> bool {
-        let mine = POOL_THREAD.with(Cell::get) == self as *const PoolCore as usize;
-        let allowed = if threads {
-            usize::from(mine)
-        } else {
-            usize::MAX
-        };
         let mut st = self.state();
-        while st.live > 0 || st.threads > allowed {
+        while st.live > 0 || (threads && st.timers.thread) {
             st = match deadline {
                 None => self
                     .ended_cv
@@ -887,7 +789,9 @@ impl PoolCore {
                 }
             };
         }
-        true
+        drop(st);
+        // The pool threads, but the caller's own (a done callback may shut its pool down).
+        !threads || self.crew.wait_ended(deadline)
     }
 
     /// A snapshot for `ProcessPoolExecutor::metrics`, read under the state lock (so the gauges
@@ -949,10 +853,24 @@ struct Handoff<'a> {
 impl RunHooks for Handoff<'_> {
     fn before_user_code(&mut self) {
         if let Some(duty) = &self.duty {
-            let mut st = self.shared.state();
             // If no thread can be started, keep the duty: the callbacks run first (the only
             // risk is a callback that waits on this very worker).
-            self.handed = self.shared.post_duty(&mut st, duty.clone()).is_ok();
+            self.handed = self.shared.crew.post(self.shared, duty.clone()).is_ok();
+        }
+    }
+}
+
+impl Employer for PoolCore {
+    type Duty = Duty;
+
+    fn crew(&self) -> &Crew<Duty> {
+        &self.crew
+    }
+
+    fn perform(self: &Arc<Self>, duty: Duty) -> Option<Duty> {
+        match duty {
+            Duty::Start => self.start_worker(),
+            Duty::Read(id, conn) => self.read_one(id, &conn),
         }
     }
 }

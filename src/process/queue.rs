@@ -1,4 +1,5 @@
-//! The queue and its places: a submitted call ([`Call`]) with its typed end ([`Completion`]),
+//! The queue and its places: a submitted call ([`Call`]) with its typed end (a
+//! [`Completion`], from the seam),
 //! the calls waiting for a worker ([`CallQueue`]), and, with `max_queued`, the places in the
 //! queue ([`Places`], [`Place`]: reservations of the thread pool's `backpressure::Permits`).
 //!
@@ -13,24 +14,7 @@ use std::time::Duration;
 use crate::error::FutureError;
 use crate::future::RunHooks;
 use crate::pool::backpressure::{self, Permit, Permits, Reservation};
-
-/// The typed end of a job: its promise and how to decode its output.
-pub(crate) trait Completion: Send {
-    /// `PENDING → RUNNING`, unless the future was cancelled (then `false`: drop the job).
-    fn start(&self) -> bool;
-    /// Decodes the worker's answer (user `Deserialize` code; no callbacks yet).
-    fn decode(&mut self, outcome: Result<&[u8], FutureError>);
-    /// Publishes the decoded outcome: wakes waiters, runs the done callbacks on this thread
-    /// after `hooks.before_user_code()`.
-    fn publish(self: Box<Self>, hooks: &mut dyn RunHooks);
-    /// `true` if the future was cancelled (read under the lock: runs no user code): a full
-    /// bounded queue drops such entries ([`CallQueue::purge_cancelled`]), and a broken pool
-    /// counts them in [`PoolMetrics::cancelled`](crate::PoolMetrics::cancelled). The default, `false`, only keeps such entries
-    /// until a worker's turn drops them.
-    fn is_cancelled(&self) -> bool {
-        false
-    }
-}
+pub(crate) use crate::seam::completion::Completion;
 
 /// A job's place in the queue of a pool with `max_queued` (empty without the bound, or once
 /// given back). The job's future holds the same reservation and gives it back if it is
@@ -110,7 +94,7 @@ impl Call {
     }
 }
 
-/// An encoded `CALL` frame (`wire::call_frame`). Shared: the dispatcher writes it outside the
+/// An encoded `CALL` frame (`wire::seal_call`). Shared: the dispatcher writes it outside the
 /// lock while the worker's slot keeps it, in case the worker dies before receiving it and the
 /// call is queued again.
 pub(crate) type CallFrame = Arc<Vec<u8>>;

@@ -15,6 +15,8 @@
 
 use std::io::{self, Read};
 
+use crate::seam::call::EncodedCall;
+
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that marks a process started as a worker. Its value is
@@ -81,19 +83,24 @@ pub(crate) fn finish_frame(buf: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The one encoding of a `CALL` frame: job `index`, then its arguments, already postcard, as
-/// `write_args` appends them (straight into the frame: no second buffer). `Err` says why
-/// (`write_args`' reason, or the frame's size); [`split_call`] is the worker's end.
-pub(crate) fn call_frame(
-    index: u32,
-    capacity: usize,
-    write_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-) -> Result<Vec<u8>, String> {
-    let mut frame = Vec::with_capacity(capacity);
-    start_frame(&mut frame, CALL);
-    frame.extend_from_slice(&index.to_le_bytes());
-    write_args(&mut frame)?;
-    finish_frame(&mut frame)?;
+/// Bytes of a `CALL` frame before the arguments: length, kind, job index. A call is encoded
+/// with this much room in front ([`crate::seam::call::encode_call`]), filled by [`seal_call`].
+pub(crate) const CALL_HEADER: usize = 4 + 1 + 4;
+
+/// Turns an encoded call (with [`CALL_HEADER`] bytes of room in front) into its `CALL` frame,
+/// in place: the one encoding of a `CALL` frame, for every call (typed, or arrived encoded at a
+/// remote host); [`split_call`] is the worker's end. `Err`: the frame is too large.
+pub(crate) fn seal_call(call: EncodedCall) -> Result<Vec<u8>, String> {
+    debug_assert_eq!(call.room, CALL_HEADER);
+    let mut frame = call.bytes;
+    frame[4] = CALL;
+    frame[5..9].copy_from_slice(&call.index.to_le_bytes());
+    finish_frame(&mut frame).map_err(|reason| {
+        format!(
+            "the arguments of job `{}` are too large: {reason}",
+            call.name
+        )
+    })?;
     Ok(frame)
 }
 
@@ -218,10 +225,9 @@ mod tests {
     fn frames_round_trip_through_the_reader() {
         let mut wire = Vec::new();
         for i in 0..3u32 {
-            let frame = call_frame(i, 0, |out| {
-                encode_into(&(String::from("abc"), i), out).map_err(|e| e.to_string())
-            })
-            .unwrap();
+            let args = postcard::to_allocvec(&(String::from("abc"), i)).unwrap();
+            let call = EncodedCall::from_encoded("abc", i, &args, CALL_HEADER);
+            let frame = seal_call(call).unwrap();
             wire.extend_from_slice(&frame);
         }
         let mut src = &wire[..];

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::pool::sleep::Search;
-use crate::process::job::{Registry, registry};
 use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
+use crate::seam::job::{Registry, registry};
 use crate::unwind;
 
 /// Exit code of a worker that found itself unable to talk to its parent (its socket is gone or

@@ -19,18 +19,20 @@ use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{self, context::PublishAckFuture};
 use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
 use crate::error::{FutureError, PanicError};
 use crate::future::{PoolFuture, Promise, RunHooks};
-use crate::lifecycle::Lifecycle;
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
 use crate::remote::error::RemoteError;
 use crate::remote::report::{JobHost, RemoteMetrics};
 use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
+use crate::seam::call::{Via, encode_call};
+use crate::seam::completion::{Completion, Typed};
+use crate::seam::job::registry;
+use crate::seam::lifecycle::Lifecycle;
 use crate::signal::Signal;
 use crate::unwind;
 use crate::unwind::lock;
@@ -59,69 +61,6 @@ pub(crate) struct Settings {
     pub(crate) large_payloads: Option<usize>,
 }
 
-/// The typed end of a remote job.
-trait Completion: Send {
-    /// `PENDING → RUNNING` (a host took it), unless it was cancelled.
-    fn start(&self) -> bool;
-    fn cancelled(&self) -> bool;
-    /// A way to `cancel()` the future outside the lock (`shutdown(.., cancel_futures = true)`).
-    fn canceller(&self) -> Box<dyn FnOnce() + Send>;
-    /// Stops cancel notifications for this job: it is being completed.
-    fn forget(&self, signal: &Arc<Signal>);
-    /// The future's identity, for the table of hosts.
-    fn tracker(&self) -> Tracker;
-    /// Decodes (user `Deserialize` code) and publishes; callbacks run after `hooks`.
-    fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks);
-}
-
-struct Typed<O: Send + 'static> {
-    promise: Promise<O>,
-    name: &'static str,
-}
-
-impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
-    fn start(&self) -> bool {
-        self.promise.set_running_or_notify_cancel()
-    }
-
-    fn cancelled(&self) -> bool {
-        self.promise.is_cancelled()
-    }
-
-    fn canceller(&self) -> Box<dyn FnOnce() + Send> {
-        let fut = self.promise.fut();
-        Box::new(move || {
-            fut.cancel();
-        })
-    }
-
-    fn forget(&self, signal: &Arc<Signal>) {
-        self.promise.fut().core().remove_signal(signal);
-    }
-
-    fn tracker(&self) -> Tracker {
-        let fut = self.promise.fut();
-        let weak = fut.downgrade();
-        Tracker {
-            addr: fut.addr(),
-            alive: Arc::new(move || weak.strong_count() > 0),
-        }
-    }
-
-    fn finish(self: Box<Self>, outcome: Result<&[u8], FutureError>, hooks: &mut dyn RunHooks) {
-        let outcome = outcome.and_then(|bytes| {
-            crate::process::decode_output(
-                bytes,
-                "remote job",
-                self.name,
-                " (do the client and the hosts run the same build?)",
-            )
-        });
-        // Cancelled first: dropping the value is user code, on this completer thread.
-        crate::process::complete(self.promise, outcome, hooks, "remote job");
-    }
-}
-
 /// A future's identity in the table of hosts: its address, and whether a handle to it is still
 /// alive. The closure holds a weak reference, which keeps the address from being reused while
 /// the entry exists.
@@ -129,6 +68,13 @@ impl<O: DeserializeOwned + Send + 'static> Completion for Typed<O> {
 struct Tracker {
     addr: usize,
     alive: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl Tracker {
+    fn of(done: &dyn Completion) -> Tracker {
+        let (addr, alive) = done.identity();
+        Tracker { addr, alive }
+    }
 }
 
 /// Something known about each future that a user may still ask about, by future address:
@@ -334,19 +280,16 @@ impl Shared {
             let _ = promise.set_error(err);
             return fut;
         }
-        let registry = crate::process::registry();
-        let Some(signature) = registry
-            .index(name)
-            .and_then(|index| registry.signature_hash(index))
-        else {
-            let _ = promise.set_error(crate::process::not_registered(name));
-            return fut;
+        let registry = registry();
+        let call = match encode_call(registry, &job, &args, 0) {
+            Ok(call) => call,
+            Err(err) => {
+                let _ = promise.set_error(err);
+                return fut;
+            }
         };
-        let mut payload = Vec::with_capacity(32);
-        if let Err(err) = crate::process::encode_args(&args, &mut payload) {
-            let _ = promise.set_error(crate::process::unencodable_args(name, &err));
-            return fut;
-        }
+        let signature = registry.signature_hash(call.index).unwrap_or_default();
+        let payload = call.into_args();
         // ORDERING: Relaxed: set once at connect, before any submit.
         let max_payload = self.max_payload.load(Ordering::Relaxed);
         let large = max_payload > 0 && payload.len() + HEADERS_ALLOWANCE > max_payload;
@@ -396,8 +339,8 @@ impl Shared {
             let _ = promise.set_error(err);
             return fut;
         }
-        let done: Box<dyn Completion> = Box::new(Typed { promise, name });
-        let tracker = done.tracker();
+        let done: Box<dyn Completion> = Box::new(Typed::new(promise, name, Via::Remote));
+        let tracker = Tracker::of(done.as_ref());
         st.pending.insert(
             key,
             Pending {
@@ -466,8 +409,8 @@ impl Shared {
         // ORDERING: Relaxed: a unique number; the map below is locked.
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         fut.core().add_signal(&self.signal, key);
-        let done: Box<dyn Completion> = Box::new(Typed { promise, name });
-        let tracker = done.tracker();
+        let done: Box<dyn Completion> = Box::new(Typed::new(promise, name, Via::Remote));
+        let tracker = Tracker::of(done.as_ref());
         let mut st = lock(&self.state);
         st.pending.insert(
             key,
@@ -662,7 +605,7 @@ impl Shared {
                     return;
                 }
                 let mut st = lock(&self.state);
-                if !st.pending.get(&key).is_some_and(|p| p.done.cancelled()) {
+                if !st.pending.get(&key).is_some_and(|p| p.done.is_cancelled()) {
                     continue;
                 }
                 let pending = st.pending.remove(&key);

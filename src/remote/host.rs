@@ -111,13 +111,13 @@ struct Ctx {
     pool: ProcessPoolExecutor,
     cancelled: Mutex<HashMap<String, Instant>>,
     heartbeat: Mutex<Duration>,
-    counts: Counts,
+    counts: HostCounts,
     /// Set (with the reason) when the local pool broke: the host stops.
     broken: watch::Sender<Option<String>>,
 }
 
 #[derive(Default)]
-struct Counts {
+struct HostCounts {
     ok: AtomicU64,
     failed: AtomicU64,
     redelivered: AtomicU64,
@@ -213,7 +213,7 @@ async fn run(
         pool,
         cancelled: Mutex::new(HashMap::new()),
         heartbeat: Mutex::new(MAX_HEARTBEAT),
-        counts: Counts::default(),
+        counts: HostCounts::default(),
         broken,
     });
     ctx.set_ack_wait(consumer.cached_info().config.ack_wait);
@@ -400,7 +400,7 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         let _ = msg.ack().await;
         return;
     }
-    let registry = process::registry();
+    let registry = crate::seam::job::registry();
     let index = match registry.index(&job.name) {
         Some(index) if registry.signature_hash(index) == Some(job.signature) => index,
         found => {

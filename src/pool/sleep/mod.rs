@@ -45,15 +45,15 @@ const _: () = assert!(3 * FIELD_BITS <= usize::BITS);
 
 /// A snapshot of the word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Counts {
+pub(crate) struct SleepCounts {
     pub(crate) searching: usize,
     pub(crate) sleeping: usize,
     pub(crate) threads: usize,
 }
 
-impl Counts {
-    fn decode(word: usize) -> Counts {
-        Counts {
+impl SleepCounts {
+    fn decode(word: usize) -> SleepCounts {
+        SleepCounts {
             searching: (word >> SEARCHING_SHIFT) & FIELD_MASK,
             sleeping: (word >> SLEEPING_SHIFT) & FIELD_MASK,
             threads: (word >> THREADS_SHIFT) & FIELD_MASK,
@@ -140,9 +140,9 @@ impl Sleep {
     ///
     /// [`job_pushed`]: Self::job_pushed
     /// [`more_work`]: Self::more_work
-    pub(crate) fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> SleepCounts {
         // ORDERING: Relaxed: a statistic, or a read that follows the caller's SeqCst fence.
-        Counts::decode(self.word.load(Ordering::Relaxed))
+        SleepCounts::decode(self.word.load(Ordering::Relaxed))
     }
 
     // ---- the submitter's half ----------------------------------------------------------------
@@ -213,7 +213,7 @@ impl Sleep {
     /// Python starts for the same jobs).
     fn call_worker<E>(
         &self,
-        needed: impl Fn(&Counts) -> bool,
+        needed: impl Fn(&SleepCounts) -> bool,
         mut spawn: impl FnMut() -> Spawn<E>,
     ) -> Result<(), E> {
         let mut counts = self.counts();
@@ -256,7 +256,7 @@ impl Sleep {
         // ORDERING: Relaxed first read: the CAS below re-checks it.
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            let counts = Counts::decode(word);
+            let counts = SleepCounts::decode(word);
             if counts.searching >= self.max_searching {
                 return false;
             }
@@ -286,7 +286,7 @@ impl Sleep {
         // ORDERING: SeqCst: a submitter that reads `searching > 0` relies on this worker; once it
         // stops searching, the cascade check that follows (a SeqCst fence, then the queues) picks
         // up whatever such a submitter pushed.
-        let prev = Counts::decode(self.word.fetch_sub(ONE_SEARCHING, Ordering::SeqCst));
+        let prev = SleepCounts::decode(self.word.fetch_sub(ONE_SEARCHING, Ordering::SeqCst));
         debug_assert!(
             prev.searching > 0,
             "stop_searching without searching: {prev:?}"
@@ -342,7 +342,7 @@ impl Sleep {
                 ONE_SLEEPING
             };
             // ORDERING: SeqCst RMW: announces the sleeper before the re-check below.
-            let prev = Counts::decode(self.word.fetch_add(delta, Ordering::SeqCst));
+            let prev = SleepCounts::decode(self.word.fetch_add(delta, Ordering::SeqCst));
             debug_assert!(
                 prev.sleeping < prev.threads && (!searching || prev.searching > 0),
                 "a sleeper must be a thread that was busy or searching: {prev:?}"
@@ -415,7 +415,7 @@ impl Sleep {
             Some(pos) => {
                 sleepers.remove(pos);
                 // ORDERING: SeqCst; the caller follows with a fence and a last look at the queues.
-                let prev = Counts::decode(
+                let prev = SleepCounts::decode(
                     self.word
                         .fetch_sub(ONE_SLEEPING + ONE_THREAD, Ordering::SeqCst),
                 );
@@ -429,7 +429,7 @@ impl Sleep {
     /// gone → searching: the retiring worker's last look found a job.
     pub(crate) fn undo_retire(&self) {
         // ORDERING: SeqCst like every transition of the word.
-        let prev = Counts::decode(
+        let prev = SleepCounts::decode(
             self.word
                 .fetch_add(ONE_THREAD + ONE_SEARCHING, Ordering::SeqCst),
         );
@@ -449,7 +449,7 @@ impl Sleep {
         // ORDERING: Relaxed first read: the CAS below re-checks it.
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            if Counts::decode(word).threads >= self.max_threads {
+            if SleepCounts::decode(word).threads >= self.max_threads {
                 return false;
             }
             // ORDERING: SeqCst like every transition of the word.
@@ -473,7 +473,7 @@ impl Sleep {
             ONE_THREAD
         };
         // ORDERING: SeqCst like every transition of the word.
-        let prev = Counts::decode(self.word.fetch_sub(delta, Ordering::SeqCst));
+        let prev = SleepCounts::decode(self.word.fetch_sub(delta, Ordering::SeqCst));
         debug_assert!(
             prev.threads > 0 && (!searching || prev.searching > 0),
             "remove_thread(searching = {searching}) from {prev:?}"
@@ -513,7 +513,7 @@ impl Sleep {
     /// `n` sleepers leave the stack and search. The caller holds the sleepers lock.
     fn sleeping_to_searching(&self, n: usize) {
         // ORDERING: SeqCst like every transition of the word.
-        let prev = Counts::decode(self.word.fetch_add(
+        let prev = SleepCounts::decode(self.word.fetch_add(
             (n * ONE_SEARCHING).wrapping_sub(n * ONE_SLEEPING),
             Ordering::SeqCst,
         ));

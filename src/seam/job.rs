@@ -149,70 +149,6 @@ where
     }
 }
 
-/// Appends a job's arguments, postcard-encoded, to `out`: what a submit sends (to a worker
-/// process, or through NATS to a host). Fails with the reason, also when the arguments' own
-/// `Serialize` impl panics; `out` may then hold part of an encoding.
-pub(crate) fn encode_args<A: Serialize>(args: &A, out: &mut Vec<u8>) -> Result<(), String> {
-    match crate::unwind::catch(|| postcard::to_io(args, &mut *out).map(drop)) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(panic) => Err(format!("its Serialize impl panicked: {}", panic.message())),
-    }
-}
-
-/// Decodes a job's output (user `Deserialize` code: a panic in it is caught): the process pool
-/// and the remote executor decode alike. `what` names the job in the message ("job", "remote
-/// job"); `hint` ends it (what to check, or empty).
-pub(crate) fn decode_output<O: DeserializeOwned>(
-    bytes: &[u8],
-    what: &str,
-    name: &str,
-    hint: &str,
-) -> Result<O, crate::FutureError> {
-    match crate::unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(crate::FutureError::Ipc(format!(
-            "could not deserialize the output of {what} `{name}`: {err}{hint}"
-        ))),
-        Err(panic) => Err(crate::FutureError::Ipc(format!(
-            "deserializing the output of {what} `{name}` panicked: {}",
-            panic.message()
-        ))),
-    }
-}
-
-/// Completes a job's future with its decoded outcome. A future cancelled meanwhile hands the
-/// outcome back: it is dropped here, under a guard (its `Drop` is user code), and a panic in it
-/// is reported as "dropping the output of a cancelled {what}".
-pub(crate) fn complete<O: Send + 'static>(
-    promise: crate::future::Promise<O>,
-    outcome: Result<O, crate::FutureError>,
-    hooks: &mut dyn crate::future::RunHooks,
-    what: &str,
-) {
-    if let Err(unused) = promise.complete_with(outcome, hooks) {
-        if let Err(err) = crate::unwind::catch(move || drop(unused)) {
-            crate::unwind::report(&format!("dropping the output of a cancelled {what}"), &err);
-        }
-    }
-}
-
-/// The error of a submit whose job is not in this process's registry (the process pool and the
-/// remote executor say the same).
-pub(crate) fn not_registered(name: &str) -> crate::FutureError {
-    crate::FutureError::Ipc(format!(
-        "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
-         poolbridge::process::register before poolbridge::process::init()"
-    ))
-}
-
-/// The error of a submit whose arguments [`encode_args`] could not encode (`err`: its reason).
-pub(crate) fn unencodable_args(name: &str, err: &str) -> crate::FutureError {
-    crate::FutureError::Ipc(format!(
-        "could not serialize the arguments of job `{name}`: {err}"
-    ))
-}
-
 /// Why a worker could not run a call: the message says which side and which job.
 #[derive(Debug)]
 #[doc(hidden)]
@@ -249,12 +185,14 @@ pub fn invoke<J: Job>(job: J, args: &[u8], out: &mut Vec<u8>) -> Result<(), Invo
         ))
     })?;
     let output = job.call(args);
-    super::wire::encode_into(&output, out).map_err(|err| {
-        InvokeError(format!(
-            "the worker could not serialize the output of job `{}`: {err}",
-            job.name()
-        ))
-    })
+    postcard::to_io(&output, &mut *out)
+        .map(drop)
+        .map_err(|err| {
+            InvokeError(format!(
+                "the worker could not serialize the output of job `{}`: {err}",
+                job.name()
+            ))
+        })
 }
 
 type DynInvoke = Box<dyn Fn(&[u8], &mut Vec<u8>) -> Result<(), InvokeError> + Send + Sync>;
@@ -264,7 +202,7 @@ enum Invoke {
     Dynamic(DynInvoke),
 }
 
-struct Entry {
+struct RegistryEntry {
     name: &'static str,
     signature: Cow<'static, str>,
     invoke: Invoke,
@@ -272,7 +210,7 @@ struct Entry {
 
 /// The frozen registry: every job of this program, sorted by name.
 pub(crate) struct Registry {
-    entries: Vec<Entry>,
+    entries: Vec<RegistryEntry>,
     by_name: HashMap<&'static str, u32>,
     fingerprint: u64,
 }
@@ -335,7 +273,7 @@ impl Registry {
 }
 
 /// Jobs added by [`register`] before the registry froze.
-static MANUAL: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+static MANUAL: Mutex<Vec<RegistryEntry>> = Mutex::new(Vec::new());
 static FROZEN: OnceLock<Registry> = OnceLock::new();
 
 /// Registers a job by hand (a [`JobFn`], or any [`Job`] implementation), under
@@ -371,7 +309,7 @@ pub fn register<J: Job>(job: J) {
         job.name()
     );
     let signature = std::any::type_name::<(J::Args, J::Output)>();
-    let entry = Entry {
+    let entry = RegistryEntry {
         name: job.name(),
         signature: Cow::Borrowed(signature),
         invoke: Invoke::Dynamic(Box::new(move |args: &[u8], out: &mut Vec<u8>| {
@@ -388,9 +326,9 @@ pub fn register<J: Job>(job: J) {
 pub(crate) fn registry() -> &'static Registry {
     FROZEN.get_or_init(|| {
         let manual = std::mem::take(&mut *MANUAL.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut entries: Vec<Entry> = JOBS
+        let mut entries: Vec<RegistryEntry> = JOBS
             .iter()
-            .map(|e| Entry {
+            .map(|e| RegistryEntry {
                 name: e.name,
                 signature: Cow::Borrowed(e.signature),
                 invoke: Invoke::Static(e.invoke),
