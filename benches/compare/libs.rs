@@ -10,6 +10,7 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 /// Unwraps a `Result` outcome into the bare `u64` (a failed job is a harness bug).
 pub struct Unwrap<F>(F);
@@ -84,6 +85,48 @@ pub trait Lib: Send + Sync + Sized + 'static {
     fn fire<F>(&self, f: F)
     where
         F: FnOnce() + Send + 'static;
+
+    /// The `as_completed` workload (sync mode, a plain thread): takes the outcomes of `handles`
+    /// in completion order and returns their sum. poolbridge: `poolbridge::as_completed`; the
+    /// others: a `futures::stream::FuturesUnordered` of their handles, drained with
+    /// `futures::executor::block_on` (see [`unordered_sum`]).
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64;
+
+    /// The `wait` workload (sync mode): blocks until every one of `handles` is done, then returns
+    /// the sum of their outcomes. poolbridge: `poolbridge::wait(.., ReturnWhen::AllCompleted)`;
+    /// the others: `futures::future::join_all` over their handles under `block_on` (see
+    /// [`join_all_sum`]).
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64;
+
+    /// The `joinset` workload, where the library has a `JoinSet` of blocking jobs (poolbridge's,
+    /// tokio's): a future, to be awaited on the workload's current-thread runtime, that puts the
+    /// jobs `job(0)..job(n)` into a new set, then takes their outcomes in completion order; its
+    /// output is their sum and the time spent submitting. `None` (the default): the library has
+    /// no such set, the workload is "n/a" for it (as [`LibInfo::join_set`] says to the parent).
+    fn join_set<J>(
+        _n: u64,
+        _job: impl FnMut(u64) -> J,
+    ) -> Option<impl Future<Output = (u64, Duration)>>
+    where
+        J: FnOnce() -> u64 + Send + 'static,
+    {
+        None::<std::future::Ready<(u64, Duration)>>
+    }
+}
+
+/// The peers' `as_completed`: every handle in a `FuturesUnordered`, outcomes summed as they
+/// complete, on the calling thread (`futures::executor::block_on`, no runtime).
+pub fn unordered_sum<F: Future<Output = u64>>(handles: impl IntoIterator<Item = F>) -> u64 {
+    use futures::StreamExt;
+    let set: futures::stream::FuturesUnordered<F> = handles.into_iter().collect();
+    futures::executor::block_on(set.fold(0u64, |sum, v| async move { sum.wrapping_add(v) }))
+}
+
+/// The peers' `wait` (all completed): `futures::future::join_all` over the handles, then the sum.
+pub fn join_all_sum<F: Future<Output = u64>>(handles: impl IntoIterator<Item = F>) -> u64 {
+    futures::executor::block_on(futures::future::join_all(handles))
+        .into_iter()
+        .fold(0u64, u64::wrapping_add)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,6 +182,44 @@ impl Lib for Poolbridge {
         if self.pool.as_ref().expect("sync mode").execute(f).is_err() {
             panic!("the pool refused a job");
         }
+    }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        poolbridge::as_completed(handles)
+            .map(|f| f.join().expect("job failed"))
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        let outcome = poolbridge::wait(handles, poolbridge::ReturnWhen::AllCompleted);
+        assert!(outcome.not_done.is_empty(), "wait returned early");
+        outcome
+            .done
+            .into_iter()
+            .map(|f| f.join().expect("job failed"))
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    fn join_set<J>(
+        n: u64,
+        mut job: impl FnMut(u64) -> J,
+    ) -> Option<impl Future<Output = (u64, Duration)>>
+    where
+        J: FnOnce() -> u64 + Send + 'static,
+    {
+        Some(async move {
+            let t = Instant::now();
+            let mut set = poolbridge::JoinSet::new();
+            for i in 0..n {
+                set.spawn_blocking(job(i));
+            }
+            let submitted = t.elapsed();
+            let mut sum = 0u64;
+            while let Some(outcome) = set.join_next().await {
+                sum = sum.wrapping_add(outcome.expect("job failed"));
+            }
+            (sum, submitted)
+        })
     }
 }
 
@@ -199,6 +280,36 @@ impl Lib for Tokio {
     {
         drop(self.rt.as_ref().expect("sync mode").spawn_blocking(f));
     }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        unordered_sum(handles.into_iter().map(Unwrap))
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        join_all_sum(handles.into_iter().map(Unwrap))
+    }
+
+    fn join_set<J>(
+        n: u64,
+        mut job: impl FnMut(u64) -> J,
+    ) -> Option<impl Future<Output = (u64, Duration)>>
+    where
+        J: FnOnce() -> u64 + Send + 'static,
+    {
+        Some(async move {
+            let t = Instant::now();
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..n {
+                set.spawn_blocking(job(i));
+            }
+            let submitted = t.elapsed();
+            let mut sum = 0u64;
+            while let Some(outcome) = set.join_next().await {
+                sum = sum.wrapping_add(outcome.expect("job failed"));
+            }
+            (sum, submitted)
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +351,14 @@ impl Lib for Blocking {
         F: FnOnce() + Send + 'static,
     {
         blocking::unblock(f).detach();
+    }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        unordered_sum(handles)
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        join_all_sum(handles)
     }
 }
 
@@ -290,6 +409,14 @@ impl Lib for Rayon {
         F: FnOnce() + Send + 'static,
     {
         rayon::spawn(f);
+    }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        unordered_sum(handles.into_iter().map(Unwrap2))
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        join_all_sum(handles.into_iter().map(Unwrap2))
     }
 }
 
@@ -365,6 +492,14 @@ impl Lib for FuturesPool {
     {
         self.pool.spawn_ok(async move { f() });
     }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        unordered_sum(handles.into_iter().map(Unwrap2))
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        join_all_sum(handles.into_iter().map(Unwrap2))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,6 +547,14 @@ impl Lib for Threadpool {
     {
         self.pool.execute(f);
     }
+
+    fn as_completed(handles: Vec<Self::SyncHandle>) -> u64 {
+        unordered_sum(handles.into_iter().map(Unwrap2))
+    }
+
+    fn wait_all(handles: Vec<Self::SyncHandle>) -> u64 {
+        join_all_sum(handles.into_iter().map(Unwrap2))
+    }
 }
 
 /// Static description of a library, for the report.
@@ -423,6 +566,16 @@ pub struct LibInfo {
     pub api: &'static str,
     /// Pool size as a user gets it by default.
     pub default_pool: &'static str,
+    /// The API of the `as_completed` and `wait` workloads (sync mode).
+    pub collect: &'static str,
+    /// The library's `JoinSet` of blocking jobs (the `joinset` workload), or `None`: "n/a".
+    /// Must agree with [`Lib::join_set`] (the child says "n/a" too).
+    pub join_set: Option<&'static str>,
+}
+
+/// Whether `lib` has an equivalent of `workload`: only `joinset` is missing for some libraries.
+pub fn supports(lib: &str, workload: &str) -> bool {
+    workload != "joinset" || LIBS.iter().any(|l| l.name == lib && l.join_set.is_some())
 }
 
 pub const POOLBRIDGE: &str = "poolbridge";
@@ -434,6 +587,8 @@ pub const LIBS: &[LibInfo] = &[
         krate: "poolbridge",
         api: "async: run_in_executor(None, f, ()); sync: ThreadPoolExecutor::default().submit(f).join(); fire: execute(f)",
         default_pool: "min(32, cores + 4) threads, started lazily",
+        collect: "as_completed: poolbridge::as_completed(futures) + join(); wait: poolbridge::wait(futures, ReturnWhen::AllCompleted)",
+        join_set: Some("poolbridge::JoinSet::spawn_blocking(f) + join_next().await"),
     },
     LibInfo {
         name: "tokio",
@@ -441,6 +596,8 @@ pub const LIBS: &[LibInfo] = &[
         krate: "tokio",
         api: "async: tokio::task::spawn_blocking(f); sync: Handle::spawn_blocking + futures::executor::block_on; fire: spawn_blocking(f), handle dropped",
         default_pool: "blocking pool of the runtime, up to 512 threads, started lazily",
+        collect: "as_completed: FuturesUnordered of JoinHandles under futures::executor::block_on; wait: block_on(join_all(handles))",
+        join_set: Some("tokio::task::JoinSet::spawn_blocking(f) + join_next().await"),
     },
     LibInfo {
         name: "blocking",
@@ -448,6 +605,8 @@ pub const LIBS: &[LibInfo] = &[
         krate: "blocking",
         api: "blocking::unblock(f) (= smol::unblock); sync: futures::executor::block_on(task); fire: unblock(f).detach()",
         default_pool: "global pool, up to 500 threads, started lazily",
+        collect: "as_completed: FuturesUnordered of Tasks under futures::executor::block_on; wait: block_on(join_all(tasks))",
+        join_set: None,
     },
     LibInfo {
         name: "rayon",
@@ -455,6 +614,8 @@ pub const LIBS: &[LibInfo] = &[
         krate: "rayon",
         api: "rayon::spawn + tokio::sync::oneshot of catch_unwind(f) (tokio-rayon's recipe); sync: blocking_recv; fire: rayon::spawn(f)",
         default_pool: "global pool, one thread per core, started eagerly",
+        collect: "as_completed: FuturesUnordered of the oneshot receivers under futures::executor::block_on; wait: block_on(join_all(receivers))",
+        join_set: None,
     },
     LibInfo {
         name: "futures",
@@ -462,6 +623,8 @@ pub const LIBS: &[LibInfo] = &[
         krate: "futures-executor",
         api: "futures::executor::ThreadPool::spawn_ok + futures::channel::oneshot; sync: block_on(rx); fire: spawn_ok(async { f() })",
         default_pool: "one thread per core, started eagerly",
+        collect: "as_completed: FuturesUnordered of the oneshot receivers under futures::executor::block_on; wait: block_on(join_all(receivers))",
+        join_set: None,
     },
     LibInfo {
         name: "threadpool",
@@ -469,5 +632,7 @@ pub const LIBS: &[LibInfo] = &[
         krate: "threadpool",
         api: "threadpool::ThreadPool::execute + futures::channel::oneshot; sync: block_on(rx); fire: execute(f)",
         default_pool: "threadpool::Builder default: one thread per core, started eagerly",
+        collect: "as_completed: FuturesUnordered of the oneshot receivers under futures::executor::block_on; wait: block_on(join_all(receivers))",
+        join_set: None,
     },
 ];

@@ -11,6 +11,21 @@
 //! `--child LIB WORKLOAD --param k=v ...`), several times; the parent collects the children's
 //! metrics, prints medians, spread and ratios, checks the targets, and writes
 //! `benches/results/latest.json` and `latest.md`. See docs/benchmarks.md.
+//!
+//! Cost as work grows (issue 23): `--scale` runs each workload at several job counts, every
+//! (library, workload, size) in a fresh child, and reports time and peak memory per job at each
+//! size (`benches/results/scale-latest.json` and `.md`; `python3 benches/scale_chart.py
+//! --update-docs` draws `scale.svg` and splices both into docs/benchmarks.md):
+//!
+//! ```text
+//! cargo bench --bench compare -- --scale 10k,100k,1M,4M          # burst, join_all, as_completed, wait, joinset
+//! cargo bench --bench compare -- --scale 10000,100000,1000000,4000000 burst,join_all,as_completed,wait,joinset
+//! cargo bench --bench compare -- --scale 1000,10000 --runs 1 --out target/scale-smoke/scale.json   # smoke
+//! ```
+//!
+//! Scale mode runs 3 times per (library, workload, size) unless `--runs`, with a 120 s limit per
+//! child unless `--timeout`; a pair that times out (a peer whose cost grows faster than the
+//! jobs: tokio's `join_all` coop-budget trap) is not run again at that size or any larger one.
 
 #[cfg(not(loom))]
 mod json;
@@ -18,6 +33,8 @@ mod json;
 mod libs;
 #[cfg(not(loom))]
 mod report;
+#[cfg(not(loom))]
+mod scale;
 #[cfg(not(loom))]
 mod sys;
 #[cfg(not(loom))]
@@ -107,10 +124,11 @@ mod parent {
     use std::time::{Duration, Instant};
 
     use crate::json::J;
-    use crate::libs::LIBS;
+    use crate::libs::{self, LIBS};
     use crate::report::{self, METRICS, Results};
+    use crate::scale;
     use crate::sys;
-    use crate::workloads::{self, Params, WORKLOADS, cores};
+    use crate::workloads::{self, Params, SCALE_DEFAULT, WORKLOADS, cores};
 
     const USAGE: &str = "\
 poolbridge comparison harness
@@ -120,7 +138,8 @@ USAGE: cargo bench --bench compare -- [OPTIONS] [WORKLOAD...]
 OPTIONS:
   --quick            smoke run: smaller sizes, 1 s idle window, 3 runs (unless --runs)
   --runs N           runs per (library, workload) pair, each in a fresh process [default: 5]
-  --only W1,W2       only these workloads (positional WORKLOAD arguments do the same)
+  --only W1,W2       only these workloads (positional WORKLOAD arguments do the same);
+                     as_completed, wait and joinset run only when named (or with --scale)
   --libs L1,L2       only these libraries (poolbridge is always useful to keep)
   --param KEY=VALUE  override a workload size (see --list)
   --out PATH         JSON output, relative to the repository root [default:
@@ -130,19 +149,40 @@ OPTIONS:
   --timeout SECS     kill a child that runs longer than this [default: 300]
   --verbose          print each child's command line
   --list             list workloads, libraries and parameters
+  --scale N1,N2,...  cost as work grows: run each workload at these job counts (k and M
+                     suffixes allowed: 10k,100k,1M,4M), reporting ns/job and bytes/job per
+                     size [workloads: burst, join_all, as_completed, wait, joinset; runs: 3;
+                     timeout: 120 s; out: benches/results/scale-latest.json]; a pair that
+                     times out is skipped at larger sizes
   --child LIB W      (internal) run one workload once in this process and print its metrics
 ";
 
-    struct Opts {
-        quick: bool,
-        runs: usize,
-        workloads: Vec<String>,
-        libs: Vec<String>,
-        params: Params,
-        out: Option<PathBuf>,
-        timeout: Duration,
-        verbose: bool,
-        filtered: bool,
+    pub(crate) struct Opts {
+        pub quick: bool,
+        pub runs: usize,
+        pub workloads: Vec<String>,
+        pub libs: Vec<String>,
+        pub params: Params,
+        pub out: Option<PathBuf>,
+        pub timeout: Duration,
+        pub verbose: bool,
+        pub filtered: bool,
+        /// `--scale`: the job counts, ascending.
+        pub scale: Option<Vec<u64>>,
+    }
+
+    /// `10000`, `10k`, `1M`, `4m`: a job count.
+    fn count(s: &str) -> Result<u64, String> {
+        let (digits, mult) = match s.as_bytes().last() {
+            Some(b'k' | b'K') => (&s[..s.len() - 1], 1_000),
+            Some(b'm' | b'M') => (&s[..s.len() - 1], 1_000_000),
+            _ => (s, 1),
+        };
+        let n: u64 = digits.parse().map_err(|e| format!("--scale {s:?}: {e}"))?;
+        match n.checked_mul(mult) {
+            Some(0) | None => Err(format!("--scale {s:?}: want a count from 1 up")),
+            Some(n) => Ok(n),
+        }
     }
 
     fn parse(args: &[String]) -> Result<Option<Opts>, String> {
@@ -161,7 +201,9 @@ OPTIONS:
             timeout: Duration::from_secs(300),
             verbose: false,
             filtered: false,
+            scale: None,
         };
+        let (mut runs_set, mut timeout_set) = (false, false);
         fn list(s: &str) -> Vec<String> {
             s.split(',')
                 .filter(|x| !x.is_empty())
@@ -195,6 +237,19 @@ OPTIONS:
                     if o.runs == 0 {
                         return Err("--runs must be at least 1".to_owned());
                     }
+                    runs_set = true;
+                }
+                "--scale" => {
+                    let mut sizes = list(&value("--scale")?)
+                        .iter()
+                        .map(|s| count(s))
+                        .collect::<Result<Vec<u64>, String>>()?;
+                    sizes.sort_unstable();
+                    sizes.dedup();
+                    if sizes.is_empty() {
+                        return Err("--scale needs at least one job count".to_owned());
+                    }
+                    o.scale = Some(sizes);
                 }
                 "--only" => {
                     o.workloads.extend(list(&value("--only")?));
@@ -217,6 +272,7 @@ OPTIONS:
                         .parse()
                         .map_err(|e| format!("--timeout: {e}"))?;
                     o.timeout = Duration::from_secs(s);
+                    timeout_set = true;
                 }
                 other if other.starts_with('-') => {
                     return Err(format!("unknown option {other:?} (see --help)"));
@@ -224,8 +280,23 @@ OPTIONS:
                 other => o.workloads.extend(list(other)),
             }
         }
+        if o.scale.is_some() {
+            if !runs_set {
+                o.runs = 3;
+            }
+            if !timeout_set {
+                o.timeout = Duration::from_secs(120);
+            }
+        }
         if o.workloads.is_empty() {
-            o.workloads = WORKLOADS.iter().map(|w| w.name.to_owned()).collect();
+            o.workloads = match o.scale {
+                Some(_) => SCALE_DEFAULT.iter().map(|w| (*w).to_owned()).collect(),
+                None => WORKLOADS
+                    .iter()
+                    .filter(|w| w.default)
+                    .map(|w| w.name.to_owned())
+                    .collect(),
+            };
         } else {
             o.filtered = true;
         }
@@ -237,6 +308,13 @@ OPTIONS:
         for l in &o.libs {
             if !LIBS.iter().any(|x| x.name == l) {
                 return Err(format!("unknown library {l:?} (see --list)"));
+            }
+        }
+        if o.scale.is_some() {
+            for w in &o.workloads {
+                if WORKLOADS.iter().any(|x| x.name == w && x.size.is_none()) {
+                    return Err(format!("--scale: workload {w:?} has no job count"));
+                }
             }
         }
         // Keep the canonical orders whatever the command line said.
@@ -256,7 +334,9 @@ OPTIONS:
     fn print_list() {
         println!("workloads:");
         for w in WORKLOADS {
-            println!("  {:<10} {}", w.name, w.what);
+            let size = w.size.map_or(String::new(), |p| format!(" [size: {p}]"));
+            let default = if w.default { "" } else { " (only when named)" };
+            println!("  {:<12} {}{size}{default}", w.name, w.what);
         }
         println!("libraries:");
         for l in LIBS {
@@ -278,15 +358,56 @@ OPTIONS:
                 return 2;
             }
         };
-        run(o)
+        match o.scale.clone() {
+            Some(sizes) => scale::run(o, &sizes),
+            None => run(o),
+        }
+    }
+
+    /// Why a child gave no metrics.
+    pub(crate) enum ChildError {
+        /// Killed at `--timeout`.
+        TimedOut(Duration),
+        Other(String),
+    }
+
+    impl std::fmt::Display for ChildError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                ChildError::TimedOut(t) => write!(f, "timed out after {t:?}"),
+                ChildError::Other(e) => f.write_str(e),
+            }
+        }
+    }
+
+    impl From<String> for ChildError {
+        fn from(e: String) -> ChildError {
+            ChildError::Other(e)
+        }
+    }
+
+    impl From<&str> for ChildError {
+        fn from(e: &str) -> ChildError {
+            ChildError::Other(e.to_owned())
+        }
     }
 
     /// What one child reported, or why it failed.
     fn run_child(o: &Opts, lib: &str, workload: &str) -> Result<Vec<(String, f64)>, String> {
+        run_child_with(o, &o.params, lib, workload).map_err(|e| e.to_string())
+    }
+
+    /// [`run_child`] with these parameters (`--scale` sets the job count of each size).
+    pub(crate) fn run_child_with(
+        o: &Opts,
+        params: &Params,
+        lib: &str,
+        workload: &str,
+    ) -> Result<Vec<(String, f64)>, ChildError> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(exe);
         cmd.arg("--child").arg(lib).arg(workload);
-        for (k, v) in o.params.fields() {
+        for (k, v) in params.fields() {
             cmd.arg("--param").arg(format!("{k}={v}"));
         }
         // Default pool sizes as users get them: no inherited overrides.
@@ -314,15 +435,15 @@ OPTIONS:
                 Ok(None) if start.elapsed() > o.timeout => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    return Err(format!("timed out after {:?}", o.timeout));
+                    return Err(ChildError::TimedOut(o.timeout));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(format!("wait: {e}")),
+                Err(e) => return Err(format!("wait: {e}").into()),
             }
         };
         let out = reader.join().unwrap_or_default();
         if !status.success() {
-            return Err(format!("child exited with {status}"));
+            return Err(format!("child exited with {status}").into());
         }
         let line = out
             .lines()
@@ -334,7 +455,8 @@ OPTIONS:
                 let v: f64 = v.parse().map_err(|e| format!("bad metric {kv:?}: {e}"))?;
                 Ok((k.to_owned(), v))
             })
-            .collect()
+            .collect::<Result<_, String>>()
+            .map_err(ChildError::Other)
     }
 
     fn headline(workload: &str, metrics: &[(String, f64)]) -> String {
@@ -401,6 +523,13 @@ OPTIONS:
                 for k in 0..n {
                     let lib = libs[(k + run) % n];
                     done += 1;
+                    if !libs::supports(lib, w) {
+                        eprintln!(
+                            "[{done:>3}/{total}] run {} {w:<9} {lib:<10} n/a (no equivalent)",
+                            run + 1
+                        );
+                        continue;
+                    }
                     let t = Instant::now();
                     match run_child(&o, lib, w) {
                         Ok(metrics) => {
@@ -447,21 +576,7 @@ OPTIONS:
             "cargo bench --bench compare{}",
             args_for_display(&std::env::args().skip(1).collect::<Vec<_>>())
         );
-        let machine = J::obj()
-            .with("cpu_model", cpu.as_str())
-            .with("cores", cores())
-            .with(
-                "mem_total_gib",
-                (sys::mem_total_gib() * 10.0).round() / 10.0,
-            )
-            .with("kernel", facts.kernel.as_str())
-            .with("cpuidle_driver", facts.cpuidle_driver.as_str())
-            .with("cpuidle_governor", facts.cpuidle_governor.as_str())
-            .with("guest_halt_poll", halt_poll_json(&facts))
-            .with("halt_poll", facts.halt_poll())
-            .with("rustc", rustc.as_str())
-            .with("loadavg_start", load_start)
-            .with("loadavg_end", load_end);
+        let machine = machine_json(&cpu, &facts, &rustc, load_start, load_end);
         let mut params = J::obj();
         for (k, v) in o.params.fields() {
             params.push(k, v);
@@ -574,6 +689,31 @@ OPTIONS:
         if res.failures.is_empty() { 0 } else { 1 }
     }
 
+    /// The `machine` object of the JSON (the same in a `--scale` run's).
+    pub(crate) fn machine_json(
+        cpu: &str,
+        facts: &sys::Machine,
+        rustc: &str,
+        load_start: f64,
+        load_end: f64,
+    ) -> J {
+        J::obj()
+            .with("cpu_model", cpu)
+            .with("cores", cores())
+            .with(
+                "mem_total_gib",
+                (sys::mem_total_gib() * 10.0).round() / 10.0,
+            )
+            .with("kernel", facts.kernel.as_str())
+            .with("cpuidle_driver", facts.cpuidle_driver.as_str())
+            .with("cpuidle_governor", facts.cpuidle_governor.as_str())
+            .with("guest_halt_poll", halt_poll_json(facts))
+            .with("halt_poll", facts.halt_poll())
+            .with("rustc", rustc)
+            .with("loadavg_start", load_start)
+            .with("loadavg_end", load_end)
+    }
+
     /// The guest halt-poll parameters as a JSON object (numbers where numeric), or `"n/a"`.
     fn halt_poll_json(facts: &sys::Machine) -> J {
         if facts.guest_halt_poll.is_empty() {
@@ -589,7 +729,7 @@ OPTIONS:
         obj
     }
 
-    fn args_for_display(args: &[String]) -> String {
+    pub(crate) fn args_for_display(args: &[String]) -> String {
         let shown: Vec<&str> = args
             .iter()
             .map(String::as_str)
@@ -603,7 +743,7 @@ OPTIONS:
     }
 
     /// Writes through a `.tmp` file and a rename, so a reader never sees half a file.
-    fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    pub(crate) fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }

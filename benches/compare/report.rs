@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use crate::json::J;
-use crate::libs::{LIBS, POOLBRIDGE};
+use crate::libs::{self, LIBS, POOLBRIDGE};
 
 /// A reported metric of a workload.
 pub struct MetricDef {
@@ -68,6 +68,27 @@ pub const METRICS: &[MetricDef] = &[
     },
     MetricDef {
         workload: "join_all",
+        metric: "jobs_per_s",
+        label: "throughput",
+        unit: "jobs/s",
+        higher_is_better: true,
+    },
+    MetricDef {
+        workload: "as_completed",
+        metric: "jobs_per_s",
+        label: "throughput",
+        unit: "jobs/s",
+        higher_is_better: true,
+    },
+    MetricDef {
+        workload: "wait",
+        metric: "jobs_per_s",
+        label: "throughput",
+        unit: "jobs/s",
+        higher_is_better: true,
+    },
+    MetricDef {
+        workload: "joinset",
         metric: "jobs_per_s",
         label: "throughput",
         unit: "jobs/s",
@@ -271,6 +292,16 @@ pub fn label(lib: &str) -> &str {
     LIBS.iter().find(|l| l.name == lib).map_or(lib, |l| l.label)
 }
 
+/// What a table says where a library has no result: "n/a" where it has no equivalent of the
+/// workload (`joinset`), "failed" otherwise.
+fn missing(workload: &str, lib: &str) -> &'static str {
+    if libs::supports(lib, workload) {
+        "failed"
+    } else {
+        "n/a"
+    }
+}
+
 /// 3 significant digits, with k/M suffixes for large values.
 pub fn fmt_val(v: f64) -> String {
     if !v.is_finite() {
@@ -335,7 +366,7 @@ pub fn print_table(res: &Results, workloads: &[&str], libs: &[&str]) -> String {
         let pb = res.median(def.workload, POOLBRIDGE, def.metric);
         for l in libs {
             let Some(s) = res.stats(def.workload, l, def.metric) else {
-                let _ = writeln!(out, "  {:<30} {:>10}", label(l), "failed");
+                let _ = writeln!(out, "  {:<30} {:>10}", label(l), missing(def.workload, l));
                 continue;
             };
             let _ = writeln!(
@@ -406,7 +437,7 @@ pub fn markdown(res: &Results, workloads: &[&str], libs: &[&str], runs: usize) -
                     }
                 }
                 None => {
-                    let _ = write!(out, " failed |");
+                    let _ = write!(out, " {} |", missing(def.workload, l));
                 }
             }
         }

@@ -137,48 +137,94 @@ pub fn cores() -> usize {
 pub struct Workload {
     pub name: &'static str,
     pub what: &'static str,
+    /// The parameter that holds its job count (what `--scale` sets), if it has one.
+    pub size: Option<&'static str>,
+    /// Part of a plain `cargo bench --bench compare` (the others run when named, or in `--scale`).
+    pub default: bool,
 }
+
+/// The workloads of `--scale` when none is named (issue 23, "cost as work grows").
+pub const SCALE_DEFAULT: &[&str] = &["burst", "join_all", "as_completed", "wait", "joinset"];
 
 pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "roundtrip",
         what: "latency of one trivial job at a time, awaited from a current-thread tokio runtime",
+        size: Some("roundtrip_jobs"),
+        default: true,
     },
     Workload {
         name: "burst",
         what: "N trivial jobs submitted at once from a current-thread runtime, then awaited in order: throughput and peak RSS growth",
+        size: Some("burst_jobs"),
+        default: true,
     },
     Workload {
         name: "join_all",
         what: "the same burst awaited through futures::future::join_all",
+        size: Some("burst_jobs"),
+        default: true,
     },
     Workload {
         name: "sync",
         what: "N trivial jobs submitted from a plain thread (no runtime), results collected in order",
+        size: Some("sync_jobs"),
+        default: true,
     },
     Workload {
         name: "fire",
         what: "N trivial jobs with no handle (fire and forget: the library's cheapest path, see each library's api) from a plain thread; the last one to run signals the end: throughput, CPU and peak RSS growth",
+        size: Some("fire_jobs"),
+        default: true,
     },
     Workload {
         name: "mpburst",
         what: "multi-producer burst: one producer task per CPU on a multi-thread tokio runtime (one worker per CPU), each submitting its share of N trivial jobs, then awaiting them in order",
+        size: Some("mpburst_jobs"),
+        default: true,
     },
     Workload {
         name: "sleepy",
         what: "1024 jobs of thread::sleep(10 ms) on 128 workers (ideal: 8 waves = 80 ms)",
+        size: Some("sleepy_jobs"),
+        default: true,
     },
     Workload {
         name: "cpu",
         what: "64 jobs of ~5 ms of arithmetic on one worker per core: speedup over running them sequentially",
+        size: Some("cpu_jobs"),
+        default: true,
     },
     Workload {
         name: "idle",
         what: "CPU time used by the process while the pool sits idle after a warm-up burst",
+        size: None,
+        default: true,
     },
     Workload {
         name: "stall",
         what: "worst gap of a 1 ms tokio interval on a current-thread runtime while jobs flow through the library from tasks of that runtime",
+        size: Some("stall_jobs"),
+        default: true,
+    },
+    // Not in the default run (it stays as it was); named with --only, or run by --scale.
+    Workload {
+        name: "as_completed",
+        what: "N trivial jobs submitted from a plain thread (as sync), outcomes taken in completion order (poolbridge::as_completed; peers: a FuturesUnordered of their handles under block_on)",
+        size: Some("sync_jobs"),
+        default: false,
+    },
+    Workload {
+        name: "wait",
+        what: "N trivial jobs submitted from a plain thread (as sync), then one wait for all of them (poolbridge::wait with ALL_COMPLETED; peers: block_on(join_all(handles))) and their outcomes summed",
+        size: Some("sync_jobs"),
+        default: false,
+    },
+    Workload {
+        name: "joinset",
+        what: "the burst through the library's JoinSet (spawn_blocking into a new set, join_next until empty) on a current-thread runtime; n/a for libraries without one",
+        size: Some("burst_jobs"),
+        default: false,
     },
 ];
 
@@ -279,6 +325,9 @@ pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
         "cpu" => cpu::<L>(p),
         "idle" => idle::<L>(p),
         "stall" => stall::<L>(p),
+        "as_completed" => collect::<L>(p, L::as_completed),
+        "wait" => collect::<L>(p, L::wait_all),
+        "joinset" => joinset::<L>(p)?,
         _ => return Err(format!("unknown workload {workload:?}")),
     };
     if !m.iter().any(|(k, _)| *k == "threads") {
@@ -357,7 +406,69 @@ fn burst<L: Lib>(p: &Params, join_all: bool) -> Metrics {
     })
 }
 
-/// The metrics of a burst of `n` jobs (`burst`, `join_all`, `fire`): throughput, times, peak
+/// `joinset`: the burst through the library's own `JoinSet` ([`Lib::join_set`]); an error
+/// ("n/a") for a library without one.
+fn joinset<L: Lib>(p: &Params) -> Result<Metrics, String> {
+    let rt = runtime::<L>(None);
+    // The pool the set submits to (poolbridge's default executor, the runtime's blocking pool)
+    // is the one `spawn` uses: the warm-up below warms it.
+    let lib = L::new(Mode::Async, None);
+    let n = p.burst_jobs;
+    rt.block_on(async {
+        warm_up(&lib, p.warmup).await;
+        let hwm_before = sys::status_kib("VmHWM").unwrap_or(0);
+        let cpu = CpuClock::start();
+        let t = Instant::now();
+        let Some(drain) = L::join_set(n, trivial) else {
+            return Err("n/a: this library has no JoinSet of blocking jobs".to_owned());
+        };
+        let (sum, submitted) = drain.await;
+        let elapsed = t.elapsed();
+        let cpu_us = cpu.per_job(n);
+        let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
+        let threads = sys::threads();
+        assert_eq!(sum, expected_sum(n));
+        Ok(burst_metrics(
+            n,
+            elapsed,
+            submitted,
+            (hwm_before, hwm_after),
+            cpu_us,
+            threads,
+        ))
+    })
+}
+
+/// `as_completed` and `wait`: `sync_jobs` jobs submitted from this plain thread, then all of
+/// their outcomes collected at once by `gather` ([`Lib::as_completed`] or [`Lib::wait_all`]).
+fn collect<L: Lib>(p: &Params, gather: fn(Vec<L::SyncHandle>) -> u64) -> Metrics {
+    let lib = L::new(Mode::Sync, None);
+    let n = p.sync_jobs;
+    let warm: Vec<_> = (0..p.warmup).map(|i| lib.submit(trivial(i))).collect();
+    assert_eq!(gather(warm), expected_sum(p.warmup));
+    let hwm_before = sys::status_kib("VmHWM").unwrap_or(0);
+    let cpu = CpuClock::start();
+    let t = Instant::now();
+    let handles: Vec<_> = (0..n).map(|i| lib.submit(trivial(i))).collect();
+    let submitted = t.elapsed();
+    let sum = gather(handles);
+    let elapsed = t.elapsed();
+    let cpu_us = cpu.per_job(n);
+    let hwm_after = sys::status_kib("VmHWM").unwrap_or(0);
+    let threads = sys::threads();
+    assert_eq!(sum, expected_sum(n));
+    burst_metrics(
+        n,
+        elapsed,
+        submitted,
+        (hwm_before, hwm_after),
+        cpu_us,
+        threads,
+    )
+}
+
+/// The metrics of a burst of `n` jobs (`burst`, `join_all`, `fire`, `joinset`, `as_completed`,
+/// `wait`): throughput, times, peak
 /// RSS growth (`hwm`: `VmHWM` before and after, KiB), CPU per job and threads.
 fn burst_metrics(
     n: u64,
