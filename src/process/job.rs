@@ -171,13 +171,17 @@ pub(crate) fn decode_output<O: DeserializeOwned>(
 ) -> Result<O, crate::FutureError> {
     match crate::unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(crate::FutureError::Ipc(format!(
-            "could not deserialize the output of {what} `{name}`: {err}{hint}"
-        ))),
-        Err(panic) => Err(crate::FutureError::Ipc(format!(
-            "deserializing the output of {what} `{name}` panicked: {}",
-            panic.message()
-        ))),
+        Ok(Err(err)) => Err(crate::FutureError::Codec(
+            crate::error::CodecError::output_undecodable(what, name, err.to_string(), hint),
+        )),
+        Err(panic) => Err(crate::FutureError::Codec(
+            crate::error::CodecError::output_undecodable(
+                what,
+                name,
+                format!("its Deserialize impl panicked: {}", panic.message()),
+                "",
+            ),
+        )),
     }
 }
 
@@ -200,23 +204,51 @@ pub(crate) fn complete<O: Send + 'static>(
 /// The error of a submit whose job is not in this process's registry (the process pool and the
 /// remote executor say the same).
 pub(crate) fn not_registered(name: &str) -> crate::FutureError {
-    crate::FutureError::Ipc(format!(
-        "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
-         poolbridge::process::register before poolbridge::process::init()"
-    ))
+    crate::FutureError::NotRegistered {
+        job: name.to_owned(),
+    }
+}
+
+/// The error of a worker's answer with the `CODEC` status for job `name` (a worker process's,
+/// relayed as is by a remote worker host): `body` is the side byte, then serde's message.
+pub(crate) fn worker_codec_error(name: &str, body: &[u8]) -> crate::FutureError {
+    let side = match body.first() {
+        Some(&super::wire::CODEC_ARGUMENTS) => crate::error::CodecSide::Arguments,
+        _ => crate::error::CodecSide::Output,
+    };
+    let message = String::from_utf8_lossy(body.get(1..).unwrap_or_default()).into_owned();
+    crate::FutureError::Codec(crate::error::CodecError::in_worker(name, side, message))
+}
+
+/// The body of a `CODEC` answer for `codec`: what [`worker_codec_error`] reads back.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn codec_body(codec: &crate::error::CodecError) -> Vec<u8> {
+    let side = match codec.side() {
+        crate::error::CodecSide::Arguments => super::wire::CODEC_ARGUMENTS,
+        _ => super::wire::CODEC_OUTPUT,
+    };
+    let mut body = Vec::with_capacity(1 + codec.message().len());
+    body.push(side);
+    body.extend_from_slice(codec.message().as_bytes());
+    body
 }
 
 /// The error of a submit whose arguments [`encode_args`] could not encode (`err`: its reason).
 pub(crate) fn unencodable_args(name: &str, err: &str) -> crate::FutureError {
-    crate::FutureError::Ipc(format!(
-        "could not serialize the arguments of job `{name}`: {err}"
+    crate::FutureError::Codec(crate::error::CodecError::arguments_unencodable(
+        name,
+        err.to_owned(),
     ))
 }
 
-/// Why a worker could not run a call: the message says which side and which job.
+/// Why a worker could not run a call: the value that could not be decoded or encoded (`None`:
+/// not a serde failure, such as a job number the worker does not have) and the message.
 #[derive(Debug)]
 #[doc(hidden)]
-pub struct InvokeError(pub String);
+pub struct InvokeError {
+    pub(crate) side: Option<crate::error::CodecSide>,
+    pub(crate) message: String,
+}
 
 /// The type-erased entry point of a job in a worker: decode the arguments, call, encode the
 /// output into `out`. Panics unwind out of it (the worker catches them).
@@ -242,18 +274,14 @@ pub static JOBS: [JobEntry];
 /// Decodes `args`, calls `job`, encodes its output: the body of every [`InvokeFn`].
 #[doc(hidden)]
 pub fn invoke<J: Job>(job: J, args: &[u8], out: &mut Vec<u8>) -> Result<(), InvokeError> {
-    let args: J::Args = postcard::from_bytes(args).map_err(|err| {
-        InvokeError(format!(
-            "the worker could not deserialize the arguments of job `{}`: {err}",
-            job.name()
-        ))
+    let args: J::Args = postcard::from_bytes(args).map_err(|err| InvokeError {
+        side: Some(crate::error::CodecSide::Arguments),
+        message: err.to_string(),
     })?;
     let output = job.call(args);
-    super::wire::encode_into(&output, out).map_err(|err| {
-        InvokeError(format!(
-            "the worker could not serialize the output of job `{}`: {err}",
-            job.name()
-        ))
+    super::wire::encode_into(&output, out).map_err(|err| InvokeError {
+        side: Some(crate::error::CodecSide::Output),
+        message: err.to_string(),
     })
 }
 
@@ -292,9 +320,12 @@ impl Registry {
         match self.entries.get(index as usize).map(|e| &e.invoke) {
             Some(Invoke::Static(f)) => f(args, out),
             Some(Invoke::Dynamic(f)) => f(args, out),
-            None => Err(InvokeError(format!(
-                "the worker has no job number {index} (its registry differs from the parent's)"
-            ))),
+            None => Err(InvokeError {
+                side: None,
+                message: format!(
+                    "the worker has no job number {index} (its registry differs from the parent's)"
+                ),
+            }),
         }
     }
 

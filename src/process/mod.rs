@@ -155,7 +155,8 @@ pub use self::worker::init;
 /// What the remote executor (`src/remote`) reuses: the registry names a job on both ends.
 #[cfg(feature = "nats")]
 pub(crate) use self::job::{
-    complete, decode_output, encode_args, not_registered, registry, unencodable_args,
+    codec_body, complete, decode_output, encode_args, not_registered, registry, unencodable_args,
+    worker_codec_error,
 };
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) use self::worker::init_called;
@@ -479,8 +480,8 @@ impl ProcessPoolExecutor {
                 &SubmitOptions::default(),
                 reservation,
             )),
-            Err(queue::NoRoom::Full) => Err(SubmitError::queue_full(args)),
-            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
+            Err(queue::NoRoom::Full) => Err(SubmitError::Full(args)),
+            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::closed(args, err)),
         };
         #[cfg(not(unix))]
         {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::error::{FutureError, PanicError};
+use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::RunHooks;
 use crate::lifecycle::Lifecycle;
 use crate::pool::PoolMetrics;
@@ -63,7 +63,7 @@ struct PoolState {
     /// Numbers the calls sent to workers (`SentCall::seq`).
     next_seq: u64,
     /// Dropped while panicking: running jobs are killed and fail with this reason.
-    terminating: Option<String>,
+    terminating: Option<BrokenReason>,
     /// Job deadlines, and whether the timer thread runs.
     timers: Timers,
     /// `shutdown_timeout` gave up waiting: dropping the executor does not wait either.
@@ -277,7 +277,11 @@ impl PoolCore {
     }
 
     /// Gives `duty` to a spare thread, or to a new one. Fails only if no thread can be started.
-    fn post_duty(self: &Arc<Self>, st: &mut PoolState, duty: Duty) -> Result<(), String> {
+    fn post_duty(
+        self: &Arc<Self>,
+        st: &mut PoolState,
+        duty: Duty,
+    ) -> Result<(), BrokenReason> {
         if st.spares > st.duties.len() {
             st.duties.push_back(duty);
             self.spare_cv.notify_one();
@@ -295,7 +299,9 @@ impl PoolCore {
             }
             Err(err) => {
                 st.threads -= 1;
-                Err(format!("could not start a pool thread: {err}"))
+                Err(BrokenReason::ThreadStart(format!(
+                    "could not start a pool thread: {err}"
+                )))
             }
         }
     }
@@ -520,6 +526,7 @@ impl PoolCore {
             Some(wire::PANICKED) => Err(FutureError::Panicked(PanicError::new(
                 String::from_utf8_lossy(body).into_owned(),
             ))),
+            Some(wire::CODEC) => Err(crate::process::job::worker_codec_error(job.name, body)),
             _ => Err(FutureError::Ipc(String::from_utf8_lossy(body).into_owned())),
         };
         // Send first: the worker runs while this thread publishes.
@@ -617,11 +624,13 @@ impl PoolCore {
                         (Death::Eof(_), Ok(status)) => FutureError::WorkerDied(
                             child::exit_of(conn.pid, *status).with_job(job.name),
                         ),
-                        (Death::Eof(err), Err(wait_err)) => FutureError::BrokenPool(format!(
-                            "lost worker process {} while it ran `{}` ({err}; its status could \
-                             not be read: {wait_err})",
-                            conn.pid, job.name
-                        )),
+                        (Death::Eof(err), Err(wait_err)) => {
+                            FutureError::BrokenPool(BrokenReason::Other(format!(
+                                "lost worker process {} while it ran `{}` ({err}; its status \
+                                 could not be read: {wait_err})",
+                                conn.pid, job.name
+                            )))
+                        }
                     }
                 };
                 match err {
@@ -667,7 +676,9 @@ impl PoolCore {
             self.send(&conn, other, seq, &frame);
         }
         for job in cancelled {
-            let reason = terminating_reason.clone().unwrap_or_default();
+            let reason = terminating_reason
+                .clone()
+                .unwrap_or_else(|| BrokenReason::Other(String::new()));
             job.fail(FutureError::BrokenPool(reason), &mut ());
         }
         let next = replace.then_some(Duty::Start);
@@ -695,7 +706,7 @@ impl PoolCore {
 
     /// Marks the pool broken (keeping the first reason) and takes the queued jobs, for the
     /// caller to fail outside the lock. Idle workers are told to exit.
-    fn break_locked(&self, st: &mut PoolState, reason: String) -> Vec<QueuedCall> {
+    fn break_locked(&self, st: &mut PoolState, reason: BrokenReason) -> Vec<QueuedCall> {
         if !matches!(st.closed, Lifecycle::Broken(_)) {
             st.closed = Lifecycle::Broken(reason);
         }
@@ -815,7 +826,7 @@ impl PoolCore {
         if st.closed.is_open() {
             st.closed = Lifecycle::ShutDown;
         }
-        st.terminating = Some(reason.to_owned());
+        st.terminating = Some(BrokenReason::Abandoned(reason.to_owned()));
         let cancelled = st.queue.take_all();
         st.counts.cancelled += cancelled.len() as u64;
         self.retire_idle(&mut st);

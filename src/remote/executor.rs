@@ -49,7 +49,7 @@ use crate::remote::report::{JobHost, RemoteMetrics};
 ///     doc.split_whitespace().count()
 /// }
 ///
-/// fn main() -> Result<(), poolbridge::remote::RemoteError> {
+/// fn main() -> Result<(), poolbridge::BuildError> {
 ///     poolbridge::process::init();
 ///     let remote = RemoteExecutor::connect("nats://127.0.0.1:4222")?;
 ///     let local = ThreadPoolExecutor::new(2);
