@@ -44,10 +44,7 @@ fn broken_pool_message(pool: &ProcessPoolExecutor) -> String {
     assert_eq!(later, Err(FutureError::BrokenPool(messages[0].clone())));
     // A worker that cannot start, or never reaches `init()`: the reason says so by its variant.
     let reason = messages.swap_remove(0);
-    assert!(
-        matches!(reason, BrokenReason::WorkerStart(_)),
-        "{reason:?}"
-    );
+    assert!(matches!(reason, BrokenReason::WorkerStart(_)), "{reason:?}");
     reason.to_string()
 }
 

@@ -505,7 +505,10 @@ fn a_panicking_initializer_breaks_the_pool() {
                         initializer, panic, ..
                     } => {
                         assert_eq!(panic.message(), "cannot open the model file");
-                        assert!(initializer.contains("panicking_initializer"), "{initializer}");
+                        assert!(
+                            initializer.contains("panicking_initializer"),
+                            "{initializer}"
+                        );
                     }
                     other => panic!("expected InitializerPanicked, got {other:?}"),
                 }
@@ -528,12 +531,18 @@ fn serialize_and_deserialize_failures_are_codec_errors() {
         .submit(take_unsendable, (Unsendable,))
         .result_timeout(HANG)
         .unwrap_err();
-    let codec = err.as_codec().unwrap_or_else(|| panic!("expected Codec, got {err:?}"));
+    let codec = err
+        .as_codec()
+        .unwrap_or_else(|| panic!("expected Codec, got {err:?}"));
     assert!(err.is_codec() && !err.is_ipc());
     assert_eq!(codec.side(), CodecSide::Arguments);
     assert!(codec.job().ends_with("take_unsendable"), "{}", codec.job());
     // postcard reports serde's custom errors by kind, without their text.
-    assert!(codec.message().contains("Serialization"), "{}", codec.message());
+    assert!(
+        codec.message().contains("Serialization"),
+        "{}",
+        codec.message()
+    );
     let msg = err.to_string();
     assert!(msg.contains("could not serialize the arguments"), "{msg}");
     assert!(msg.contains("take_unsendable"), "names the job: {msg}");
@@ -547,7 +556,11 @@ fn serialize_and_deserialize_failures_are_codec_errors() {
     };
     assert_eq!(codec.side(), CodecSide::Output);
     assert!(codec.job().ends_with("give_unreadable"), "{}", codec.job());
-    assert!(codec.message().contains("Deserialization"), "{}", codec.message());
+    assert!(
+        codec.message().contains("Deserialization"),
+        "{}",
+        codec.message()
+    );
     let msg = err.to_string();
     assert!(msg.contains("could not deserialize the output"), "{msg}");
     assert!(msg.contains("give_unreadable"), "{msg}");
@@ -561,7 +574,11 @@ fn serialize_and_deserialize_failures_are_codec_errors() {
         FutureError::Codec(codec) => {
             assert_eq!(codec.side(), CodecSide::Arguments);
             assert!(codec.job().ends_with("take_unreadable"), "{}", codec.job());
-            assert!(codec.message().contains("Deserialization"), "{}", codec.message());
+            assert!(
+                codec.message().contains("Deserialization"),
+                "{}",
+                codec.message()
+            );
             assert!(
                 err.to_string()
                     .contains("the worker could not deserialize the arguments"),
@@ -580,7 +597,11 @@ fn serialize_and_deserialize_failures_are_codec_errors() {
             assert_eq!(codec.side(), CodecSide::Output);
             assert!(codec.job().ends_with("give_unsendable"), "{}", codec.job());
             // postcard reports serde's custom errors by kind, without their text.
-    assert!(codec.message().contains("Serialization"), "{}", codec.message());
+            assert!(
+                codec.message().contains("Serialization"),
+                "{}",
+                codec.message()
+            );
             assert!(
                 err.to_string()
                     .contains("the worker could not serialize the output"),
@@ -606,7 +627,10 @@ fn manual_registration_and_unregistered_jobs() {
     let msg = err.to_string();
     assert!(msg.contains("process_pool::stray"), "{msg}");
     assert!(msg.contains("not registered"), "{msg}");
-    assert!(msg.contains("#[poolbridge::job]"), "says how to fix it: {msg}");
+    assert!(
+        msg.contains("#[poolbridge::job]"),
+        "says how to fix it: {msg}"
+    );
 }
 
 fn a_registry_mismatch_is_a_clear_broken_pool() {

@@ -15,8 +15,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use crate::future::PoolFuture;
 use crate::error::BrokenReason;
+use crate::future::PoolFuture;
 use crate::pool::ThreadPoolExecutor;
 use crate::pool::config::{Config, StateInit};
 use crate::unwind;
@@ -29,11 +29,7 @@ thread_local! {
 /// Sets up the worker `index` of pool `pool` (built with `config`) on this (its) thread: runs
 /// the pool's initializer, then builds the worker's state. `Err` is the reason to break the pool
 /// with: an initializer panicked, or the state's failed.
-pub(crate) fn start_worker(
-    pool: u32,
-    config: &Config,
-    index: usize,
-) -> Result<(), BrokenReason> {
+pub(crate) fn start_worker(pool: u32, config: &Config, index: usize) -> Result<(), BrokenReason> {
     if let Some(initializer) = &config.initializer {
         if let Err(panic) = unwind::catch(|| initializer()) {
             unwind::report_with(

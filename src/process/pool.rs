@@ -277,11 +277,7 @@ impl PoolCore {
     }
 
     /// Gives `duty` to a spare thread, or to a new one. Fails only if no thread can be started.
-    fn post_duty(
-        self: &Arc<Self>,
-        st: &mut PoolState,
-        duty: Duty,
-    ) -> Result<(), BrokenReason> {
+    fn post_duty(self: &Arc<Self>, st: &mut PoolState, duty: Duty) -> Result<(), BrokenReason> {
         if st.spares > st.duties.len() {
             st.duties.push_back(duty);
             self.spare_cv.notify_one();

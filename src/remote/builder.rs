@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 // For the documentation's links.
+use crate::error::BuildError;
 #[allow(unused_imports)]
 use crate::error::FutureError;
 use crate::remote::connect::{self, NatsOptions};
@@ -13,7 +14,6 @@ use crate::remote::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
     DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
-use crate::error::BuildError;
 use crate::remote::executor::RemoteExecutor;
 use crate::remote::{client, wire};
 

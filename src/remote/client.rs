@@ -243,10 +243,7 @@ fn new_client_id() -> String {
 }
 
 /// Connects (blocking) and starts the client's threads.
-pub(crate) fn start(
-    settings: Settings,
-    connection: Connection,
-) -> Result<Arc<Shared>, BuildError> {
+pub(crate) fn start(settings: Settings, connection: Connection) -> Result<Arc<Shared>, BuildError> {
     let client_id = new_client_id();
     let reply_subject = format!("{}.{client_id}", settings.topology.names.results);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -275,9 +272,7 @@ pub(crate) fn start(
     let runtime = thread::Builder::new()
         .name("poolbridge-nats".into())
         .spawn(move || runtime_main(runtime_shared, connection, cmd_rx, ready_tx))
-        .map_err(|err| {
-            BuildError::new(format!("could not start the NATS client thread: {err}"))
-        })?;
+        .map_err(|err| BuildError::new(format!("could not start the NATS client thread: {err}")))?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {

@@ -17,8 +17,8 @@ use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{Client, ConnectOptions};
 
-use crate::remote::defaults::{DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW};
 use crate::error::BuildError;
+use crate::remote::defaults::{DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW};
 use crate::remote::wire::Names;
 
 /// How long a cancelled job id is remembered (the KV bucket's `max_age`). A job cancelled and

@@ -18,11 +18,11 @@ use async_nats::jetstream::{self, AckKind, kv};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use crate::error::BuildError;
 use crate::error::FutureError;
 use crate::process::{self, ProcessPoolExecutor};
 use crate::remote::client::HEADERS_ALLOWANCE;
 use crate::remote::connect::{self, CANCEL_MEMORY, Connection, futures_next};
-use crate::error::BuildError;
 use crate::remote::report::ServeReport;
 use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
 

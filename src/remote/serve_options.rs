@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::error::BuildError;
 use crate::remote::connect::{self, NatsOptions};
 use crate::remote::defaults::{DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
-use crate::error::BuildError;
 use crate::remote::report::ServeReport;
 use crate::remote::{host, wire};
 

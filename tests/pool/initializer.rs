@@ -272,7 +272,10 @@ fn an_initializer_panic_is_an_initializer_panicked_reason() {
         .build()
         .unwrap();
     let err = pool.submit(|| 1).result_timeout(HANG).unwrap_err();
-    let reason = err.broken_reason().cloned().unwrap_or_else(|| panic!("{err:?}"));
+    let reason = err
+        .broken_reason()
+        .cloned()
+        .unwrap_or_else(|| panic!("{err:?}"));
     match &reason {
         BrokenReason::InitializerPanicked {
             initializer, panic, ..
