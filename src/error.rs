@@ -51,9 +51,10 @@ pub enum FutureError {
     Panicked(PanicError),
     /// The job was submitted after the executor was shut down; it never ran.
     Shutdown,
-    /// The pool can no longer run jobs, for the reason given (a worker initializer panicked, or no
-    /// worker thread could be started).
-    BrokenPool(String),
+    /// The pool can no longer run jobs, for the [`BrokenReason`] given: a worker initializer
+    /// panicked or failed, no worker thread or worker process could be started, or the remote
+    /// executor's connection is gone for good. Every queued and later job fails the same way.
+    BrokenPool(BrokenReason),
     /// The worker process running the job died (crash, abort, `exit`, killed from outside): only
     /// this job fails; the pool replaces the worker and goes on. See `ProcessPoolExecutor`
     /// (feature `process`).
@@ -62,10 +63,32 @@ pub enum FutureError {
     /// `ProcessPoolBuilder::job_timeout`, given here): its worker was killed with its whole
     /// process group and replaced.
     JobTimeout(Duration),
-    /// The job's arguments or output could not cross the process boundary (a `Serialize` or
-    /// `Deserialize` impl failed, or the job is not registered in the worker); the message names
-    /// the job and the side.
+    /// The executor's messages could not be exchanged: a frame or a message that breaks the
+    /// protocol or cannot be read, a job registered with other argument or output types on the
+    /// other side, or arguments or an output larger than a frame or the NATS server's
+    /// `max_payload` (and `RemoteBuilder::large_payloads`) allow. The message says which and what
+    /// to change.
+    ///
+    /// A job missing from the registry is [`FutureError::NotRegistered`], and arguments or an
+    /// output whose `Serialize` or `Deserialize` impl failed are [`FutureError::Codec`].
     Ipc(String),
+    /// The job is not registered in the process that was to run it (this program, a worker
+    /// process, or a remote worker host): it was never sent, or never run. Mark the fn
+    /// `#[poolbridge::job]`, or register it with `process::register` before `process::init()`,
+    /// in every program that submits or runs it.
+    NotRegistered {
+        /// The job's name, as registered (`module::path::function`).
+        job: String,
+    },
+    /// The job's arguments or output could not be serialized or deserialized: its `Serialize`
+    /// or `Deserialize` impl failed or panicked. The [`CodecError`] names the job and the side.
+    Codec(CodecError),
+    /// The job could not be handed over for now, a transient condition: the NATS server did not
+    /// confirm storing it in time (`RemoteBuilder::publish_timeout`, retried for half the dedup
+    /// window), or could not be reached. The job may or may not have been stored (and may
+    /// still run, its result then dropped): check the server, and submit it again if it must
+    /// run (it may then run twice). The executor itself goes on.
+    Unavailable(String),
 }
 
 impl FutureError {
@@ -180,16 +203,129 @@ impl FutureError {
         matches!(self, FutureError::JobTimeout(_))
     }
 
-    /// `true` for [`FutureError::Ipc`].
+    /// `true` for [`FutureError::Ipc`] only (a protocol violation, an unreadable or oversize
+    /// frame or message); see also [`is_not_registered`](Self::is_not_registered) and
+    /// [`is_codec`](Self::is_codec).
     ///
     /// # Examples
     ///
     /// ```
-    /// let err = poolbridge::FutureError::Ipc("a NaN in the arguments of `resize`".into());
+    /// let err = poolbridge::FutureError::Ipc("worker process 42 sent an unexpected frame".into());
     /// assert!(err.is_ipc());
+    /// assert!(!err.is_codec());
     /// ```
     pub fn is_ipc(&self) -> bool {
         matches!(self, FutureError::Ipc(_))
+    }
+
+    /// `true` for [`FutureError::NotRegistered`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// let err = FutureError::NotRegistered { job: "app::resize".into() };
+    /// assert!(err.is_not_registered());
+    /// assert!(err.to_string().contains("#[poolbridge::job]"), "{err}");
+    /// ```
+    pub fn is_not_registered(&self) -> bool {
+        matches!(self, FutureError::NotRegistered { .. })
+    }
+
+    /// `true` for [`FutureError::Codec`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// #[poolbridge::job]
+    /// fn mean(xs: Vec<f64>) -> f64 {
+    ///     xs.iter().sum::<f64>() / xs.len() as f64
+    /// }
+    ///
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// if let Err(err) = pool.submit(mean, (vec![1.0, 2.0],)).join() {
+    ///     if err.is_codec() {
+    ///         eprintln!("fix the serde impls: {err}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn is_codec(&self) -> bool {
+        matches!(self, FutureError::Codec(_))
+    }
+
+    /// The [`CodecError`], for a job whose arguments or output could not be serialized or
+    /// deserialized.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "process")] {
+    /// use poolbridge::CodecSide;
+    ///
+    /// #[poolbridge::job]
+    /// fn echo(text: String) -> String {
+    ///     text
+    /// }
+    ///
+    /// poolbridge::process::init();
+    /// let pool = poolbridge::ProcessPoolExecutor::new(1);
+    /// if let Err(err) = pool.submit(echo, ("hi".to_owned(),)).join() {
+    ///     if let Some(codec) = err.as_codec() {
+    ///         let side = if codec.side() == CodecSide::Arguments { "arguments" } else { "output" };
+    ///         eprintln!("the {side} of `{}`: {}", codec.job(), codec.message());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn as_codec(&self) -> Option<&CodecError> {
+        match self {
+            FutureError::Codec(codec) => Some(codec),
+            _ => None,
+        }
+    }
+
+    /// `true` for [`FutureError::Unavailable`]: a transient condition, where trying again later
+    /// may succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = poolbridge::FutureError::Unavailable("NATS did not confirm the job".into());
+    /// assert!(err.is_unavailable());
+    /// assert!(!err.is_broken_pool(), "the executor goes on");
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, FutureError::Unavailable(_))
+    }
+
+    /// Why the pool is broken, for [`FutureError::BrokenPool`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::BrokenReason;
+    ///
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .initializer(|| panic!("no database"))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = pool.submit(|| 1).join().unwrap_err();
+    /// match err.broken_reason() {
+    ///     Some(BrokenReason::InitializerPanicked { panic, .. }) => {
+    ///         assert_eq!(panic.message(), "no database");
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn broken_reason(&self) -> Option<&BrokenReason> {
+        match self {
+            FutureError::BrokenPool(reason) => Some(reason),
+            _ => None,
+        }
     }
 
     /// How the worker process exited, if it died running the job.
@@ -298,6 +434,13 @@ impl fmt::Display for FutureError {
                 "the job ran past its {limit:?} time limit; its worker process was killed with its process group"
             ),
             FutureError::Ipc(reason) => write!(f, "the job could not cross the process boundary: {reason}"),
+            FutureError::NotRegistered { job } => write!(
+                f,
+                "job `{job}` is not registered: mark it #[poolbridge::job], or register it with \
+                 poolbridge::process::register before poolbridge::process::init()"
+            ),
+            FutureError::Codec(codec) => write!(f, "the job could not cross the process boundary: {codec}"),
+            FutureError::Unavailable(reason) => write!(f, "the job could not be handed over for now: {reason}"),
         }
     }
 }
@@ -332,7 +475,7 @@ impl From<FutureError> for io::Error {
     fn from(err: FutureError) -> io::Error {
         let kind = match err {
             FutureError::Timeout | FutureError::JobTimeout(_) => io::ErrorKind::TimedOut,
-            FutureError::Ipc(_) => io::ErrorKind::InvalidData,
+            FutureError::Ipc(_) | FutureError::Codec(_) => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, err)
@@ -809,13 +952,289 @@ impl fmt::Display for PanicError {
 
 impl Error for PanicError {}
 
-/// [`ThreadPoolBuilder::build`](crate::ThreadPoolBuilder::build) was given settings it cannot use.
+/// Why a pool is broken, carried by [`FutureError::BrokenPool`] (and by
+/// [`SubmitError::Broken`]): every queued and later job of the pool fails with it.
+///
+/// `Display` gives the message, which says what went wrong and what to change.
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{BrokenReason, FutureError, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .initializer(|| panic!("no database"))
+///     .build()
+///     .unwrap();
+/// let err = pool.submit(|| 1).join().unwrap_err();
+/// let FutureError::BrokenPool(reason) = err else { unreachable!() };
+/// assert!(matches!(reason, BrokenReason::InitializerPanicked { .. }));
+/// assert_eq!(reason.to_string(), "a worker thread's initializer panicked (no database)");
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BrokenReason {
+    /// An initializer panicked: the thread pool's
+    /// [`initializer`](crate::ThreadPoolBuilder::initializer), a state initializer
+    /// ([`build_with_state`](crate::ThreadPoolBuilder::build_with_state)), or a process pool's
+    /// initializer job in a worker process (feature `process`; its panic is known by its
+    /// message only).
+    #[non_exhaustive]
+    InitializerPanicked {
+        /// Which initializer, as the message names it: "a worker thread's initializer", "the
+        /// state initializer of worker db_0", "the initializer `app::setup` of worker process
+        /// 4242".
+        initializer: String,
+        /// The panic.
+        panic: PanicError,
+    },
+    /// An initializer returned an error (a state initializer's `Err`, a process pool's
+    /// initializer job that could not run): the message names it and gives the error.
+    InitializerFailed(String),
+    /// No thread could be started for the pool (a worker thread, a process pool's thread): the
+    /// operating system's error is in the message.
+    ThreadStart(String),
+    /// A worker process could not be started, or never reached `process::init()` (it runs
+    /// `main` instead of serving jobs, it is another program or another build, it died or hung
+    /// before its handshake, or died in its initializer). Feature `process`.
+    WorkerStart(String),
+    /// The remote executor's connection to NATS, or the thread that runs it, is gone for good
+    /// (feature `nats`). A connection lost for a while is not this: the client reconnects.
+    Disconnected(String),
+    /// The job's owner let go of it before it could end: a [`Promise`](crate::Promise) dropped
+    /// without completing its future, a process pool dropped while its owner panicked.
+    Abandoned(String),
+    /// Any other reason, such as one given to [`Promise::set_error`](crate::Promise::set_error)
+    /// by code that bridges another API.
+    Other(String),
+}
+
+impl BrokenReason {
+    /// The panic, for [`BrokenReason::InitializerPanicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .initializer(|| panic!("bad config"))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = pool.submit(|| 1).join().unwrap_err();
+    /// let panic = err.broken_reason().and_then(|r| r.as_panic()).unwrap();
+    /// assert_eq!(panic.message(), "bad config");
+    /// ```
+    pub fn as_panic(&self) -> Option<&PanicError> {
+        match self {
+            BrokenReason::InitializerPanicked { panic, .. } => Some(panic),
+            _ => None,
+        }
+    }
+
+    /// An initializer panicked: `initializer` names it for the message.
+    pub(crate) fn initializer_panicked(initializer: String, panic: PanicError) -> BrokenReason {
+        BrokenReason::InitializerPanicked { initializer, panic }
+    }
+}
+
+impl fmt::Display for BrokenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BrokenReason::InitializerPanicked { initializer, panic } => {
+                write!(f, "{initializer} panicked ({})", panic.message())
+            }
+            BrokenReason::InitializerFailed(message)
+            | BrokenReason::ThreadStart(message)
+            | BrokenReason::WorkerStart(message)
+            | BrokenReason::Disconnected(message)
+            | BrokenReason::Abandoned(message)
+            | BrokenReason::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl Error for BrokenReason {}
+
+/// Which value of a job could not be serialized or deserialized, in a [`CodecError`].
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::{CodecSide, FutureError};
+///
+/// fn blame(err: &FutureError) -> &'static str {
+///     match err.as_codec().map(|c| c.side()) {
+///         Some(CodecSide::Arguments) => "the arguments' serde impls",
+///         Some(CodecSide::Output) => "the output's serde impls",
+///         _ => "something else",
+///     }
+/// }
+/// assert_eq!(blame(&FutureError::Cancelled), "something else");
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CodecSide {
+    /// The job's arguments: serialized by the submitting process, deserialized by the worker.
+    Arguments,
+    /// The job's output: serialized by the worker, deserialized by the submitting process.
+    Output,
+}
+
+/// A job's arguments or output could not be serialized or deserialized (its `Serialize` or
+/// `Deserialize` impl failed or panicked), carried by [`FutureError::Codec`]: for the process
+/// pool and the remote executor (features `process`, `nats`).
+///
+/// Values too large to send are not this but [`FutureError::Ipc`]: they could be serialized,
+/// and it is the frame or the NATS server's `max_payload` that refuses them.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[cfg(feature = "process")] {
+/// use poolbridge::{CodecSide, FutureError};
+///
+/// #[poolbridge::job]
+/// fn parse(text: String) -> Vec<u32> {
+///     text.split(',').filter_map(|t| t.parse().ok()).collect()
+/// }
+///
+/// poolbridge::process::init();
+/// let pool = poolbridge::ProcessPoolExecutor::new(1);
+/// match pool.submit(parse, ("1,2".to_owned(),)).join() {
+///     Ok(numbers) => println!("{numbers:?}"),
+///     Err(FutureError::Codec(codec)) if codec.side() == CodecSide::Output => {
+///         eprintln!("`{}` returned what the parent cannot read: {}", codec.job(), codec.message())
+///     }
+///     Err(err) => eprintln!("{err}"),
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CodecError {
+    job: String,
+    side: CodecSide,
+    message: String,
+    /// The whole sentence, as `Display` prints it.
+    text: String,
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl CodecError {
+    /// The submitting process could not serialize the arguments of `job` (`message`: serde's
+    /// error, or the panic of the `Serialize` impl).
+    pub(crate) fn arguments_unencodable(job: &str, message: String) -> CodecError {
+        CodecError {
+            text: format!("could not serialize the arguments of job `{job}`: {message}"),
+            job: job.to_owned(),
+            side: CodecSide::Arguments,
+            message,
+        }
+    }
+
+    /// The submitting process could not deserialize the output of `job`; `what` names the job
+    /// ("job", "remote job"), `hint` ends the sentence (what to check, or empty).
+    pub(crate) fn output_undecodable(
+        what: &str,
+        job: &str,
+        message: String,
+        hint: &str,
+    ) -> CodecError {
+        CodecError {
+            text: format!("could not deserialize the output of {what} `{job}`: {message}{hint}"),
+            job: job.to_owned(),
+            side: CodecSide::Output,
+            message,
+        }
+    }
+
+    /// A worker process could not deserialize the arguments or serialize the output of `job`.
+    pub(crate) fn in_worker(job: &str, side: CodecSide, message: String) -> CodecError {
+        let text = match side {
+            CodecSide::Arguments => {
+                format!("the worker could not deserialize the arguments of job `{job}`: {message}")
+            }
+            CodecSide::Output => {
+                format!("the worker could not serialize the output of job `{job}`: {message}")
+            }
+        };
+        CodecError {
+            job: job.to_owned(),
+            side,
+            message,
+            text,
+        }
+    }
+
+    /// The job's name, as registered (`module::path::function`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// fn job_of(err: &FutureError) -> Option<&str> {
+    ///     err.as_codec().map(|codec| codec.job())
+    /// }
+    /// assert_eq!(job_of(&FutureError::Timeout), None);
+    /// ```
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Which value failed: the arguments or the output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::{CodecSide, FutureError};
+    ///
+    /// fn output_failed(err: &FutureError) -> bool {
+    ///     err.as_codec().is_some_and(|codec| codec.side() == CodecSide::Output)
+    /// }
+    /// assert!(!output_failed(&FutureError::Cancelled));
+    /// ```
+    pub fn side(&self) -> CodecSide {
+        self.side
+    }
+
+    /// The error of the `Serialize` or `Deserialize` impl (serde's message), or what its panic
+    /// said.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// fn serde_message(err: &FutureError) -> &str {
+    ///     err.as_codec().map_or("", |codec| codec.message())
+    /// }
+    /// assert_eq!(serde_message(&FutureError::Shutdown), "");
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Error for CodecError {}
+
+/// Why an executor could not be built or connected, or why a remote worker host stopped: a
+/// builder was given settings it cannot use
+/// ([`ThreadPoolBuilder::build`](crate::ThreadPoolBuilder::build), `ProcessPoolBuilder::build`),
+/// a `RemoteExecutor` could not connect (feature `nats`: the server is unreachable, has no
+/// JetStream, or holds a stream or consumer with other settings), or `remote::serve` could not
+/// start or stopped. The message says what to change.
 ///
 /// # Examples
 ///
 /// ```
 /// let err = poolbridge::ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err();
 /// assert_eq!(err.to_string(), "max_workers must be greater than 0");
+/// assert_eq!(err.message(), "max_workers must be greater than 0");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildError {
@@ -828,6 +1247,18 @@ impl BuildError {
             message: message.into(),
         }
     }
+
+    /// The message, as `Display` prints it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = poolbridge::ThreadPoolExecutor::builder().max_workers(0).build().unwrap_err();
+    /// assert!(err.message().contains("max_workers"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for BuildError {
@@ -838,51 +1269,53 @@ impl fmt::Display for BuildError {
 
 impl Error for BuildError {}
 
-/// Why [`ThreadPoolExecutor::try_submit`](crate::ThreadPoolExecutor::try_submit) refused a job.
-/// The job is handed back by [`SubmitError::into_inner`]: the closure, or, from
+/// Why [`ThreadPoolExecutor::try_submit`](crate::ThreadPoolExecutor::try_submit) (or
+/// [`execute`](crate::ThreadPoolExecutor::execute)) refused a job. Every variant hands the job
+/// back ([`into_inner`](Self::into_inner)): the closure, or, from
 /// `ProcessPoolExecutor::try_submit` (feature `process`), the job's arguments.
 ///
-/// Either the pool is closed for good ([`is_shutdown`](Self::is_shutdown),
-/// [`is_broken_pool`](Self::is_broken_pool)), or its queue is full for now
-/// ([`is_queue_full`](Self::is_queue_full), with
+/// Either the pool is closed for good ([`Shutdown`](Self::Shutdown),
+/// [`Broken`](Self::Broken)), or its queue is full for now ([`Full`](Self::Full), with
 /// [`max_queued`](crate::ThreadPoolBuilder::max_queued)): then trying again later may succeed.
+///
+/// `Debug` does not need `F: Debug` (closures are not), and leaves the job out.
 ///
 /// # Examples
 ///
 /// ```
-/// use poolbridge::{FutureError, ThreadPoolExecutor};
+/// use poolbridge::{SubmitError, ThreadPoolExecutor};
 ///
 /// let pool = ThreadPoolExecutor::new(1);
 /// pool.shutdown(true, false);
 /// let err = pool.try_submit(|| 42).unwrap_err();
 /// assert!(err.is_shutdown() && !err.is_queue_full());
-/// assert_eq!(err.reason(), &FutureError::Shutdown);
 /// assert_eq!(err.to_string(), "cannot schedule new jobs after shutdown");
-/// assert_eq!(err.into_inner()(), 42);
+/// match err {
+///     SubmitError::Full(job) => println!("try later: {}", job()),
+///     SubmitError::Shutdown(job) => assert_eq!(job(), 42),
+///     SubmitError::Broken(_, reason) => eprintln!("broken: {reason}"),
+///     _ => unreachable!(),
+/// }
 /// ```
-pub struct SubmitError<F> {
-    job: F,
-    reason: FutureError,
-    /// Refused because the queue was full, not because the pool is closed.
-    queue_full: bool,
+#[non_exhaustive]
+pub enum SubmitError<F> {
+    /// The queue of a pool built with [`max_queued`](crate::ThreadPoolBuilder::max_queued) was
+    /// full. The pool is fine; trying again later may succeed.
+    Full(F),
+    /// The executor had been shut down.
+    Shutdown(F),
+    /// The pool is broken, for the reason given (a worker initializer panicked, a worker could
+    /// not be started).
+    Broken(F, BrokenReason),
 }
 
 impl<F> SubmitError<F> {
-    pub(crate) fn new(job: F, reason: FutureError) -> SubmitError<F> {
-        SubmitError {
-            job,
-            reason,
-            queue_full: false,
-        }
-    }
-
-    /// The queue of a pool with `max_queued` was full.
-    pub(crate) fn queue_full(job: F) -> SubmitError<F> {
-        SubmitError {
-            job,
-            // What the job's future would be if the caller gave up on it: not run, by choice.
-            reason: FutureError::Cancelled,
-            queue_full: true,
+    /// Refused because the pool is closed: `err` is what a submitted job's future would be
+    /// ([`FutureError::Shutdown`] or [`FutureError::BrokenPool`]).
+    pub(crate) fn closed(job: F, err: FutureError) -> SubmitError<F> {
+        match err {
+            FutureError::BrokenPool(reason) => SubmitError::Broken(job, reason),
+            _ => SubmitError::Shutdown(job),
         }
     }
 
@@ -898,10 +1331,14 @@ impl<F> SubmitError<F> {
     /// assert_eq!(std::thread::spawn(job).join().unwrap(), 5);
     /// ```
     pub fn into_inner(self) -> F {
-        self.job
+        match self {
+            SubmitError::Full(job) | SubmitError::Shutdown(job) | SubmitError::Broken(job, _) => {
+                job
+            }
+        }
     }
 
-    /// `true` if the executor had been shut down.
+    /// `true` for [`SubmitError::Shutdown`]: the executor had been shut down.
     ///
     /// # Examples
     ///
@@ -911,10 +1348,10 @@ impl<F> SubmitError<F> {
     /// assert!(pool.try_submit(|| ()).unwrap_err().is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        !self.queue_full && self.reason.is_shutdown()
+        matches!(self, SubmitError::Shutdown(_))
     }
 
-    /// `true` if the pool is broken (a worker initializer panicked).
+    /// `true` for [`SubmitError::Broken`]: the pool is broken (a worker initializer panicked).
     ///
     /// # Examples
     ///
@@ -928,10 +1365,10 @@ impl<F> SubmitError<F> {
     /// assert!(pool.try_submit(|| ()).unwrap_err().is_broken_pool());
     /// ```
     pub fn is_broken_pool(&self) -> bool {
-        !self.queue_full && self.reason.is_broken_pool()
+        matches!(self, SubmitError::Broken(..))
     }
 
-    /// `true` if the pool's queue was full: [`max_queued`](crate::ThreadPoolBuilder::max_queued)
+    /// `true` for [`SubmitError::Full`]: [`max_queued`](crate::ThreadPoolBuilder::max_queued)
     /// jobs were waiting for a worker. The pool is fine; trying again later may succeed, and
     /// [`submit`](crate::ThreadPoolExecutor::submit) or
     /// [`submit_async`](crate::ThreadPoolExecutor::submit_async) would wait for room instead.
@@ -954,48 +1391,50 @@ impl<F> SubmitError<F> {
     /// release.send(()).unwrap();
     /// ```
     pub fn is_queue_full(&self) -> bool {
-        self.queue_full
+        matches!(self, SubmitError::Full(_))
     }
 
-    /// The error the job's future would have resolved to ([`FutureError::Shutdown`] or
-    /// [`FutureError::BrokenPool`]). For a full queue, where no future would have failed, it is
-    /// [`FutureError::Cancelled`]: the job was not run, and will not be unless it is submitted
-    /// again; check [`is_queue_full`](Self::is_queue_full) first.
+    /// Why the pool is broken, for [`SubmitError::Broken`].
     ///
     /// # Examples
     ///
     /// ```
-    /// use poolbridge::FutureError;
-    ///
-    /// let pool = poolbridge::ThreadPoolExecutor::new(1);
-    /// pool.shutdown(true, false);
-    /// assert_eq!(pool.try_submit(|| ()).unwrap_err().reason(), &FutureError::Shutdown);
+    /// let pool = poolbridge::ThreadPoolExecutor::builder()
+    ///     .initializer(|| panic!("bad config"))
+    ///     .build()
+    ///     .unwrap();
+    /// let _ = pool.submit(|| ()).join(); // breaks the pool
+    /// let refused = pool.try_submit(|| ()).unwrap_err();
+    /// assert!(refused.broken_reason().unwrap().to_string().contains("bad config"));
     /// ```
-    pub fn reason(&self) -> &FutureError {
-        &self.reason
+    pub fn broken_reason(&self) -> Option<&BrokenReason> {
+        match self {
+            SubmitError::Broken(_, reason) => Some(reason),
+            _ => None,
+        }
     }
 }
 
 impl<F> fmt::Debug for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("SubmitError");
-        if self.queue_full {
-            d.field("queue_full", &true);
-        } else {
-            d.field("reason", &self.reason);
+        match self {
+            SubmitError::Full(_) => f.write_str("SubmitError::Full(..)"),
+            SubmitError::Shutdown(_) => f.write_str("SubmitError::Shutdown(..)"),
+            SubmitError::Broken(_, reason) => write!(f, "SubmitError::Broken(.., {reason:?})"),
         }
-        d.finish_non_exhaustive()
     }
 }
 
 impl<F> fmt::Display for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.reason {
-            _ if self.queue_full => f.write_str(
+        match self {
+            SubmitError::Full(_) => f.write_str(
                 "the queue is full: max_queued jobs are waiting for a worker (try again later)",
             ),
-            FutureError::Shutdown => f.write_str("cannot schedule new jobs after shutdown"),
-            other => fmt::Display::fmt(other, f),
+            SubmitError::Shutdown(_) => f.write_str("cannot schedule new jobs after shutdown"),
+            SubmitError::Broken(_, reason) => {
+                fmt::Display::fmt(&FutureError::BrokenPool(reason.clone()), f)
+            }
         }
     }
 }

@@ -195,7 +195,10 @@ pub use crate::bridge::{
     default_executor, exit_guard, run_in_executor, set_default_executor, shutdown_default_executor,
     spawn_blocking, to_thread, wrap_future,
 };
-pub use crate::error::{BuildError, FutureError, PanicError, SubmitError, WorkerExit};
+pub use crate::error::{
+    BrokenReason, BuildError, CodecError, CodecSide, FutureError, PanicError, SubmitError,
+    WorkerExit,
+};
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled};
 pub use crate::map::{Map, MapOptions};
 pub use crate::pool::{

@@ -698,6 +698,7 @@ fn an_initializer_death_is_seen_while_a_process_it_started_holds_the_socket() {
     let Err(FutureError::BrokenPool(reason)) = outcome else {
         panic!("expected a broken pool, got {outcome:?}")
     };
+    let reason = reason.to_string();
     assert!(
         reason.contains("exited with code 6") && reason.contains("initializer"),
         "{reason}"

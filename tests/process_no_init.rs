@@ -6,7 +6,7 @@ mod process_support;
 
 use std::time::{Duration, Instant};
 
-use poolbridge::{FutureError, ProcessPoolExecutor};
+use poolbridge::{BrokenReason, FutureError, ProcessPoolExecutor};
 use process_support::{HANG, children};
 
 #[poolbridge::job]
@@ -42,7 +42,10 @@ fn broken_pool_message(pool: &ProcessPoolExecutor) -> String {
     // Later jobs are refused at once with the same reason.
     let later = pool.submit(add, (1, 1)).join();
     assert_eq!(later, Err(FutureError::BrokenPool(messages[0].clone())));
-    messages.swap_remove(0)
+    // A worker that cannot start, or never reaches `init()`: the reason says so by its variant.
+    let reason = messages.swap_remove(0);
+    assert!(matches!(reason, BrokenReason::WorkerStart(_)), "{reason:?}");
+    reason.to_string()
 }
 
 fn a_forgotten_init_is_a_clear_broken_pool() {
@@ -164,14 +167,14 @@ fn a_worker_of_another_protocol() {
     if std::env::var_os("POOLBRIDGE_WORKER").is_some() {
         return;
     }
-    // The right magic bytes, then protocol 2 (this build speaks 1).
-    let script = fake_worker("protocol", "PLBRDG\\000\\001\\002\\000\\000\\000");
+    // The right magic bytes, then protocol 9 (this build speaks another).
+    let script = fake_worker("protocol", "PLBRDG\\000\\001\\011\\000\\000\\000");
     let pool = ProcessPoolExecutor::builder()
         .max_workers(1)
         .program(&script)
         .build()
         .unwrap();
     let msg = broken_pool_message(&pool);
-    assert!(msg.contains("speaks poolbridge protocol 2"), "{msg}");
+    assert!(msg.contains("speaks poolbridge protocol 9"), "{msg}");
     assert!(msg.contains("same poolbridge version"), "{msg}");
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use poolbridge::process::{self, JobFn};
 use poolbridge::{
-    FutureError, FutureState, Job, MapOptions, ProcessPoolExecutor, ReturnWhen, ThreadPoolExecutor,
-    as_completed, wait,
+    BrokenReason, CodecSide, FutureError, FutureState, Job, MapOptions, ProcessPoolExecutor,
+    ReturnWhen, ThreadPoolExecutor, as_completed, wait,
 };
 use process_support::{HANG, children, eventually, is_gone};
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,18 @@ fn give_unreadable() -> Unreadable {
     Unreadable(7)
 }
 
+/// The parent can send these arguments; the worker cannot read them.
+#[poolbridge::job]
+fn take_unreadable(_value: Unreadable) -> u8 {
+    1
+}
+
+/// The worker cannot serialize this output.
+#[poolbridge::job]
+fn give_unsendable() -> Unsendable {
+    Unsendable
+}
+
 /// Registered by hand in `main`, before `init()`.
 const TRIPLE: JobFn<(u64,), u64> = JobFn::new("process_pool::manual_triple", |(n,)| n * 3);
 /// Never registered.
@@ -151,7 +163,7 @@ fn main() {
         max_tasks_per_child_replaces_workers,
         the_initializer_runs_in_each_worker,
         a_panicking_initializer_breaks_the_pool,
-        serialize_and_deserialize_failures_are_ipc_errors,
+        serialize_and_deserialize_failures_are_codec_errors,
         manual_registration_and_unregistered_jobs,
         a_registry_mismatch_is_a_clear_broken_pool,
         shutdown_cancel_futures_leaves_no_process,
@@ -484,9 +496,22 @@ fn a_panicking_initializer_breaks_the_pool() {
     let futures: Vec<_> = (0..3).map(|i| pool.submit(add, (i, i))).collect();
     for f in futures {
         match f.result_timeout(HANG) {
-            Err(FutureError::BrokenPool(msg)) => {
+            Err(FutureError::BrokenPool(reason)) => {
+                let msg = reason.to_string();
                 assert!(msg.contains("cannot open the model file"), "{msg}");
                 assert!(msg.contains("panicking_initializer"), "{msg}");
+                match reason {
+                    BrokenReason::InitializerPanicked {
+                        initializer, panic, ..
+                    } => {
+                        assert_eq!(panic.message(), "cannot open the model file");
+                        assert!(
+                            initializer.contains("panicking_initializer"),
+                            "{initializer}"
+                        );
+                    }
+                    other => panic!("expected InitializerPanicked, got {other:?}"),
+                }
             }
             other => panic!("expected BrokenPool, got {other:?}"),
         }
@@ -499,24 +524,91 @@ fn a_panicking_initializer_breaks_the_pool() {
     );
 }
 
-fn serialize_and_deserialize_failures_are_ipc_errors() {
+fn serialize_and_deserialize_failures_are_codec_errors() {
     let pool = ProcessPoolExecutor::new(1);
-    match pool
+    // Arguments that fail to serialize, here.
+    let err = pool
         .submit(take_unsendable, (Unsendable,))
         .result_timeout(HANG)
-    {
-        Err(FutureError::Ipc(msg)) => {
-            assert!(msg.contains("could not serialize the arguments"), "{msg}");
-            assert!(msg.contains("take_unsendable"), "names the job: {msg}");
+        .unwrap_err();
+    let codec = err
+        .as_codec()
+        .unwrap_or_else(|| panic!("expected Codec, got {err:?}"));
+    assert!(err.is_codec() && !err.is_ipc());
+    assert_eq!(codec.side(), CodecSide::Arguments);
+    assert!(codec.job().ends_with("take_unsendable"), "{}", codec.job());
+    // postcard reports serde's custom errors by kind, without their text.
+    assert!(
+        codec.message().contains("Serialization"),
+        "{}",
+        codec.message()
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("could not serialize the arguments"), "{msg}");
+    assert!(msg.contains("take_unsendable"), "names the job: {msg}");
+    // An output that fails to deserialize, here.
+    let err = match pool.submit(give_unreadable, ()).join() {
+        Err(err) => err,
+        Ok(value) => panic!("expected Codec, got Ok({})", value.0),
+    };
+    let Some(codec) = err.as_codec() else {
+        panic!("expected Codec, got {err:?}");
+    };
+    assert_eq!(codec.side(), CodecSide::Output);
+    assert!(codec.job().ends_with("give_unreadable"), "{}", codec.job());
+    assert!(
+        codec.message().contains("Deserialization"),
+        "{}",
+        codec.message()
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("could not deserialize the output"), "{msg}");
+    assert!(msg.contains("give_unreadable"), "{msg}");
+    // Arguments the worker cannot deserialize, and an output it cannot serialize: the same
+    // variant, from the worker.
+    let err = pool
+        .submit(take_unreadable, (Unreadable(1),))
+        .result_timeout(HANG)
+        .unwrap_err();
+    match &err {
+        FutureError::Codec(codec) => {
+            assert_eq!(codec.side(), CodecSide::Arguments);
+            assert!(codec.job().ends_with("take_unreadable"), "{}", codec.job());
+            assert!(
+                codec.message().contains("Deserialization"),
+                "{}",
+                codec.message()
+            );
+            assert!(
+                err.to_string()
+                    .contains("the worker could not deserialize the arguments"),
+                "{err}"
+            );
         }
-        other => panic!("expected Ipc, got {other:?}"),
+        other => panic!("expected Codec, got {other:?}"),
     }
-    match pool.submit(give_unreadable, ()).join() {
-        Err(FutureError::Ipc(msg)) => {
-            assert!(msg.contains("could not deserialize the output"), "{msg}");
-            assert!(msg.contains("give_unreadable"), "{msg}");
+    let err = pool
+        .submit(give_unsendable, ())
+        .join()
+        .map(drop)
+        .unwrap_err();
+    match &err {
+        FutureError::Codec(codec) => {
+            assert_eq!(codec.side(), CodecSide::Output);
+            assert!(codec.job().ends_with("give_unsendable"), "{}", codec.job());
+            // postcard reports serde's custom errors by kind, without their text.
+            assert!(
+                codec.message().contains("Serialization"),
+                "{}",
+                codec.message()
+            );
+            assert!(
+                err.to_string()
+                    .contains("the worker could not serialize the output"),
+                "{err}"
+            );
         }
-        other => panic!("expected Ipc, got {:?}", other.map(|u| u.0)),
+        other => panic!("expected Codec, got {other:?}"),
     }
     assert_eq!(pool.submit(add, (1, 2)).join(), Ok(3), "the worker is fine");
 }
@@ -524,13 +616,21 @@ fn serialize_and_deserialize_failures_are_ipc_errors() {
 fn manual_registration_and_unregistered_jobs() {
     let pool = ProcessPoolExecutor::new(1);
     assert_eq!(pool.submit(TRIPLE, (14,)).join(), Ok(42));
-    match pool.submit(STRAY, ()).join() {
-        Err(FutureError::Ipc(msg)) => {
-            assert!(msg.contains("process_pool::stray"), "{msg}");
-            assert!(msg.contains("not registered"), "{msg}");
+    let err = pool.submit(STRAY, ()).join().unwrap_err();
+    assert!(err.is_not_registered() && !err.is_ipc(), "{err:?}");
+    assert_eq!(
+        err,
+        FutureError::NotRegistered {
+            job: "process_pool::stray".to_owned()
         }
-        other => panic!("expected Ipc, got {other:?}"),
-    }
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("process_pool::stray"), "{msg}");
+    assert!(msg.contains("not registered"), "{msg}");
+    assert!(
+        msg.contains("#[poolbridge::job]"),
+        "says how to fix it: {msg}"
+    );
 }
 
 fn a_registry_mismatch_is_a_clear_broken_pool() {
@@ -552,7 +652,9 @@ fn a_registry_mismatch_is_a_clear_broken_pool() {
         .build()
         .unwrap();
     match pool.submit(add, (1, 1)).result_timeout(HANG) {
-        Err(FutureError::BrokenPool(msg)) => {
+        Err(FutureError::BrokenPool(reason)) => {
+            assert!(matches!(reason, BrokenReason::WorkerStart(_)), "{reason:?}");
+            let msg = reason.to_string();
             assert!(msg.contains("registers other jobs"), "{msg}");
             assert!(
                 msg.contains("process_pool::only_in_worker"),

@@ -559,17 +559,62 @@ fn sigterm_finishes_the_running_job_and_takes_no_new_one() {
 
 fn submit_errors_need_no_server() {
     // Unregistered jobs, bad names and no server: clear errors, no hang.
-    let err = RemoteExecutor::connect("nats://127.0.0.1:1").unwrap_err();
+    let err: poolbridge::BuildError = RemoteExecutor::connect("nats://127.0.0.1:1").unwrap_err();
     assert!(
         err.to_string()
             .contains("could not connect to NATS at nats://127.0.0.1:1"),
         "{err}"
     );
+    // A `BuildError` like every other builder's, with the message it always had.
+    assert_eq!(err.message(), err.to_string());
+    assert!(err.message().contains("nats-server -js"), "{err}");
     let err = RemoteExecutor::builder()
         .stream("a b")
         .connect("nats://127.0.0.1:1")
         .unwrap_err();
     assert!(err.to_string().contains("stream name"), "{err}");
+}
+
+/// Never registered: refused at submit by the client.
+const STRAY: poolbridge::process::JobFn<(), ()> =
+    poolbridge::process::JobFn::new("remote::stray", |()| ());
+
+/// A publication the server does not confirm within half the dedup window is `Unavailable` (a
+/// transient condition), not a broken executor: the next job, once the server is back, runs.
+fn an_unconfirmed_publish_is_unavailable_and_the_executor_goes_on() {
+    let Some(server) = NatsServer::start("unavailable") else {
+        return;
+    };
+    let url = server.url();
+    let ex = RemoteExecutor::builder()
+        .stream("UNAVAIL")
+        .publish_timeout(Duration::from_millis(100))
+        .dedup_window(Duration::from_secs(1))
+        .connect(&url)
+        .unwrap();
+    let err = ex.submit(STRAY, ()).join().unwrap_err();
+    assert_eq!(
+        err,
+        FutureError::NotRegistered {
+            job: "remote::stray".to_owned()
+        }
+    );
+    server.freeze(true);
+    let outcome = ex.submit(where_am_i, (1, 0)).result_timeout(HANG);
+    server.freeze(false);
+    let err = outcome.unwrap_err();
+    assert!(err.is_unavailable() && !err.is_broken_pool(), "{err:?}");
+    assert!(
+        err.to_string().contains("may or may not have been stored"),
+        "{err}"
+    );
+    let _h = host(&url, "UNAVAIL", "unavailable");
+    assert_eq!(
+        ex.submit(where_am_i, (2, 0))
+            .result_timeout(HANG)
+            .map(|(i, _)| i),
+        Ok(2)
+    );
 }
 
 fn a_timeout_and_shutdown_semantics() {
@@ -1000,6 +1045,8 @@ fn connect_async_resolves_on_any_runtime() {
         err.to_string().contains("could not connect to NATS"),
         "{err}"
     );
+    let sync_err = RemoteExecutor::connect("nats://127.0.0.1:1").unwrap_err();
+    assert_eq!(err, sync_err, "the same BuildError as connect");
     let Some(server) = NatsServer::start("connect_async") else {
         return;
     };
@@ -1680,6 +1727,7 @@ fn main() {
         a_killed_hosts_job_is_delivered_again_with_one_result,
         max_deliver_exhaustion_fails_with_worker_died,
         a_job_published_again_is_stored_and_run_once,
+        an_unconfirmed_publish_is_unavailable_and_the_executor_goes_on,
         a_job_cancelled_before_pickup_is_skipped,
         a_restarted_server_loses_no_queued_job,
         futures_of_three_executors_in_one_as_completed,

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{FutureError, PanicError};
+use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::state::{self, End, Start};
 use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, TaskHandle};
 
@@ -41,7 +41,7 @@ use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, TaskHandle};
 /// Bridging a callback-based API:
 ///
 /// ```
-/// use poolbridge::Promise;
+/// use poolbridge::{BrokenReason, FutureError, Promise};
 ///
 /// fn legacy_fetch(key: u32, on_done: impl FnOnce(Result<String, String>) + Send + 'static) {
 ///     std::thread::spawn(move || on_done(Ok(format!("value of {key}"))));
@@ -51,7 +51,7 @@ use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, TaskHandle};
 /// legacy_fetch(7, move |outcome| {
 ///     let _ = match outcome {
 ///         Ok(value) => promise.set_result(value).map_err(drop),
-///         Err(msg) => promise.set_error(poolbridge::FutureError::BrokenPool(msg)).map_err(drop),
+///         Err(msg) => promise.set_error(FutureError::BrokenPool(BrokenReason::Other(msg))).map_err(drop),
 ///     };
 /// });
 /// assert_eq!(fut.join(), Ok("value of 7".to_owned()));
@@ -213,10 +213,11 @@ impl<T: Send + 'static> Promise<T> {
     /// # Examples
     ///
     /// ```
-    /// use poolbridge::{FutureError, Promise};
+    /// use poolbridge::{BrokenReason, FutureError, Promise};
     ///
     /// let (promise, fut) = Promise::<u8>::new();
-    /// promise.set_error(FutureError::BrokenPool("the device was unplugged".into())).unwrap();
+    /// let unplugged = BrokenReason::Disconnected("the device was unplugged".into());
+    /// promise.set_error(FutureError::BrokenPool(unplugged)).unwrap();
     /// assert!(fut.exception().unwrap().is_broken_pool());
     /// ```
     pub fn set_error(self, err: FutureError) -> Result<(), FutureError> {
@@ -239,7 +240,7 @@ impl<T: Send + 'static> Promise<T> {
     /// ```
     /// let (promise, fut) = poolbridge::Promise::<u32>::new();
     /// let outcome: Result<u32, _> = "17".parse::<u32>().map_err(|e| {
-    ///     poolbridge::FutureError::BrokenPool(e.to_string())
+    ///     poolbridge::FutureError::BrokenPool(poolbridge::BrokenReason::Other(e.to_string()))
     /// });
     /// promise.complete(outcome).unwrap();
     /// assert_eq!(fut.join(), Ok(17));
@@ -297,9 +298,9 @@ impl<T: Send + 'static> Drop for Promise<T> {
             return;
         }
         let fut = self.fut();
-        let err = FutureError::BrokenPool(
+        let err = FutureError::BrokenPool(BrokenReason::Abandoned(
             "the Promise for this future was dropped without completing it".into(),
-        );
+        ));
         if self.set_running_or_notify_cancel() {
             fut.core().finish(&fut, Err(err), &mut ());
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::context::{self, JobCounters};
-use crate::error::{FutureError, SubmitError};
+use crate::error::{BrokenReason, FutureError, SubmitError};
 use crate::future::PoolFuture;
 use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
 use crate::pool::config::Config;
@@ -48,7 +48,7 @@ pub(crate) struct Registry {
     pub(crate) sleep: Sleep,
     /// `SHUT_DOWN | BROKEN` bits; only ever grows.
     closed: AtomicUsize,
-    broken_reason: OnceLock<String>,
+    broken_reason: OnceLock<BrokenReason>,
     /// Worker slots. `threads` (in `sleep`) only grows under this lock.
     slots: Mutex<Slots>,
     /// Signalled whenever `slots.live` or `slots.starting` drops (a wait for the workers to
@@ -168,11 +168,11 @@ impl Registry {
         self.closed.load(Ordering::SeqCst) & CANCELLING != 0
     }
 
-    fn broken_reason(&self) -> String {
+    fn broken_reason(&self) -> BrokenReason {
         self.broken_reason
             .get()
             .cloned()
-            .unwrap_or_else(|| "the pool is broken".to_owned())
+            .unwrap_or_else(|| BrokenReason::Other("the pool is broken".to_owned()))
     }
 
     /// `true` for a pool built with `max_queued`.
@@ -224,12 +224,12 @@ impl Registry {
         T: Send + 'static,
     {
         if let Some(err) = self.closed_error() {
-            return Err(SubmitError::new(f, err));
+            return Err(SubmitError::closed(f, err));
         }
         match &self.permits {
             None => Ok(self.push(f, ())),
             Some(permits) if permits.try_acquire() => Ok(self.push(f, Reservation::new(permits))),
-            Some(_) => Err(SubmitError::queue_full(f)),
+            Some(_) => Err(SubmitError::Full(f)),
         }
     }
 
@@ -307,10 +307,10 @@ impl Registry {
         match self.reserve(permits) {
             Reserve::Now => self.push_detached(f, Reservation::new(permits)),
             Reserve::Bypass => self.push_detached(f, ()),
-            Reserve::Refused(err) => Err(SubmitError::new(f, err)),
+            Reserve::Refused(err) => Err(SubmitError::closed(f, err)),
             Reserve::Wait => match permits.acquire_blocking() {
                 Ok(()) => self.push_detached(f, Reservation::new(permits)),
-                Err(Closed) => Err(SubmitError::new(
+                Err(Closed) => Err(SubmitError::closed(
                     f,
                     self.closed_error().unwrap_or(FutureError::Shutdown),
                 )),
@@ -326,14 +326,14 @@ impl Registry {
         P: Permit,
     {
         if let Some(err) = self.closed_error() {
-            return Err(SubmitError::new(f, err));
+            return Err(SubmitError::closed(f, err));
         }
         let job = Detached::new(f, permit);
         match self.enqueue(QueueEntry::new(job.clone())) {
             Ok(()) => Ok(()),
             // Lost the race with a shutdown: ours if no worker took it meanwhile.
             Err(err) => match job.reclaim() {
-                Some(f) => Err(SubmitError::new(f, err)),
+                Some(f) => Err(SubmitError::closed(f, err)),
                 None => Ok(()),
             },
         }
@@ -496,9 +496,9 @@ impl Registry {
                     }
                 };
                 Err((
-                    Spawn::Failed(FutureError::BrokenPool(format!(
+                    Spawn::Failed(FutureError::BrokenPool(BrokenReason::ThreadStart(format!(
                         "could not start a worker thread: {err}"
-                    ))),
+                    )))),
                     first,
                 ))
             }
@@ -763,7 +763,7 @@ impl Registry {
 
     /// A worker's initializer panicked or failed (`reason` says which): the pool is broken.
     /// Every queued job and every later submit resolves to `BrokenPool`.
-    pub(crate) fn break_pool(&self, reason: String) {
+    pub(crate) fn break_pool(&self, reason: BrokenReason) {
         {
             let _slots = lock(&self.slots);
             let _ = self.broken_reason.set(reason);
@@ -772,7 +772,7 @@ impl Registry {
         }
         fence(Ordering::SeqCst);
         let reason = self.broken_reason();
-        trace::pool_broken(self.id, &reason);
+        trace::pool_broken(self.id, &reason.to_string());
         if let Some(permits) = &self.permits {
             permits.close();
         }

@@ -15,6 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
+use crate::error::BrokenReason;
 use crate::future::PoolFuture;
 use crate::pool::ThreadPoolExecutor;
 use crate::pool::config::{Config, StateInit};
@@ -28,7 +29,7 @@ thread_local! {
 /// Sets up the worker `index` of pool `pool` (built with `config`) on this (its) thread: runs
 /// the pool's initializer, then builds the worker's state. `Err` is the reason to break the pool
 /// with: an initializer panicked, or the state's failed.
-pub(crate) fn start_worker(pool: u32, config: &Config, index: usize) -> Result<(), String> {
+pub(crate) fn start_worker(pool: u32, config: &Config, index: usize) -> Result<(), BrokenReason> {
     if let Some(initializer) = &config.initializer {
         if let Err(panic) = unwind::catch(|| initializer()) {
             unwind::report_with(
@@ -36,9 +37,9 @@ pub(crate) fn start_worker(pool: u32, config: &Config, index: usize) -> Result<(
                 "the pool is broken",
                 &panic,
             );
-            return Err(format!(
-                "a worker thread's initializer panicked ({})",
-                panic.message()
+            return Err(BrokenReason::initializer_panicked(
+                "a worker thread's initializer".to_owned(),
+                panic,
             ));
         }
     }
@@ -65,24 +66,24 @@ fn worker_name(config: &Config, index: usize) -> String {
 
 /// Runs `init` for the worker `index` of pool `pool` on this (the worker's) thread and keeps its
 /// state. `Err` is the reason to break the pool with: the initializer failed or panicked.
-fn build(pool: u32, name: &str, index: usize, init: &StateInit) -> Result<(), String> {
+fn build(pool: u32, name: &str, index: usize, init: &StateInit) -> Result<(), BrokenReason> {
     match unwind::catch(|| init(index)) {
         Ok(Ok(state)) => {
             STATE.with(|slot| *slot.borrow_mut() = Some((pool, state)));
             Ok(())
         }
-        Ok(Err(err)) => Err(format!(
+        Ok(Err(err)) => Err(BrokenReason::InitializerFailed(format!(
             "the state initializer of worker {name} failed: {err}"
-        )),
+        ))),
         Err(panic) => {
             unwind::report_with(
                 &format!("the state initializer of worker {name}"),
                 "the pool is broken",
                 &panic,
             );
-            Err(format!(
-                "the state initializer of worker {name} panicked ({})",
-                panic.message()
+            Err(BrokenReason::initializer_panicked(
+                format!("the state initializer of worker {name}"),
+                panic,
             ))
         }
     }

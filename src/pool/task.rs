@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::context;
-use crate::error::{FutureError, PanicError};
+use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::{Core, PoolFuture, RunHooks, TaskHandle, state};
 use crate::pool::backpressure::Permit;
 use crate::trace::SubmitSpan;
@@ -265,9 +265,9 @@ impl Drop for QueueEntry {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
             if task.is_pending() {
-                let _ = task.refuse(FutureError::BrokenPool(
+                let _ = task.refuse(FutureError::BrokenPool(BrokenReason::Abandoned(
                     "the job was dropped from the queue before a worker could run it".into(),
-                ));
+                )));
             }
         }
     }

@@ -367,8 +367,8 @@ impl ProcessPoolExecutor {
     /// Sends `job(args)` to a worker process and returns its future at once.
     ///
     /// The arguments are serialized now, on this thread: a `Serialize` impl that fails (or
-    /// panics) resolves the future to [`FutureError::Ipc`] at once, as does a job that is not
-    /// registered. After [`shutdown`](Self::shutdown) the future is already done with
+    /// panics) resolves the future to [`FutureError::Codec`] at once, and a job that is not
+    /// registered to [`FutureError::NotRegistered`]. After [`shutdown`](Self::shutdown) the future is already done with
     /// `Err(FutureError::Shutdown)`; on a broken pool (a worker could not start), with
     /// `Err(FutureError::BrokenPool(_))`.
     ///
@@ -433,7 +433,8 @@ impl ProcessPoolExecutor {
     /// [`SubmitError::is_queue_full`] says so, and trying again later may succeed.
     ///
     /// A job that is not registered, or whose arguments fail to serialize, is not refused: its
-    /// future resolves to [`FutureError::Ipc`] at once, as with `submit`.
+    /// future resolves to [`FutureError::NotRegistered`] or [`FutureError::Codec`] at once, as
+    /// with `submit`.
     ///
     /// # Examples
     ///
@@ -474,8 +475,8 @@ impl ProcessPoolExecutor {
                 &SubmitOptions::default(),
                 reservation,
             )),
-            Err(queue::NoRoom::Full) => Err(SubmitError::queue_full(args)),
-            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::new(args, err)),
+            Err(queue::NoRoom::Full) => Err(SubmitError::Full(args)),
+            Err(queue::NoRoom::Closed(err)) => Err(SubmitError::closed(args, err)),
         };
         #[cfg(not(unix))]
         {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::error::{FutureError, PanicError};
+use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::RunHooks;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
@@ -56,7 +56,7 @@ struct PoolState {
     /// Numbers the calls sent to workers (`SentCall::seq`).
     next_seq: u64,
     /// Dropped while panicking: running jobs are killed and fail with this reason.
-    terminating: Option<String>,
+    terminating: Option<BrokenReason>,
     /// Job deadlines, and whether the timer thread runs.
     timers: Timers,
     /// `shutdown_timeout` gave up waiting: dropping the executor does not wait either.
@@ -186,6 +186,7 @@ impl PoolCore {
             st.live += 1;
             st.starting += 1;
             if let Err(reason) = self.crew.post(self, Duty::Start) {
+                let reason = BrokenReason::ThreadStart(reason);
                 st.live -= 1;
                 st.starting -= 1;
                 if st.live == 0 {
@@ -432,6 +433,7 @@ impl PoolCore {
             Some(wire::PANICKED) => Err(FutureError::Panicked(PanicError::new(
                 String::from_utf8_lossy(body).into_owned(),
             ))),
+            Some(wire::CODEC) => Err(crate::seam::call::worker_codec_error(job.name, body)),
             _ => Err(FutureError::Ipc(String::from_utf8_lossy(body).into_owned())),
         };
         // Send first: the worker runs while this thread publishes.
@@ -529,11 +531,13 @@ impl PoolCore {
                         (Death::Eof(_), Ok(status)) => FutureError::WorkerDied(
                             child::exit_of(conn.pid, *status).with_job(job.name),
                         ),
-                        (Death::Eof(err), Err(wait_err)) => FutureError::BrokenPool(format!(
-                            "lost worker process {} while it ran `{}` ({err}; its status could \
-                             not be read: {wait_err})",
-                            conn.pid, job.name
-                        )),
+                        (Death::Eof(err), Err(wait_err)) => {
+                            FutureError::BrokenPool(BrokenReason::Other(format!(
+                                "lost worker process {} while it ran `{}` ({err}; its status \
+                                 could not be read: {wait_err})",
+                                conn.pid, job.name
+                            )))
+                        }
                     }
                 };
                 match err {
@@ -579,7 +583,9 @@ impl PoolCore {
             self.send(&conn, other, seq, &frame);
         }
         for job in cancelled {
-            let reason = terminating_reason.clone().unwrap_or_default();
+            let reason = terminating_reason
+                .clone()
+                .unwrap_or_else(|| BrokenReason::Other(String::new()));
             job.fail(FutureError::BrokenPool(reason), &mut ());
         }
         let next = replace.then_some(Duty::Start);
@@ -607,7 +613,7 @@ impl PoolCore {
 
     /// Marks the pool broken (keeping the first reason) and takes the queued jobs, for the
     /// caller to fail outside the lock. Idle workers are told to exit.
-    fn break_locked(&self, st: &mut PoolState, reason: String) -> Vec<QueuedCall> {
+    fn break_locked(&self, st: &mut PoolState, reason: BrokenReason) -> Vec<QueuedCall> {
         if !matches!(st.closed, Lifecycle::Broken(_)) {
             st.closed = Lifecycle::Broken(reason);
         }
@@ -723,7 +729,7 @@ impl PoolCore {
         if st.closed.is_open() {
             st.closed = Lifecycle::ShutDown;
         }
-        st.terminating = Some(reason.to_owned());
+        st.terminating = Some(BrokenReason::Abandoned(reason.to_owned()));
         let cancelled = st.queue.take_all();
         st.counts.cancelled += cancelled.len() as u64;
         self.retire_idle(&mut st);

@@ -1,11 +1,13 @@
 //! Starting a worker: spawn, handshake, initializer. Every failure is a `BrokenPool` reason that
-//! says what went wrong and what to change.
+//! says what went wrong and what to change: `WorkerStart`, or an initializer's
+//! `InitializerPanicked` / `InitializerFailed`.
 
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use crate::error::{BrokenReason, PanicError};
 use crate::process::child::{self, ExitWatch, Spawner};
 use crate::process::config::Config;
 use crate::process::spin::WatchedRead;
@@ -27,22 +29,23 @@ pub(crate) struct Started {
 }
 
 /// Spawns a worker and completes the handshake (and the initializer).
-pub(crate) fn start(config: &Config, spawner: &Spawner) -> Result<Started, String> {
+pub(crate) fn start(config: &Config, spawner: &Spawner) -> Result<Started, BrokenReason> {
     if worker::is_uninitialized_worker() {
-        return Err(format!(
+        return Err(BrokenReason::WorkerStart(format!(
             "this process was started as a poolbridge worker but runs main instead of serving \
              jobs, so it may not start workers of its own: {INIT_HINT}"
-        ));
+        )));
     }
     let program = config.program.display().to_string();
-    let (stream, theirs) =
-        UnixStream::pair().map_err(|err| format!("could not create a socket pair: {err}"))?;
+    let (stream, theirs) = UnixStream::pair().map_err(|err| {
+        BrokenReason::WorkerStart(format!("could not create a socket pair: {err}"))
+    })?;
     let cmd = child::worker_command(&config.program, theirs);
     let child = spawner.spawn(cmd).map_err(|err| {
-        format!(
+        BrokenReason::WorkerStart(format!(
             "could not start the worker program `{program}`: {err} (set \
              ProcessPoolBuilder::program to an executable that calls poolbridge::process::init())"
-        )
+        ))
     })?;
     let pid = child.id();
     let mut started = Started {
@@ -77,11 +80,26 @@ enum Failure {
     Other(String),
     /// It died running the initializer.
     InitializerDied { pid: u32, name: &'static str },
+    /// Its initializer panicked, with this message.
+    InitializerPanicked {
+        pid: u32,
+        name: &'static str,
+        message: String,
+    },
+    /// Its initializer could not run (the full message).
+    InitializerFailed(String),
 }
 
 impl Failure {
-    fn message(self, status: String) -> String {
-        match self {
+    fn message(self, status: String) -> BrokenReason {
+        let text = match self {
+            Failure::InitializerPanicked { pid, name, message } => {
+                return BrokenReason::initializer_panicked(
+                    format!("the initializer `{name}` of worker process {pid}"),
+                    PanicError::new(message),
+                );
+            }
+            Failure::InitializerFailed(message) => return BrokenReason::InitializerFailed(message),
             Failure::NoHello { pid, program } => format!(
                 "the worker process {pid} (`{program}`) {status} before reaching \
                  poolbridge::process::init(): {INIT_HINT}"
@@ -99,7 +117,8 @@ impl Failure {
             Failure::InitializerDied { pid, name } => {
                 format!("the worker process {pid} {status} while running the initializer `{name}`")
             }
-        }
+        };
+        BrokenReason::WorkerStart(text)
     }
 }
 
@@ -211,10 +230,12 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
     };
     match status {
         wire::OK => Ok(()),
-        wire::PANICKED => Err(Failure::Other(format!(
-            "the initializer `{initializer}` panicked in worker process {pid}: {message}"
-        ))),
-        _ => Err(Failure::Other(format!(
+        wire::PANICKED => Err(Failure::InitializerPanicked {
+            pid,
+            name: initializer,
+            message,
+        }),
+        _ => Err(Failure::InitializerFailed(format!(
             "the initializer `{initializer}` failed in worker process {pid}: {message}"
         ))),
     }

@@ -29,7 +29,7 @@ pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
 pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
 
 /// Bumped whenever a frame's layout or meaning changes.
-pub(crate) const PROTOCOL: u32 = 1;
+pub(crate) const PROTOCOL: u32 = 2;
 
 /// The poolbridge build a worker runs: two processes with different values do not talk.
 pub(crate) fn build_id() -> String {
@@ -55,8 +55,12 @@ pub(crate) const DONE: u8 = 5;
 pub(crate) const OK: u8 = 0;
 /// The job or initializer panicked; the body is the panic message.
 pub(crate) const PANICKED: u8 = 1;
-/// Arguments or output failed to cross; the body is the message.
+/// The call could not be run or answered (no such job, a frame too large); the body is the
+/// message.
 pub(crate) const IPC: u8 = 2;
+/// The arguments could not be deserialized or the output serialized; the body is the side
+/// byte, then serde's message (`seam::call::codec_body`).
+pub(crate) const CODEC: u8 = 3;
 
 /// The worker's introduction, after `MAGIC` and `PROTOCOL`.
 #[derive(Debug, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::error::CodecSide;
 use crate::pool::sleep::Search;
 use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
@@ -292,8 +293,17 @@ impl ParentConn {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {
                     self.out.truncate(status_at);
-                    self.out.push(wire::IPC);
-                    self.out.extend_from_slice(err.0.as_bytes());
+                    match err.side {
+                        None => self.out.push(wire::IPC),
+                        Some(side) => {
+                            self.out.push(wire::CODEC);
+                            self.out.push(match side {
+                                CodecSide::Arguments => crate::seam::call::CODEC_ARGUMENTS,
+                                _ => crate::seam::call::CODEC_OUTPUT,
+                            });
+                        }
+                    }
+                    self.out.extend_from_slice(err.message.as_bytes());
                 }
                 Err(panic) => {
                     self.out.truncate(status_at);
@@ -333,7 +343,7 @@ impl ParentConn {
             Ok(Ok(())) => self.out.push(wire::OK),
             Ok(Err(err)) => {
                 self.out.push(wire::IPC);
-                self.out.extend_from_slice(err.0.as_bytes());
+                self.out.extend_from_slice(err.message.as_bytes());
             }
             Err(panic) => {
                 self.out.push(wire::PANICKED);

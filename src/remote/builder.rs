@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 // For the documentation's links.
+use crate::error::BuildError;
 #[allow(unused_imports)]
 use crate::error::FutureError;
 use crate::remote::connect::{self, NatsOptions};
@@ -13,7 +14,6 @@ use crate::remote::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
     DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
-use crate::remote::error::RemoteError;
 use crate::remote::executor::RemoteExecutor;
 use crate::remote::{client, wire};
 
@@ -31,9 +31,9 @@ impl RemoteExecutor {
     ///
     /// ```no_run
     /// let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222")?;
-    /// # Ok::<(), poolbridge::remote::RemoteError>(())
+    /// # Ok::<(), poolbridge::BuildError>(())
     /// ```
-    pub fn connect(url: &str) -> Result<RemoteExecutor, RemoteError> {
+    pub fn connect(url: &str) -> Result<RemoteExecutor, BuildError> {
         RemoteExecutor::builder().connect(url)
     }
 
@@ -42,14 +42,14 @@ impl RemoteExecutor {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn example() -> Result<(), poolbridge::remote::RemoteError> {
+    /// # async fn example() -> Result<(), poolbridge::BuildError> {
     /// let ex = poolbridge::RemoteExecutor::connect_async("nats://127.0.0.1:4222").await?;
     /// # Ok(())
     /// # }
     /// ```
     pub fn connect_async(
         url: &str,
-    ) -> impl Future<Output = Result<RemoteExecutor, RemoteError>> + Send + 'static {
+    ) -> impl Future<Output = Result<RemoteExecutor, BuildError>> + Send + 'static {
         RemoteExecutor::builder().connect_async(url)
     }
 
@@ -67,7 +67,7 @@ impl RemoteExecutor {
     ///     .ack_wait(Duration::from_secs(10))
     ///     .max_deliver(5)
     ///     .connect("nats://127.0.0.1:4222")?;
-    /// # Ok::<(), poolbridge::remote::RemoteError>(())
+    /// # Ok::<(), poolbridge::BuildError>(())
     /// ```
     pub fn builder() -> RemoteBuilder {
         RemoteBuilder::default()
@@ -93,7 +93,7 @@ impl RemoteExecutor {
 ///     .job_timeout(Duration::from_secs(300))
 ///     .nats(NatsOptions::default().credentials_file("client.creds"))
 ///     .connect("nats://nats.internal:4222")?;
-/// # Ok::<(), poolbridge::remote::RemoteError>(())
+/// # Ok::<(), poolbridge::BuildError>(())
 /// ```
 #[must_use = "a builder does nothing until `connect` is called"]
 #[derive(Debug)]
@@ -338,7 +338,7 @@ impl RemoteBuilder {
     /// let err = poolbridge::RemoteExecutor::builder().max_deliver(0).connect("nats://127.0.0.1:4222");
     /// assert!(err.unwrap_err().to_string().contains("max_deliver must be at least 1"));
     /// ```
-    pub fn connect(self, url: &str) -> Result<RemoteExecutor, RemoteError> {
+    pub fn connect(self, url: &str) -> Result<RemoteExecutor, BuildError> {
         self.check()?;
         let settings = client::Settings {
             url: url.to_owned(),
@@ -385,7 +385,7 @@ impl RemoteBuilder {
     pub fn connect_async(
         self,
         url: &str,
-    ) -> impl Future<Output = Result<RemoteExecutor, RemoteError>> + Send + 'static {
+    ) -> impl Future<Output = Result<RemoteExecutor, BuildError>> + Send + 'static {
         let checked = self.check();
         let (promise, fut) = crate::Promise::new();
         let url = url.to_owned();
@@ -396,14 +396,14 @@ impl RemoteBuilder {
                     let _ = promise.set_result(self.connect(&url));
                 })
                 .map_err(|err| {
-                    RemoteError::new(format!("could not start a thread to connect: {err}"))
+                    BuildError::new(format!("could not start a thread to connect: {err}"))
                 })
         });
         async move {
             spawned?;
             match fut.await {
                 Ok(connected) => connected,
-                Err(err) => Err(RemoteError::new(format!(
+                Err(err) => Err(BuildError::new(format!(
                     "the thread connecting to NATS ended without an answer: {err}"
                 ))),
             }
@@ -411,40 +411,40 @@ impl RemoteBuilder {
     }
 
     /// The settings a connection cannot fix.
-    fn check(&self) -> Result<(), RemoteError> {
-        wire::Names::check(&self.stream, &self.prefix).map_err(RemoteError::new)?;
+    fn check(&self) -> Result<(), BuildError> {
+        wire::Names::check(&self.stream, &self.prefix).map_err(BuildError::new)?;
         if self.max_deliver == 0 {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "max_deliver must be at least 1 (RemoteBuilder::max_deliver(0))",
             ));
         }
         connect::check_replicas(self.replicas, "RemoteBuilder::replicas")?;
         if self.ack_wait.is_zero() || self.publish_timeout.is_zero() || self.dedup_window.is_zero()
         {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "ack_wait, publish_timeout and dedup_window must be greater than zero",
             ));
         }
         if self.large_payloads == Some(0) {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "RemoteBuilder::large_payloads(0): the limit must be greater than zero",
             ));
         }
         if self.keep_answers.is_some_and(|d| d.is_zero()) {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "RemoteBuilder::keep_answers: the retention must be greater than zero",
             ));
         }
         // JetStream carries durations as signed 64-bit nanoseconds (about 292 years).
         let too_long = |d: Duration| i64::try_from(d.as_nanos()).is_err();
         if self.keep_answers.is_some_and(too_long) {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "RemoteBuilder::keep_answers: the retention must be under 292 years (JetStream \
                  counts it in 64-bit nanoseconds)",
             ));
         }
         if too_long(self.ack_wait) || too_long(self.dedup_window) {
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "ack_wait and dedup_window must be under 292 years (JetStream counts them in \
                  64-bit nanoseconds)",
             ));

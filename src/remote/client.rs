@@ -21,12 +21,11 @@ use async_nats::{HeaderMap, Message};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::error::{FutureError, PanicError};
+use crate::error::{BrokenReason, BuildError, FutureError, PanicError};
 use crate::future::{PoolFuture, Promise, RunHooks};
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
-use crate::remote::error::RemoteError;
 use crate::remote::report::{JobHost, RemoteMetrics};
 use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
 use crate::seam::call::{Via, encode_call};
@@ -190,10 +189,7 @@ fn new_client_id() -> String {
 }
 
 /// Connects (blocking) and starts the client's threads.
-pub(crate) fn start(
-    settings: Settings,
-    connection: Connection,
-) -> Result<Arc<Shared>, RemoteError> {
+pub(crate) fn start(settings: Settings, connection: Connection) -> Result<Arc<Shared>, BuildError> {
     let client_id = new_client_id();
     let reply_subject = format!("{}.{client_id}", settings.topology.names.results);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -222,9 +218,7 @@ pub(crate) fn start(
     let runtime = thread::Builder::new()
         .name("poolbridge-nats".into())
         .spawn(move || runtime_main(runtime_shared, connection, cmd_rx, ready_tx))
-        .map_err(|err| {
-            RemoteError::new(format!("could not start the NATS client thread: {err}"))
-        })?;
+        .map_err(|err| BuildError::new(format!("could not start the NATS client thread: {err}")))?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
@@ -235,7 +229,7 @@ pub(crate) fn start(
         Err(_) => {
             let _ = runtime.join();
             shared.completer.close();
-            return Err(RemoteError::new(
+            return Err(BuildError::new(
                 "the NATS client thread stopped while connecting (a bug in poolbridge or \
                  async-nats; its panic was printed above)",
             ));
@@ -250,11 +244,11 @@ pub(crate) fn start(
     match watcher {
         Ok(watcher) => lock(&shared.threads).push(watcher),
         Err(err) => {
-            shared.close(Lifecycle::Broken(format!(
+            shared.close(Lifecycle::Broken(BrokenReason::ThreadStart(format!(
                 "could not start the cancel watcher thread: {err}"
-            )));
+            ))));
             shared.stop_threads();
-            return Err(RemoteError::new(format!(
+            return Err(BuildError::new(format!(
                 "could not start the cancel watcher thread: {err}"
             )));
         }
@@ -365,7 +359,9 @@ impl Shared {
         if sent.is_err() {
             self.fail(
                 key,
-                FutureError::BrokenPool("the NATS client thread has stopped".into()),
+                FutureError::BrokenPool(BrokenReason::Disconnected(
+                    "the NATS client thread has stopped".into(),
+                )),
                 &mut (),
             );
         }
@@ -429,7 +425,9 @@ impl Shared {
         if self.cmds.send(Cmd::Attach(id.to_owned())).is_err() {
             self.fail(
                 key,
-                FutureError::BrokenPool("the NATS client thread has stopped".into()),
+                FutureError::BrokenPool(BrokenReason::Disconnected(
+                    "the NATS client thread has stopped".into(),
+                )),
                 &mut (),
             );
         }
@@ -556,6 +554,10 @@ impl Shared {
             Status::Ok => Ok(body),
             Status::Panicked => Err(FutureError::Panicked(PanicError::new(text()))),
             Status::Ipc => Err(FutureError::Ipc(text())),
+            Status::Unregistered => Err(FutureError::NotRegistered {
+                job: name.to_owned(),
+            }),
+            Status::Codec => Err(crate::seam::call::worker_codec_error(name, body)),
             Status::Died => match postcard::from_bytes::<Exit>(body) {
                 Ok(exit) => Err(FutureError::WorkerDied(
                     exit.into_worker_exit().with_job(name).on_host(&answer.host),
@@ -698,15 +700,16 @@ impl Shared {
     /// Dropped while panicking, or after the runtime thread ended: every pending job fails with
     /// `reason` at once, nothing is waited for but the threads.
     pub(crate) fn abandon(&self, reason: &str) {
-        self.close(Lifecycle::Broken(reason.to_owned()));
-        self.fail_all(reason);
+        let reason = BrokenReason::Abandoned(reason.to_owned());
+        self.close(Lifecycle::Broken(reason.clone()));
+        self.fail_all(&reason);
         self.stop_threads();
     }
 
-    fn fail_all(&self, reason: &str) {
+    fn fail_all(&self, reason: &BrokenReason) {
         let keys: Vec<usize> = lock(&self.state).pending.keys().copied().collect();
         for key in keys {
-            self.fail(key, FutureError::BrokenPool(reason.to_owned()), &mut ());
+            self.fail(key, FutureError::BrokenPool(reason.clone()), &mut ());
         }
     }
 
@@ -736,7 +739,7 @@ fn runtime_main(
     shared: Arc<Shared>,
     connection: Connection,
     cmds: mpsc::UnboundedReceiver<Cmd>,
-    ready: std::sync::mpsc::SyncSender<Result<(), RemoteError>>,
+    ready: std::sync::mpsc::SyncSender<Result<(), BuildError>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -744,7 +747,7 @@ fn runtime_main(
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            let _ = ready.send(Err(RemoteError::new(format!(
+            let _ = ready.send(Err(BuildError::new(format!(
                 "could not start the NATS client's runtime: {err}"
             ))));
             return;
@@ -774,7 +777,7 @@ fn runtime_main(
             ))
         }
     };
-    if let Some(reason) = reason {
+    if let Some(reason) = reason.map(BrokenReason::Disconnected) {
         shared.close(Lifecycle::Broken(reason.clone()));
         shared.fail_all(&reason);
     }
@@ -799,7 +802,7 @@ struct Session {
 }
 
 impl Session {
-    async fn open(shared: &Arc<Shared>, connection: Connection) -> Result<Session, RemoteError> {
+    async fn open(shared: &Arc<Shared>, connection: Connection) -> Result<Session, BuildError> {
         let settings = &shared.settings;
         let client = connection
             .connect(
@@ -831,7 +834,7 @@ impl Session {
             .subscribe(shared.reply_subject.clone())
             .await
             .map_err(|err| {
-                RemoteError::new(format!(
+                BuildError::new(format!(
                     "could not subscribe to the reply subject {}: {err}",
                     shared.reply_subject
                 ))
@@ -839,9 +842,9 @@ impl Session {
         // The subscription must exist at the server before any job is sent.
         match tokio::time::timeout(settings.publish_timeout, client.flush()).await {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => return Err(RemoteError::new(format!("could not reach NATS: {err}"))),
+            Ok(Err(err)) => return Err(BuildError::new(format!("could not reach NATS: {err}"))),
             Err(_) => {
-                return Err(RemoteError::new(format!(
+                return Err(BuildError::new(format!(
                     "NATS at {} did not answer within the publish timeout ({:?})",
                     settings.url, settings.publish_timeout
                 )));
@@ -965,7 +968,9 @@ impl Session {
                 let mut guard = FailOnDrop {
                     shared: Arc::clone(&shared),
                     key: out.key,
-                    reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+                    reason: Some(FutureError::BrokenPool(BrokenReason::Other(
+                        "the task storing the job panicked (a bug in poolbridge)".into(),
+                    ))),
                 };
                 let outcome = match store_args(&shared, &objects, &name, &out.payload).await {
                     Ok(()) => {
@@ -982,7 +987,7 @@ impl Session {
                     }
                     Err(err) => Err(err),
                 };
-                guard.reason = outcome.err();
+                guard.reason = outcome.err().map(FutureError::Unavailable);
             });
             return;
         }
@@ -1020,10 +1025,12 @@ impl Session {
             let mut guard = FailOnDrop {
                 shared: Arc::clone(&shared),
                 key: out.key,
-                reason: Some("the task storing the job panicked (a bug in poolbridge)".into()),
+                reason: Some(FutureError::BrokenPool(BrokenReason::Other(
+                    "the task storing the job panicked (a bug in poolbridge)".into(),
+                ))),
             };
             let outcome = confirm(&js, &shared, &out, first).await;
-            guard.reason = outcome.err();
+            guard.reason = outcome.err().map(FutureError::Unavailable);
         });
     }
 }
@@ -1049,7 +1056,9 @@ async fn store_args(
             .is_none_or(|t| t >= deadline)
         {
             return Err(format!(
-                "could not store the arguments ({} bytes) in the object store `{}`: {err}",
+                "could not store the arguments ({} bytes) in the object store `{}`: {err}. The \
+                 job was not published: check that the NATS server is up and reachable, and \
+                 submit it again",
                 payload.len(),
                 shared.settings.topology.names.objects
             ));
@@ -1213,7 +1222,7 @@ async fn look_up(
 struct FailOnDrop {
     shared: Arc<Shared>,
     key: usize,
-    reason: Option<String>,
+    reason: Option<FutureError>,
 }
 
 impl Drop for FailOnDrop {
@@ -1222,7 +1231,7 @@ impl Drop for FailOnDrop {
             let key = self.key;
             let shared = Arc::clone(&self.shared);
             self.shared.completer.push(Box::new(move |hooks| {
-                shared.fail(key, FutureError::BrokenPool(reason), hooks);
+                shared.fail(key, reason, hooks);
             }));
         }
     }
@@ -1255,8 +1264,10 @@ async fn confirm(
         {
             return Err(format!(
                 "NATS did not confirm storing the job in stream `{}` ({err}); gave up after \
-                 half the dedup window ({:?}). The job may still run; its result would be \
-                 dropped",
+                 half the dedup window ({:?}). The job may or may not have been stored, and may \
+                 still run (its result would be dropped): check that the NATS server is up and \
+                 reachable (publish_timeout bounds each wait), and submit the job again if it \
+                 must run (it may then run twice)",
                 settings.topology.names.stream, settings.topology.dedup_window
             ));
         }

@@ -17,8 +17,8 @@ use async_nats::jetstream::stream::{ConsumerError, ConsumerErrorKind};
 use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{Client, ConnectOptions};
 
+use crate::error::BuildError;
 use crate::remote::defaults::{DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW};
-use crate::remote::error::RemoteError;
 use crate::remote::wire::Names;
 
 /// How long a cancelled job id is remembered (the KV bucket's `max_age`). A job cancelled and
@@ -216,7 +216,7 @@ fn reconnect_delay(attempts: usize) -> Duration {
 impl Connection {
     /// Connects to `url` (a comma-separated list of servers also works), reconnecting forever
     /// after a loss.
-    pub(crate) async fn connect(self, url: &str, name: &str) -> Result<Client, RemoteError> {
+    pub(crate) async fn connect(self, url: &str, name: &str) -> Result<Client, BuildError> {
         let mut options = ConnectOptions::new()
             .name(name)
             .connection_timeout(CONNECT_TIMEOUT)
@@ -224,7 +224,7 @@ impl Connection {
             .max_reconnects(None);
         if let Some(path) = &self.credentials_file {
             options = options.credentials_file(path).await.map_err(|err| {
-                RemoteError::new(format!(
+                BuildError::new(format!(
                     "could not read the NATS credentials file {}: {err}",
                     path.display()
                 ))
@@ -253,18 +253,18 @@ impl Connection {
             .map(|s| s.trim().parse::<async_nats::ServerAddr>())
             .collect::<Result<_, _>>()
             .map_err(|err| {
-                RemoteError::new(format!(
+                BuildError::new(format!(
                     "{url:?} is not a NATS server address ({err}): write nats://host:4222, or \
                      several separated by commas"
                 ))
             })?;
         match tokio::time::timeout(CONNECT_TIMEOUT, options.connect(servers)).await {
             Ok(Ok(client)) => Ok(client),
-            Ok(Err(err)) => Err(RemoteError::new(format!(
+            Ok(Err(err)) => Err(BuildError::new(format!(
                 "could not connect to NATS at {url}: {err}. Is a server running there with \
                  JetStream enabled (`nats-server -js`)?"
             ))),
-            Err(_) => Err(RemoteError::new(format!(
+            Err(_) => Err(BuildError::new(format!(
                 "could not connect to NATS at {url}: no NATS handshake within \
                  {CONNECT_TIMEOUT:?} (something accepts connections there but does not speak \
                  NATS: a frozen server, or another service on that port?)"
@@ -285,9 +285,9 @@ pub(crate) const DECLARE_PATIENCE: Duration = Duration::from_secs(30);
 pub(crate) const MAX_REPLICAS: usize = 5;
 
 /// JetStream keeps 1 to 5 replicas of a stream.
-pub(crate) fn check_replicas(replicas: Option<usize>, setting: &str) -> Result<(), RemoteError> {
+pub(crate) fn check_replicas(replicas: Option<usize>, setting: &str) -> Result<(), BuildError> {
     match replicas {
-        Some(n) if n == 0 || n > MAX_REPLICAS => Err(RemoteError::new(format!(
+        Some(n) if n == 0 || n > MAX_REPLICAS => Err(BuildError::new(format!(
             "{setting}({n}): JetStream keeps 1 to {} replicas of a stream",
             MAX_REPLICAS
         ))),
@@ -368,11 +368,11 @@ fn conflict_hint(what: &str, name: &str) -> String {
 }
 
 /// Checks that an existing stream is one poolbridge can use: a work queue on the jobs subject.
-fn check_stream(config: &stream::Config, names: &Names) -> Result<(), RemoteError> {
+fn check_stream(config: &stream::Config, names: &Names) -> Result<(), BuildError> {
     if config.retention != stream::RetentionPolicy::WorkQueue
         || !config.subjects.iter().any(|s| s == &names.jobs)
     {
-        return Err(RemoteError::new(format!(
+        return Err(BuildError::new(format!(
             "the JetStream stream `{}` exists but is not a poolbridge job queue (it needs \
              retention WorkQueue and the subject `{}`; it has {:?} and {:?}): choose another \
              name with RemoteBuilder::stream and ServeOptions::stream, or delete it",
@@ -388,7 +388,7 @@ enum Step {
     /// try again, until `DECLARE_PATIENCE`.
     Retry(String),
     /// An answer that will not change (a conflicting configuration, no JetStream).
-    Fail(RemoteError),
+    Fail(BuildError),
 }
 
 /// JetStream errors that a cluster gives while it elects a leader, places a replica, or waits
@@ -437,7 +437,7 @@ async fn lookup_stream(
                 Ok(None)
             }
             GetStreamErrorKind::JetStream(e) if !transient(e.error_code()) => {
-                Err(Step::Fail(RemoteError::new(format!(
+                Err(Step::Fail(BuildError::new(format!(
                     "could not look up the JetStream stream `{name}`: {e}"
                 ))))
             }
@@ -452,7 +452,7 @@ async fn lookup_stream(
 fn stream_step(err: &CreateStreamError, what: &str, name: &str, replicas: usize) -> Step {
     match err.kind() {
         CreateStreamErrorKind::JetStream(e) if !transient(e.error_code()) => {
-            Step::Fail(RemoteError::new(format!(
+            Step::Fail(BuildError::new(format!(
                 "could not {what} the JetStream stream `{name}`: {e}{}{}",
                 replicas_hint(e.error_code(), replicas),
                 conflict_hint("stream", name)
@@ -460,7 +460,7 @@ fn stream_step(err: &CreateStreamError, what: &str, name: &str, replicas: usize)
         }
         CreateStreamErrorKind::EmptyStreamName
         | CreateStreamErrorKind::InvalidStreamName
-        | CreateStreamErrorKind::DomainAndExternalSet => Step::Fail(RemoteError::new(format!(
+        | CreateStreamErrorKind::DomainAndExternalSet => Step::Fail(BuildError::new(format!(
             "could not {what} the JetStream stream `{name}`: {err}"
         ))),
         _ => Step::Retry(format!("trying to {what} the stream `{name}`: {err}")),
@@ -471,13 +471,13 @@ fn stream_step(err: &CreateStreamError, what: &str, name: &str, replicas: usize)
 fn consumer_step(err: &ConsumerError, what: &str, names: &Names) -> Step {
     match err.kind() {
         ConsumerErrorKind::JetStream(e) if !transient(e.error_code()) => {
-            Step::Fail(RemoteError::new(format!(
+            Step::Fail(BuildError::new(format!(
                 "could not {what} the consumer `{}` of stream `{}`: {e}",
                 names.consumer, names.stream
             )))
         }
         ConsumerErrorKind::InvalidConsumerType | ConsumerErrorKind::InvalidName => {
-            Step::Fail(RemoteError::new(format!(
+            Step::Fail(BuildError::new(format!(
                 "could not {what} the consumer `{}` of stream `{}`: {err}",
                 names.consumer, names.stream
             )))
@@ -496,13 +496,13 @@ fn is_not_found(err: &ConsumerError) -> bool {
 
 /// Runs `attempt` until it succeeds, fails for good, or `DECLARE_PATIENCE` has passed (then the
 /// error gives the last reason), with a back-off of 100 ms to 1 s.
-async fn patiently<T, F, Fut>(client: &async_nats::Client, mut attempt: F) -> Result<T, RemoteError>
+async fn patiently<T, F, Fut>(client: &async_nats::Client, mut attempt: F) -> Result<T, BuildError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Step>>,
 {
     if !client.server_info().jetstream {
-        return Err(RemoteError::new(format!(
+        return Err(BuildError::new(format!(
             "the NATS server {} has no JetStream: start it with `nats-server -js` (or \
              `jetstream {{}}` in its configuration)",
             client.server_info().server_name
@@ -516,7 +516,7 @@ where
             Err(Step::Fail(err)) => return Err(err),
             Err(Step::Retry(reason)) => {
                 if start.elapsed() + backoff > DECLARE_PATIENCE {
-                    return Err(RemoteError::new(format!(
+                    return Err(BuildError::new(format!(
                         "JetStream did not answer for {DECLARE_PATIENCE:?} ({reason}): is the \
                          cluster up, with a quorum of the stream's replicas (a majority) \
                          running?"
@@ -538,7 +538,7 @@ pub(crate) async fn declare(
     client: &async_nats::Client,
     js: &jetstream::Context,
     topology: &Topology,
-) -> Result<kv::Store, RemoteError> {
+) -> Result<kv::Store, BuildError> {
     patiently(client, || declare_once(js, topology)).await
 }
 
@@ -596,7 +596,7 @@ pub(crate) async fn bind(
     js: &jetstream::Context,
     names: &Names,
     replicas: usize,
-) -> Result<(consumer::Consumer<consumer::pull::Config>, kv::Store), RemoteError> {
+) -> Result<(consumer::Consumer<consumer::pull::Config>, kv::Store), BuildError> {
     patiently(client, || bind_once(js, names, replicas)).await
 }
 
@@ -640,7 +640,7 @@ async fn bucket(
     if lookup_stream(js, &stream).await?.is_some() {
         return js.get_key_value(&names.cancelled).await.map_err(|err| {
             if matches!(err.kind(), KeyValueErrorKind::InvalidStoreName) {
-                Step::Fail(RemoteError::new(format!(
+                Step::Fail(BuildError::new(format!(
                     "the stream `{stream}` exists but is not a KV bucket{}",
                     conflict_hint("bucket", &names.cancelled)
                 )))
@@ -671,7 +671,7 @@ pub(crate) async fn answers_bucket(
     js: &jetstream::Context,
     topology: &Topology,
     retention: Duration,
-) -> Result<kv::Store, RemoteError> {
+) -> Result<kv::Store, BuildError> {
     let names = &topology.names;
     patiently(client, || async {
         let stream = format!("KV_{}", names.answers);
@@ -711,7 +711,7 @@ pub(crate) async fn objects_bucket(
     js: &jetstream::Context,
     topology: &Topology,
     retention: Option<Duration>,
-) -> Result<jetstream::object_store::ObjectStore, RemoteError> {
+) -> Result<jetstream::object_store::ObjectStore, BuildError> {
     let names = &topology.names;
     patiently(client, || async {
         let stream = format!("OBJ_{}", names.objects);

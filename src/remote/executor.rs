@@ -49,7 +49,7 @@ use crate::remote::report::{JobHost, RemoteMetrics};
 ///     doc.split_whitespace().count()
 /// }
 ///
-/// fn main() -> Result<(), poolbridge::remote::RemoteError> {
+/// fn main() -> Result<(), poolbridge::BuildError> {
 ///     poolbridge::process::init();
 ///     let remote = RemoteExecutor::connect("nats://127.0.0.1:4222")?;
 ///     let local = ThreadPoolExecutor::new(2);
@@ -74,11 +74,12 @@ impl RemoteExecutor {
     /// Sends `job(args)` to the worker hosts and returns its future at once.
     ///
     /// The arguments are serialized now, on this thread: a `Serialize` impl that fails (or
-    /// panics), or a job that is not registered here, resolves the future to
-    /// [`FutureError::Ipc`] at once. After [`shutdown`](Self::shutdown) the future is already
-    /// done with `Err(FutureError::Shutdown)`. If the server does not confirm storing the job
-    /// within half the dedup window (publishing it again meanwhile), it resolves to
-    /// [`FutureError::BrokenPool`] with the reason.
+    /// panics) resolves the future to [`FutureError::Codec`] at once, and a job that is not
+    /// registered here to [`FutureError::NotRegistered`]. After [`shutdown`](Self::shutdown)
+    /// the future is already done with `Err(FutureError::Shutdown)`. If the server does not
+    /// confirm storing the job within half the dedup window (publishing it again meanwhile), it
+    /// resolves to [`FutureError::Unavailable`] with the reason: the job may or may not have
+    /// been stored, and the executor goes on.
     ///
     /// # Examples
     ///

@@ -18,11 +18,11 @@ use async_nats::jetstream::{self, AckKind, kv};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use crate::error::BuildError;
 use crate::error::FutureError;
 use crate::process::{self, ProcessPoolExecutor};
 use crate::remote::client::HEADERS_ALLOWANCE;
 use crate::remote::connect::{self, CANCEL_MEMORY, Connection, futures_next};
-use crate::remote::error::RemoteError;
 use crate::remote::report::ServeReport;
 use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
 
@@ -65,9 +65,9 @@ pub(crate) fn serve(
     url: &str,
     settings: HostSettings,
     connection: Connection,
-) -> Result<ServeReport, RemoteError> {
+) -> Result<ServeReport, BuildError> {
     if !process::init_called() {
-        return Err(RemoteError::new(
+        return Err(BuildError::new(
             "poolbridge::remote::serve needs poolbridge::process::init() as the first line of \
              main: a host runs jobs in local worker processes, which are this program re-run",
         ));
@@ -81,12 +81,12 @@ pub(crate) fn serve(
     }
     let pool = builder
         .build()
-        .map_err(|err| RemoteError::new(format!("could not build the host's local pool: {err}")))?;
+        .map_err(|err| BuildError::new(format!("could not build the host's local pool: {err}")))?;
     let concurrency = settings.concurrency.unwrap_or(2 * workers).max(1);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|err| RemoteError::new(format!("could not start the host's runtime: {err}")))?;
+        .map_err(|err| BuildError::new(format!("could not start the host's runtime: {err}")))?;
     let name = settings.name.clone().unwrap_or_else(default_name);
     let result = runtime.block_on(run(url, settings, connection, name, pool, concurrency));
     drop(runtime);
@@ -186,13 +186,13 @@ async fn run(
     name: String,
     pool: ProcessPoolExecutor,
     concurrency: usize,
-) -> Result<ServeReport, RemoteError> {
+) -> Result<ServeReport, BuildError> {
     use tokio::signal::unix::{SignalKind, signal};
     // First: a SIGTERM that arrives while connecting already means "stop".
     let mut term = signal(SignalKind::terminate())
-        .map_err(|err| RemoteError::new(format!("could not handle SIGTERM: {err}")))?;
+        .map_err(|err| BuildError::new(format!("could not handle SIGTERM: {err}")))?;
     let mut int = signal(SignalKind::interrupt())
-        .map_err(|err| RemoteError::new(format!("could not handle SIGINT: {err}")))?;
+        .map_err(|err| BuildError::new(format!("could not handle SIGINT: {err}")))?;
     let client = connection
         .connect(url, &format!("poolbridge host {name}"))
         .await?;
@@ -313,7 +313,7 @@ async fn run(
     // The acknowledgements out before leaving (not forever: the server may be gone).
     let _ = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
     if let Some(reason) = failure.or_else(|| broken_rx.borrow().clone()) {
-        return Err(RemoteError::new(format!(
+        return Err(BuildError::new(format!(
             "the host stopped: its local process pool broke: {reason}"
         )));
     }
@@ -321,10 +321,10 @@ async fn run(
 }
 
 /// Loads the cancelled job ids, then follows the bucket in a task of its own.
-async fn follow_cancels(ctx: &Arc<Ctx>, bucket: kv::Store) -> Result<(), RemoteError> {
+async fn follow_cancels(ctx: &Arc<Ctx>, bucket: kv::Store) -> Result<(), BuildError> {
     let known = bucket.status().await.map(|s| s.values()).unwrap_or(0);
     let mut entries = bucket.watch_with_history(">").await.map_err(|err| {
-        RemoteError::new(format!("could not watch the cancelled-jobs bucket: {err}"))
+        BuildError::new(format!("could not watch the cancelled-jobs bucket: {err}"))
     })?;
     if known > 0 {
         // The watch starts with the current entries; the last has `delta == 0`.
@@ -418,8 +418,13 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
                     ctx.name, job.name
                 )
             };
+            let status = if found.is_none() {
+                Status::Unregistered
+            } else {
+                Status::Ipc
+            };
             ctx.count(&ctx.counts.failed);
-            answer(&ctx, &msg, &job, attempt, Status::Ipc, reason.into()).await;
+            answer(&ctx, &msg, &job, attempt, status, reason.into()).await;
             let _ = msg.ack().await;
             return;
         }
@@ -477,6 +482,10 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
                 .unwrap_or_default(),
         ),
         Err(FutureError::Ipc(reason)) => (Status::Ipc, reason.into_bytes()),
+        Err(FutureError::Codec(codec)) => (Status::Codec, crate::seam::call::codec_body(&codec)),
+        Err(err @ FutureError::NotRegistered { .. }) => {
+            (Status::Unregistered, err.to_string().into_bytes())
+        }
         Err(other) => {
             // The local pool broke (a worker cannot start): not the job's fault. Give the job
             // back for another host, and stop this one.

@@ -11,7 +11,6 @@
 //! | file               | concept                                                            |
 //! |--------------------|--------------------------------------------------------------------|
 //! | `defaults.rs`      | the `DEFAULT_*` settings                                           |
-//! | `error.rs`         | [`RemoteError`]                                                    |
 //! | `report.rs`        | what the client and the hosts report: [`RemoteMetrics`], [`JobHost`], [`ServeReport`] |
 //! | `wire.rs`          | subjects, headers and bodies of the messages                       |
 //! | `connect.rs`       | connection settings ([`NatsOptions`], to async-nats), the stream, consumer and bucket |
@@ -80,7 +79,6 @@ mod client;
 mod completer;
 mod connect;
 mod defaults;
-mod error;
 mod executor;
 mod host;
 mod report;
@@ -101,7 +99,6 @@ pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
     DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
-pub use self::error::RemoteError;
 pub use self::executor::RemoteExecutor;
 pub use self::report::{JobHost, RemoteMetrics, ServeReport};
 pub use self::serve_options::{ServeOptions, serve};
@@ -119,7 +116,7 @@ mod tests {
     fn the_executor_is_shared_between_threads() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<RemoteExecutor>();
-        send_sync::<RemoteError>();
+        send_sync::<crate::BuildError>();
         fn send<T: Send>() {}
         send::<RemoteBuilder>();
         send::<ServeOptions>();

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::error::BuildError;
 use crate::remote::connect::{self, NatsOptions};
 use crate::remote::defaults::{DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
-use crate::remote::error::RemoteError;
 use crate::remote::report::ServeReport;
 use crate::remote::{host, wire};
 
@@ -194,17 +194,17 @@ impl ServeOptions {
 ///     image.into_iter().take(width as usize).collect()
 /// }
 ///
-/// fn main() -> Result<(), poolbridge::remote::RemoteError> {
+/// fn main() -> Result<(), poolbridge::BuildError> {
 ///     poolbridge::process::init();
 ///     let report = serve("nats://nats.internal:4222", ServeOptions::default().workers(8))?;
 ///     eprintln!("{report:?}");
 ///     Ok(())
 /// }
 /// ```
-pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, RemoteError> {
-    wire::Names::check(&options.stream, &options.prefix).map_err(RemoteError::new)?;
+pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, BuildError> {
+    wire::Names::check(&options.stream, &options.prefix).map_err(BuildError::new)?;
     if options.workers == Some(0) || options.concurrency == Some(0) {
-        return Err(RemoteError::new(
+        return Err(BuildError::new(
             "ServeOptions::workers and ServeOptions::concurrency must be greater than 0",
         ));
     }

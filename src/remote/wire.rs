@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::WorkerExit;
 
 /// Bumped whenever a header's meaning or a body's layout changes.
-pub(crate) const PROTOCOL: &str = "1";
+pub(crate) const PROTOCOL: &str = "2";
 
 /// JetStream's deduplication header: the job id.
 pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
@@ -164,8 +164,14 @@ pub(crate) enum Status {
     Ok,
     /// The job panicked (body: the message).
     Panicked,
-    /// The job could not run or answer: unknown job, other types, bad bytes (body: the message).
+    /// The job could not run or answer: other types, an unreadable or oversize message (body:
+    /// the message).
     Ipc,
+    /// The host does not register the job (body: the message).
+    Unregistered,
+    /// The job's arguments could not be deserialized, or its output serialized, in the host's
+    /// worker process (body: `0` for the arguments or `1` for the output, then serde's message).
+    Codec,
     /// The job's worker process died (body: postcard [`Exit`]).
     Died,
     /// The job ran past its time limit and was killed (body: postcard limit in ms, `u64`).
@@ -182,6 +188,8 @@ impl Status {
             Status::Ok => "ok",
             Status::Panicked => "panicked",
             Status::Ipc => "ipc",
+            Status::Unregistered => "unregistered",
+            Status::Codec => "codec",
             Status::Died => "died",
             Status::Timeout => "timeout",
             Status::Exhausted => "exhausted",
@@ -194,6 +202,8 @@ impl Status {
             "ok" => Status::Ok,
             "panicked" => Status::Panicked,
             "ipc" => Status::Ipc,
+            "unregistered" => Status::Unregistered,
+            "codec" => Status::Codec,
             "died" => Status::Died,
             "timeout" => Status::Timeout,
             "exhausted" => Status::Exhausted,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::FutureError;
+use crate::error::{CodecError, CodecSide, FutureError};
 use crate::future::{Promise, RunHooks};
 use crate::seam::job::{Job, Registry};
 use crate::unwind;
@@ -125,12 +125,17 @@ pub(crate) fn decode_output<O: DeserializeOwned>(
     let (what, hint) = (via.what(), via.decode_hint());
     match unwind::catch(|| postcard::from_bytes::<O>(bytes)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(FutureError::Ipc(format!(
-            "could not deserialize the output of {what} `{name}`: {err}{hint}"
+        Ok(Err(err)) => Err(FutureError::Codec(CodecError::output_undecodable(
+            what,
+            name,
+            err.to_string(),
+            hint,
         ))),
-        Err(panic) => Err(FutureError::Ipc(format!(
-            "deserializing the output of {what} `{name}` panicked: {}",
-            panic.message()
+        Err(panic) => Err(FutureError::Codec(CodecError::output_undecodable(
+            what,
+            name,
+            format!("its Deserialize impl panicked: {}", panic.message()),
+            "",
         ))),
     }
 }
@@ -158,15 +163,42 @@ pub(crate) fn complete<O: Send + 'static>(
 /// The error of a submit whose job is not in this process's registry (every transport says
 /// the same).
 pub(crate) fn not_registered(name: &str) -> FutureError {
-    FutureError::Ipc(format!(
-        "job `{name}` is not registered: mark it #[poolbridge::job], or register it with \
-         poolbridge::process::register before poolbridge::process::init()"
-    ))
+    FutureError::NotRegistered {
+        job: name.to_owned(),
+    }
 }
 
 /// The error of a submit whose arguments could not be encoded (`err`: the reason).
 fn unencodable_args(name: &str, err: &str) -> FutureError {
-    FutureError::Ipc(format!(
-        "could not serialize the arguments of job `{name}`: {err}"
-    ))
+    FutureError::Codec(CodecError::arguments_unencodable(name, err.to_owned()))
+}
+
+/// The first byte of the body of a codec failure answered by a worker (or relayed by a remote
+/// host): the arguments failed.
+pub(crate) const CODEC_ARGUMENTS: u8 = 0;
+/// The first byte of the body of a codec failure: the output failed.
+pub(crate) const CODEC_OUTPUT: u8 = 1;
+
+/// The error of an answer that reports a codec failure in the worker for job `name`: `body` is
+/// the side byte, then serde's message (what [`codec_body`] writes).
+pub(crate) fn worker_codec_error(name: &str, body: &[u8]) -> FutureError {
+    let side = match body.first() {
+        Some(&CODEC_ARGUMENTS) => CodecSide::Arguments,
+        _ => CodecSide::Output,
+    };
+    let message = String::from_utf8_lossy(body.get(1..).unwrap_or_default()).into_owned();
+    FutureError::Codec(CodecError::in_worker(name, side, message))
+}
+
+/// The body of a codec-failure answer for `codec`: what [`worker_codec_error`] reads back.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn codec_body(codec: &CodecError) -> Vec<u8> {
+    let side = match codec.side() {
+        CodecSide::Arguments => CODEC_ARGUMENTS,
+        _ => CODEC_OUTPUT,
+    };
+    let mut body = Vec::with_capacity(1 + codec.message().len());
+    body.push(side);
+    body.extend_from_slice(codec.message().as_bytes());
+    body
 }

@@ -149,10 +149,14 @@ where
     }
 }
 
-/// Why a worker could not run a call: the message says which side and which job.
+/// Why a worker could not run a call: the value that could not be decoded or encoded (`None`:
+/// not a serde failure, such as a job number the worker does not have) and the message.
 #[derive(Debug)]
 #[doc(hidden)]
-pub struct InvokeError(pub String);
+pub struct InvokeError {
+    pub(crate) side: Option<crate::error::CodecSide>,
+    pub(crate) message: String,
+}
 
 /// The type-erased entry point of a job in a worker: decode the arguments, call, encode the
 /// output into `out`. Panics unwind out of it (the worker catches them).
@@ -178,20 +182,16 @@ pub static JOBS: [JobEntry];
 /// Decodes `args`, calls `job`, encodes its output: the body of every [`InvokeFn`].
 #[doc(hidden)]
 pub fn invoke<J: Job>(job: J, args: &[u8], out: &mut Vec<u8>) -> Result<(), InvokeError> {
-    let args: J::Args = postcard::from_bytes(args).map_err(|err| {
-        InvokeError(format!(
-            "the worker could not deserialize the arguments of job `{}`: {err}",
-            job.name()
-        ))
+    let args: J::Args = postcard::from_bytes(args).map_err(|err| InvokeError {
+        side: Some(crate::error::CodecSide::Arguments),
+        message: err.to_string(),
     })?;
     let output = job.call(args);
     postcard::to_io(&output, &mut *out)
         .map(drop)
-        .map_err(|err| {
-            InvokeError(format!(
-                "the worker could not serialize the output of job `{}`: {err}",
-                job.name()
-            ))
+        .map_err(|err| InvokeError {
+            side: Some(crate::error::CodecSide::Output),
+            message: err.to_string(),
         })
 }
 
@@ -230,9 +230,12 @@ impl Registry {
         match self.entries.get(index as usize).map(|e| &e.invoke) {
             Some(Invoke::Static(f)) => f(args, out),
             Some(Invoke::Dynamic(f)) => f(args, out),
-            None => Err(InvokeError(format!(
-                "the worker has no job number {index} (its registry differs from the parent's)"
-            ))),
+            None => Err(InvokeError {
+                side: None,
+                message: format!(
+                    "the worker has no job number {index} (its registry differs from the parent's)"
+                ),
+            }),
         }
     }
 

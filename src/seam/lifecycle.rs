@@ -2,14 +2,14 @@
 //! process pool and the remote executor. (The thread pool keeps the same three states in one
 //! atomic word, read on every submit without a lock; see `pool/registry.rs`.)
 
-use crate::error::FutureError;
+use crate::error::{BrokenReason, FutureError};
 
 /// Open, shut down (queued jobs still run), or broken (with the reason every queued and later
 /// job fails with). A state only moves forward: open → shut down → broken, or open → broken.
 pub(crate) enum Lifecycle {
     Open,
     ShutDown,
-    Broken(String),
+    Broken(BrokenReason),
 }
 
 impl Lifecycle {

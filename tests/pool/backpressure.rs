@@ -13,7 +13,7 @@ use common::{
     DropCounter, Gate, HANG, OpenOnDrop, current_thread_runtime, eventually, multi_thread_runtime,
     run_with_watchdog, submit_held,
 };
-use poolbridge::{FutureError, MapOptions, ThreadPoolExecutor};
+use poolbridge::{FutureError, MapOptions, SubmitError, ThreadPoolExecutor};
 
 fn bounded(max_workers: usize, max_queued: usize) -> ThreadPoolExecutor {
     ThreadPoolExecutor::builder()
@@ -194,12 +194,38 @@ fn try_submit_refuses_a_full_queue_and_gives_the_closure_back() {
     assert!(err.is_queue_full());
     assert!(!err.is_shutdown() && !err.is_broken_pool());
     assert!(err.to_string().contains("queue is full"), "{err}");
-    assert!(format!("{err:?}").contains("queue_full"), "{err:?}");
+    assert_eq!(format!("{err:?}"), "SubmitError::Full(..)");
     assert_eq!(err.into_inner()(), 5);
     gate.open();
     // Room again once the worker takes the queued job.
     assert!(eventually(|| pool.metrics().queued == 0));
     assert_eq!(pool.try_submit(|| 6).unwrap().join(), Ok(6));
+}
+
+// `SubmitError` is an enum: a full queue is `Full`, a pool shut down meanwhile `Shutdown`; each
+// hands the closure back.
+#[test]
+fn try_submit_says_full_then_shutdown_by_variant() {
+    let pool = bounded(1, 1);
+    let gate = hold_and_fill(&pool, 1);
+    match pool.try_submit(|| 7) {
+        Err(SubmitError::Full(job)) => assert_eq!(job(), 7),
+        Err(other) => panic!("expected Full, got {other:?}"),
+        Ok(_) => panic!("the queue is full"),
+    }
+    pool.shutdown(false, false);
+    match pool.try_submit(|| 8) {
+        Err(err @ SubmitError::Shutdown(_)) => {
+            assert!(err.is_shutdown() && !err.is_queue_full() && !err.is_broken_pool());
+            assert!(err.broken_reason().is_none());
+            assert_eq!(err.to_string(), "cannot schedule new jobs after shutdown");
+            assert_eq!(format!("{err:?}"), "SubmitError::Shutdown(..)");
+            assert_eq!(err.into_inner()(), 8);
+        }
+        Err(other) => panic!("expected Shutdown, got {other:?}"),
+        Ok(_) => panic!("the pool is shut down"),
+    }
+    gate.open();
 }
 
 #[test]

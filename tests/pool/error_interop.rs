@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{BadDrop, HANG};
-use poolbridge::{FutureError, PanicError, Promise, ThreadPoolExecutor, spawn_blocking};
+use poolbridge::{
+    BrokenReason, FutureError, PanicError, Promise, ThreadPoolExecutor, spawn_blocking,
+};
 
 /// A panic payload that is neither `&str` nor `String`, and counts its drops.
 struct Payload {
@@ -68,7 +70,16 @@ fn question_mark_turns_future_errors_into_io_errors() {
         (FutureError::Timeout, io::ErrorKind::TimedOut),
         (FutureError::Cancelled, io::ErrorKind::Other),
         (FutureError::Shutdown, io::ErrorKind::Other),
-        (FutureError::BrokenPool("x".into()), io::ErrorKind::Other),
+        (
+            FutureError::BrokenPool(BrokenReason::Other("x".into())),
+            io::ErrorKind::Other,
+        ),
+        (
+            FutureError::NotRegistered { job: "x".into() },
+            io::ErrorKind::Other,
+        ),
+        (FutureError::Ipc("x".into()), io::ErrorKind::InvalidData),
+        (FutureError::Unavailable("x".into()), io::ErrorKind::Other),
     ];
     for (err, kind) in kinds {
         let text = err.to_string();

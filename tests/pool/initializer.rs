@@ -15,7 +15,7 @@ use common::{
     BadDrop, DropCounter, Gate, HANG, drop_without_hanging, eventually, submit_gated,
     submit_gated_with,
 };
-use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
+use poolbridge::{BrokenReason, FutureError, PoolFuture, ThreadPoolExecutor};
 
 thread_local! {
     /// Set by the initializer; 0 on threads it did not run on.
@@ -24,7 +24,7 @@ thread_local! {
 
 fn expect_broken<T: std::fmt::Debug>(outcome: Result<T, FutureError>, what: &str) -> String {
     match outcome {
-        Err(FutureError::BrokenPool(reason)) => reason,
+        Err(FutureError::BrokenPool(reason)) => reason.to_string(),
         other => panic!("{what}: expected BrokenPool, got {other:?}"),
     }
 }
@@ -260,6 +260,45 @@ fn an_initializer_panicking_with_a_bad_payload_breaks_the_pool_cleanly() {
     assert!(reason.contains("initializer panicked"), "{reason}");
     assert!(pool.is_shutdown());
     drop_without_hanging(pool);
+}
+
+// The reason is structured: `InitializerPanicked`, with the panic itself (its message, and its
+// payload for whoever takes it first), the same in every job's error and in `try_submit`'s.
+#[test]
+fn an_initializer_panic_is_an_initializer_panicked_reason() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(|| std::panic::panic_any(String::from("no model file")))
+        .build()
+        .unwrap();
+    let err = pool.submit(|| 1).result_timeout(HANG).unwrap_err();
+    let reason = err
+        .broken_reason()
+        .cloned()
+        .unwrap_or_else(|| panic!("{err:?}"));
+    match &reason {
+        BrokenReason::InitializerPanicked {
+            initializer, panic, ..
+        } => {
+            assert_eq!(initializer, "a worker thread's initializer");
+            assert_eq!(panic.message(), "no model file");
+        }
+        other => panic!("expected InitializerPanicked, got {other:?}"),
+    }
+    assert_eq!(
+        reason.to_string(),
+        "a worker thread's initializer panicked (no model file)"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the pool cannot run jobs: a worker thread's initializer panicked (no model file)"
+    );
+    let payload = reason.as_panic().unwrap().take_payload().unwrap();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "no model file");
+    let refused = pool.try_submit(|| 2).unwrap_err();
+    assert!(matches!(refused, poolbridge::SubmitError::Broken(_, _)));
+    assert_eq!(refused.broken_reason(), Some(&reason));
+    assert_eq!(refused.into_inner()(), 2);
 }
 
 // The hardening issue's defect 4: 4 jobs of 300 ms on a 4-worker pool whose initializer sleeps

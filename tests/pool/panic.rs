@@ -9,7 +9,7 @@ use std::panic;
 use std::thread::{self, ThreadId};
 
 use common::{BadDrop, HANG};
-use poolbridge::{FutureError, FutureState, PanicError, ThreadPoolExecutor};
+use poolbridge::{BrokenReason, FutureError, FutureState, PanicError, ThreadPoolExecutor};
 
 /// A one-worker pool whose thread never retires while idle, so "the same worker" is checkable.
 fn one_worker_pool() -> ThreadPoolExecutor {
@@ -137,7 +137,7 @@ fn other_error_predicates_and_display() {
         (FutureError::Timeout, "time"),
         (FutureError::Shutdown, "shut"),
         (
-            FutureError::BrokenPool(String::from("init failed")),
+            FutureError::BrokenPool(BrokenReason::Other(String::from("init failed"))),
             "init failed",
         ),
     ];
@@ -161,7 +161,7 @@ fn other_error_predicates_and_display() {
     assert!(FutureError::Cancelled.is_cancelled());
     assert!(FutureError::Timeout.is_timeout());
     assert!(FutureError::Shutdown.is_shutdown());
-    assert!(FutureError::BrokenPool(String::new()).is_broken_pool());
+    assert!(FutureError::BrokenPool(BrokenReason::Other(String::new())).is_broken_pool());
 }
 
 // Panics in many jobs at once on a multi-worker pool are all reported, none lost or mixed up.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{HANG, current_thread_runtime};
 use poolbridge::{
-    FutureError, FutureState, Promise, ReturnWhen, ThreadPoolExecutor, as_completed,
+    BrokenReason, FutureError, FutureState, Promise, ReturnWhen, ThreadPoolExecutor, as_completed,
     as_completed_timeout, wait, wait_timeout,
 };
 
@@ -35,11 +35,15 @@ fn set_result_wakes_waiters_and_runs_callbacks() {
 fn set_error_is_the_outcome_and_counts_as_an_exception() {
     let (promise, fut) = Promise::<u8>::new();
     promise
-        .set_error(FutureError::BrokenPool("remote side hung up".into()))
+        .set_error(FutureError::BrokenPool(BrokenReason::Disconnected(
+            "remote side hung up".into(),
+        )))
         .unwrap();
     assert_eq!(
         fut.exception(),
-        Some(FutureError::BrokenPool("remote side hung up".into()))
+        Some(FutureError::BrokenPool(BrokenReason::Disconnected(
+            "remote side hung up".into()
+        )))
     );
     let outcome = wait([&fut], ReturnWhen::FirstException);
     assert_eq!(outcome.done.len(), 1);
@@ -96,7 +100,10 @@ fn a_dropped_promise_ends_its_future_instead_of_hanging_it() {
     let (promise, fut) = Promise::<u8>::new();
     drop(promise);
     match fut.result_timeout(HANG) {
-        Err(FutureError::BrokenPool(msg)) => assert!(msg.contains("Promise"), "{msg}"),
+        Err(FutureError::BrokenPool(reason)) => {
+            assert!(matches!(reason, BrokenReason::Abandoned(_)), "{reason:?}");
+            assert!(reason.to_string().contains("Promise"), "{reason}");
+        }
         other => panic!("expected BrokenPool, got {other:?}"),
     }
 }

@@ -13,7 +13,7 @@ use common::{
     DropCounter, Gate, HANG, ThreadProbe, drop_without_hanging, eventually, in_test_child,
     run_test_in_child, submit_gated, thread_name,
 };
-use poolbridge::{FutureError, PoolFuture, ThreadPoolExecutor};
+use poolbridge::{BrokenReason, FutureError, PoolFuture, ThreadPoolExecutor};
 
 /// Submits `n` jobs that count themselves in `running`, wait at `gate`, and return their
 /// thread's name.
@@ -456,7 +456,9 @@ fn a_thread_that_cannot_be_spawned_gives_a_broken_pool_error() {
             1
         });
         match fut.result_timeout(HANG) {
-            Err(FutureError::BrokenPool(msg)) => {
+            Err(FutureError::BrokenPool(reason)) => {
+                assert!(matches!(reason, BrokenReason::ThreadStart(_)), "{reason:?}");
+                let msg = reason.to_string();
                 assert!(msg.contains("could not start a worker thread"), "{msg}");
             }
             other => panic!("expected BrokenPool, got {other:?}"),

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Gate, HANG, eventually, thread_name};
-use poolbridge::{FutureError, ThreadPoolExecutor};
+use poolbridge::{BrokenReason, FutureError, ThreadPoolExecutor};
 
 /// A stand-in for a database connection: opened once per worker, counts its queries, must stay
 /// on its thread (an `Rc`), and reports when it closes.
@@ -161,6 +161,11 @@ fn a_failing_initializer_breaks_the_pool_with_its_message() {
         Err(FutureError::BrokenPool(reason)) => reason,
         other => panic!("expected BrokenPool, got {other:?}"),
     };
+    assert!(
+        matches!(reason, BrokenReason::InitializerFailed(_)),
+        "{reason:?}"
+    );
+    let reason = reason.to_string();
     assert!(reason.contains("worker db_0"), "{reason}");
     assert!(
         reason.contains("connection refused for worker 0"),
