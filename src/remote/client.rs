@@ -122,7 +122,7 @@ struct Pending {
     moved: bool,
 }
 
-struct State {
+struct ClientState {
     pending: HashMap<usize, Pending>,
     /// Attached job ids (`attach`) and their keys in `pending`.
     attached: HashMap<String, usize>,
@@ -156,7 +156,7 @@ struct Counters {
     republished: AtomicU64,
 }
 
-pub(crate) struct Shared {
+pub(crate) struct ClientCore {
     pub(crate) settings: Settings,
     hosts: Mutex<FutureTable<JobHost>>,
     ids: Mutex<FutureTable<String>>,
@@ -165,7 +165,7 @@ pub(crate) struct Shared {
     next_key: AtomicUsize,
     /// The server's `max_payload` (0: unknown), read at connect.
     max_payload: AtomicUsize,
-    state: Mutex<State>,
+    state: Mutex<ClientState>,
     /// `shutdown(wait = true)` waits here for `pending` to empty.
     drained: Condvar,
     /// Notified when a remote future ends without an answer (a cancel); see `watch_cancels`.
@@ -189,11 +189,14 @@ fn new_client_id() -> String {
 }
 
 /// Connects (blocking) and starts the client's threads.
-pub(crate) fn start(settings: Settings, connection: Connection) -> Result<Arc<Shared>, BuildError> {
+pub(crate) fn start(
+    settings: Settings,
+    connection: Connection,
+) -> Result<Arc<ClientCore>, BuildError> {
     let client_id = new_client_id();
     let reply_subject = format!("{}.{client_id}", settings.topology.names.results);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(ClientCore {
         settings,
         hosts: Mutex::new(FutureTable::default()),
         ids: Mutex::new(FutureTable::default()),
@@ -201,7 +204,7 @@ pub(crate) fn start(settings: Settings, connection: Connection) -> Result<Arc<Sh
         reply_subject,
         next_key: AtomicUsize::new(1),
         max_payload: AtomicUsize::new(0),
-        state: Mutex::new(State {
+        state: Mutex::new(ClientState {
             pending: HashMap::new(),
             attached: HashMap::new(),
             closed: Lifecycle::Open,
@@ -256,7 +259,7 @@ pub(crate) fn start(settings: Settings, connection: Connection) -> Result<Arc<Sh
     Ok(shared)
 }
 
-impl Shared {
+impl ClientCore {
     pub(crate) fn is_closed(&self) -> bool {
         !lock(&self.state).closed.is_open()
     }
@@ -736,7 +739,7 @@ impl Shared {
 /// ends for any other reason (the connection closed for good, a panic), every pending job fails
 /// with `BrokenPool` and later submits are refused: no waiter hangs.
 fn runtime_main(
-    shared: Arc<Shared>,
+    shared: Arc<ClientCore>,
     connection: Connection,
     cmds: mpsc::UnboundedReceiver<Cmd>,
     ready: std::sync::mpsc::SyncSender<Result<(), BuildError>>,
@@ -785,7 +788,7 @@ fn runtime_main(
 
 /// The connected client, on the runtime thread.
 struct Session {
-    shared: Arc<Shared>,
+    shared: Arc<ClientCore>,
     client: async_nats::Client,
     js: jetstream::Context,
     cancelled: jetstream::kv::Store,
@@ -802,7 +805,7 @@ struct Session {
 }
 
 impl Session {
-    async fn open(shared: &Arc<Shared>, connection: Connection) -> Result<Session, BuildError> {
+    async fn open(shared: &Arc<ClientCore>, connection: Connection) -> Result<Session, BuildError> {
         let settings = &shared.settings;
         let client = connection
             .connect(
@@ -1038,7 +1041,7 @@ impl Session {
 /// Stores a job's arguments in the objects bucket, trying again while the server cannot (for
 /// up to half the dedup window, as a publication).
 async fn store_args(
-    shared: &Shared,
+    shared: &ClientCore,
     objects: &ObjectStore,
     name: &str,
     payload: &[u8],
@@ -1085,7 +1088,7 @@ async fn read_object(objects: &ObjectStore, name: &str) -> Result<Vec<u8>, Strin
 
 /// An answer whose output is in the objects bucket: reads it (if the job is still awaited),
 /// deletes it unless answers are kept, and completes the job.
-async fn fetch_output(shared: Arc<Shared>, objects: ObjectStore, answer: Answer, delete: bool) {
+async fn fetch_output(shared: Arc<ClientCore>, objects: ObjectStore, answer: Answer, delete: bool) {
     let name = wire::output_object(&answer.job_id);
     if !shared.awaits(&answer.job_id) {
         // A second answer (the job ran twice): only the clean-up.
@@ -1102,7 +1105,7 @@ async fn fetch_output(shared: Arc<Shared>, objects: ObjectStore, answer: Answer,
 }
 
 /// Completes a job with an output read from the objects bucket (or the reason it could not be).
-fn complete_read(shared: &Arc<Shared>, mut answer: Answer, read: Result<Vec<u8>, String>) {
+fn complete_read(shared: &Arc<ClientCore>, mut answer: Answer, read: Result<Vec<u8>, String>) {
     let body = match read {
         Ok(bytes) => bytes,
         Err(reason) => {
@@ -1118,7 +1121,7 @@ fn complete_read(shared: &Arc<Shared>, mut answer: Answer, read: Result<Vec<u8>,
 
 /// A kept answer (from the answers bucket): completes the attached job, reading its output from
 /// the objects bucket if it is there.
-async fn on_kept(shared: Arc<Shared>, objects: Option<ObjectStore>, id: String, value: Bytes) {
+async fn on_kept(shared: Arc<ClientCore>, objects: Option<ObjectStore>, id: String, value: Bytes) {
     let Some((answer, body, object)) = wire::Stored::decode(&id, &value) else {
         return;
     };
@@ -1141,7 +1144,7 @@ async fn on_kept(shared: Arc<Shared>, objects: Option<ObjectStore>, id: String, 
 /// each attached id (when it is attached, and again whenever the watch starts over after a
 /// lost connection, for what was stored meanwhile).
 async fn follow_kept(
-    shared: Arc<Shared>,
+    shared: Arc<ClientCore>,
     kept: jetstream::kv::Store,
     objects: Option<ObjectStore>,
     mut ids: mpsc::UnboundedReceiver<String>,
@@ -1198,7 +1201,7 @@ async fn follow_kept(
 
 /// Reads the kept answer of `id`, if there is one yet (retried while the server cannot answer).
 async fn look_up(
-    shared: Arc<Shared>,
+    shared: Arc<ClientCore>,
     kept: jetstream::kv::Store,
     objects: Option<ObjectStore>,
     id: String,
@@ -1220,7 +1223,7 @@ async fn look_up(
 /// Fails job `key` with `reason` (if any) when dropped: at the end of its publication task,
 /// normally or by a panic.
 struct FailOnDrop {
-    shared: Arc<Shared>,
+    shared: Arc<ClientCore>,
     key: usize,
     reason: Option<FutureError>,
 }
@@ -1241,7 +1244,7 @@ impl Drop for FailOnDrop {
 /// stream keeps one copy) while it does not, for as long as the dedup window allows.
 async fn confirm(
     js: &jetstream::Context,
-    shared: &Shared,
+    shared: &ClientCore,
     out: &Outgoing,
     first: Result<PublishAckFuture, async_nats::jetstream::context::PublishError>,
 ) -> Result<(), String> {

@@ -67,7 +67,7 @@ use crate::remote::report::{JobHost, RemoteMetrics};
 /// [`serve`]: crate::remote::serve()
 pub struct RemoteExecutor {
     /// Set by `builder.rs`, which connects.
-    pub(super) shared: Arc<client::Shared>,
+    pub(super) shared: Arc<client::ClientCore>,
 }
 
 impl RemoteExecutor {
