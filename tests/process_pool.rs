@@ -8,9 +8,10 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use poolbridge::process::Job;
 use poolbridge::process::{self, JobFn};
 use poolbridge::{
-    FutureError, FutureState, Job, MapOptions, ProcessPoolExecutor, ReturnWhen, ThreadPoolExecutor,
+    FutureError, FutureState, MapOptions, ProcessPoolExecutor, ReturnWhen, ThreadPoolExecutor,
     as_completed, wait,
 };
 use process_support::{HANG, children, eventually, is_gone};

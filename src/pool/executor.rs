@@ -198,7 +198,7 @@ impl ThreadPoolExecutor {
     ///     pool.execute(move || tx.send(i * i).unwrap()).unwrap();
     /// }
     /// drop(tx);
-    /// assert_eq!(rx.iter().sum::<u64>(), (0..100u64).map(|i| i * i).sum());
+    /// assert_eq!(rx.iter().sum::<u64>(), (0..100u64).map(|i| i * i).sum::<u64>());
     ///
     /// pool.shutdown(true, false);
     /// let refused = pool.execute(|| println!("never runs")).unwrap_err();

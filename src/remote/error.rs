@@ -14,7 +14,7 @@ use std::fmt;
 /// assert!(err.to_string().contains("nats-server -js"), "{err}");
 /// ```
 ///
-/// [`RemoteExecutor`]: crate::remote::RemoteExecutor
+/// [`RemoteExecutor`]: crate::RemoteExecutor
 /// [`serve`]: crate::remote::serve()
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteError {
