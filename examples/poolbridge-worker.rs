@@ -35,8 +35,8 @@ fn main() {
         println!(
             "usage: poolbridge-worker NATS_URL [NAME] [WORKERS]   (or set NATS_URL)\n\
              serves the jobs linked into this binary ({} and {}) until SIGTERM or Ctrl-C",
-            poolbridge::Job::name(&word_count),
-            poolbridge::Job::name(&slow_echo),
+            poolbridge::process::Job::name(&word_count),
+            poolbridge::process::Job::name(&slow_echo),
         );
         return;
     };

@@ -52,6 +52,30 @@
 //! pool's `submit(job, args)`. A `#[poolbridge::job]` fn goes to all three, and stays callable as
 //! a plain fn.
 //!
+//! # What is where
+//!
+//! The everyday names are at the crate root, as in Python's `concurrent.futures`; the details of
+//! each executor are in its module. Each name is exported from one place.
+//!
+//! | group                    | at the root                                                   |
+//! |--------------------------|---------------------------------------------------------------|
+//! | executors                | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`], [`default_max_workers`]; `ProcessPoolExecutor` (feature `process`), `RemoteExecutor` (feature `nats`) |
+//! | futures                  | [`PoolFuture`], [`FutureState`], [`Promise`], [`cancelled()`] |
+//! | options                  | [`SubmitOptions`] (one job, every executor), [`MapOptions`] and [`Map`] (`map`) |
+//! | waiting on many          | [`wait()`], [`wait_timeout`], [`ReturnWhen`], [`DoneAndNotDone`], [`as_completed`], [`as_completed_timeout`], [`AsCompleted`], [`AsCompletedTimeout`], [`AsPoolFuture`] |
+//! | the async bridge         | [`run_in_executor`], [`to_thread`], [`wrap_future`], [`ExecutorFuture`], [`Call`], [`default_executor`], [`set_default_executor`], [`shutdown_default_executor`] |
+//! | tokio's shapes           | [`spawn_blocking`], [`JoinHandle`], [`JoinSet`]               |
+//! | the end of `main`        | [`#[poolbridge::main]`](macro@main), [`exit_guard`], [`ExitGuard`] |
+//! | errors                   | [`FutureError`], [`BrokenReason`], [`CodecError`], [`CodecSide`], [`PanicError`], [`WorkerExit`], [`BuildError`], [`SubmitError`] |
+//! | reports                  | [`PoolMetrics`]; panics nobody can receive: [`set_report_hook`], [`take_report_hook`], [`PanicReport`], [`ReportHook`] |
+//! | jobs of other processes  | `#[poolbridge::job]` (feature `process`)                      |
+//!
+//! | module       | what is in it                                                            |
+//! |--------------|--------------------------------------------------------------------------|
+//! | [`thread`]   | the thread pool's limits and defaults (`MAX_WORKERS`, `MIN_STACK_SIZE`, `MAX_STACK_SIZE`, `DEFAULT_KEEP_ALIVE`, `DEFAULT_THREAD_NAME_PREFIX`) and `StatefulPool` |
+//! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT` |
+//! | `remote`     | feature `nats`: `RemoteBuilder`, `ServeOptions`, `serve`, `NatsOptions`, `RemoteMetrics`, `JobHost`, `ServeReport`, the `DEFAULT_*` settings |
+//!
 //! # The end of `main`
 //!
 //! The default executor (behind [`spawn_blocking`], [`to_thread`] and `run_in_executor(None, ..)`)
@@ -98,7 +122,9 @@
 //! | `JoinError::into_panic`, `?` into `io::Error` | [`FutureError::into_panic`], `From<FutureError> for io::Error` |
 //!
 //! Errors are values of [`FutureError`]: `Cancelled`, `Timeout`, `Panicked`, `Shutdown`,
-//! `BrokenPool`, and for the process pool `WorkerDied`, `JobTimeout`, `Ipc`. A worker can own a
+//! `BrokenPool` (with a [`BrokenReason`]), and across a process or network boundary
+//! `WorkerDied`, `JobTimeout`, `NotRegistered`, `Codec` (a serde failure, with its side),
+//! `Ipc` (the protocol), `Unavailable` (the network, for now). A worker can own a
 //! value for its whole life (a connection per thread): [`ThreadPoolBuilder::build_with_state`].
 //! Panics nobody can receive (in done callbacks, initializers) are reported on stderr, or to
 //! [`set_report_hook`].
@@ -173,6 +199,7 @@ mod error;
 mod future;
 mod loom;
 mod map;
+mod options;
 mod pool;
 #[cfg(feature = "process")]
 pub mod process;
@@ -181,6 +208,7 @@ pub mod remote;
 #[cfg(feature = "process")]
 mod seam;
 mod signal;
+pub mod thread;
 mod trace;
 mod unwind;
 mod wait;
@@ -191,9 +219,9 @@ mod wait;
 pub mod __loom;
 
 pub use crate::bridge::{
-    Call, DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, ExitGuard, JoinHandle, JoinSet,
-    default_executor, exit_guard, run_in_executor, set_default_executor, shutdown_default_executor,
-    spawn_blocking, to_thread, wrap_future,
+    Call, ExecutorFuture, ExitGuard, JoinHandle, JoinSet, default_executor, exit_guard,
+    run_in_executor, set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
+    wrap_future,
 };
 pub use crate::error::{
     BrokenReason, BuildError, CodecError, CodecSide, FutureError, PanicError, SubmitError,
@@ -201,25 +229,24 @@ pub use crate::error::{
 };
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled};
 pub use crate::map::{Map, MapOptions};
-pub use crate::pool::{
-    DEFAULT_KEEP_ALIVE, MAX_STACK_SIZE, MAX_WORKERS, MIN_STACK_SIZE, PoolMetrics, StatefulPool,
-    ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
-};
+pub use crate::options::SubmitOptions;
+pub use crate::pool::{PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
 #[cfg(feature = "process")]
 #[doc(hidden)]
 pub use crate::process::__private;
 #[cfg(feature = "process")]
-pub use crate::process::{Job, ProcessPoolBuilder, ProcessPoolExecutor, SubmitOptions};
+pub use crate::process::executor::ProcessPoolExecutor;
 #[cfg(all(unix, feature = "nats"))]
-pub use crate::remote::{RemoteBuilder, RemoteExecutor, ServeOptions};
+pub use crate::remote::executor::RemoteExecutor;
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,
     as_completed_timeout, wait, wait_timeout,
 };
 /// Registers a plain `fn` as a job of [`ProcessPoolExecutor`]: arguments and output are serde
-/// types; the function becomes a zero-size value (its handle) implementing [`Job`], which can
-/// still be called as the function, and goes wherever a function and its arguments' tuple go.
+/// types; the function becomes a zero-size value (its handle) implementing [`process::Job`],
+/// which can still be called as the function, and goes wherever a function and its arguments'
+/// tuple go.
 ///
 /// ```
 /// use poolbridge::{ThreadPoolExecutor, run_in_executor};

@@ -27,9 +27,10 @@ use common::{
     DropCounter, Gate, HANG, OpenOnDrop, current_thread_runtime, hold_every_worker,
     multi_thread_runtime, run_with_watchdog, thread_name,
 };
+use poolbridge::thread::DEFAULT_THREAD_NAME_PREFIX;
 use poolbridge::{
-    DEFAULT_THREAD_NAME_PREFIX, ExecutorFuture, FutureError, FutureState, ThreadPoolExecutor,
-    run_in_executor, to_thread, wrap_future,
+    ExecutorFuture, FutureError, FutureState, ThreadPoolExecutor, run_in_executor, to_thread,
+    wrap_future,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use common::{DropCounter, Gate, HANG, run_with_watchdog, thread_name};
 use futures::executor::block_on;
+use poolbridge::thread::DEFAULT_THREAD_NAME_PREFIX;
 use poolbridge::{
-    DEFAULT_THREAD_NAME_PREFIX, FutureError, ThreadPoolExecutor, default_executor,
-    default_max_workers, run_in_executor, set_default_executor, shutdown_default_executor,
-    spawn_blocking, to_thread,
+    FutureError, ThreadPoolExecutor, default_executor, default_max_workers, run_in_executor,
+    set_default_executor, shutdown_default_executor, spawn_blocking, to_thread,
 };
 
 /// Runs `n` jobs on the default executor that each wait until all `n` have started; returns the

@@ -5,7 +5,8 @@
 
 #![cfg(feature = "process")]
 
-use poolbridge::{Job, ThreadPoolExecutor, run_in_executor};
+use poolbridge::process::Job;
+use poolbridge::{ThreadPoolExecutor, run_in_executor};
 
 #[poolbridge::job]
 fn ping() -> String {

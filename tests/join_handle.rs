@@ -131,7 +131,7 @@ fn spawn_blocking_needs_no_runtime() {
     let handle = spawn_blocking(|| std::thread::current().name().map(str::to_owned));
     let name = handle.into_pool_future().unwrap().join().unwrap().unwrap();
     assert!(
-        name.starts_with(poolbridge::DEFAULT_THREAD_NAME_PREFIX),
+        name.starts_with(poolbridge::thread::DEFAULT_THREAD_NAME_PREFIX),
         "{name}"
     );
     // And a panic comes back as the error, with its payload.

@@ -8,10 +8,11 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use poolbridge::process::Job;
 use poolbridge::process::{self, JobFn};
 use poolbridge::{
-    BrokenReason, CodecSide, FutureError, FutureState, Job, MapOptions, ProcessPoolExecutor,
-    ReturnWhen, ThreadPoolExecutor, as_completed, wait,
+    BrokenReason, CodecSide, FutureError, FutureState, MapOptions, ProcessPoolExecutor, ReturnWhen,
+    ThreadPoolExecutor, as_completed, wait,
 };
 use process_support::{HANG, children, eventually, is_gone};
 use serde::{Deserialize, Serialize};

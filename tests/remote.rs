@@ -21,9 +21,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use poolbridge::RemoteExecutor;
 use poolbridge::process::Job;
 use poolbridge::remote::__private::async_nats;
-use poolbridge::remote::{NatsOptions, RemoteExecutor};
+use poolbridge::remote::NatsOptions;
 use poolbridge::{
     FutureError, FutureState, MapOptions, ProcessPoolExecutor, SubmitOptions, ThreadPoolExecutor,
     as_completed,

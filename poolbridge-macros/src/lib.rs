@@ -18,7 +18,7 @@
 //! pub struct resize;                          // the handle: a zero-size value named like the fn
 //! const _: () = {
 //!     fn body(path: String, width: u32) -> Vec<u8> { BODY }
-//!     impl ::poolbridge::Job for resize {
+//!     impl ::poolbridge::process::Job for resize {
 //!         type Args = (String, u32);
 //!         type Output = Vec<u8>;
 //!         fn name(&self) -> &'static str { concat!(module_path!(), "::resize") }
@@ -230,7 +230,7 @@ fn expand(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 #output_check
             }
 
-            impl ::poolbridge::Job for #name {
+            impl ::poolbridge::process::Job for #name {
                 type Args = #args_ty;
                 type Output = #output_ty;
 

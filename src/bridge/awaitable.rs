@@ -1,5 +1,6 @@
 //! [`ExecutorFuture`] and [`JoinHandle`], a job awaited from async code, and the functions that
-//! return them: [`run_in_executor`], [`to_thread`], [`spawn_blocking`], [`wrap_future`].
+//! return them: [`run_in_executor`], [`to_thread`], [`spawn_blocking`], [`wrap_future`]. Both
+//! types are thin wrappers of the one [`Handle`] (`handle.rs`), which differ in their drop policy.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -8,8 +9,9 @@ use std::task::{Context, Poll};
 
 use crate::bridge::call::Call;
 use crate::bridge::default;
+use crate::bridge::handle::{CancelIfPolled, Detach, Handle};
 use crate::error::FutureError;
-use crate::future::{PoolFuture, Waiter};
+use crate::future::PoolFuture;
 use crate::pool::ThreadPoolExecutor;
 
 /// Runs `f(args...)` on `executor` (or on the default executor if `None`) and returns a future
@@ -190,10 +192,7 @@ impl ThreadPoolExecutor {
 /// # });
 /// ```
 pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T> {
-    ExecutorFuture {
-        fut: Some(future),
-        polled: false,
-    }
+    ExecutorFuture(Handle::new(Some(future)))
 }
 
 /// The awaitable outcome of a job: returned by [`run_in_executor`], [`to_thread`] and
@@ -253,13 +252,7 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// to_thread(|| println!("runs although nobody awaits it"));
 /// # });
 /// ```
-pub struct ExecutorFuture<T> {
-    /// The job; `None` once `poll` has returned its outcome (which also frees the job early).
-    fut: Option<PoolFuture<T>>,
-    /// Set by the first poll: from then on a drop before completion cancels the job. A future
-    /// dropped unpolled lets its job run (`let _ = to_thread(f);` runs `f`).
-    polled: bool,
-}
+pub struct ExecutorFuture<T>(Handle<T, CancelIfPolled>);
 
 const COMPLETED: &str =
     "the ExecutorFuture already completed (its job's outcome was returned by `poll`)";
@@ -285,7 +278,7 @@ impl<T> ExecutorFuture<T> {
     /// ```
     #[doc(alias = "abort")]
     pub fn cancel(&self) -> bool {
-        self.fut.as_ref().is_some_and(PoolFuture::cancel)
+        self.0.cancel()
     }
 
     /// `true` once the job has ended (finished or cancelled), or once this future has returned
@@ -306,7 +299,7 @@ impl<T> ExecutorFuture<T> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.fut.as_ref().is_none_or(PoolFuture::done)
+        self.0.is_finished()
     }
 
     /// Lets the job run on without this future: returns a [`JoinHandle`], which can still be
@@ -326,9 +319,7 @@ impl<T> ExecutorFuture<T> {
     /// ```
     #[doc(alias = "spawn_blocking")]
     pub fn detach(mut self) -> JoinHandle<T> {
-        JoinHandle {
-            fut: self.fut.take(),
-        }
+        JoinHandle(Handle::new(self.0.take()))
     }
 
     /// Gives up awaiting but keeps the job: returns the plain handle, and dropping that does not
@@ -346,10 +337,8 @@ impl<T> ExecutorFuture<T> {
     /// assert_eq!(handle.join(), Ok(3));
     /// ```
     pub fn into_pool_future(mut self) -> PoolFuture<T> {
-        let fut = self.fut.take().expect(COMPLETED);
-        // Nobody will poll again: forget the waker.
-        fut.core().clear_waker();
-        fut
+        // Nobody will poll again: the waker is forgotten.
+        self.0.give_up().expect(COMPLETED)
     }
 
     /// The handle of the job, to check its state or add callbacks without giving up the await.
@@ -367,7 +356,7 @@ impl<T> ExecutorFuture<T> {
     /// # drop(fut);
     /// ```
     pub fn pool_future(&self) -> &PoolFuture<T> {
-        self.fut.as_ref().expect(COMPLETED)
+        self.0.pool_future().expect(COMPLETED)
     }
 }
 
@@ -375,33 +364,8 @@ impl<T> Future for ExecutorFuture<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.polled = true;
-        poll_job(
-            &mut self.fut,
-            cx,
-            "`ExecutorFuture` polled after completion",
-        )
+        Pin::new(&mut self.0).poll(cx)
     }
-}
-
-/// The poll of [`ExecutorFuture`] and [`JoinHandle`]: the outcome once the job has settled (and
-/// then `None` in `slot`, which also frees the job early), else `Pending` with the waker stored.
-fn poll_job<T>(
-    slot: &mut Option<PoolFuture<T>>,
-    cx: &mut Context<'_>,
-    after_completion: &str,
-) -> Poll<Result<T, FutureError>> {
-    let Some(fut) = slot.as_ref() else {
-        panic!("{after_completion}");
-    };
-    // A worker thread of the job's own pool (an executor driven inside a job) runs the job
-    // itself if no other worker can take it, rather than sleep on a pool it may be saturating.
-    let _ = fut.run_inline_if_worker(Waiter::Polling);
-    let poll = fut.core().poll_take(cx);
-    if poll.is_ready() {
-        *slot = None;
-    }
-    poll
 }
 
 /// A job's handle that detaches on drop: tokio's `JoinHandle`. Returned by [`spawn_blocking`],
@@ -426,14 +390,11 @@ fn poll_job<T>(
 /// assert!(read_config().await.unwrap().contains("[package]"));
 /// # });
 /// ```
-pub struct JoinHandle<T> {
-    /// The job; `None` once `poll` has returned its outcome.
-    fut: Option<PoolFuture<T>>,
-}
+pub struct JoinHandle<T>(Handle<T, Detach>);
 
 impl<T> JoinHandle<T> {
     fn new(fut: PoolFuture<T>) -> JoinHandle<T> {
-        JoinHandle { fut: Some(fut) }
+        JoinHandle(Handle::new(Some(fut)))
     }
 
     /// Cancels the job if it has not started (tokio's `abort`); see [`PoolFuture::cancel`].
@@ -459,7 +420,7 @@ impl<T> JoinHandle<T> {
     /// ```
     #[doc(alias = "abort")]
     pub fn cancel(&self) -> bool {
-        self.fut.as_ref().is_some_and(PoolFuture::cancel)
+        self.0.cancel()
     }
 
     /// `true` once the job has ended (finished or cancelled), or once this handle has returned
@@ -474,7 +435,7 @@ impl<T> JoinHandle<T> {
     /// }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.fut.as_ref().is_none_or(PoolFuture::done)
+        self.0.is_finished()
     }
 
     /// The plain [`PoolFuture`] of the job (to `join` it from sync code, or to add it to
@@ -487,9 +448,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(handle.into_pool_future().unwrap().join(), Ok(4));
     /// ```
     pub fn into_pool_future(mut self) -> Option<PoolFuture<T>> {
-        let fut = self.fut.take()?;
-        fut.core().clear_waker();
-        Some(fut)
+        self.0.give_up()
     }
 }
 
@@ -497,48 +456,19 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, FutureError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        poll_job(&mut self.fut, cx, "`JoinHandle` polled after completion")
-    }
-}
-
-impl<T> Drop for JoinHandle<T> {
-    /// Detaches: the job runs on. Only the stored waker is forgotten.
-    fn drop(&mut self) {
-        if let Some(fut) = &self.fut {
-            fut.core().clear_waker();
-        }
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.fut {
-            Some(fut) => f.debug_tuple("JoinHandle").field(fut).finish(),
-            None => f.write_str("JoinHandle(<completed>)"),
-        }
-    }
-}
-
-impl<T> Drop for ExecutorFuture<T> {
-    /// Polled and not complete: the awaiting task gave up, so cancel the job if it is pending and
-    /// ask it to stop if it runs (asyncio cancels the concurrent future; here a cooperative job
-    /// stops too). Never polled: nobody ever awaited it, so the job runs on (detached).
-    fn drop(&mut self) {
-        if let Some(fut) = &self.fut {
-            if self.polled {
-                fut.core().clear_waker();
-                fut.request_cancel();
-            }
-        }
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
 impl<T> fmt::Debug for ExecutorFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.fut {
-            Some(fut) => f.debug_tuple("ExecutorFuture").field(fut).finish(),
-            None => f.write_str("ExecutorFuture(<completed>)"),
-        }
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 

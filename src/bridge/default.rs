@@ -25,7 +25,7 @@ use crate::pool::{ThreadPoolExecutor, default_max_workers};
 /// ```
 /// # futures::executor::block_on(async {
 /// let name = poolbridge::to_thread(|| std::thread::current().name().map(str::to_owned)).await;
-/// assert!(name.unwrap().unwrap().starts_with(poolbridge::DEFAULT_THREAD_NAME_PREFIX));
+/// assert!(name.unwrap().unwrap().starts_with(poolbridge::thread::DEFAULT_THREAD_NAME_PREFIX));
 /// # });
 /// ```
 pub const DEFAULT_THREAD_NAME_PREFIX: &str = "poolbridge-default";

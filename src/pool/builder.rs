@@ -21,7 +21,8 @@ use crate::pool::worker;
 /// # Examples
 ///
 /// ```
-/// use poolbridge::{DEFAULT_KEEP_ALIVE, ThreadPoolExecutor};
+/// use poolbridge::ThreadPoolExecutor;
+/// use poolbridge::thread::DEFAULT_KEEP_ALIVE;
 ///
 /// assert_eq!(DEFAULT_KEEP_ALIVE.as_secs(), 10);
 /// // Idle threads of this pool never exit.
@@ -34,7 +35,8 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// # Examples
 ///
 /// ```
-/// use poolbridge::{MAX_WORKERS, ThreadPoolExecutor};
+/// use poolbridge::ThreadPoolExecutor;
+/// use poolbridge::thread::MAX_WORKERS;
 ///
 /// assert!(ThreadPoolExecutor::builder().max_workers(MAX_WORKERS).build().is_ok());
 /// assert!(ThreadPoolExecutor::builder().max_workers(MAX_WORKERS + 1).build().is_err());
@@ -52,7 +54,8 @@ pub const MAX_WORKERS: usize = if MAX_THREADS < 65_536 {
 /// # Examples
 ///
 /// ```
-/// use poolbridge::{MIN_STACK_SIZE, ThreadPoolExecutor};
+/// use poolbridge::ThreadPoolExecutor;
+/// use poolbridge::thread::MIN_STACK_SIZE;
 ///
 /// assert!(ThreadPoolExecutor::builder().stack_size(MIN_STACK_SIZE).build().is_ok());
 /// assert!(ThreadPoolExecutor::builder().stack_size(MIN_STACK_SIZE - 1).build().is_err());
@@ -66,7 +69,8 @@ pub const MIN_STACK_SIZE: usize = 64 * 1024;
 /// # Examples
 ///
 /// ```
-/// use poolbridge::{MAX_STACK_SIZE, ThreadPoolExecutor};
+/// use poolbridge::ThreadPoolExecutor;
+/// use poolbridge::thread::MAX_STACK_SIZE;
 ///
 /// let err = ThreadPoolExecutor::builder().stack_size(usize::MAX).build().unwrap_err();
 /// assert!(err.to_string().contains(&MAX_STACK_SIZE.to_string()));

@@ -142,7 +142,7 @@ fn with_state<S: 'static, T>(pool: u32, f: impl FnOnce(&mut S) -> T) -> T {
 ///   and its state is dropped: idle connections close by themselves, and the next burst opens
 ///   new ones. Use `.keep_alive(None)` to keep every worker and its state until shutdown.
 ///
-/// [`DEFAULT_KEEP_ALIVE`]: crate::DEFAULT_KEEP_ALIVE
+/// [`DEFAULT_KEEP_ALIVE`]: crate::thread::DEFAULT_KEEP_ALIVE
 ///
 /// # Examples
 ///

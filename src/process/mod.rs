@@ -13,9 +13,12 @@
 //! | `timers.rs` | job time limits: the deadlines the timer thread enforces                |
 //! | `slots.rs`  | worker slots and their life: connection, phase, calls sent ahead        |
 //! | `pool.rs`   | the parent's shared core: one lock over the above, pool threads, metrics |
+//! | `executor.rs` | the [`ProcessPoolExecutor`] struct, exported at the crate root         |
 //!
 //! Each file names only files above it in this table, and none names this one: data flows one
-//! way (`.ci/import_cycles.py` checks that no file of `src/` is part of an import circle).
+//! way (`.ci/import_cycles.py` checks that no file of `src/` is part of an import circle). This
+//! one holds the public API on top: [`ProcessPoolExecutor`]'s methods, [`ProcessPoolBuilder`],
+//! and the submit path that the remote executor reuses.
 //!
 //! # Who sends what to whom
 //!
@@ -111,6 +114,7 @@
 // Off Unix only the types and the registry compile (build() refuses): no warnings for the rest.
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
+pub(crate) mod executor;
 mod wire;
 
 #[cfg(unix)]
@@ -137,10 +141,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use self::executor::ProcessPoolExecutor;
 use crate::error::{BuildError, FutureError, SubmitError};
 use crate::future::Permit;
 use crate::future::{PoolFuture, Promise};
 use crate::map::{Map, MapOptions};
+use crate::options::SubmitOptions;
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
 #[cfg(unix)]
@@ -181,127 +187,6 @@ pub fn init() {}
 /// # }
 /// ```
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Options of one job: [`ProcessPoolExecutor::submit_with`].
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use poolbridge::SubmitOptions;
-///
-/// let options = SubmitOptions::default().timeout(Duration::from_secs(30));
-/// assert_eq!(options.get_timeout(), Some(Duration::from_secs(30)));
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SubmitOptions {
-    timeout: Option<Duration>,
-}
-
-impl SubmitOptions {
-    /// Kills the job's worker (with its process group) if the job runs longer than `d`, counted
-    /// from the moment a worker receives it; the future resolves to
-    /// [`FutureError::JobTimeout`] and the worker is replaced. Overrides
-    /// [`ProcessPoolBuilder::job_timeout`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use poolbridge::SubmitOptions;
-    ///
-    /// let options = SubmitOptions::default().timeout(Duration::from_millis(500));
-    /// assert_eq!(options.get_timeout(), Some(Duration::from_millis(500)));
-    /// ```
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
-    }
-
-    /// The timeout set by [`timeout`](Self::timeout), if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(poolbridge::SubmitOptions::default().get_timeout(), None);
-    /// ```
-    pub fn get_timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-}
-
-/// A pool of worker *processes* that runs registered jobs and hands out [`PoolFuture`]s:
-/// Python's `concurrent.futures.ProcessPoolExecutor`, where a crash, an abort, a runaway loop or
-/// a memory blow-up in one job fails that job alone.
-///
-/// * Jobs are functions marked [`#[poolbridge::job]`](crate::job) (or registered with
-///   [`register`]): closures cannot cross a process boundary. Arguments and output are serde
-///   types, sent as postcard frames over a socket.
-/// * Workers are this program re-run (or [`ProcessPoolBuilder::program`]), started lazily (one
-///   per queued job, up to `max_workers`). They must call [`init`] first in `main`.
-/// * Each worker runs one job at a time and the queue stays in the parent (a worker is sent at
-///   most one job ahead of the one it runs, four for a stream of sub-200 µs jobs, as CPython
-///   sends one: such a job counts as running and is requeued if the worker dies), so a worker
-///   that dies fails exactly its own job with [`FutureError::WorkerDied`] (pid, exit code or
-///   signal, job name); it is replaced and the pool goes on. Python breaks the whole pool there
-///   (`BrokenProcessPool`).
-/// * A job past its timeout is killed with its worker and the worker's whole process group
-///   (anything it started) and resolves to [`FutureError::JobTimeout`]. A worker's death is seen
-///   at once, even while a process its job started holds the worker's socket open; that process
-///   dies with the worker's group (one that left the group, with `setsid`, is left alone).
-/// * The futures are ordinary [`PoolFuture`]s: `result`, `join`, `cancel` (of a queued job),
-///   callbacks, [`wait`](crate::wait()), [`as_completed`](crate::as_completed) and `.await`
-///   work unchanged, mixed with thread-pool futures.
-/// * Dropping the pool is `shutdown(wait = true, cancel_futures = false)`; no worker process
-///   outlives it, even when the parent panics (queued jobs are then cancelled and running ones
-///   killed) or is killed or exits without dropping it (workers watch their parent and exit
-///   with their process group, taking what their jobs started).
-///   After a [`shutdown_timeout`](Self::shutdown_timeout) that ran out, it does not wait: the
-///   workers still running a job exit when it ends, or with this process.
-/// * The controls of the thread pool apply where they make sense:
-///   [`max_queued`](ProcessPoolBuilder::max_queued) with [`try_submit`](Self::try_submit) and
-///   [`submit_async`](Self::submit_async), [`shutdown_timeout`](Self::shutdown_timeout),
-///   [`metrics`](Self::metrics). Not [`cancelled()`](crate::cancelled()): a job in another
-///   process cannot read its future's flag, so a running job stops only at its time limit.
-///
-/// Unix only (Linux, macOS); elsewhere [`ProcessPoolBuilder::build`] returns an error.
-///
-/// # Examples
-///
-/// ```no_run
-/// use poolbridge::{FutureError, ProcessPoolExecutor};
-///
-/// #[poolbridge::job]
-/// fn checksum(data: Vec<u8>) -> u32 {
-///     data.iter().map(|&b| u32::from(b)).sum()
-/// }
-///
-/// #[poolbridge::job]
-/// fn buggy_native_call() {
-///     std::process::abort(); // a C library gone wrong
-/// }
-///
-/// fn main() {
-///     poolbridge::process::init(); // first: in a worker, this serves jobs and never returns
-///
-///     let pool = ProcessPoolExecutor::new(2);
-///     let sum = pool.submit(checksum, (vec![1, 2, 3],));
-///     let crash = pool.submit(buggy_native_call, ());
-///     assert_eq!(sum.join(), Ok(6));
-///     match crash.join() {
-///         Err(FutureError::WorkerDied(exit)) => assert_eq!(exit.signal_name(), Some("SIGABRT")),
-///         other => panic!("{other:?}"),
-///     }
-///     // The pool still runs.
-///     assert_eq!(pool.submit(checksum, (vec![4],)).join(), Ok(4));
-/// }
-/// ```
-pub struct ProcessPoolExecutor {
-    #[cfg(unix)]
-    shared: Arc<pool::PoolCore>,
-    #[cfg(not(unix))]
-    never: std::convert::Infallible,
-}
 
 impl ProcessPoolExecutor {
     /// A pool of at most `max_workers` worker processes, with the other settings at their
@@ -908,7 +793,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = poolbridge::ProcessPoolBuilder::new().max_workers(2);
+    /// let builder = poolbridge::process::ProcessPoolBuilder::new().max_workers(2);
     /// ```
     pub fn new() -> ProcessPoolBuilder {
         ProcessPoolBuilder::default()
@@ -1226,7 +1111,7 @@ fn submit_holding<J: Job>(
             return fut;
         }
     };
-    let timeout = options.timeout.or(shared.config.job_timeout);
+    let timeout = options.get_timeout().or(shared.config.job_timeout);
     let done = Box::new(Typed::new(promise, name, Via::Process));
     shared.submit(frame, queue::Call::new(name, timeout, done).holding(place));
     fut

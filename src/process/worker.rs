@@ -32,7 +32,7 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// the parent process goes away, killing its own process group then (anything a job started).
 ///
 /// A program that builds a `ProcessPoolExecutor` without calling `init()` first (or a
-/// [`program`](crate::ProcessPoolBuilder::program) that is not a worker) gets a
+/// [`program`](crate::process::ProcessPoolBuilder::program) that is not a worker) gets a
 /// [`FutureError::BrokenPool`](crate::FutureError::BrokenPool) for its jobs, never a hang:
 ///
 /// ```text
@@ -43,7 +43,7 @@ static INIT_CALLED: AtomicBool = AtomicBool::new(false);
 /// ```
 ///
 /// A worker that neither exits nor reaches `init()` is killed after
-/// [`start_timeout`](crate::ProcessPoolBuilder::start_timeout) ("did not reach
+/// [`start_timeout`](crate::process::ProcessPoolBuilder::start_timeout) ("did not reach
 /// poolbridge::process::init() within 10s and was killed: ..."), and the forgetful worker's own
 /// pools refuse to start workers, so the mistake cannot multiply into a fork bomb.
 ///

@@ -85,7 +85,8 @@ impl RemoteExecutor {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use poolbridge::remote::{NatsOptions, RemoteExecutor};
+/// use poolbridge::RemoteExecutor;
+/// use poolbridge::remote::NatsOptions;
 ///
 /// let ex = RemoteExecutor::builder()
 ///     .ack_wait(Duration::from_secs(10))

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use crate::error::FutureError;
 use crate::future::PoolFuture;
 use crate::map::{Map, MapOptions};
-use crate::process::{Job, SubmitOptions};
+use crate::options::SubmitOptions;
+use crate::process::Job;
 use crate::remote::client;
 use crate::remote::report::{JobHost, RemoteMetrics};
 

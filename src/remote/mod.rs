@@ -53,7 +53,8 @@
 //! # Examples
 //!
 //! ```no_run
-//! use poolbridge::remote::{RemoteExecutor, ServeOptions};
+//! use poolbridge::RemoteExecutor;
+//! use poolbridge::remote::ServeOptions;
 //!
 //! #[poolbridge::job]
 //! fn thumbnail(path: String, width: u32) -> Result<Vec<u8>, String> {
@@ -79,7 +80,7 @@ mod client;
 mod completer;
 mod connect;
 mod defaults;
-mod executor;
+pub(crate) mod executor;
 mod host;
 mod report;
 mod serve_options;
@@ -99,12 +100,13 @@ pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
     DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
-pub use self::executor::RemoteExecutor;
 pub use self::report::{JobHost, RemoteMetrics, ServeReport};
 pub use self::serve_options::{ServeOptions, serve};
-// For the documentation's links.
+// For the documentation's links (`RemoteExecutor` is exported at the crate root).
 #[allow(unused_imports)]
 use crate::error::FutureError;
+#[allow(unused_imports)]
+use crate::remote::executor::RemoteExecutor;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@
 /// println!("{} of {} done, {} delivered again", m.completed + m.failed, m.submitted, m.redelivered);
 /// ```
 ///
-/// [`RemoteExecutor`]: crate::remote::RemoteExecutor
+/// [`RemoteExecutor`]: crate::RemoteExecutor
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoteMetrics {
@@ -81,7 +81,7 @@ pub struct ServeReport {
 /// }
 /// ```
 ///
-/// [`RemoteExecutor::job_host`]: crate::remote::RemoteExecutor::job_host
+/// [`RemoteExecutor::job_host`]: crate::RemoteExecutor::job_host
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobHost {

@@ -86,7 +86,7 @@ impl ServeOptions {
     /// let options = poolbridge::remote::ServeOptions::default().name("gpu-box-3");
     /// ```
     ///
-    /// [`RemoteExecutor::job_host`]: crate::remote::RemoteExecutor::job_host
+    /// [`RemoteExecutor::job_host`]: crate::RemoteExecutor::job_host
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -120,7 +120,7 @@ impl ServeOptions {
     }
 
     /// The worker program of the local pool
-    /// ([`ProcessPoolBuilder::program`](crate::ProcessPoolBuilder::program)); by default the
+    /// ([`ProcessPoolBuilder::program`](crate::process::ProcessPoolBuilder::program)); by default the
     /// current executable.
     ///
     /// # Examples

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 /// # Examples
 ///
 /// ```
-/// use poolbridge::Job;
+/// use poolbridge::process::Job;
 ///
 /// #[poolbridge::job]
 /// fn add(a: u64, b: u64) -> u64 {
@@ -69,7 +69,7 @@ pub trait Job: Copy + Send + Sync + 'static {
 /// # Examples
 ///
 /// ```
-/// use poolbridge::Job;
+/// use poolbridge::process::Job;
 /// use poolbridge::process::JobFn;
 ///
 /// fn largest<T: Ord>(items: Vec<T>) -> Option<T> {

@@ -400,7 +400,7 @@ fn builder_refuses_zero_workers() {
     assert_eq!(boxed.to_string(), err.to_string());
     assert!(format!("{err:?}").contains("max_workers must be greater than 0"));
     // The other bound.
-    let too_many = poolbridge::MAX_WORKERS + 1;
+    let too_many = poolbridge::thread::MAX_WORKERS + 1;
     assert!(
         ThreadPoolExecutor::builder()
             .max_workers(too_many)
@@ -408,7 +408,7 @@ fn builder_refuses_zero_workers() {
             .is_err()
     );
     let max = ThreadPoolExecutor::builder()
-        .max_workers(poolbridge::MAX_WORKERS)
+        .max_workers(poolbridge::thread::MAX_WORKERS)
         .build()
         .unwrap();
     assert_eq!(max.num_threads(), 0);
@@ -595,7 +595,7 @@ fn a_value_whose_drop_waits_for_a_later_job_does_not_stall_the_pool() {
 // usize::MAX built, then every job failed with a `BrokenPool` while `is_shutdown()` was false.
 #[test]
 fn absurd_stack_sizes_are_refused_by_build() {
-    use poolbridge::{MAX_STACK_SIZE, MIN_STACK_SIZE};
+    use poolbridge::thread::{MAX_STACK_SIZE, MIN_STACK_SIZE};
     for bytes in [0, 4096, MIN_STACK_SIZE - 1, MAX_STACK_SIZE + 1, usize::MAX] {
         let err = ThreadPoolExecutor::builder()
             .stack_size(bytes)
