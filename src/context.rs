@@ -32,6 +32,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 // The cells are model-checked (`tests/loom_future.rs`): under loom their word is loom's.
 use crate::loom::sync::atomic::{AtomicU32, Ordering};
@@ -337,6 +338,36 @@ impl Drop for Entered {
         let _ = POOL.try_with(|p| p.set(0));
         let _ = NESTED.try_with(|nested| nested.borrow_mut().counters = None);
         let _ = PROBE.try_with(|p| p.borrow_mut().take());
+    }
+}
+
+thread_local! {
+    /// The deadline of the job this thread runs now, if it has one (set by whoever runs a job
+    /// with a deadline, for [`crate::deadline`] and for the jobs it submits to inherit).
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The deadline of the job running on this thread, if any. See [`crate::deadline`].
+#[inline]
+pub(crate) fn current_deadline() -> Option<Instant> {
+    DEADLINE.try_with(Cell::get).unwrap_or(None)
+}
+
+/// Makes `deadline` the current job's deadline until the guard is dropped (which restores the
+/// outer one: a job run inline inside another).
+#[allow(dead_code)]
+pub(crate) fn enter_deadline(deadline: Option<Instant>) -> DeadlineScope {
+    DeadlineScope(DEADLINE.with(|d| d.replace(deadline)))
+}
+
+/// Restores the outer job's deadline on drop.
+#[must_use]
+pub(crate) struct DeadlineScope(Option<Instant>);
+
+impl Drop for DeadlineScope {
+    fn drop(&mut self) {
+        let outer = self.0;
+        let _ = DEADLINE.try_with(|d| d.set(outer));
     }
 }
 

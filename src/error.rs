@@ -89,9 +89,33 @@ pub enum FutureError {
     /// still run, its result then dropped): check the server, and submit it again if it must
     /// run (it may then run twice). The executor itself goes on.
     Unavailable(String),
+    /// The job's deadline ([`SubmitOptions::deadline`](crate::SubmitOptions::deadline), or one
+    /// inherited from the job that submitted it) passed: `started == false`, before the job
+    /// started, so it never ran; `started == true`, while it ran, and it was stopped (asked
+    /// through [`cancelled()`](crate::cancelled()), and on the process pool and the remote
+    /// executor, killed with its worker after the grace period if it did not return).
+    DeadlineExceeded {
+        /// `true` if the job had started when its deadline passed.
+        started: bool,
+    },
 }
 
 impl FutureError {
+    /// `true` for [`FutureError::DeadlineExceeded`], whether the job had started or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::FutureError;
+    ///
+    /// let err = FutureError::DeadlineExceeded { started: false };
+    /// assert!(err.is_deadline_exceeded());
+    /// assert_eq!(err.to_string(), "the job's deadline passed before it started; it never ran");
+    /// ```
+    pub fn is_deadline_exceeded(&self) -> bool {
+        matches!(self, FutureError::DeadlineExceeded { .. })
+    }
+
     /// `true` for [`FutureError::Cancelled`].
     ///
     /// # Examples
@@ -441,6 +465,12 @@ impl fmt::Display for FutureError {
             ),
             FutureError::Codec(codec) => write!(f, "the job could not cross the process boundary: {codec}"),
             FutureError::Unavailable(reason) => write!(f, "the job could not be handed over for now: {reason}"),
+            FutureError::DeadlineExceeded { started: false } => {
+                f.write_str("the job's deadline passed before it started; it never ran")
+            }
+            FutureError::DeadlineExceeded { started: true } => {
+                f.write_str("the job's deadline passed while it ran; it was stopped")
+            }
         }
     }
 }
@@ -474,7 +504,9 @@ impl Error for FutureError {}
 impl From<FutureError> for io::Error {
     fn from(err: FutureError) -> io::Error {
         let kind = match err {
-            FutureError::Timeout | FutureError::JobTimeout(_) => io::ErrorKind::TimedOut,
+            FutureError::Timeout
+            | FutureError::JobTimeout(_)
+            | FutureError::DeadlineExceeded { .. } => io::ErrorKind::TimedOut,
             FutureError::Ipc(_) | FutureError::Codec(_) => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };

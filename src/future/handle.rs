@@ -104,6 +104,20 @@ pub fn cancelled() -> bool {
     context::current_job_cancelled()
 }
 
+/// Inside a job: its deadline, if it has one ([`SubmitOptions::deadline`](crate::SubmitOptions::deadline),
+/// or one inherited from the job that submitted it); `None` outside a job. For jobs that want
+/// to plan (skip an optional step when little time is left). Past the deadline
+/// [`cancelled()`] turns `true` as well.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::deadline(), None, "not inside a job with a deadline");
+/// ```
+pub fn deadline() -> Option<std::time::Instant> {
+    context::current_deadline()
+}
+
 impl<T> PoolFuture<T> {
     /// The current state. Never blocks.
     ///

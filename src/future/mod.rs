@@ -18,6 +18,6 @@ pub(crate) mod state;
 
 pub use self::core::PoolFuture;
 pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, TaskHandle, Until};
-pub use self::handle::{FutureState, cancelled};
+pub use self::handle::{FutureState, cancelled, deadline};
 pub(crate) use self::handle::{Waiter, deadline_after};
 pub use self::promise::Promise;
