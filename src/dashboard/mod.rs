@@ -117,9 +117,23 @@ use self::http::Server;
 use self::state::{Kind, ReadFn, Reading, Source, State};
 
 /// How often the sampler reads the executors, by default: as often as the page asks.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::dashboard::DEFAULT_SAMPLE_EVERY.as_millis(), 500);
+/// ```
 pub const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(500);
 
 /// How many samples each executor's history keeps, by default (2.5 minutes at 500 ms).
+///
+/// # Examples
+///
+/// ```
+/// use poolbridge::dashboard::{DEFAULT_HISTORY, DEFAULT_SAMPLE_EVERY};
+///
+/// assert_eq!((DEFAULT_SAMPLE_EVERY * DEFAULT_HISTORY as u32).as_secs(), 150);
+/// ```
 pub const DEFAULT_HISTORY: usize = 300;
 
 /// A running dashboard: a page and a JSON document served on a local address, and a sampler

@@ -333,4 +333,34 @@ mod tests {
         assert!(doc.contains(r#""completed":5,"#), "{doc}");
         assert!(doc.contains(r#""completed":[3,4,5]"#), "{doc}");
     }
+
+    #[cfg(all(unix, feature = "nats"))]
+    #[test]
+    fn a_remote_source_has_places_for_hosts_and_the_stream() {
+        let st = State {
+            started: Instant::now(),
+            sample_every: Duration::from_millis(10),
+            capacity: 4,
+            sources: vec![Source::new(
+                "cluster".into(),
+                Kind::Remote,
+                Box::new(|| {
+                    Some(Reading::Remote(RemoteMetrics {
+                        submitted: 5,
+                        failed: 1,
+                        pending: 2,
+                        ..RemoteMetrics::default()
+                    }))
+                }),
+            )],
+        };
+        st.sample();
+        let doc = st.snapshot_json();
+        assert!(
+            doc.contains(r#""kind":"remote","alive":true,"current":{"submitted":5,"pending":2,"#),
+            "{doc}"
+        );
+        assert!(doc.contains(r#""hosts":[],"stream":null"#), "{doc}");
+        assert!(doc.contains(r#""queued":[2],"running":[null]"#), "{doc}");
+    }
 }
