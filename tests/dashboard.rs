@@ -514,10 +514,12 @@ fn required() -> bool {
         || std::env::var("POOLBRIDGE_REQUIRE_CHROMIUM").as_deref() == Ok("1")
 }
 
-/// `$var`, or the first of `candidates` that exists, or `name` found on PATH.
+/// The file `$var` names (if it exists), or else the first of `candidates` that exists (a bare
+/// name is looked up on PATH).
 fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     for c in candidates {
         if Path::new(c).is_file() {
@@ -536,11 +538,12 @@ fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
     None
 }
 
-/// chromedriver, killed when dropped.
+/// chromedriver, killed when dropped (and the browser profile removed).
 struct Driver {
     child: Child,
     addr: SocketAddr,
     session: Option<String>,
+    profile: Option<PathBuf>,
 }
 
 impl Driver {
@@ -560,6 +563,7 @@ impl Driver {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             session: None,
+            profile: None,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -573,6 +577,7 @@ impl Driver {
     }
 
     fn open_session(&mut self, chromium: &Path, profile: &Path) {
+        self.profile = Some(profile.to_owned());
         let args = [
             "--headless=new",
             "--no-sandbox",
@@ -655,6 +660,9 @@ impl Drop for Driver {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(profile) = &self.profile {
+            let _ = std::fs::remove_dir_all(profile);
+        }
     }
 }
 
@@ -823,7 +831,4 @@ fn the_page_in_headless_chromium_follows_the_pool() {
     }
     let status = browser.texts(&["status"])[0].clone().unwrap_or_default();
     assert!(status.starts_with("live"), "{status}");
-
-    drop(browser);
-    let _ = std::fs::remove_dir_all(&profile);
 }
