@@ -83,10 +83,10 @@
 //!
 //! The server answers two fixed GET requests from a browser on the same machine or network; a
 //! request head is at most 8 KiB and a body is never read. `std::net::TcpListener` and about
-//! 200 lines of request reading, parsing and threads (`http.rs`) do that with no dependency at all, so the feature adds
-//! nothing to the build (the JSON is written by hand too: no serde). A full HTTP stack (hyper,
-//! axum) would bring an async runtime, and the small synchronous servers (tiny_http) bring
-//! their own dependency trees, to parse requests the dashboard refuses anyway.
+//! 200 lines of request reading, parsing and threads (`http.rs`) do that with no dependency at
+//! all, so the feature adds nothing to the build (the JSON is written by hand too: no serde). A
+//! full HTTP stack (hyper, axum) would bring an async runtime, and the small synchronous servers
+//! (tiny_http) bring their own dependency trees, to parse requests the dashboard refuses anyway.
 //!
 //! | file        | concept                                                              |
 //! |-------------|----------------------------------------------------------------------|
