@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::context;
+use crate::context::{self, Stop};
 use crate::error::{FutureError, PanicError};
 use crate::future::state::{self, End, StateWord};
 use crate::loom::lock;
@@ -52,6 +52,15 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
     fn call(&self) -> Result<T, PanicError>;
     /// Drops the closure unrun. Only the caller that ended the future from `PENDING` may call this.
     fn discard(&self);
+    /// The job's deadline, if it has one (a thread pool's job submitted with a deadline, or
+    /// inheriting one): a runner that would claim the job after it ends the job instead
+    /// (`PoolFuture::expire`). Asked only where a job is run inline (`run_inline_if_worker`);
+    /// a worker's queue entry knows its job's type.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// Counts a job ended by its deadline before it started (`PoolMetrics::deadline_exceeded`).
+    fn count_expired(&self) {}
 }
 
 /// What a job gives back when it leaves `PENDING`: a queue place of an executor with
@@ -240,6 +249,18 @@ impl<T> Core<T> {
     /// Ends a future that is still `PENDING` without running its job. Returns what happened; the
     /// caller's closure is dropped here (outside the lock) if the transition was made.
     pub(crate) fn end_pending(&self, fut: &PoolFuture<T>, how: Refusal) -> End {
+        self.end_pending_then(fut, how, || ())
+    }
+
+    /// [`end_pending`](Self::end_pending), calling `ended` if the transition was made, before
+    /// anyone can see the future done (under the lock: `ended` must be short and not user
+    /// code). A count made there is seen by whoever waited for the future.
+    pub(crate) fn end_pending_then(
+        &self,
+        fut: &PoolFuture<T>,
+        how: Refusal,
+        ended: impl FnOnce(),
+    ) -> End {
         // Cheap pre-check without the lock: most calls (stale queue entries, cancel of a running
         // job) find the future already claimed.
         let word = self.state.load();
@@ -252,21 +273,25 @@ impl<T> Core<T> {
             Refusal::Refuse(err) => (self.state.transition_to_refused(), err),
         };
         if end == End::Ended {
+            ended();
             inner.outcome = Outcome::Ready(Err(Box::new(error)));
             self.settle(inner, fut, true, &mut ());
         }
         end
     }
 
-    /// Asks the running job to stop: sets `CANCEL_REQUESTED` and the flag of the runner's job
-    /// cell, which its `cancelled()` reads. Returns `false` if the job is not running (any
-    /// more): it finished meanwhile.
+    /// Asks the running job to stop, for the reason `why`: sets `CANCEL_REQUESTED` and the flag
+    /// of the runner's job cell, which its `cancelled()` reads. Returns `false` if the job is
+    /// not running (any more): it finished meanwhile.
     ///
     /// Both are set under the future's lock after seeing `RUNNING` under it. The runner takes
     /// the same lock to leave `RUNNING` (`finish`), and only then can its thread give the cell
     /// to another job (which clears it first): so a request never lands on a later job that
     /// reuses the cell. `README.md`, "Cooperative cancellation", has the whole argument.
-    pub(crate) fn request_stop(&self) -> bool {
+    ///
+    /// The first request decides how a job that sees it resolves (`Cancelled` or
+    /// `DeadlineExceeded`): a later one finds `CANCEL_REQUESTED` and only repeats it.
+    pub(crate) fn request_stop(&self, why: Stop) -> bool {
         // The cell is looked up before the lock: the table's lock is a leaf, and the runner
         // field cannot change while the job runs (it is only ever cleared by `finish`).
         let cell = context::job_cell(state::runner(self.state.load()));
@@ -275,9 +300,12 @@ impl<T> Core<T> {
         if state::lifecycle(word) != state::RUNNING {
             return false;
         }
+        if state::is_cancel_requested(word) {
+            return true;
+        }
         self.state.set_cancel_requested();
         if let Some(cell) = cell {
-            cell.request();
+            cell.request(why);
         }
         true
     }

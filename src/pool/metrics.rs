@@ -63,7 +63,8 @@ pub struct PoolMetrics {
     /// Jobs that panicked (in its worker process, for a process pool; the worker survives).
     pub panicked: u64,
     /// Jobs cancelled: before they started (counted when the pool drops their queue entry),
-    /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()).
+    /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()) (a
+    /// job stopped that way at its deadline counts in `deadline_exceeded` instead).
     /// Process pool: only before they were sent to a worker (a job in another process cannot
     /// read `cancelled()`), counted when the pool drops the entry or cancels it at shutdown.
     pub cancelled: u64,
@@ -73,6 +74,13 @@ pub struct PoolMetrics {
     /// Process pool: jobs killed with their worker at their time limit (they resolved to
     /// `FutureError::JobTimeout`). Always 0 for a thread pool, whose jobs have no time limit.
     pub timed_out: u64,
+    /// Jobs that resolved to [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded)
+    /// (see [`SubmitOptions::deadline`](crate::SubmitOptions::deadline)): jobs not started by
+    /// their deadline, which never ran (counted when the pool ends them: at the deadline, when a
+    /// worker takes them, or at a submit made after it), and jobs that ran past it and stopped
+    /// after seeing [`cancelled()`](crate::cancelled()) (not counted in `cancelled`). A job that
+    /// ran past its deadline and returned a value without looking counts in `completed`.
+    pub deadline_exceeded: u64,
     /// Jobs a worker took from another worker's deque (work stealing). Always 0 for a process
     /// pool, whose queue is one list in the parent.
     pub stolen: u64,
