@@ -685,7 +685,7 @@ fn from_metrics(pool: &ThreadPoolExecutor) -> Vec<u64> {
         m.queued as u64,
         m.running as u64,
         m.completed,
-        m.panicked + m.worker_died + m.timed_out,
+        m.panicked + m.worker_died + m.timed_out + m.deadline_exceeded,
         m.cancelled,
     ]
 }

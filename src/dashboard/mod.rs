@@ -46,7 +46,7 @@
 //!
 //! `kind` is `thread_pool`, `process_pool` or `remote`. `current` has every field of the
 //! executor's metrics ([`PoolMetrics`], or `RemoteMetrics` for `remote`) by its Rust name, and
-//! `failed`: for a pool `panicked + worker_died + timed_out`. Counters in the history are the
+//! `failed`: for a pool `panicked + worker_died + timed_out + deadline_exceeded`. Counters in the history are the
 //! running totals (the page derives the rates). An executor that is gone (its last `Arc`
 //! dropped) keeps the numbers of its last reading (a sample or a request, so at most one
 //! `sample_every` old) and its history, with `"alive": false`. New fields may appear

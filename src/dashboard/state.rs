@@ -68,7 +68,7 @@ impl Reading {
     /// client's `failed`).
     fn failed(&self) -> u64 {
         match self {
-            Reading::Pool(m) => m.panicked + m.worker_died + m.timed_out,
+            Reading::Pool(m) => m.panicked + m.worker_died + m.timed_out + m.deadline_exceeded,
             #[cfg(all(unix, feature = "nats"))]
             Reading::Remote(m) => m.failed,
         }
@@ -111,6 +111,7 @@ impl Reading {
                     .num("panicked", m.panicked)
                     .num("worker_died", m.worker_died)
                     .num("timed_out", m.timed_out)
+                    .num("deadline_exceeded", m.deadline_exceeded)
                     .num("stolen", m.stolen)
                     .num("spawned", m.spawned)
                     .num("retired", m.retired)
