@@ -73,6 +73,19 @@ pub struct PoolMetrics {
     /// Process pool: jobs killed with their worker at their time limit (they resolved to
     /// `FutureError::JobTimeout`). Always 0 for a thread pool, whose jobs have no time limit.
     pub timed_out: u64,
+    /// Process pool: jobs that returned after a stop request reached them
+    /// ([`PoolFuture::request_cancel`](crate::PoolFuture::request_cancel), or their deadline:
+    /// `cancelled()` turned `true` in the worker and the job returned); they resolved to
+    /// `Cancelled` or `DeadlineExceeded { started: true }`, and their worker was kept.
+    pub stopped: u64,
+    /// Process pool: jobs asked to stop that ran on past the grace period
+    /// (`ProcessPoolBuilder::cancel_grace`) and were killed with their worker (they resolved to
+    /// `Cancelled` or `DeadlineExceeded { started: true }`; the worker counts in `retired`).
+    pub killed: u64,
+    /// Jobs that resolved to
+    /// [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded), whether they
+    /// had started or not (those stopped or killed also count in `stopped` or `killed`).
+    pub deadline_exceeded: u64,
     /// Jobs a worker took from another worker's deque (work stealing). Always 0 for a process
     /// pool, whose queue is one list in the parent.
     pub stolen: u64,
