@@ -64,8 +64,9 @@ pub struct PoolMetrics {
     pub panicked: u64,
     /// Jobs cancelled: before they started (counted when the pool drops their queue entry),
     /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()).
-    /// Process pool: only before they were sent to a worker (a job in another process cannot
-    /// read `cancelled()`), counted when the pool drops the entry or cancels it at shutdown.
+    /// Process pool: before they were sent to a worker (counted when the pool drops the entry or
+    /// cancels it at shutdown), or sent ahead to a busy worker and taken back by
+    /// `request_cancel`; jobs stopped while running count in `stopped` or `killed`.
     pub cancelled: u64,
     /// Process pool: jobs whose worker process died while it ran them (they resolved to
     /// `FutureError::WorkerDied`). Always 0 for a thread pool, where a panic ends only its job.

@@ -43,6 +43,10 @@
 //!                             the read duty is handed to a spare thread first)
 //! timer thread: a deadline passes (timers.rs) → kill the worker's group → its reader sees
 //!               the exit → reap: the call fails (JobTimeout, WorkerDied) or is queued again
+//!
+//! request_cancel (user thread) ─ Promise's stop hook ─▶ PoolCore::stop ── CANCEL(n) on the
+//!   control socket ──▶ the worker's watch thread: cancelled() turns true (or the call is
+//!   skipped); the timer kills the worker if the job still runs after cancel_grace
 //! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
@@ -593,8 +597,9 @@ impl ProcessPoolExecutor {
     /// worker sees its parent gone (on Linux through a pidfd of the parent, everywhere when the
     /// socket hangs up) and kills its own process group, job included.
     ///
-    /// A running job cannot see [`cancelled()`](crate::cancelled()) (it runs in another
-    /// process): give jobs a [`timeout`](SubmitOptions::timeout) to bound how long they may run.
+    /// To stop the running jobs too, call [`PoolFuture::request_cancel`] on their futures first:
+    /// [`cancelled()`](crate::cancelled()) turns `true` inside them, and those still running
+    /// after [`cancel_grace`](ProcessPoolBuilder::cancel_grace) are killed.
     ///
     /// # Examples
     ///
