@@ -272,7 +272,7 @@ fn late_queued_jobs_never_run_and_resolve_deadline_exceeded() {
             other => panic!("job {i}: {other:?}"),
         }
     }
-    assert!(done >= 1 && done <= 5, "done {done}, ran {ran:?}");
+    assert!((1..=5).contains(&done), "done {done}, ran {ran:?}");
     assert!(stopped <= 1);
     assert!(never >= 6, "never started: {never}, ran {ran:?}");
     assert_eq!(ran.len(), done + stopped, "{ran:?}");

@@ -51,7 +51,7 @@ use crate::process::register;
 ///   [`deadline`](crate::SubmitOptions::deadline)) turns [`cancelled()`](crate::cancelled())
 ///   `true` inside the job, in its worker process; a job that returns then resolves to
 ///   `Err(FutureError::Cancelled)` and keeps its worker, one that runs on past
-///   [`cancel_grace`](ProcessPoolBuilder::cancel_grace) is killed with its worker (which is
+///   [`cancel_grace`](crate::process::ProcessPoolBuilder::cancel_grace) is killed with its worker (which is
 ///   replaced) and resolves the same way. `cancel()` keeps Python's meaning: it cancels only a
 ///   job not sent to a worker yet, and never interrupts one.
 ///
