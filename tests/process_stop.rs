@@ -211,7 +211,10 @@ fn dropping_a_polled_awaitable_stops_the_process_job() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             };
+            // Biased: the awaitable is polled first (one never polled is not cancelled on drop,
+            // and the job may have started before the first poll).
             tokio::select! {
+                biased;
                 out = fut => Some(out),
                 () = wait_started => None,
             }
