@@ -112,6 +112,8 @@ impl Reading {
                     .num("worker_died", m.worker_died)
                     .num("timed_out", m.timed_out)
                     .num("deadline_exceeded", m.deadline_exceeded)
+                    .num("stopped", m.stopped)
+                    .num("killed", m.killed)
                     .num("stolen", m.stolen)
                     .num("spawned", m.spawned)
                     .num("retired", m.retired)

@@ -61,6 +61,10 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
     }
     /// Counts a job ended by its deadline before it started (`PoolMetrics::deadline_exceeded`).
     fn count_expired(&self) {}
+    /// `request_cancel` asked the running job to stop (the flag is set). A job that runs
+    /// elsewhere (a [`Promise`](crate::Promise) of the process pool) passes the request on to
+    /// whoever runs it; a thread pool's job reads its cell and needs nothing more.
+    fn stop_requested(&self) {}
 }
 
 /// What a job gives back when it leaves `PENDING`: a queue place of an executor with
@@ -71,6 +75,14 @@ pub(crate) trait Permit: Send + Sync + 'static {
     /// The job left `PENDING` (it starts, or it was cancelled or refused). Called at most once
     /// per job by the state machine; idempotent anyway.
     fn release(&self);
+}
+
+/// Who runs a promise's job elsewhere and wants to hear of a `request_cancel` while it runs:
+/// the process pool, which tells the worker process. Called on the requesting thread, outside
+/// every lock of the future, with the identity of the job's future ([`PoolFuture::addr`]).
+pub(crate) trait StopListener: Send + Sync + 'static {
+    /// The running job of the future with identity `job` was asked to stop.
+    fn stop_requested(&self, job: usize);
 }
 
 impl Permit for () {

@@ -225,7 +225,13 @@ impl<T> PoolFuture<T> {
             End::Ended => true,
             End::NotPending(word) => match state::lifecycle(word) {
                 state::CANCELLED => true,
-                state::RUNNING => self.core().request_stop(Stop::Requested),
+                state::RUNNING => {
+                    let asked = self.core().request_stop(Stop::Requested);
+                    if asked {
+                        self.task.stop_requested();
+                    }
+                    asked
+                }
                 _ => false,
             },
         }
