@@ -1,4 +1,4 @@
-//! How fast a stopped process job frees its worker (issue 19):
+//! How fast a stopped job frees its thread or its worker process (issue 19):
 //! `cargo bench --bench process_stop [-- --quick]`.
 //!
 //! For a job that polls `cancelled()` (in a tight loop) and one that never does, on a pool of
@@ -89,10 +89,49 @@ fn measure(
     }
 }
 
+/// The same on a thread pool of one thread: a job that polls `cancelled()`, stopped by
+/// `request_cancel`, until the next job has run on the freed thread. (A thread job that never
+/// polls cannot be stopped: a thread cannot be killed.)
+fn measure_thread(n: usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pool = poolbridge::ThreadPoolExecutor::new(1);
+    pool.submit(|| ()).join().unwrap();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&started);
+        let fut = pool.submit(move || {
+            flag.store(true, Ordering::Release);
+            let mut x = 0u64;
+            while !poolbridge::cancelled() {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            x
+        });
+        while !started.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let t = Instant::now();
+        fut.request_cancel();
+        pool.submit(move || i).join().unwrap();
+        samples.push(t.elapsed());
+        assert!(fut.join().is_err());
+    }
+    samples.sort();
+    for (metric, p) in [("p50", 0.5), ("p99", 0.99)] {
+        println!(
+            "{{\"lib\": \"poolbridge\", \"metric\": \"stop_thread_polling_{metric}\", \"value\": {:.4}, \"unit\": \"ms\", \"samples\": {n}}}",
+            percentile(&samples, p).as_secs_f64() * 1e3,
+        );
+    }
+}
+
 fn main() {
     poolbridge::process::init();
     let quick = std::env::args().any(|a| a == "--quick");
     let n = if quick { 100 } else { 300 };
+    measure_thread(n);
     measure(
         "polling",
         |pool, started| pool.submit(polling, (started,)),

@@ -66,7 +66,10 @@ async fn stop_then_next<T: Send + 'static, U: std::fmt::Debug + Send + 'static>(
     next: impl FnOnce() -> PoolFuture<U>,
 ) {
     let timed_out = tokio::time::timeout(TIMEOUT, runaway.into_future()).await;
-    assert!(timed_out.is_err(), "{what}: the runaway job ended on its own");
+    assert!(
+        timed_out.is_err(),
+        "{what}: the runaway job ended on its own"
+    );
     let stopped_at = Instant::now();
     let answer = next().await;
     println!(
