@@ -137,6 +137,15 @@ impl<T> PoolFuture<T> {
         Arc::downgrade(&self.task)
     }
 
+    /// Another handle to the same job (crate-private: a public `PoolFuture` is not `Clone`, its
+    /// value is taken once). A remote host keeps one to stop a job while awaiting another.
+    #[cfg(feature = "nats")]
+    pub(crate) fn share(&self) -> PoolFuture<T> {
+        PoolFuture {
+            task: Arc::clone(&self.task),
+        }
+    }
+
     pub(crate) fn discard_closure(&self) {
         self.task.discard();
     }
@@ -192,6 +201,10 @@ enum Listener<T> {
     /// A `wait`/`as_completed` call waiting on this future among others, and this future's key in
     /// that call.
     Signal(Arc<Signal>, usize),
+    /// A transport that must hear of a stop request while the job runs elsewhere (the remote
+    /// executor): notified with its key by [`Core::request_stop`], never by the end.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    Stop(Arc<Signal>, usize),
 }
 
 impl<T> Core<T> {
@@ -270,7 +283,7 @@ impl<T> Core<T> {
         // The cell is looked up before the lock: the table's lock is a leaf, and the runner
         // field cannot change while the job runs (it is only ever cleared by `finish`).
         let cell = context::job_cell(state::runner(self.state.load()));
-        let _inner = lock(&self.inner);
+        let inner = lock(&self.inner);
         let word = self.state.load();
         if state::lifecycle(word) != state::RUNNING {
             return false;
@@ -278,6 +291,26 @@ impl<T> Core<T> {
         self.state.set_cancel_requested();
         if let Some(cell) = cell {
             cell.request();
+        }
+        // Transports running the job elsewhere hear of it; notified outside the lock (a signal's
+        // lock is a leaf, but its waiter may take this future's lock as soon as it wakes).
+        let stops: Vec<(Arc<Signal>, usize)> = inner
+            .waiters
+            .as_deref()
+            .map(|waiters| {
+                waiters
+                    .listeners
+                    .iter()
+                    .filter_map(|listener| match listener {
+                        Listener::Stop(signal, key) => Some((Arc::clone(signal), *key)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(inner);
+        for (signal, key) in stops {
+            signal.notify(key);
         }
         true
     }
@@ -320,6 +353,8 @@ impl<T> Core<T> {
                 match listener {
                     Listener::Callback(callback) => callbacks.push(callback),
                     Listener::Signal(signal, key) => signal.notify(key),
+                    // A stop request is news only while the job runs.
+                    Listener::Stop(..) => {}
                 }
             }
             for thread in readers {
@@ -381,13 +416,31 @@ impl<T> Core<T> {
         true
     }
 
-    /// Removes a signal registered by [`add_signal`](Self::add_signal), if it is still there.
+    /// Registers a stop signal: [`request_stop`](Self::request_stop) notifies it with `key`
+    /// while the job runs (a transport that runs the job elsewhere forwards the request). Never
+    /// notified by the end of the future. Returns `false` (and registers nothing) if the future
+    /// has already ended.
+    #[cfg(feature = "nats")]
+    pub(crate) fn add_stop_signal(&self, signal: &Arc<Signal>, key: usize) -> bool {
+        let mut inner = lock(&self.inner);
+        if state::is_done(self.state.load()) {
+            return false;
+        }
+        waiters(&mut inner)
+            .listeners
+            .push(Listener::Stop(Arc::clone(signal), key));
+        true
+    }
+
+    /// Removes the signals registered by [`add_signal`](Self::add_signal) (and
+    /// `add_stop_signal`) with `signal`, if they are still there.
     pub(crate) fn remove_signal(&self, signal: &Arc<Signal>) {
         let mut inner = lock(&self.inner);
         if let Some(waiters) = &mut inner.waiters {
-            waiters.listeners.retain(
-                |listener| !matches!(listener, Listener::Signal(s, _) if Arc::ptr_eq(s, signal)),
-            );
+            waiters.listeners.retain(|listener| match listener {
+                Listener::Signal(s, _) | Listener::Stop(s, _) => !Arc::ptr_eq(s, signal),
+                Listener::Callback(_) => true,
+            });
         }
     }
 

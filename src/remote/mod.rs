@@ -98,7 +98,7 @@ pub use self::builder::RemoteBuilder;
 pub use self::connect::NatsOptions;
 pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
-    DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
 pub use self::report::{JobHost, RemoteMetrics, ServeReport};
 pub use self::serve_options::{ServeOptions, serve};
