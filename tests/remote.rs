@@ -1888,7 +1888,9 @@ fn request_cancel_reaches_a_job_its_host_has_taken() {
     let stream = "STOPQ";
     let ex = client(&server, stream);
     let mut h = small_host(&url, stream, "two-slots", 2);
-    let first = ex.submit(record, (runs.clone(), "first".into(), 1_500));
+    let first = ex.submit(record, (runs.clone(), "first".into(), 3_000));
+    // The first job holds the one worker: the second waits in the host's local pool.
+    assert!(eventually(HANG, || lines(Path::new(&runs)).len() == 1));
     let second = ex.submit(record, (runs.clone(), "second".into(), 0));
     assert!(eventually(HANG, || second.running()), "taken by the host");
     assert!(second.request_cancel(), "running: asked to stop");
