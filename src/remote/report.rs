@@ -27,7 +27,7 @@ pub struct RemoteMetrics {
     pub cancelled: u64,
     /// Of `cancelled`, the running jobs whose host confirmed that it stopped them (answered
     /// "stopped"); the rest of the stop requests were given up after
-    /// [`stop_patience`](crate::RemoteBuilder::stop_patience) or crossed a completion.
+    /// [`stop_patience`](crate::remote::RemoteBuilder::stop_patience) or crossed a completion.
     pub stopped: u64,
     /// Jobs that ended with [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded)
     /// (counted in `failed` too): not started by their deadline (at submit, or by the host that
