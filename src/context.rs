@@ -19,6 +19,10 @@
 //! * **Another worker.** The worker also registers a probe that answers "would another worker of
 //!   this pool take a queued job now?", so that an async poll on a worker leaves a job to an idle
 //!   worker instead of running it inline (`PoolFuture::run_inline_if_worker`).
+//! * **The deadline.** The deadline of the job running on this thread, if it has one
+//!   ([`current_deadline`], set by [`enter_deadline`] around a job with a deadline): what
+//!   `poolbridge::deadline()` reads and what a submit from the job inherits (`pool/deadline.rs`).
+//!   A request made at the deadline carries the reason in the job's cell ([`Stop::Deadline`]).
 //! * **The counters.** A worker thread also counts the jobs it runs, in the [`JobCounters`] of
 //!   its slot (`ThreadPoolExecutor::metrics` sums them): plain stores to a cache line that only
 //!   this thread writes.
@@ -46,8 +50,20 @@ pub(crate) const MAX_CELLS: u32 = (1 << 24) - 1;
 /// `JobCell` bit: `request_cancel` asked the job that owns the cell to stop.
 const REQUESTED: u32 = 0b01;
 /// `JobCell` bit: the job saw the request (`cancelled()` returned `true`): it resolves to
-/// `Err(Cancelled)` whatever it returns.
+/// `Err(Cancelled)` (or `DeadlineExceeded`, with [`BY_DEADLINE`]) whatever it returns.
 const SEEN: u32 = 0b10;
+/// `JobCell` bit, set with [`REQUESTED`] by the first request: it came from the job's deadline
+/// (the deadline timer, `pool/deadline.rs`), not from `request_cancel`.
+const BY_DEADLINE: u32 = 0b100;
+
+/// Who asked a running job to stop; for a job that saw the request, how it resolves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `PoolFuture::request_cancel` (or a dropped awaitable): `Err(Cancelled)`.
+    Requested,
+    /// Its deadline passed: `Err(DeadlineExceeded { started: true })`.
+    Deadline,
+}
 
 /// The cancellation word of one running job. Cells live for the whole program (one per thread
 /// and nesting level, recycled when a thread exits), so a `&'static JobCell` can sit in a
@@ -61,12 +77,18 @@ const SEEN: u32 = 0b10;
 pub(crate) struct JobCell(AtomicU32);
 
 impl JobCell {
-    /// Asks the job that owns the cell to stop. The caller holds that job's lock and has seen
-    /// it `RUNNING` under the lock (see `Core::request_stop`).
-    pub(crate) fn request(&self) {
+    /// Asks the job that owns the cell to stop, for the reason `why`. The caller holds that
+    /// job's lock, has seen it `RUNNING` under the lock, and makes the first request (see
+    /// `Core::request_stop`): a later one does not come here, so the first reason stays.
+    pub(crate) fn request(&self, why: Stop) {
+        let bits = match why {
+            Stop::Requested => REQUESTED,
+            Stop::Deadline => REQUESTED | BY_DEADLINE,
+        };
         // ORDERING: Relaxed: a flag that carries no data. The runner's next `cancelled()` load
         // sees it as soon as the store propagates (coherence); nothing else is published with it.
-        self.0.fetch_or(REQUESTED, Ordering::Relaxed);
+        // The reason is in the same word, so a runner that saw the request sees it too.
+        self.0.fetch_or(bits, Ordering::Relaxed);
     }
 
     /// `cancelled()` on the job that owns the cell: `true` once a stop was requested, recording
@@ -95,10 +117,19 @@ impl JobCell {
         self.0.store(0, Ordering::Relaxed);
     }
 
+    /// Whether the job saw a request, and whose.
     #[inline]
-    fn saw_request(&self) -> bool {
-        // ORDERING: Relaxed: SEEN is written by this thread only.
-        self.0.load(Ordering::Relaxed) & SEEN != 0
+    fn seen(&self) -> Option<Stop> {
+        // ORDERING: Relaxed: SEEN is written by this thread only, in the same word as the reason
+        // (set before SEEN, by the request the job saw).
+        let word = self.0.load(Ordering::Relaxed);
+        if word & SEEN == 0 {
+            None
+        } else if word & BY_DEADLINE != 0 {
+            Some(Stop::Deadline)
+        } else {
+            Some(Stop::Requested)
+        }
     }
 }
 
@@ -168,6 +199,8 @@ pub(crate) struct JobCounters {
     pub(crate) cancelled: AtomicUsize,
     /// Jobs this worker took from another worker's deque.
     pub(crate) stolen: AtomicUsize,
+    /// Jobs that ran and stopped after seeing `cancelled()` turn `true` at their deadline.
+    pub(crate) deadline_exceeded: AtomicUsize,
 }
 
 impl JobCounters {
@@ -194,16 +227,16 @@ impl JobCounters {
         );
     }
 
-    /// A job ended: no longer running; completed, panicked, or stopped on request.
+    /// A job ended: no longer running; completed, panicked, or stopped on request or at its
+    /// deadline.
     #[inline]
-    fn count_end(&self, panicked: bool, stopped: bool) {
+    fn count_end(&self, panicked: bool, stopped: Option<Stop>) {
         self.add_running(usize::MAX);
-        JobCounters::bump(if panicked {
-            &self.panicked
-        } else if stopped {
-            &self.cancelled
-        } else {
-            &self.completed
+        JobCounters::bump(match (panicked, stopped) {
+            (true, _) => &self.panicked,
+            (false, None) => &self.completed,
+            (false, Some(Stop::Requested)) => &self.cancelled,
+            (false, Some(Stop::Deadline)) => &self.deadline_exceeded,
         });
     }
 }
@@ -355,7 +388,6 @@ pub(crate) fn current_deadline() -> Option<Instant> {
 
 /// Makes `deadline` the current job's deadline until the guard is dropped (which restores the
 /// outer one: a job run inline inside another).
-#[allow(dead_code)]
 pub(crate) fn enter_deadline(deadline: Option<Instant>) -> DeadlineScope {
     DeadlineScope(DEADLINE.with(|d| d.replace(deadline)))
 }
@@ -447,13 +479,14 @@ fn run_nested<'a>(claim: impl FnOnce(u32) -> bool) -> Option<JobRun<'a>> {
 
 impl JobRun<'_> {
     /// The job's closure returned (`panicked`: by a panic). Restores the outer job's cell (if
-    /// this one ran inline inside another job), counts the job, and returns `true` if the job
-    /// stopped early: it saw `cancelled()` and returned normally. Its outcome is then
-    /// `Err(Cancelled)`.
+    /// this one ran inline inside another job), counts the job, and returns who stopped it if
+    /// it stopped early: it saw `cancelled()` and returned normally. Its outcome is then
+    /// `Err(Cancelled)` ([`Stop::Requested`]) or `Err(DeadlineExceeded { started: true })`
+    /// ([`Stop::Deadline`]).
     #[inline]
-    pub(crate) fn end(self, panicked: bool) -> bool {
+    pub(crate) fn end(self, panicked: bool) -> Option<Stop> {
         CURRENT.with(|current| current.set(self.outer));
-        let stopped = !panicked && self.cell.saw_request();
+        let stopped = if panicked { None } else { self.cell.seen() };
         match self.counters {
             Some(counters) => counters.count_end(panicked, stopped),
             None => NESTED.with(|nested| {
@@ -482,7 +515,7 @@ mod tests {
         })
         .unwrap();
         assert!(!current_job_cancelled());
-        job_cell(outer_index).unwrap().request();
+        job_cell(outer_index).unwrap().request(Stop::Requested);
         assert!(current_job_cancelled());
 
         // A job run inline, one level deeper, has a cell of its own.
@@ -497,12 +530,13 @@ mod tests {
             !current_job_cancelled(),
             "the outer job's request is not the inner job's"
         );
-        assert!(!inner.end(false));
+        assert_eq!(inner.end(false), None);
 
         // Back in the outer job: its request is still there, and it saw it.
         assert!(current_job_cancelled());
-        assert!(
+        assert_eq!(
             outer.end(false),
+            Some(Stop::Requested),
             "the outer job saw the request: it stopped"
         );
         assert!(!current_job_cancelled(), "no job runs here any more");
@@ -514,7 +548,7 @@ mod tests {
         })
         .unwrap();
         assert!(!current_job_cancelled());
-        assert!(!next.end(false));
+        assert_eq!(next.end(false), None);
         // A lost claim leaves nothing behind.
         assert!(run_job(None, |_| false).is_none());
         assert!(!current_job_cancelled());

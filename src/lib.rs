@@ -75,6 +75,7 @@
 //! | [`thread`]   | the thread pool's limits and defaults (`MAX_WORKERS`, `MIN_STACK_SIZE`, `MAX_STACK_SIZE`, `DEFAULT_KEEP_ALIVE`, `DEFAULT_THREAD_NAME_PREFIX`) and `StatefulPool` |
 //! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT` |
 //! | `remote`     | feature `nats`: `RemoteBuilder`, `ServeOptions`, `serve`, `NatsOptions`, `RemoteMetrics`, `JobHost`, `ServeReport`, the `DEFAULT_*` settings |
+//! | `dashboard`  | feature `dashboard`: `Dashboard`, `DashboardBuilder`: a live page of the executors' metrics |
 //!
 //! # The end of `main`
 //!
@@ -148,7 +149,9 @@
 //! * `nats`: `RemoteExecutor` and the `remote` module (implies `process`; adds `async-nats`,
 //!   `tokio` and `bytes`);
 //! * `tracing`: a job runs inside the span that was current at `submit`, and the pool emits
-//!   events (adds `tracing`).
+//!   events (adds `tracing`);
+//! * `dashboard`: a live web page (and a JSON document) of your executors' numbers, served
+//!   from the binary: the `dashboard` module (no dependency).
 //!
 //! ```toml
 //! [dependencies]
@@ -195,6 +198,8 @@
 
 mod bridge;
 mod context;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod error;
 mod future;
 mod loom;

@@ -164,7 +164,6 @@ impl SubmitOptions {
 
     /// The job's deadline for a submit at `now`: its own, or the current job's (this thread's)
     /// if that is earlier and inherited.
-    #[allow(dead_code)]
     pub(crate) fn effective_deadline(&self, now: Instant) -> Option<Instant> {
         let own = self.deadline.map(|d| match d {
             Deadline::After(d) => now.checked_add(d).unwrap_or_else(far_future),

@@ -2033,10 +2033,14 @@ fn a_job_running_past_its_deadline_is_stopped(queued: bool) {
         (runs.clone(), "late".into(), 10_000),
         SubmitOptions::default().deadline(Duration::from_millis(500)),
     );
-    assert_eq!(
-        late.result_timeout(HANG),
-        Err(FutureError::DeadlineExceeded { started: true })
-    );
+    let err = late.result_timeout(HANG).unwrap_err();
+    if queued {
+        // It never ran; whether it counts as started depends on whether the local pool had
+        // already sent it ahead to the busy worker.
+        assert!(err.is_deadline_exceeded(), "{err}");
+    } else {
+        assert_eq!(err, FutureError::DeadlineExceeded { started: true });
+    }
     let took = t.elapsed();
     assert!(
         took >= Duration::from_millis(450) && took < Duration::from_secs(5),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::context;
+use crate::context::{self, Stop};
 use crate::error::{FutureError, PanicError};
 use crate::future::state::{self, End, StateWord};
 use crate::loom::lock;
@@ -52,6 +52,19 @@ pub(crate) trait TaskHandle<T>: Send + Sync {
     fn call(&self) -> Result<T, PanicError>;
     /// Drops the closure unrun. Only the caller that ended the future from `PENDING` may call this.
     fn discard(&self);
+    /// The job's deadline, if it has one (a thread pool's job submitted with a deadline, or
+    /// inheriting one): a runner that would claim the job after it ends the job instead
+    /// (`PoolFuture::expire`). Asked only where a job is run inline (`run_inline_if_worker`);
+    /// a worker's queue entry knows its job's type.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// Counts a job ended by its deadline before it started (`PoolMetrics::deadline_exceeded`).
+    fn count_expired(&self) {}
+    /// `request_cancel` asked the running job to stop (the flag is set). A job that runs
+    /// elsewhere (a [`Promise`](crate::Promise) of the process pool) passes the request on to
+    /// whoever runs it; a thread pool's job reads its cell and needs nothing more.
+    fn stop_requested(&self) {}
 }
 
 /// What a job gives back when it leaves `PENDING`: a queue place of an executor with
@@ -62,6 +75,14 @@ pub(crate) trait Permit: Send + Sync + 'static {
     /// The job left `PENDING` (it starts, or it was cancelled or refused). Called at most once
     /// per job by the state machine; idempotent anyway.
     fn release(&self);
+}
+
+/// Who runs a promise's job elsewhere and wants to hear of a `request_cancel` while it runs:
+/// the process pool, which tells the worker process. Called on the requesting thread, outside
+/// every lock of the future, with the identity of the job's future ([`PoolFuture::addr`]).
+pub(crate) trait StopListener: Send + Sync + 'static {
+    /// The running job of the future with identity `job` was asked to stop.
+    fn stop_requested(&self, job: usize);
 }
 
 impl Permit for () {
@@ -201,10 +222,6 @@ enum Listener<T> {
     /// A `wait`/`as_completed` call waiting on this future among others, and this future's key in
     /// that call.
     Signal(Arc<Signal>, usize),
-    /// A transport that must hear of a stop request while the job runs elsewhere (the remote
-    /// executor): notified with its key by [`Core::request_stop`], never by the end.
-    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
-    Stop(Arc<Signal>, usize),
 }
 
 impl<T> Core<T> {
@@ -253,6 +270,18 @@ impl<T> Core<T> {
     /// Ends a future that is still `PENDING` without running its job. Returns what happened; the
     /// caller's closure is dropped here (outside the lock) if the transition was made.
     pub(crate) fn end_pending(&self, fut: &PoolFuture<T>, how: Refusal) -> End {
+        self.end_pending_then(fut, how, || ())
+    }
+
+    /// [`end_pending`](Self::end_pending), calling `ended` if the transition was made, before
+    /// anyone can see the future done (under the lock: `ended` must be short and not user
+    /// code). A count made there is seen by whoever waited for the future.
+    pub(crate) fn end_pending_then(
+        &self,
+        fut: &PoolFuture<T>,
+        how: Refusal,
+        ended: impl FnOnce(),
+    ) -> End {
         // Cheap pre-check without the lock: most calls (stale queue entries, cancel of a running
         // job) find the future already claimed.
         let word = self.state.load();
@@ -265,52 +294,39 @@ impl<T> Core<T> {
             Refusal::Refuse(err) => (self.state.transition_to_refused(), err),
         };
         if end == End::Ended {
+            ended();
             inner.outcome = Outcome::Ready(Err(Box::new(error)));
             self.settle(inner, fut, true, &mut ());
         }
         end
     }
 
-    /// Asks the running job to stop: sets `CANCEL_REQUESTED` and the flag of the runner's job
-    /// cell, which its `cancelled()` reads. Returns `false` if the job is not running (any
-    /// more): it finished meanwhile.
+    /// Asks the running job to stop, for the reason `why`: sets `CANCEL_REQUESTED` and the flag
+    /// of the runner's job cell, which its `cancelled()` reads. Returns `false` if the job is
+    /// not running (any more): it finished meanwhile.
     ///
     /// Both are set under the future's lock after seeing `RUNNING` under it. The runner takes
     /// the same lock to leave `RUNNING` (`finish`), and only then can its thread give the cell
     /// to another job (which clears it first): so a request never lands on a later job that
     /// reuses the cell. `README.md`, "Cooperative cancellation", has the whole argument.
-    pub(crate) fn request_stop(&self) -> bool {
+    ///
+    /// The first request decides how a job that sees it resolves (`Cancelled` or
+    /// `DeadlineExceeded`): a later one finds `CANCEL_REQUESTED` and only repeats it.
+    pub(crate) fn request_stop(&self, why: Stop) -> bool {
         // The cell is looked up before the lock: the table's lock is a leaf, and the runner
         // field cannot change while the job runs (it is only ever cleared by `finish`).
         let cell = context::job_cell(state::runner(self.state.load()));
-        let inner = lock(&self.inner);
+        let _inner = lock(&self.inner);
         let word = self.state.load();
         if state::lifecycle(word) != state::RUNNING {
             return false;
         }
+        if state::is_cancel_requested(word) {
+            return true;
+        }
         self.state.set_cancel_requested();
         if let Some(cell) = cell {
-            cell.request();
-        }
-        // Transports running the job elsewhere hear of it; notified outside the lock (a signal's
-        // lock is a leaf, but its waiter may take this future's lock as soon as it wakes).
-        let stops: Vec<(Arc<Signal>, usize)> = inner
-            .waiters
-            .as_deref()
-            .map(|waiters| {
-                waiters
-                    .listeners
-                    .iter()
-                    .filter_map(|listener| match listener {
-                        Listener::Stop(signal, key) => Some((Arc::clone(signal), *key)),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        drop(inner);
-        for (signal, key) in stops {
-            signal.notify(key);
+            cell.request(why);
         }
         true
     }
@@ -353,8 +369,6 @@ impl<T> Core<T> {
                 match listener {
                     Listener::Callback(callback) => callbacks.push(callback),
                     Listener::Signal(signal, key) => signal.notify(key),
-                    // A stop request is news only while the job runs.
-                    Listener::Stop(..) => {}
                 }
             }
             for thread in readers {
@@ -416,31 +430,13 @@ impl<T> Core<T> {
         true
     }
 
-    /// Registers a stop signal: [`request_stop`](Self::request_stop) notifies it with `key`
-    /// while the job runs (a transport that runs the job elsewhere forwards the request). Never
-    /// notified by the end of the future. Returns `false` (and registers nothing) if the future
-    /// has already ended.
-    #[cfg(feature = "nats")]
-    pub(crate) fn add_stop_signal(&self, signal: &Arc<Signal>, key: usize) -> bool {
-        let mut inner = lock(&self.inner);
-        if state::is_done(self.state.load()) {
-            return false;
-        }
-        waiters(&mut inner)
-            .listeners
-            .push(Listener::Stop(Arc::clone(signal), key));
-        true
-    }
-
-    /// Removes the signals registered by [`add_signal`](Self::add_signal) (and
-    /// `add_stop_signal`) with `signal`, if they are still there.
+    /// Removes a signal registered by [`add_signal`](Self::add_signal), if it is still there.
     pub(crate) fn remove_signal(&self, signal: &Arc<Signal>) {
         let mut inner = lock(&self.inner);
         if let Some(waiters) = &mut inner.waiters {
-            waiters.listeners.retain(|listener| match listener {
-                Listener::Signal(s, _) | Listener::Stop(s, _) => !Arc::ptr_eq(s, signal),
-                Listener::Callback(_) => true,
-            });
+            waiters.listeners.retain(
+                |listener| !matches!(listener, Listener::Signal(s, _) if Arc::ptr_eq(s, signal)),
+            );
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use crate::context;
+use crate::context::{self, Stop};
 use crate::error::FutureError;
 use crate::future::core::{Callback, PoolFuture, Refusal, RunHooks, Until};
 use crate::future::state::{self, End, Start};
@@ -48,11 +48,14 @@ impl fmt::Display for FutureState {
 /// `true` inside a job whose stop was requested: by
 /// [`PoolFuture::request_cancel`], or by dropping the job's
 /// [`ExecutorFuture`](crate::ExecutorFuture) (a `tokio::time::timeout` that ran out, a
-/// `select!` branch that lost). `false` outside a job, and in a job nobody asked to stop.
+/// `select!` branch that lost), or by its deadline passing (a job submitted with
+/// [`SubmitOptions::deadline`](crate::SubmitOptions::deadline), or inheriting one). `false`
+/// outside a job, and in a job nobody asked to stop.
 ///
 /// Call it between the steps of a long computation and return early when it says so: the job
-/// then resolves to `Err(FutureError::Cancelled)` whatever it returns, so a partial value never
-/// passes for a whole one. It costs one atomic load (about a nanosecond: see
+/// then resolves to `Err(FutureError::Cancelled)` whatever it returns (to
+/// `Err(FutureError::DeadlineExceeded { started: true })` when its deadline asked first), so a
+/// partial value never passes for a whole one. It costs one atomic load (about a nanosecond: see
 /// `benches/controls.rs`), so checking it in a tight loop is fine.
 ///
 /// # What it sees
@@ -222,7 +225,13 @@ impl<T> PoolFuture<T> {
             End::Ended => true,
             End::NotPending(word) => match state::lifecycle(word) {
                 state::CANCELLED => true,
-                state::RUNNING => self.core().request_stop(),
+                state::RUNNING => {
+                    let asked = self.core().request_stop(Stop::Requested);
+                    if asked {
+                        self.task.stop_requested();
+                    }
+                    asked
+                }
                 _ => false,
             },
         }
@@ -450,6 +459,14 @@ impl<T> PoolFuture<T> {
         {
             return false;
         }
+        if self.task.deadline().is_some_and(|at| Instant::now() >= at) {
+            // Too late to start: it never runs (the future is done now, which is what the
+            // waiter waits for).
+            return self.expire();
+        }
+        // The job runs with its own deadline (its closure enters it), or none: not with the
+        // deadline of the job whose wait runs it here.
+        let _no_deadline = context::current_deadline().map(|_| context::enter_deadline(None));
         self.run_if_pending(&mut ())
     }
 
@@ -468,20 +485,20 @@ impl<T> PoolFuture<T> {
         };
         let outcome = self.task.call();
         let stopped = run.end(outcome.is_err());
-        let outcome = match outcome {
-            Ok(value) if stopped => {
+        let outcome = match (outcome, stopped) {
+            (Ok(value), Some(why)) => {
                 // It returned after seeing `cancelled()`: its value is not the answer asked for.
                 // Dropped here, while the worker still counts as busy (its drop is user code).
                 if let Err(err) = unwind::catch(|| drop(value)) {
-                    unwind::report(
-                        "dropping the value of a job stopped by request_cancel",
-                        &err,
-                    );
+                    unwind::report("dropping the value of a job stopped early", &err);
                 }
-                Err(FutureError::Cancelled)
+                Err(match why {
+                    Stop::Requested => FutureError::Cancelled,
+                    Stop::Deadline => FutureError::DeadlineExceeded { started: true },
+                })
             }
-            Ok(value) => Ok(value),
-            Err(panic) => Err(FutureError::Panicked(panic)),
+            (Ok(value), None) => Ok(value),
+            (Err(panic), _) => Err(FutureError::Panicked(panic)),
         };
         hooks.before_publish();
         self.core().finish(self, outcome, hooks);
@@ -491,6 +508,28 @@ impl<T> PoolFuture<T> {
     /// Ends a pending future with `err` without running it (shutdown, broken pool).
     pub(crate) fn refuse(&self, err: FutureError) {
         let _ = self.core().end_pending(self, Refusal::Refuse(err));
+    }
+
+    /// Ends a pending job whose deadline passed before it started: its outcome is
+    /// `DeadlineExceeded { started: false }`, its closure is dropped unrun (under the panic
+    /// guard of every unrun closure) and it is counted (`TaskHandle::count_expired`). Returns
+    /// `true` if this call ended it.
+    pub(crate) fn expire(&self) -> bool {
+        let err = FutureError::DeadlineExceeded { started: false };
+        let end = self
+            .core()
+            .end_pending_then(self, Refusal::Refuse(err), || self.task.count_expired());
+        end == End::Ended
+    }
+
+    /// The job's deadline has come (the deadline timer, `pool/deadline.rs`): ends it if it has
+    /// not started ([`expire`](Self::expire)), asks it to stop if it runs
+    /// ([`Stop::Deadline`]: a job that sees `cancelled()` and returns resolves to
+    /// `DeadlineExceeded { started: true }`, unless `request_cancel` asked first).
+    pub(crate) fn deadline_passed(&self) {
+        if !self.expire() && self.state() == FutureState::Running {
+            let _ = self.core().request_stop(Stop::Deadline);
+        }
     }
 
     /// The blocking wait shared by every waiting method: sleeps until `until` holds or `deadline`

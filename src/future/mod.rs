@@ -17,7 +17,7 @@ mod promise;
 pub(crate) mod state;
 
 pub use self::core::PoolFuture;
-pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, TaskHandle, Until};
+pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, StopListener, TaskHandle, Until};
 pub use self::handle::{FutureState, cancelled, deadline};
 pub(crate) use self::handle::{Waiter, deadline_after};
 pub use self::promise::Promise;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::state::{self, End, Start};
-use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, TaskHandle};
+use crate::future::{Core, Permit, PoolFuture, Refusal, RunHooks, StopListener, TaskHandle};
 
 /// The completing half of a [`PoolFuture`] that no executor runs: CPython's `Future()`, whose
 /// owner calls `set_result` or `set_exception`.
@@ -70,6 +70,8 @@ struct PromiseTask<T> {
     /// pool's queue entry: given back here when the future is cancelled (or otherwise ended)
     /// while pending, so a cancelled job makes room at once.
     permit: Option<Arc<dyn Permit>>,
+    /// Who runs the job, to tell of a `request_cancel` while it runs (the process pool).
+    stop: Option<Arc<dyn StopListener>>,
 }
 
 impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
@@ -86,6 +88,12 @@ impl<T: Send + 'static> TaskHandle<T> for PromiseTask<T> {
         // The future ended from pending (cancelled): its queue place, if any, is free now.
         if let Some(permit) = &self.permit {
             permit.release();
+        }
+    }
+
+    fn stop_requested(&self) {
+        if let Some(stop) = &self.stop {
+            stop.stop_requested(self as *const Self as *const () as usize);
         }
     }
 }
@@ -283,9 +291,20 @@ impl<T: Send + 'static> Promise<T> {
     /// on the cancelling thread (the pool, which holds it too, gives it back when the job leaves
     /// its queue otherwise; a permit is given back once).
     pub(crate) fn with_permit(permit: Option<Arc<dyn Permit>>) -> (Promise<T>, PoolFuture<T>) {
+        Promise::with_hooks(permit, None)
+    }
+
+    /// [`with_permit`](Self::with_permit), for a job run elsewhere: `stop` hears of every
+    /// `request_cancel` while the job runs (with the future's [`PoolFuture::addr`]), so that it
+    /// can pass the request on (the process pool tells the worker process).
+    pub(crate) fn with_hooks(
+        permit: Option<Arc<dyn Permit>>,
+        stop: Option<Arc<dyn StopListener>>,
+    ) -> (Promise<T>, PoolFuture<T>) {
         let task = Arc::new(PromiseTask {
             core: Core::new(0),
             permit,
+            stop,
         });
         let fut = PoolFuture::from_task(Arc::clone(&task) as Arc<dyn TaskHandle<T>>);
         (Promise { task, armed: true }, fut)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::error::SubmitError;
 use crate::future::PoolFuture;
 use crate::map::{Map, MapOptions};
+use crate::options::SubmitOptions;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::registry::Registry;
 
@@ -145,6 +146,12 @@ impl ThreadPoolExecutor {
     /// `Err(FutureError::BrokenPool(_))`. Use [`try_submit`](Self::try_submit) to get `f` back
     /// instead.
     ///
+    /// Called from inside a job with a deadline, the new job inherits that deadline (see
+    /// [`submit_with`](Self::submit_with)); so do the other submits that return a future
+    /// ([`try_submit`](Self::try_submit), [`submit_async`](Self::submit_async),
+    /// [`submit_call`](Self::submit_call), [`map`](Self::map)), but not
+    /// [`execute`](Self::execute).
+    ///
     /// The closure and its value cross threads, so both must be `Send`:
     ///
     /// ```compile_fail
@@ -165,6 +172,67 @@ impl ThreadPoolExecutor {
         self.registry.submit(f)
     }
 
+    /// [`submit`](Self::submit) with [`SubmitOptions`]: the options last, as on the process
+    /// pool. The settings that apply to a thread pool are the deadline ones:
+    ///
+    /// * [`deadline`](SubmitOptions::deadline) / [`deadline_at`](SubmitOptions::deadline_at): a
+    ///   job not started by then never runs: its future resolves to
+    ///   [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded)` { started:
+    ///   false }` at the deadline (a waiter in
+    ///   [`result`](PoolFuture::result) wakes then, even while the job is still queued) and its
+    ///   closure is dropped unrun. A job still running then is asked to stop:
+    ///   [`cancelled()`](crate::cancelled()) turns `true` inside it, as after
+    ///   [`request_cancel`](PoolFuture::request_cancel), and if it returns after seeing that,
+    ///   it resolves to `DeadlineExceeded { started: true }` (its value is dropped). A job that
+    ///   returns a value without having looked keeps it: a thread cannot be stopped from
+    ///   outside. If `request_cancel` asked first, the job resolves to `Cancelled` instead.
+    ///   Both kinds count in [`PoolMetrics::deadline_exceeded`].
+    /// * [`inherit_deadline`](SubmitOptions::inherit_deadline) (on by default): called from
+    ///   inside a job with a deadline, the new job gets the earlier of its own and that job's.
+    ///   Inside a job with a deadline, [`poolbridge::deadline()`](crate::deadline()) returns it.
+    ///
+    /// [`timeout`](SubmitOptions::timeout) is ignored here: it kills a process pool's worker
+    /// process, and a thread cannot be killed. Use a deadline, and check
+    /// [`cancelled()`](crate::cancelled()) in the job.
+    ///
+    /// Done callbacks of a job that its deadline ends while it is queued run on the pool's
+    /// deadline timer thread (one per process), as those of a job ended by
+    /// [`cancel`](PoolFuture::cancel) run on the cancelling thread: keep them short.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, SubmitOptions, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let options = SubmitOptions::default().deadline(Duration::from_millis(50));
+    /// let search = pool.submit_with(
+    ///     || {
+    ///         assert!(poolbridge::deadline().is_some());
+    ///         let mut best = 0u64;
+    ///         while !poolbridge::cancelled() {
+    ///             best += 1; // refine the answer until time is up
+    ///             std::thread::sleep(Duration::from_millis(1));
+    ///         }
+    ///         best
+    ///     },
+    ///     options.clone(),
+    /// );
+    /// // The only worker is busy until the deadline: this job never starts.
+    /// let late = pool.submit_with(|| "never runs", options);
+    /// assert_eq!(late.result(), Err(FutureError::DeadlineExceeded { started: false }));
+    /// assert_eq!(search.result(), Err(FutureError::DeadlineExceeded { started: true }));
+    /// assert_eq!(pool.metrics().deadline_exceeded, 2);
+    /// ```
+    pub fn submit_with<F, T>(&self, f: F, options: SubmitOptions) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.registry.submit_with(f, &options)
+    }
+
     /// Runs `f` on the pool with no future to look at: fire and forget, the path of Java's
     /// `Executor.execute`, `threadpool::ThreadPool::execute` and an un-awaited tokio
     /// `spawn_blocking`. The job is queued exactly as by [`submit`](Self::submit) (same queues,
@@ -179,6 +247,8 @@ impl ThreadPoolExecutor {
     /// [`metrics`](Self::metrics) and reported like a panicking done callback: to the hook set
     /// with [`set_report_hook`](crate::set_report_hook), or to standard error. Inside it,
     /// [`cancelled()`](crate::cancelled()) is always `false` (no handle can ask it to stop).
+    /// Nor has it a deadline: called from a job with one, it does not inherit it (there is no
+    /// future to resolve to `DeadlineExceeded`), and `poolbridge::deadline()` is `None` in it.
     ///
     /// # Errors
     ///

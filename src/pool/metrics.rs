@@ -63,9 +63,11 @@ pub struct PoolMetrics {
     /// Jobs that panicked (in its worker process, for a process pool; the worker survives).
     pub panicked: u64,
     /// Jobs cancelled: before they started (counted when the pool drops their queue entry),
-    /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()).
-    /// Process pool: only before they were sent to a worker (a job in another process cannot
-    /// read `cancelled()`), counted when the pool drops the entry or cancels it at shutdown.
+    /// or while running, when they stopped after seeing [`cancelled()`](crate::cancelled()) (a
+    /// job stopped that way at its deadline counts in `deadline_exceeded` instead).
+    /// Process pool: before they were sent to a worker (counted when the pool drops the entry or
+    /// cancels it at shutdown), or sent ahead to a busy worker and taken back by
+    /// `request_cancel`; jobs stopped while running count in `stopped` or `killed`.
     pub cancelled: u64,
     /// Process pool: jobs whose worker process died while it ran them (they resolved to
     /// `FutureError::WorkerDied`). Always 0 for a thread pool, where a panic ends only its job.
@@ -73,6 +75,23 @@ pub struct PoolMetrics {
     /// Process pool: jobs killed with their worker at their time limit (they resolved to
     /// `FutureError::JobTimeout`). Always 0 for a thread pool, whose jobs have no time limit.
     pub timed_out: u64,
+    /// Process pool: jobs that returned after a stop request reached them
+    /// ([`PoolFuture::request_cancel`](crate::PoolFuture::request_cancel), or their deadline:
+    /// `cancelled()` turned `true` in the worker and the job returned); they resolved to
+    /// `Cancelled` or `DeadlineExceeded { started: true }`, and their worker was kept.
+    pub stopped: u64,
+    /// Process pool: jobs asked to stop that ran on past the grace period
+    /// (`ProcessPoolBuilder::cancel_grace`) and were killed with their worker (they resolved to
+    /// `Cancelled` or `DeadlineExceeded { started: true }`; the worker counts in `retired`).
+    pub killed: u64,
+    /// Jobs that resolved to [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded)
+    /// (see [`SubmitOptions::deadline`](crate::SubmitOptions::deadline)), whether they had
+    /// started or not: jobs not started by their deadline, which never ran (counted when the pool
+    /// ends them: at the deadline or when a worker would take them, or at a submit made after
+    /// it), and jobs that ran past it and were stopped (not counted in `cancelled`; on the process
+    /// pool those also count in `stopped` or `killed`). A job that ran past its deadline and
+    /// returned a value without looking counts in `completed`.
+    pub deadline_exceeded: u64,
     /// Jobs a worker took from another worker's deque (work stealing). Always 0 for a process
     /// pool, whose queue is one list in the parent.
     pub stolen: u64,

@@ -10,7 +10,8 @@
 //! | `worker.rs`       | a worker thread's loop, its availability around a job            |
 //! | `local.rs`        | the local deque of the worker on this thread (`submit` from a job) |
 //! | `sleep/`          | the sleep protocol: searching, parking, waking, retiring; how a new job finds a worker (design note inside) |
-//! | `task.rs`         | a job: closure + future core in one allocation, and its queue entry |
+//! | `task.rs`         | a job: closure + future core in one allocation (plus its deadline, if it has one), and its queue entry |
+//! | `deadline.rs`     | a job's deadline, and the process's deadline timer that ends or stops jobs at theirs |
 //! | `state.rs`        | per-worker state (`build_with_state`, `StatefulPool`)            |
 //! | `backpressure.rs` | `max_queued`: reservations, and submitters waiting for room      |
 //! | `metrics.rs`      | `PoolMetrics`                                                    |
@@ -18,6 +19,7 @@
 pub(crate) mod backpressure;
 mod builder;
 mod config;
+pub(crate) mod deadline;
 mod executor;
 mod local;
 mod metrics;

@@ -3,7 +3,7 @@
 //! A [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) owns an `Arc<Registry>`; every worker
 //! thread holds one too, as does every lazily-refilling [`Map`](crate::Map).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -13,12 +13,14 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crate::context::{self, JobCounters};
 use crate::error::{BrokenReason, FutureError, SubmitError};
 use crate::future::PoolFuture;
+use crate::options::SubmitOptions;
 use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
 use crate::pool::config::Config;
+use crate::pool::deadline::Deadline;
 use crate::pool::local;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
-use crate::pool::task::{Detached, QueueEntry, Task};
+use crate::pool::task::{Detached, Extra, QueueEntry, Task};
 use crate::trace;
 use crate::unwind;
 use crate::unwind::lock;
@@ -61,6 +63,9 @@ pub(crate) struct Registry {
     counters: Box<[Arc<JobCounters>]>,
     /// Cancelled jobs whose queue entries a drain (shutdown, broken pool) took, not a worker.
     drained_cancelled: AtomicUsize,
+    /// Jobs ended by their deadline before they started (by a runner, the deadline timer or a
+    /// submit after the deadline), shared with every `Deadline` of this pool's jobs.
+    expired: Arc<AtomicU64>,
     /// `shutdown_timeout` gave up waiting: dropping the executor must not wait either.
     detached: AtomicBool,
 }
@@ -127,6 +132,7 @@ impl Registry {
             permits: config.max_queued.map(|n| Arc::new(Permits::new(n))),
             counters: (0..slots).map(|_| Arc::default()).collect(),
             drained_cancelled: AtomicUsize::new(0),
+            expired: Arc::default(),
             detached: AtomicBool::new(false),
             worker_main,
             config,
@@ -187,31 +193,86 @@ impl Registry {
 
     /// Submits `f`: the job is queued and a worker is made available for it. With
     /// `max_queued`, waits for room first, blocking the thread (see [`reserve`](Self::reserve)).
+    /// Inside a job with a deadline, the new job inherits it.
     pub(crate) fn submit<F, T>(self: &Arc<Self>, f: F) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // All that deadlines cost a plain submit: one thread-local read.
+        match context::current_deadline() {
+            None => self.submit_as(f, ()),
+            Some(at) => self.submit_inheriting(f, at),
+        }
+    }
+
+    /// [`submit`](Self::submit) from inside a job with a deadline: out of line, like
+    /// `submit_bounded`.
+    #[inline(never)]
+    fn submit_inheriting<F, T>(self: &Arc<Self>, f: F, at: Instant) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_as(f, self.deadline(at))
+    }
+
+    /// [`submit`](Self::submit) with `options`: a deadline of its own, and whether it inherits
+    /// the current job's (`SubmitOptions::effective_deadline`). The timeout does not apply.
+    pub(crate) fn submit_with<F, T>(
+        self: &Arc<Self>,
+        f: F,
+        options: &SubmitOptions,
+    ) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match options.effective_deadline(Instant::now()) {
+            None => self.submit_as(f, ()),
+            Some(at) => self.submit_as(f, self.deadline(at)),
+        }
+    }
+
+    /// A deadline at `at` for a job of this pool.
+    fn deadline(&self, at: Instant) -> Deadline {
+        Deadline::new(at, &self.expired)
+    }
+
+    /// The submit proper, for a job carrying `extra` (its deadline, or nothing).
+    #[inline]
+    fn submit_as<F, T, D>(self: &Arc<Self>, f: F, extra: D) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        D: Extra,
+    {
         match &self.permits {
-            None => self.push(f, ()),
-            Some(permits) => self.submit_bounded(f, permits),
+            None => self.push(f, (), extra),
+            Some(permits) => self.submit_bounded(f, permits, extra),
         }
     }
 
     /// [`submit`](Self::submit) to a pool with `max_queued`: out of line, so that the submit of
     /// a pool without the bound stays what it was before the bound existed.
     #[inline(never)]
-    fn submit_bounded<F, T>(self: &Arc<Self>, f: F, permits: &Arc<Permits>) -> PoolFuture<T>
+    fn submit_bounded<F, T, D>(
+        self: &Arc<Self>,
+        f: F,
+        permits: &Arc<Permits>,
+        extra: D,
+    ) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
+        D: Extra,
     {
         match self.reserve(permits) {
-            Reserve::Now => self.push(f, Reservation::new(permits)),
-            Reserve::Bypass => self.push(f, ()),
+            Reserve::Now => self.push(f, Reservation::new(permits), extra),
+            Reserve::Bypass => self.push(f, (), extra),
             Reserve::Refused(err) => refused(f, err),
             Reserve::Wait => match permits.acquire_blocking() {
-                Ok(()) => self.push(f, Reservation::new(permits)),
+                Ok(()) => self.push(f, Reservation::new(permits), extra),
                 Err(Closed) => refused(f, self.closed_error().unwrap_or(FutureError::Shutdown)),
             },
         }
@@ -223,33 +284,64 @@ impl Registry {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        match context::current_deadline() {
+            None => self.try_submit_as(f, ()),
+            Some(at) => self.try_submit_as(f, self.deadline(at)),
+        }
+    }
+
+    fn try_submit_as<F, T, D>(
+        self: &Arc<Self>,
+        f: F,
+        extra: D,
+    ) -> Result<PoolFuture<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        D: Extra,
+    {
         if let Some(err) = self.closed_error() {
             return Err(SubmitError::closed(f, err));
         }
         match &self.permits {
-            None => Ok(self.push(f, ())),
-            Some(permits) if permits.try_acquire() => Ok(self.push(f, Reservation::new(permits))),
+            None => Ok(self.push(f, (), extra)),
+            Some(permits) if permits.try_acquire() => {
+                Ok(self.push(f, Reservation::new(permits), extra))
+            }
             Some(_) => Err(SubmitError::Full(f)),
         }
     }
 
     /// Like [`submit`](Self::submit), but waits for room without blocking the thread.
     /// Cancel-safe: dropped while it waits, it leaves its place in the queue of waiters (or the
-    /// reservation granted meanwhile) to the next one.
+    /// reservation granted meanwhile) to the next one. The job inherits the deadline of the job
+    /// that polls it first.
     pub(crate) async fn submit_async<F, T>(self: &Arc<Self>, f: F) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        match context::current_deadline() {
+            None => self.submit_async_as(f, ()).await,
+            Some(at) => self.submit_async_as(f, self.deadline(at)).await,
+        }
+    }
+
+    async fn submit_async_as<F, T, D>(self: &Arc<Self>, f: F, extra: D) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        D: Extra,
+    {
         let Some(permits) = &self.permits else {
-            return self.push(f, ());
+            return self.push(f, (), extra);
         };
         match self.reserve(permits) {
-            Reserve::Now => self.push(f, Reservation::new(permits)),
-            Reserve::Bypass => self.push(f, ()),
+            Reserve::Now => self.push(f, Reservation::new(permits), extra),
+            Reserve::Bypass => self.push(f, (), extra),
             Reserve::Refused(err) => refused(f, err),
             Reserve::Wait => match permits.acquire().await {
-                Ok(()) => self.push(f, Reservation::new(permits)),
+                Ok(()) => self.push(f, Reservation::new(permits), extra),
                 Err(Closed) => refused(f, self.closed_error().unwrap_or(FutureError::Shutdown)),
             },
         }
@@ -273,20 +365,27 @@ impl Registry {
         }
     }
 
-    /// Queues `f` holding `permit` (given back when the job leaves `PENDING`) and makes a worker
-    /// available for it: the submit proper.
+    /// Queues `f` holding `permit` (given back when the job leaves `PENDING`) and carrying
+    /// `extra` (its deadline, or nothing), and makes a worker available for it: the submit
+    /// proper.
     #[inline]
-    fn push<F, T, P>(self: &Arc<Self>, f: F, permit: P) -> PoolFuture<T>
+    fn push<F, T, P, D>(self: &Arc<Self>, f: F, permit: P, extra: D) -> PoolFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
         P: Permit,
+        D: Extra,
     {
         if let Some(err) = self.closed_error() {
             // `permit` is dropped here: a reservation goes back.
             return refused(f, err);
         }
-        let (task, fut) = Task::with_permit(trace::in_current_span(f), self.id, permit);
+        if extra.expired() {
+            // Its deadline passed before the submit (or while it waited for room).
+            extra.count_expired();
+            return refused(f, FutureError::DeadlineExceeded { started: false });
+        }
+        let (task, fut) = Task::with_extra(trace::in_current_span(f), self.id, permit, extra);
         if let Err(err) = self.enqueue(QueueEntry::new(task)) {
             // Whoever gets to the job first decides: a worker still draining the queue runs it,
             // or it is refused here.
@@ -748,6 +847,8 @@ impl Registry {
             spawned,
             retired,
             cancelled: load(&self.drained_cancelled),
+            // ORDERING: Relaxed, as above.
+            deadline_exceeded: self.expired.load(Ordering::Relaxed),
             waiting_submits: self.permits.as_ref().map_or(0, |p| p.waiting()),
             ..PoolMetrics::default()
         };
@@ -757,6 +858,7 @@ impl Registry {
             m.panicked += load(&c.panicked);
             m.cancelled += load(&c.cancelled);
             m.stolen += load(&c.stolen);
+            m.deadline_exceeded += load(&c.deadline_exceeded);
         }
         m
     }

@@ -1,11 +1,14 @@
-//! A job: the closure and its future's [`Core`] in one allocation, and the queue entry for it.
+//! A job: the closure and its future's [`Core`] in one allocation (with its deadline, if it has
+//! one), and the queue entry for it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use crate::context;
 use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::{Core, PoolFuture, RunHooks, TaskHandle, state};
 use crate::pool::backpressure::Permit;
+use crate::pool::deadline::{self, Deadline, Expire};
 use crate::trace::SubmitSpan;
 use crate::unwind;
 use crossbeam_utils::atomic::AtomicCell;
@@ -13,8 +16,9 @@ use crossbeam_utils::atomic::AtomicCell;
 /// One submitted job. Shared by its [`PoolFuture`]s and its queue entry ([`QueueEntry`]).
 ///
 /// `P` is what the job gives back when it leaves `PENDING`: its reservation in a pool with
-/// `max_queued` (`backpressure::Reservation`), nothing (`()`, zero-sized) otherwise.
-pub(crate) struct Task<F, T, P = ()> {
+/// `max_queued` (`backpressure::Reservation`), nothing (`()`, zero-sized) otherwise. `D` is what
+/// else it carries ([`Extra`]): nothing (`()`, zero-sized), or its [`Deadline`].
+pub(crate) struct Task<F, T, P = (), D = ()> {
     core: Core<T>,
     /// The closure until someone claims it: the runner (after `PENDING → RUNNING`) or whoever
     /// ends the future from `PENDING`. The state CAS decides who; the cell only makes the move
@@ -23,6 +27,80 @@ pub(crate) struct Task<F, T, P = ()> {
     /// contended here), which saves a mutex per queued job.
     func: AtomicCell<Option<F>>,
     permit: P,
+    extra: D,
+}
+
+/// What a job carries beside its closure, its future and its permit: nothing (`()`: a plain
+/// job is no bigger, and its run no longer, than before deadlines existed), or its
+/// [`Deadline`] (`deadline.rs`). Dispatched statically: every method of `()` is a constant.
+pub(crate) trait Extra: Sized + Send + Sync + 'static {
+    /// `true` if the job must not start any more: its deadline has passed.
+    fn expired(&self) -> bool;
+    /// The job's deadline, if it has one.
+    fn deadline(&self) -> Option<Instant>;
+    /// Counts a job ended by its deadline before it started.
+    fn count_expired(&self);
+    /// Calls the job's closure (`call`), with the job's deadline as the thread's current one
+    /// (for `poolbridge::deadline()`, and for the jobs it submits to inherit).
+    fn scope<R>(&self, call: impl FnOnce() -> R) -> R;
+    /// Arms the deadline timer for a new job (nothing without a deadline).
+    fn arm<F, T, P>(task: &Arc<Task<F, T, P, Self>>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        P: Permit;
+}
+
+impl Extra for () {
+    #[inline(always)]
+    fn expired(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    #[inline(always)]
+    fn count_expired(&self) {}
+
+    #[inline(always)]
+    fn scope<R>(&self, call: impl FnOnce() -> R) -> R {
+        call()
+    }
+
+    #[inline(always)]
+    fn arm<F, T, P>(_task: &Arc<Task<F, T, P, Self>>) {}
+}
+
+impl Extra for Deadline {
+    fn expired(&self) -> bool {
+        self.passed()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.at())
+    }
+
+    fn count_expired(&self) {
+        Deadline::count_expired(self);
+    }
+
+    fn scope<R>(&self, call: impl FnOnce() -> R) -> R {
+        let _scope = context::enter_deadline(Some(self.at()));
+        call()
+    }
+
+    fn arm<F, T, P>(task: &Arc<Task<F, T, P, Self>>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        P: Permit,
+    {
+        let weak: Weak<Task<F, T, P, Deadline>> = Arc::downgrade(task);
+        deadline::arm(task.extra.at(), weak);
+    }
 }
 
 impl<F, T> Task<F, T>
@@ -48,21 +126,43 @@ where
         pool: u32,
         permit: P,
     ) -> (Arc<Task<F, T, P>>, PoolFuture<T>) {
+        Task::with_extra(func, pool, permit, ())
+    }
+}
+
+impl<F, T, P, D> Task<F, T, P, D>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    P: Permit,
+    D: Extra,
+{
+    /// A new pending job holding `permit` until it leaves `PENDING` and carrying `extra`, and
+    /// its first handle. A job with a deadline is armed in the deadline timer.
+    pub(crate) fn with_extra(
+        func: F,
+        pool: u32,
+        permit: P,
+        extra: D,
+    ) -> (Arc<Self>, PoolFuture<T>) {
         let task = Arc::new(Task {
             core: Core::new(pool),
             func: AtomicCell::new(Some(func)),
             permit,
+            extra,
         });
+        D::arm(&task);
         let fut = PoolFuture::from_task(task.clone());
         (task, fut)
     }
 }
 
-impl<F, T, P> TaskHandle<T> for Task<F, T, P>
+impl<F, T, P, D> TaskHandle<T> for Task<F, T, P, D>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
     P: Permit,
+    D: Extra,
 {
     fn core(&self) -> &Core<T> {
         &self.core
@@ -73,12 +173,31 @@ where
         self.permit.release();
         let func = self.func.take();
         let func = func.expect("poolbridge bug: a job's closure was claimed twice");
-        unwind::catch(func)
+        self.extra.scope(|| unwind::catch(func))
     }
 
     fn discard(&self) {
         self.permit.release();
         drop(self.func.take());
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.extra.deadline()
+    }
+
+    fn count_expired(&self) {
+        self.extra.count_expired();
+    }
+}
+
+impl<F, T, P> Expire for Task<F, T, P, Deadline>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    P: Permit,
+{
+    fn deadline_passed(self: Arc<Self>) {
+        PoolFuture::from_task(self).deadline_passed();
     }
 }
 
@@ -99,15 +218,25 @@ pub(crate) trait Runnable: Send + Sync {
     fn is_pending(&self) -> bool;
 }
 
-impl<F, T, P> Runnable for Task<F, T, P>
+impl<F, T, P, D> Runnable for Task<F, T, P, D>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
     P: Permit,
+    D: Extra,
 {
     fn run(self: Arc<Self>, hooks: &mut dyn RunHooks) {
         let handle: Arc<dyn TaskHandle<T>> = self.clone();
-        if !PoolFuture::from_task(handle).run_if_pending(hooks) && self.is_cancelled() {
+        let fut = PoolFuture::from_task(handle);
+        let ran = if self.extra.expired() {
+            // Taken after its deadline: it never runs (unless something else ended it first).
+            let _ = fut.expire();
+            false
+        } else {
+            fut.run_if_pending(hooks)
+        };
+        drop(fut);
+        if !ran && self.is_cancelled() {
             hooks.dropped_cancelled();
         }
         // `into_inner` is `Some` only for the last reference, decided atomically: then nobody
@@ -137,7 +266,7 @@ where
     }
 }
 
-impl<F, T, P> Task<F, T, P> {
+impl<F, T, P, D> Task<F, T, P, D> {
     fn is_cancelled(&self) -> bool {
         state::lifecycle(self.core.state().load()) == state::CANCELLED
     }

@@ -18,4 +18,7 @@ pub(crate) struct Config {
     pub(crate) registry: &'static Registry,
     /// The most jobs waiting for a worker (`ProcessPoolBuilder::max_queued`); `None`: no bound.
     pub(crate) max_queued: Option<usize>,
+    /// How long a job asked to stop may take to return before its worker is killed
+    /// (`ProcessPoolBuilder::cancel_grace`).
+    pub(crate) cancel_grace: Duration,
 }

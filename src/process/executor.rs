@@ -46,8 +46,14 @@ use crate::process::register;
 /// * The controls of the thread pool apply where they make sense:
 ///   [`max_queued`][max_queued] with [`try_submit`](Self::try_submit) and
 ///   [`submit_async`](Self::submit_async), [`shutdown_timeout`](Self::shutdown_timeout),
-///   [`metrics`](Self::metrics). Not [`cancelled()`](crate::cancelled()): a job in another
-///   process cannot read its future's flag, so a running job stops only at its time limit.
+///   [`metrics`](Self::metrics), and stopping a running job: [`PoolFuture::request_cancel`]
+///   (or dropping its polled [`ExecutorFuture`](crate::ExecutorFuture), or its
+///   [`deadline`](crate::SubmitOptions::deadline)) turns [`cancelled()`](crate::cancelled())
+///   `true` inside the job, in its worker process; a job that returns then resolves to
+///   `Err(FutureError::Cancelled)` and keeps its worker, one that runs on past
+///   [`cancel_grace`](crate::process::ProcessPoolBuilder::cancel_grace) is killed with its worker (which is
+///   replaced) and resolves the same way. `cancel()` keeps Python's meaning: it cancels only a
+///   job not sent to a worker yet, and never interrupts one.
 ///
 /// Unix only (Linux, macOS); elsewhere [`ProcessPoolBuilder::build`] returns an error.
 ///

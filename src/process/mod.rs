@@ -43,6 +43,10 @@
 //!                             the read duty is handed to a spare thread first)
 //! timer thread: a deadline passes (timers.rs) → kill the worker's group → its reader sees
 //!               the exit → reap: the call fails (JobTimeout, WorkerDied) or is queued again
+//!
+//! request_cancel (user thread) ─ Promise's stop hook ─▶ PoolCore::stop ── CANCEL(n) on the
+//!   control socket ──▶ the worker's watch thread: cancelled() turns true (or the call is
+//!   skipped); the timer kills the worker if the job still runs after cancel_grace
 //! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
@@ -187,6 +191,28 @@ pub fn init() {}
 /// # }
 /// ```
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a process job asked to stop ([`PoolFuture::request_cancel`], the drop of its polled
+/// awaitable, or its deadline) may take to return before its worker is killed, unless
+/// [`ProcessPoolBuilder::cancel_grace`] says otherwise.
+///
+/// Half a second: a job that checks [`cancelled()`](crate::cancelled()) between steps of a few
+/// milliseconds returns well within it (and keeps its warm worker), while a job that never
+/// checks holds its worker, and the caller waiting for the slot, only that long before the kill.
+/// Longer suits jobs that clean up when stopped (flush a file, roll back a transaction); shorter
+/// frees slots sooner at the risk of killing jobs that were about to return.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "process")] {
+/// use std::time::Duration;
+/// use poolbridge::process::DEFAULT_CANCEL_GRACE;
+///
+/// assert_eq!(DEFAULT_CANCEL_GRACE, Duration::from_millis(500));
+/// # }
+/// ```
+pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 impl ProcessPoolExecutor {
     /// A pool of at most `max_workers` worker processes, with the other settings at their
@@ -571,8 +597,9 @@ impl ProcessPoolExecutor {
     /// worker sees its parent gone (on Linux through a pidfd of the parent, everywhere when the
     /// socket hangs up) and kills its own process group, job included.
     ///
-    /// A running job cannot see [`cancelled()`](crate::cancelled()) (it runs in another
-    /// process): give jobs a [`timeout`](SubmitOptions::timeout) to bound how long they may run.
+    /// To stop the running jobs too, call [`PoolFuture::request_cancel`] on their futures first:
+    /// [`cancelled()`](crate::cancelled()) turns `true` inside them, and those still running
+    /// after [`cancel_grace`](ProcessPoolBuilder::cancel_grace) are killed.
     ///
     /// # Examples
     ///
@@ -769,6 +796,7 @@ pub struct ProcessPoolBuilder {
     program: Option<PathBuf>,
     start_timeout: Duration,
     max_queued: Option<usize>,
+    cancel_grace: Duration,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -781,6 +809,7 @@ impl Default for ProcessPoolBuilder {
             program: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             max_queued: None,
+            cancel_grace: DEFAULT_CANCEL_GRACE,
         }
     }
 }
@@ -966,6 +995,55 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// How long a running job asked to stop may take to return before its worker is killed:
+    /// [`DEFAULT_CANCEL_GRACE`] (500 ms) unless set.
+    ///
+    /// A stop request ([`PoolFuture::request_cancel`], the drop of a polled
+    /// [`ExecutorFuture`](crate::ExecutorFuture), or the job's
+    /// [`deadline`](SubmitOptions::deadline)) first turns [`cancelled()`](crate::cancelled())
+    /// `true` inside the job, in its worker process. A job that returns then resolves to
+    /// `Err(FutureError::Cancelled)` (or `DeadlineExceeded { started: true }`) and its worker
+    /// is kept. One still running when the grace period ends is killed with its worker's
+    /// process group, resolves the same way, and the worker is replaced. `Duration::ZERO`
+    /// kills at once; `Duration::MAX` never kills (the job stops only if it checks).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use poolbridge::{FutureError, ProcessPoolExecutor};
+    ///
+    /// #[poolbridge::job]
+    /// fn crunch() -> u64 {
+    ///     let mut steps = 0;
+    ///     while !poolbridge::cancelled() {
+    ///         steps += 1; // one step of a long computation
+    ///     }
+    ///     steps
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = ProcessPoolExecutor::builder()
+    ///         .max_workers(1)
+    ///         .cancel_grace(Duration::from_secs(2)) // time to clean up
+    ///         .build()
+    ///         .unwrap();
+    ///     let fut = pool.submit(crunch, ());
+    ///     while !fut.running() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     fut.request_cancel();
+    ///     assert_eq!(fut.join(), Err(FutureError::Cancelled));
+    ///     assert_eq!(pool.metrics().stopped, 1); // it returned: its worker was kept
+    /// }
+    /// ```
+    pub fn cancel_grace(mut self, d: Duration) -> Self {
+        self.cancel_grace = d;
+        self
+    }
+
     /// Builds the pool. No process is started until the first job is submitted.
     ///
     /// # Errors
@@ -1035,6 +1113,7 @@ impl ProcessPoolBuilder {
                 start_timeout: self.start_timeout,
                 registry,
                 max_queued: self.max_queued,
+                cancel_grace: self.cancel_grace,
             };
             Ok(ProcessPoolExecutor {
                 shared: pool::PoolCore::new(config),
@@ -1059,6 +1138,7 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("program", &self.program)
             .field("start_timeout", &self.start_timeout)
             .field("max_queued", &self.max_queued)
+            .field("cancel_grace", &self.cancel_grace)
             .finish()
     }
 }
@@ -1095,7 +1175,12 @@ fn submit_holding<J: Job>(
     options: &SubmitOptions,
     reservation: Option<Arc<Reservation>>,
 ) -> PoolFuture<J::Output> {
-    let (promise, fut) = Promise::with_permit(reservation.clone().map(|r| r as Arc<dyn Permit>));
+    // The deadline is taken now (the submitting thread's own deadline included, if inherited).
+    let deadline = options.effective_deadline(std::time::Instant::now());
+    let (promise, fut) = Promise::with_hooks(
+        reservation.clone().map(|r| r as Arc<dyn Permit>),
+        Some(shared.stop_listener()),
+    );
     // Given back if the call fails before it is queued.
     let place = queue::Place::new(reservation);
     let name = job.name();
@@ -1112,23 +1197,29 @@ fn submit_holding<J: Job>(
         }
     };
     let timeout = options.get_timeout().or(shared.config.job_timeout);
+    let key = fut.addr();
     let done = Box::new(Typed::new(promise, name, Via::Process));
-    shared.submit(frame, queue::Call::new(name, timeout, done).holding(place));
+    shared.submit(
+        frame,
+        queue::Call::new(name, timeout, deadline, key, done).holding(place),
+    );
     fut
 }
 
 /// Runs job `index` of the registry with `args` already postcard-encoded, for a remote worker
 /// host: the future holds the encoded output, or the error (panic, crash, timeout) as for a
 /// typed job. The output is not decoded here: the host forwards the bytes to its client.
+/// `deadline` is the remote job's (`DeadlineExceeded` as for a typed job's).
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) fn submit_raw(
     pool: &ProcessPoolExecutor,
     index: u32,
     args: &[u8],
     timeout: Option<Duration>,
+    deadline: Option<std::time::Instant>,
 ) -> PoolFuture<Vec<u8>> {
     let shared = &pool.shared;
-    let (promise, fut) = Promise::new();
+    let (promise, fut) = Promise::with_hooks(None, Some(shared.stop_listener()));
     let name = shared
         .config
         .registry
@@ -1146,11 +1237,10 @@ pub(crate) fn submit_raw(
             return fut;
         }
     };
+    let key = fut.addr();
     let done = Box::new(Typed::raw(promise, name, Via::Process));
-    shared.submit(
-        frame,
-        queue::Call::new(name, timeout.or(shared.config.job_timeout), done),
-    );
+    let timeout = timeout.or(shared.config.job_timeout);
+    shared.submit(frame, queue::Call::new(name, timeout, deadline, key, done));
     fut
 }
 

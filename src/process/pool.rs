@@ -16,21 +16,21 @@
 //! runtime's code), so it happens after the lock is released, never under it.
 
 use std::net::Shutdown;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{BrokenReason, FutureError, PanicError};
-use crate::future::RunHooks;
+use crate::future::{RunHooks, StopListener};
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
 use crate::process::child::{self, Spawner};
 use crate::process::config::Config;
-use crate::process::queue::{Call, CallFrame, CallQueue, NoRoom, Places, QueuedCall};
+use crate::process::queue::{Call, CallFrame, CallQueue, NoRoom, Places, QueuedCall, Stop};
 use crate::process::slots::{Death, Duty, SentCall, TopUp, WorkerConn, WorkerPhase, WorkerSlot};
 use crate::process::spin::SpinRead;
 use crate::process::start;
-use crate::process::timers::{TIMER_STACK, Timers};
+use crate::process::timers::{Due, TIMER_STACK, Timers};
 use crate::process::wire;
 use crate::seam::crew::{Crew, Employer};
 use crate::seam::lifecycle::Lifecycle;
@@ -82,6 +82,12 @@ struct EventCounts {
     worker_died: u64,
     /// Jobs killed at their time limit (`FutureError::JobTimeout`).
     timed_out: u64,
+    /// Jobs that returned after a stop request reached them (`cancelled()` turned `true`).
+    stopped: u64,
+    /// Jobs killed with their worker because they did not stop within the grace period.
+    killed: u64,
+    /// Jobs that resolved to `FutureError::DeadlineExceeded`, started or not.
+    deadline_exceeded: u64,
 }
 
 /// A process pool's shared core: owned by its `ProcessPoolExecutor` and by each of its pool
@@ -100,11 +106,25 @@ pub(crate) struct PoolCore {
     spawner: Spawner,
     /// The places of a pool with `max_queued`, and the submitters waiting for one.
     places: Places,
+    /// What every job's promise tells of a `request_cancel` while it runs (`PoolCore::stop`).
+    stop_hook: Arc<StopHook>,
+}
+
+/// Passes `request_cancel` on a running job's future to its pool (`PoolCore::stop`). Weak: a
+/// future kept after its pool is gone must not keep the pool's threads alive.
+struct StopHook(Weak<PoolCore>);
+
+impl StopListener for StopHook {
+    fn stop_requested(&self, job: usize) {
+        if let Some(pool) = self.0.upgrade() {
+            pool.stop(job);
+        }
+    }
 }
 
 impl PoolCore {
     pub(crate) fn new(config: Config) -> Arc<PoolCore> {
-        Arc::new(PoolCore {
+        Arc::new_cyclic(|me| PoolCore {
             state: Mutex::new(PoolState {
                 queue: CallQueue::default(),
                 workers: Vec::new(),
@@ -123,8 +143,15 @@ impl PoolCore {
             timer_cv: Condvar::new(),
             spawner: Spawner::new(),
             places: Places::new(config.max_queued),
+            stop_hook: Arc::new(StopHook(Weak::clone(me))),
             config,
         })
+    }
+
+    /// What a job's promise tells of a stop request (`Promise::with_hooks`): one reference
+    /// count per job, no allocation.
+    pub(crate) fn stop_listener(&self) -> Arc<dyn StopListener> {
+        Arc::clone(&self.stop_hook) as Arc<dyn StopListener>
     }
 
     fn state(&self) -> MutexGuard<'_, PoolState> {
@@ -173,7 +200,7 @@ impl PoolCore {
                 drop(place);
                 return;
             }
-            let (conn, seq) = self.dispatch(&mut st, id, job, Arc::clone(&frame));
+            let (conn, seq, frame) = self.dispatch(&mut st, id, job, frame);
             drop(st);
             drop(place);
             self.send(&conn, id, seq, &frame);
@@ -205,31 +232,45 @@ impl PoolCore {
     }
 
     /// Gives `job` (started) to worker `id`, to run now or after the jobs it was already sent.
-    /// Returns what to write, outside the lock.
+    /// Returns what to write, outside the lock: a call with a deadline carries the time it has
+    /// left from now (written into its frame here), and the timer looks at it at the deadline.
     fn dispatch(
         self: &Arc<Self>,
         st: &mut PoolState,
         id: usize,
-        job: Call,
-        frame: CallFrame,
-    ) -> (Arc<WorkerConn>, u64) {
+        mut job: Call,
+        mut frame: CallFrame,
+    ) -> (Arc<WorkerConn>, u64, CallFrame) {
         st.next_seq += 1;
         let seq = st.next_seq;
+        if let Some(deadline) = job.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // A copy only if another thread still writes this frame (a call queued again).
+            wire::set_time_left(Arc::make_mut(&mut frame).as_mut_slice(), left);
+            if left.is_zero() {
+                // The worker skips it (no time left): it never runs.
+                job.stop.get_or_insert(Stop::Deadline);
+            } else if job.stop.is_none() {
+                self.arm_at(st, deadline, id, seq, Due::Deadline);
+            }
+        }
         let slot = st.workers[id].as_mut().expect("a live worker");
         let runs_now = slot.jobs.is_empty();
         let timeout = job.timeout;
         slot.phase = WorkerPhase::Busy;
         slot.sent += 1;
+        let nth = slot.sent as u64;
         slot.jobs.push_back(SentCall {
             call: job,
-            frame,
+            frame: Arc::clone(&frame),
             seq,
+            nth,
         });
         let conn = Arc::clone(&slot.conn);
         if runs_now {
             self.arm_timer(st, id, seq, timeout);
         }
-        (conn, seq)
+        (conn, seq, frame)
     }
 
     /// Starts the clock of job `seq`, which worker `id` starts running now.
@@ -243,10 +284,71 @@ impl PoolCore {
         let Some(earliest) = st.timers.arm(id, seq, timeout) else {
             return;
         };
+        self.wake_timer(st, earliest);
+    }
+
+    /// Has the timer look at call `seq` of worker `id` at `when`, to do `what`.
+    fn arm_at(self: &Arc<Self>, st: &mut PoolState, when: Instant, id: usize, seq: u64, what: Due) {
+        let earliest = st.timers.arm_at(when, id, seq, what);
+        self.wake_timer(st, earliest);
+    }
+
+    /// Starts the timer thread, or wakes it if a new entry is the earliest.
+    fn wake_timer(self: &Arc<Self>, st: &mut PoolState, earliest: bool) {
         if !st.timers.thread {
             self.start_timer(st);
         } else if earliest {
             self.timer_cv.notify_one();
+        }
+    }
+
+    /// The grace period of a call asked to stop: after it, the worker is killed if it still
+    /// runs the call. `None` if too large for `Instant` (no kill).
+    fn grace_end(&self) -> Option<Instant> {
+        Instant::now().checked_add(self.config.cancel_grace)
+    }
+
+    /// `request_cancel` on the running future with identity `key` (on the requesting thread):
+    /// if its call is the one a worker runs, the worker is told to stop it (its `cancelled()`
+    /// turns `true`) and killed if it still runs it after the grace period; if the call was
+    /// sent ahead, its future resolves to `Cancelled` now (the done callbacks run on this
+    /// thread, as for a cancel before the start) and the worker is told to skip it.
+    fn stop(self: &Arc<Self>, key: usize) {
+        let mut st = self.state();
+        let found = st.workers.iter().enumerate().find_map(|(id, slot)| {
+            let slot = slot.as_ref()?;
+            let pos = slot.jobs.iter().position(|sent| sent.call.key == key)?;
+            Some((id, pos))
+        });
+        let Some((id, pos)) = found else {
+            // Not with a worker (any more): it answered meanwhile, or its worker died and it
+            // waits in the queue again (then it was started: it runs, as a queued job would).
+            return;
+        };
+        let slot = st.workers[id].as_mut().expect("found live");
+        if slot.phase == WorkerPhase::Dead {
+            return;
+        }
+        let conn = Arc::clone(&slot.conn);
+        let sent = &mut slot.jobs[pos];
+        if sent.call.stop.is_some() || sent.call.answered {
+            return;
+        }
+        sent.call.stop = Some(Stop::Cancel);
+        let (nth, seq) = (sent.nth, sent.seq);
+        let taken = (pos > 0).then(|| sent.call.take_back());
+        if taken.is_some() {
+            st.counts.cancelled += 1;
+        } else if let Some(end) = self.grace_end() {
+            self.arm_at(&mut st, end, id, seq, Due::Grace);
+        }
+        drop(st);
+        conn.cancel(nth);
+        if let Some(mut done) = taken {
+            done.decode(Err(FutureError::Cancelled));
+            if let Err(panic) = unwind::catch(move || done.publish(&mut ())) {
+                unwind::report("a done callback of a cancelled process job", &panic);
+            }
         }
     }
 
@@ -302,6 +404,7 @@ impl PoolCore {
         st.counts.spawned += 1;
         let conn = Arc::new(WorkerConn::new(
             started.stream,
+            started.control,
             started.child.id(),
             started.exit,
             started.reader,
@@ -334,7 +437,8 @@ impl PoolCore {
                 .max_tasks_per_child
                 .map_or(usize::MAX, |max| max.saturating_sub(slot.sent));
             // A worker the timer killed just after it replied is as good as dead.
-            (budget, slot.timed_out.is_some() || st.terminating.is_some())
+            let killed = slot.timed_out.is_some() || slot.stop_killed.is_some();
+            (budget, killed || st.terminating.is_some())
         };
         if !doomed {
             let room = st.workers[id].as_ref().expect("live").room();
@@ -350,8 +454,8 @@ impl PoolCore {
                 let Some(queued) = queued else {
                     break;
                 };
-                let (_, seq) = self.dispatch(st, id, queued.call, Arc::clone(&queued.frame));
-                next.sends.push((seq, queued.frame));
+                let (_, seq, frame) = self.dispatch(st, id, queued.call, queued.frame);
+                next.sends.push((seq, frame));
             }
         }
         let slot = st.workers[id].as_mut().expect("a live worker");
@@ -399,7 +503,10 @@ impl PoolCore {
                 return self.reap(id, conn, Death::Eof(err));
             }
         };
-        if kind != wire::DONE || status.is_none() {
+        if kind != wire::DONE
+            || status.is_none()
+            || (status == Some(wire::SKIPPED) && reader.last_body().len() != 2)
+        {
             drop(guard);
             return self.reap(id, conn, Death::Protocol(kind));
         }
@@ -414,33 +521,68 @@ impl PoolCore {
             return self.reap(id, conn, Death::Protocol(kind));
         };
         slot.answered(Instant::now());
-        // The job sent ahead, if any, runs from now on: start its clock.
-        if let Some((seq, timeout)) = slot.jobs.front().map(|f| (f.seq, f.call.timeout)) {
-            if slot.timed_out.is_none() {
+        // The job sent ahead, if any, runs from now on: start its clock (and, if it was asked
+        // to stop meanwhile, its grace period: the worker skips it or stops it).
+        let following = slot
+            .jobs
+            .front()
+            .map(|f| (f.seq, f.call.timeout, f.call.stop));
+        if let Some((seq, timeout, stop)) = following {
+            if slot.timed_out.is_none() && slot.stop_killed.is_none() {
                 self.arm_timer(&mut st, id, seq, timeout);
+                if let (Some(_), Some(end)) = (stop, self.grace_end()) {
+                    self.arm_at(&mut st, end, id, seq, Due::Grace);
+                }
             }
         }
-        match status {
-            Some(wire::OK) => st.counts.completed += 1,
-            Some(wire::PANICKED) => st.counts.panicked += 1,
-            _ => {}
-        }
-        let next = self.top_up(&mut st, id);
-        drop(st);
         let body = &reader.last_body()[1..];
         let outcome = match status {
-            Some(wire::OK) => Ok(body),
-            Some(wire::PANICKED) => Err(FutureError::Panicked(PanicError::new(
-                String::from_utf8_lossy(body).into_owned(),
-            ))),
+            _ if job.answered => Err(FutureError::Cancelled),
+            Some(wire::OK) => {
+                st.counts.completed += 1;
+                Ok(body)
+            }
+            Some(wire::PANICKED) => {
+                st.counts.panicked += 1;
+                Err(FutureError::Panicked(PanicError::new(
+                    String::from_utf8_lossy(body).into_owned(),
+                )))
+            }
             Some(wire::CODEC) => Err(crate::seam::call::worker_codec_error(job.name, body)),
+            Some(wire::STOPPED) => {
+                let stop = job.stop.unwrap_or(Stop::Cancel);
+                st.counts.stopped += 1;
+                if stop == Stop::Deadline {
+                    st.counts.deadline_exceeded += 1;
+                }
+                Err(stop.error(true))
+            }
+            Some(wire::SKIPPED) => {
+                let stop = job.stop.unwrap_or(if body == [wire::SKIP_DEADLINE] {
+                    Stop::Deadline
+                } else {
+                    Stop::Cancel
+                });
+                match stop {
+                    Stop::Deadline => st.counts.deadline_exceeded += 1,
+                    Stop::Cancel => st.counts.cancelled += 1,
+                }
+                Err(stop.error(false))
+            }
             _ => Err(FutureError::Ipc(String::from_utf8_lossy(body).into_owned())),
         };
+        let next = self.top_up(&mut st, id);
+        drop(st);
         // Send first: the worker runs while this thread publishes.
         self.follow(id, conn, next);
+        let duty = Duty::Read(id, Arc::clone(conn));
+        if job.answered {
+            // Its future already has its outcome (taken back while sent ahead).
+            drop(guard);
+            return Some(duty);
+        }
         job.done.decode(outcome);
         drop(guard);
-        let duty = Duty::Read(id, Arc::clone(conn));
         self.publish(job, Some(duty))
     }
 
@@ -500,14 +642,18 @@ impl PoolCore {
             call: mut job,
             frame,
             seq,
+            nth,
         }) = jobs.pop_front()
         {
             // Killed for the job before this one, which answered just in time: not this one's
             // fault.
-            let killed_for_another = slot.timed_out.is_some_and(|(late, _)| late != seq);
+            let killed_for_another = slot.timed_out.is_some_and(|(late, _)| late != seq)
+                || slot.stop_killed.is_some_and(|late| late != seq);
             // `delivered` waits for a write in progress (to a dead peer: it fails at once).
             let undelivered = !conn.delivered(seq) && !job.retried;
-            if (killed_for_another || undelivered) && st.terminating.is_none() {
+            if job.answered {
+                // Its future already has its outcome: nothing to charge or run again.
+            } else if (killed_for_another || undelivered) && st.terminating.is_none() {
                 // The worker died before it got or started the call: the job is not to blame.
                 // Run it elsewhere, ahead of the queue.
                 job.retried |= undelivered;
@@ -515,12 +661,20 @@ impl PoolCore {
                     call: job,
                     frame,
                     seq,
+                    nth,
                 });
             } else {
                 let err = if let Some(reason) = &st.terminating {
                     FutureError::BrokenPool(reason.clone())
                 } else if let Some((_, limit)) = slot.timed_out {
                     FutureError::JobTimeout(limit)
+                } else if let (Some(_), Some(stop)) = (slot.stop_killed, job.stop) {
+                    // Asked to stop, it ran on past the grace period: killed.
+                    st.counts.killed += 1;
+                    if stop == Stop::Deadline {
+                        st.counts.deadline_exceeded += 1;
+                    }
+                    stop.error(true)
                 } else {
                     match (&death, &status) {
                         (Death::Protocol(kind), _) => FutureError::Ipc(format!(
@@ -555,13 +709,16 @@ impl PoolCore {
             call: job, frame, ..
         }) = jobs.pop_back()
         {
+            if job.answered {
+                continue;
+            }
             if st.terminating.is_some() {
                 cancelled.push(job);
                 continue;
             }
             match st.idle.pop() {
                 Some(other) => {
-                    let (conn, seq) = self.dispatch(&mut st, other, job, Arc::clone(&frame));
+                    let (conn, seq, frame) = self.dispatch(&mut st, other, job, frame);
                     resend.push((other, conn, seq, frame));
                 }
                 None => st.queue.push_front(QueuedCall { frame, call: job }),
@@ -663,20 +820,54 @@ impl PoolCore {
                 break;
             }
             let now = Instant::now();
-            while let Some((id, seq)) = st.timers.pop_due(now) {
-                let Some(slot) = st.workers.get_mut(id).and_then(Option::as_mut) else {
+            let mut stops = Vec::new();
+            let grace_end = self.grace_end();
+            let state = &mut *st;
+            while let Some((id, seq, what)) = state.timers.pop_due(now) {
+                let Some(slot) = state.workers.get_mut(id).and_then(Option::as_mut) else {
                     continue;
                 };
-                let Some(in_flight) = slot.jobs.front() else {
+                if slot.phase != WorkerPhase::Busy {
                     continue;
-                };
-                if slot.phase == WorkerPhase::Busy && in_flight.seq == seq {
-                    slot.timed_out = in_flight.call.timeout.map(|limit| (seq, limit));
-                    // Under the lock and before `Dead`: the worker is not reaped, its pid and
-                    // group id are still its own. The pid too: the job may have moved the worker
-                    // out of its group.
-                    child::kill_worker(slot.conn.pid);
                 }
+                let Some(pos) = slot.jobs.iter().position(|sent| sent.seq == seq) else {
+                    continue;
+                };
+                let sent = &mut slot.jobs[pos];
+                match what {
+                    Due::Deadline => {
+                        // Ask the worker to stop (or skip) it; kill it after the grace period
+                        // if it runs it then (armed when it starts, if sent ahead).
+                        if sent.call.stop.is_none() && !sent.call.answered {
+                            sent.call.stop = Some(Stop::Deadline);
+                            stops.push((Arc::clone(&slot.conn), sent.nth));
+                            if let (0, Some(end)) = (pos, grace_end) {
+                                state.timers.arm_at(end, id, seq, Due::Grace);
+                            }
+                        }
+                        continue;
+                    }
+                    Due::Limit if pos == 0 => {
+                        slot.timed_out = sent.call.timeout.map(|limit| (seq, limit));
+                    }
+                    Due::Grace if pos == 0 && sent.call.stop.is_some() => {
+                        slot.stop_killed = Some(seq);
+                    }
+                    _ => continue,
+                }
+                // Under the lock and before `Dead`: the worker is not reaped, its pid and group
+                // id are still its own. The pid too: the job may have moved the worker out of
+                // its group.
+                child::kill_worker(slot.conn.pid);
+            }
+            if !stops.is_empty() {
+                // Written outside the lock (the writes never block).
+                drop(st);
+                for (conn, nth) in stops {
+                    conn.cancel(nth);
+                }
+                st = self.state();
+                continue;
             }
             st = match st.timers.next() {
                 Some(deadline) => {
@@ -813,6 +1004,9 @@ impl PoolCore {
             cancelled: st.counts.cancelled,
             worker_died: st.counts.worker_died,
             timed_out: st.counts.timed_out,
+            stopped: st.counts.stopped,
+            killed: st.counts.killed,
+            deadline_exceeded: st.counts.deadline_exceeded,
             spawned: st.counts.spawned,
             retired: st.counts.retired,
             waiting_submits,

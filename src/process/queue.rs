@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::FutureError;
 use crate::future::RunHooks;
@@ -47,14 +47,43 @@ impl Drop for Place {
     }
 }
 
+/// Why the pool stops a call sent to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// `request_cancel` (or the drop of a polled `ExecutorFuture`).
+    Cancel,
+    /// Its deadline passed.
+    Deadline,
+}
+
+impl Stop {
+    /// The outcome of a call stopped for this reason; `started`: the worker had started it.
+    pub(crate) fn error(self, started: bool) -> FutureError {
+        match self {
+            Stop::Cancel => FutureError::Cancelled,
+            Stop::Deadline => FutureError::DeadlineExceeded { started },
+        }
+    }
+}
+
 /// A submitted call of a job: what the pool keeps of it from `submit` to its answer (its
 /// arguments are in its [`CallFrame`]).
 pub(crate) struct Call {
     pub(crate) name: &'static str,
     pub(crate) timeout: Option<Duration>,
+    /// The job's deadline (`SubmitOptions::deadline`, or inherited), enforced by the parent.
+    pub(crate) deadline: Option<Instant>,
+    /// The identity of its future (`PoolFuture::addr`), which a stop request names.
+    pub(crate) key: usize,
     pub(crate) done: Box<dyn Completion>,
     /// Requeued once already after its worker died before receiving it.
     pub(crate) retried: bool,
+    /// Set once the pool asked its worker to stop it (a `CANCEL` was sent or the call was sent
+    /// with no time left): the outcome the call gets if it stops or is killed.
+    pub(crate) stop: Option<Stop>,
+    /// Its future already has its outcome (taken back while sent ahead): `done` is
+    /// [`Answered`], and whatever the worker answers is dropped.
+    pub(crate) answered: bool,
     /// Its place in a bounded queue, until it leaves the queue.
     place: Place,
 }
@@ -63,15 +92,29 @@ impl Call {
     pub(crate) fn new(
         name: &'static str,
         timeout: Option<Duration>,
+        deadline: Option<Instant>,
+        key: usize,
         done: Box<dyn Completion>,
     ) -> Call {
         Call {
             name,
             timeout,
+            deadline,
+            key,
             done,
             retried: false,
+            stop: None,
+            answered: false,
             place: Place::default(),
         }
+    }
+
+    /// Takes the call's typed end out, to publish its outcome outside the lock now, leaving
+    /// [`Answered`] in its place: the call stays with its worker (which answers it in turn),
+    /// and that answer is dropped.
+    pub(crate) fn take_back(&mut self) -> Box<dyn Completion> {
+        self.answered = true;
+        std::mem::replace(&mut self.done, Box::new(Answered))
     }
 
     /// The call holds `place` while it is queued (a pool with `max_queued`).
@@ -91,6 +134,37 @@ impl Call {
         drop(self.place.take());
         self.done.decode(Err(err));
         self.done.publish(hooks);
+    }
+}
+
+/// The typed end of a call whose future already has its outcome ([`Call::take_back`]): a
+/// dead end. A unit struct, so boxing it allocates nothing.
+pub(crate) struct Answered;
+
+impl Completion for Answered {
+    fn start(&self) -> bool {
+        true
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+
+    fn decode(&mut self, _: Result<&[u8], FutureError>) {}
+
+    fn publish(self: Box<Self>, _: &mut dyn RunHooks) {}
+
+    #[cfg(feature = "nats")]
+    fn canceller(&self) -> Box<dyn FnOnce() + Send> {
+        Box::new(|| {})
+    }
+
+    #[cfg(feature = "nats")]
+    fn forget(&self, _: &Arc<crate::signal::Signal>) {}
+
+    #[cfg(feature = "nats")]
+    fn identity(&self) -> crate::seam::completion::Identity {
+        (0, Arc::new(|| false))
     }
 }
 

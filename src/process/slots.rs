@@ -14,7 +14,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::process::Child;
@@ -25,7 +25,7 @@ use crate::pool::sleep::Search;
 use crate::process::child::ExitWatch;
 use crate::process::queue::{Call, CallFrame, Place};
 use crate::process::spin;
-use crate::process::wire::FrameReader;
+use crate::process::wire::{self, FrameReader};
 use crate::unwind::lock;
 
 /// Jobs a worker is sent beyond the one it runs, so it never waits for the parent between two
@@ -62,6 +62,9 @@ pub(crate) struct WorkerConn {
     /// Used only by the thread holding this worker's read duty: the frames, and how long to
     /// spin for the next one before blocking (`spin.rs`).
     pub(crate) reader: Mutex<(FrameReader, Search)>,
+    /// The parent's end of the control socket (`CANCEL` frames), non-blocking; `None` once a
+    /// write failed (the worker is dying, or its watch thread stopped reading).
+    control: Mutex<Option<UnixStream>>,
 }
 
 impl WorkerConn {
@@ -69,6 +72,7 @@ impl WorkerConn {
     /// read past the handshake.
     pub(crate) fn new(
         stream: UnixStream,
+        control: UnixStream,
         pid: u32,
         exit: ExitWatch,
         reader: FrameReader,
@@ -79,6 +83,23 @@ impl WorkerConn {
             exit,
             written: Mutex::new(0),
             reader: Mutex::new((reader, Search::new())),
+            control: Mutex::new(Some(control)),
+        }
+    }
+
+    /// Asks the worker to stop call number `nth` (its ordinal at this worker): one `CANCEL`
+    /// frame on the control socket, which the worker's watch thread reads even while a job
+    /// runs. Never blocks: a frame that does not fit at once is not sent (nor any later one),
+    /// and the grace period's kill stops the call instead.
+    pub(crate) fn cancel(&self, nth: u64) {
+        let mut control = lock(&self.control);
+        let frame = wire::cancel_frame(nth);
+        let sent = control
+            .as_ref()
+            .is_some_and(|stream| matches!((&*stream).write(&frame), Ok(n) if n == frame.len()));
+        if !sent {
+            // A frame written in part would put the stream out of step: close it.
+            *control = None;
         }
     }
 
@@ -131,6 +152,9 @@ pub(crate) struct WorkerSlot {
     pub(crate) short_jobs: bool,
     /// Set by the timer when it killed the worker because job `.0` ran past its limit `.1`.
     pub(crate) timed_out: Option<(u64, Duration)>,
+    /// Set by the timer when it killed the worker because job `seq` did not stop within the
+    /// grace period after it was asked to (`Call::stop`).
+    pub(crate) stop_killed: Option<u64>,
 }
 
 impl WorkerSlot {
@@ -145,6 +169,7 @@ impl WorkerSlot {
             last_answer: None,
             short_jobs: false,
             timed_out: None,
+            stop_killed: None,
         }
     }
 
@@ -175,6 +200,8 @@ pub(crate) struct SentCall {
     pub(crate) frame: CallFrame,
     /// Distinguishes this dispatch from the worker's earlier ones (timer, delivery).
     pub(crate) seq: u64,
+    /// Its ordinal among the calls sent to this worker (from 1): how a `CANCEL` names it.
+    pub(crate) nth: u64,
 }
 
 /// A pool thread's one duty at a time.

@@ -23,6 +23,8 @@ pub(crate) const INIT_HINT: &str = "call poolbridge::process::init() as the firs
 /// holding any bytes read past the handshake.
 pub(crate) struct Started {
     pub(crate) stream: UnixStream,
+    /// The parent's end of the control socket (`CANCEL` frames), non-blocking.
+    pub(crate) control: UnixStream,
     pub(crate) child: Child,
     pub(crate) exit: ExitWatch,
     pub(crate) reader: FrameReader,
@@ -40,6 +42,9 @@ pub(crate) fn start(config: &Config, spawner: &Spawner) -> Result<Started, Broke
     let (stream, theirs) = UnixStream::pair().map_err(|err| {
         BrokenReason::WorkerStart(format!("could not create a socket pair: {err}"))
     })?;
+    let (control, control_theirs) = UnixStream::pair().map_err(|err| {
+        BrokenReason::WorkerStart(format!("could not create a socket pair: {err}"))
+    })?;
     let cmd = child::worker_command(&config.program, theirs);
     let child = spawner.spawn(cmd).map_err(|err| {
         BrokenReason::WorkerStart(format!(
@@ -50,12 +55,13 @@ pub(crate) fn start(config: &Config, spawner: &Spawner) -> Result<Started, Broke
     let pid = child.id();
     let mut started = Started {
         stream,
+        control,
         child,
         // Not reaped yet: the pid is still the worker's.
         exit: ExitWatch::new(pid),
         reader: FrameReader::new(),
     };
-    match handshake(config, &mut started, pid, &program) {
+    match handshake(config, &mut started, pid, &program, control_theirs) {
         Ok(()) => Ok(started),
         Err(failure) => {
             // Not reaped yet: the pid and group id are still the worker's.
@@ -122,7 +128,13 @@ impl Failure {
     }
 }
 
-fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Result<(), Failure> {
+fn handshake(
+    config: &Config,
+    w: &mut Started,
+    pid: u32,
+    program: &str,
+    control_theirs: UnixStream,
+) -> Result<(), Failure> {
     let registry = config.registry;
     // A limit too large for `Instant` (`Duration::MAX`) is no limit.
     let deadline = Instant::now().checked_add(config.start_timeout);
@@ -204,10 +216,16 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
         setup.extend_from_slice(&index.to_le_bytes());
     }
     wire::finish_frame(&mut setup).map_err(Failure::Other)?;
-    let mut dst = &w.stream;
-    io::Write::write_all(&mut dst, &setup).map_err(|_| Failure::NoHello {
+    // SETUP carries the worker's end of the control socket (see `wire.rs`).
+    send_with_fd(&w.stream, &setup, &control_theirs).map_err(|_| Failure::NoHello {
         pid,
         program: program.to_owned(),
+    })?;
+    drop(control_theirs);
+    w.control.set_nonblocking(true).map_err(|err| {
+        Failure::Other(format!(
+            "could not make the control socket non-blocking: {err}"
+        ))
     })?;
     let initializer = config.initializer.map_or("", |(_, name)| name);
     let ready = w
@@ -239,6 +257,36 @@ fn handshake(config: &Config, w: &mut Started, pid: u32, program: &str) -> Resul
             "the initializer `{initializer}` failed in worker process {pid}: {message}"
         ))),
     }
+}
+
+/// Writes `frame` to `stream` with `fd` attached (`SCM_RIGHTS`): the worker receives a copy of
+/// the descriptor with the frame's first bytes.
+fn send_with_fd(stream: &UnixStream, frame: &[u8], fd: &UnixStream) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    use std::mem::MaybeUninit;
+    use std::os::fd::AsFd;
+    let fds = [fd.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other(
+            "no room for a descriptor in the ancillary buffer",
+        ));
+    }
+    let sent = loop {
+        match sendmsg(
+            stream,
+            &[io::IoSlice::new(frame)],
+            &mut control,
+            SendFlags::empty(),
+        ) {
+            Ok(n) => break n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let mut dst = stream;
+    io::Write::write_all(&mut dst, &frame[sent..])
 }
 
 /// The message for two processes that register different jobs: which names differ.

@@ -6,14 +6,21 @@
 //! worker → parent   HELLO  body: postcard(Hello)
 //! parent → worker   SETUP  body: initializer job index (u32 LE) or nothing
 //! worker → parent   READY  body: status u8 | message (UTF-8, for a failed initializer)
-//! parent → worker   CALL   body: job index (u32 LE) | postcard(args)
+//! parent → worker   CALL   body: job index (u32 LE) | time left (u64 LE, µs) | postcard(args)
 //! worker → parent   DONE   body: status u8 | postcard(output), or a UTF-8 message
+//! parent → worker   CANCEL body: the call's ordinal at this worker (u64 LE)   control socket
 //! ```
 //!
 //! Arguments and outputs are postcard-encoded straight into the frame (no second envelope). The
 //! parent closes its end to retire a worker; the worker exits on end-of-file.
+//!
+//! `CANCEL` travels on a second socket, the *control* socket, whose worker end the parent hands
+//! over with `SETUP` (`SCM_RIGHTS`): the worker's main thread runs a job and reads its calls only
+//! between jobs, while its watch thread reads the control socket at any time. The time left is
+//! relative (no clock is shared); `u64::MAX` means no deadline.
 
 use std::io::{self, Read};
+use std::time::Duration;
 
 use crate::seam::call::EncodedCall;
 
@@ -29,7 +36,7 @@ pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
 pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
 
 /// Bumped whenever a frame's layout or meaning changes.
-pub(crate) const PROTOCOL: u32 = 2;
+pub(crate) const PROTOCOL: u32 = 3;
 
 /// The poolbridge build a worker runs: two processes with different values do not talk.
 pub(crate) fn build_id() -> String {
@@ -50,6 +57,10 @@ pub(crate) const SETUP: u8 = 2;
 pub(crate) const READY: u8 = 3;
 pub(crate) const CALL: u8 = 4;
 pub(crate) const DONE: u8 = 5;
+/// On the control socket: stop call number `n` of this worker (counted from 1, in the order the
+/// worker received its calls): make its `cancelled()` true if it runs, skip it if it has not
+/// started.
+pub(crate) const CANCEL: u8 = 6;
 
 /// `READY` / `DONE` status byte.
 pub(crate) const OK: u8 = 0;
@@ -61,6 +72,38 @@ pub(crate) const IPC: u8 = 2;
 /// The arguments could not be deserialized or the output serialized; the body is the side
 /// byte, then serde's message (`seam::call::codec_body`).
 pub(crate) const CODEC: u8 = 3;
+/// The job saw `cancelled()` (a `CANCEL` reached it) and returned: its output is dropped.
+pub(crate) const STOPPED: u8 = 4;
+/// The call was not run: a `CANCEL` came first, or its deadline had passed when the worker
+/// reached it. The body is [`SKIP_CANCELLED`] or [`SKIP_DEADLINE`].
+pub(crate) const SKIPPED: u8 = 5;
+/// [`SKIPPED`] because of a `CANCEL`.
+pub(crate) const SKIP_CANCELLED: u8 = 0;
+/// [`SKIPPED`] because the call's deadline had passed.
+pub(crate) const SKIP_DEADLINE: u8 = 1;
+
+/// The time-left field of a call without a deadline.
+const NO_DEADLINE: u64 = u64::MAX;
+
+/// Bytes of a `CANCEL` frame: length, kind, ordinal.
+pub(crate) const CANCEL_FRAME: usize = 4 + 1 + 8;
+
+/// The `CANCEL` frame for call number `nth` of a worker.
+pub(crate) fn cancel_frame(nth: u64) -> [u8; CANCEL_FRAME] {
+    let mut frame = [0u8; CANCEL_FRAME];
+    frame[..4].copy_from_slice(&((CANCEL_FRAME - 4) as u32).to_le_bytes());
+    frame[4] = CANCEL;
+    frame[5..].copy_from_slice(&nth.to_le_bytes());
+    frame
+}
+
+/// The ordinal of a `CANCEL` frame read by a worker; `None` for another frame.
+pub(crate) fn split_cancel(frame: &Frame<'_>) -> Option<u64> {
+    if frame.kind != CANCEL {
+        return None;
+    }
+    Some(u64::from_le_bytes(frame.body.try_into().ok()?))
+}
 
 /// The worker's introduction, after `MAGIC` and `PROTOCOL`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,9 +130,20 @@ pub(crate) fn finish_frame(buf: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Bytes of a `CALL` frame before the arguments: length, kind, job index. A call is encoded
-/// with this much room in front ([`crate::seam::call::encode_call`]), filled by [`seal_call`].
-pub(crate) const CALL_HEADER: usize = 4 + 1 + 4;
+/// Bytes of a `CALL` frame before the arguments: length, kind, job index, time left. A call is
+/// encoded with this much room in front ([`crate::seam::call::encode_call`]), filled by
+/// [`seal_call`] (no deadline) and [`set_time_left`] (when the call is dispatched).
+pub(crate) const CALL_HEADER: usize = 4 + 1 + 4 + 8;
+
+/// Where the time left is in a `CALL` frame.
+const TIME_LEFT: std::ops::Range<usize> = 9..17;
+
+/// Writes the time the call has left before its deadline into its sealed `CALL` frame, in
+/// microseconds (a deadline already passed is 0, and the worker skips the call).
+pub(crate) fn set_time_left(frame: &mut [u8], left: Duration) {
+    let micros = u64::try_from(left.as_micros()).unwrap_or(NO_DEADLINE - 1);
+    frame[TIME_LEFT].copy_from_slice(&micros.min(NO_DEADLINE - 1).to_le_bytes());
+}
 
 /// Turns an encoded call (with [`CALL_HEADER`] bytes of room in front) into its `CALL` frame,
 /// in place: the one encoding of a `CALL` frame, for every call (typed, or arrived encoded at a
@@ -99,6 +153,7 @@ pub(crate) fn seal_call(call: EncodedCall) -> Result<Vec<u8>, String> {
     let mut frame = call.bytes;
     frame[4] = CALL;
     frame[5..9].copy_from_slice(&call.index.to_le_bytes());
+    frame[TIME_LEFT].copy_from_slice(&NO_DEADLINE.to_le_bytes());
     finish_frame(&mut frame).map_err(|reason| {
         format!(
             "the arguments of job `{}` are too large: {reason}",
@@ -108,14 +163,28 @@ pub(crate) fn seal_call(call: EncodedCall) -> Result<Vec<u8>, String> {
     Ok(frame)
 }
 
-/// The body of a `CALL` frame read by a worker: job index and encoded arguments; `None` if the
-/// frame is of another kind or too short.
-pub(crate) fn split_call<'a>(frame: &Frame<'a>) -> Option<(u32, &'a [u8])> {
-    if frame.kind != CALL || frame.body.len() < 4 {
+/// A `CALL` frame read by a worker: job index, time left before its deadline (`None`: no
+/// deadline) and encoded arguments.
+pub(crate) struct CallBody<'a> {
+    pub(crate) index: u32,
+    pub(crate) time_left: Option<Duration>,
+    pub(crate) args: &'a [u8],
+}
+
+/// The body of a `CALL` frame read by a worker; `None` if the frame is of another kind or too
+/// short.
+pub(crate) fn split_call<'a>(frame: &Frame<'a>) -> Option<CallBody<'a>> {
+    if frame.kind != CALL || frame.body.len() < CALL_HEADER - 5 {
         return None;
     }
-    let (index, args) = frame.body.split_at(4);
-    Some((u32::from_le_bytes(index.try_into().ok()?), args))
+    let (index, rest) = frame.body.split_at(4);
+    let (left, args) = rest.split_at(8);
+    let left = u64::from_le_bytes(left.try_into().ok()?);
+    Some(CallBody {
+        index: u32::from_le_bytes(index.try_into().ok()?),
+        time_left: (left != NO_DEADLINE).then(|| Duration::from_micros(left)),
+        args,
+    })
 }
 
 /// Appends `value`, postcard-encoded, to `out`.
@@ -239,13 +308,31 @@ mod tests {
         for i in 0..3u32 {
             let frame = reader.read(&mut src).unwrap();
             assert_eq!(frame.kind, CALL);
-            let (index, args) = split_call(&frame).unwrap();
-            assert_eq!(index, i);
-            let args: (String, u32) = postcard::from_bytes(args).unwrap();
+            let call = split_call(&frame).unwrap();
+            assert_eq!(call.index, i);
+            assert_eq!(call.time_left, None);
+            let args: (String, u32) = postcard::from_bytes(call.args).unwrap();
             assert_eq!(args, (String::from("abc"), i));
         }
         let eof = reader.read(&mut src).err().unwrap();
         assert_eq!(eof.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn time_left_and_cancel_frames_round_trip() {
+        let args = postcard::to_allocvec(&(7u8,)).unwrap();
+        let call = EncodedCall::from_encoded("abc", 3, &args, CALL_HEADER);
+        let mut frame = seal_call(call).unwrap();
+        set_time_left(&mut frame, Duration::from_millis(1500));
+        frame.extend_from_slice(&cancel_frame(42));
+        let mut src = &frame[..];
+        let mut reader = FrameReader::new();
+        let read = reader.read(&mut src).unwrap();
+        let call = split_call(&read).unwrap();
+        assert_eq!(call.time_left, Some(Duration::from_millis(1500)));
+        assert_eq!(postcard::from_bytes::<(u8,)>(call.args).unwrap(), (7,));
+        let read = reader.read(&mut src).unwrap();
+        assert_eq!(split_cancel(&read), Some(42));
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The worker side: [`init`] turns a process started by a pool into a server of jobs.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::context;
 use crate::error::CodecSide;
 use crate::pool::sleep::Search;
 use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
 use crate::seam::job::{Registry, registry};
 use crate::unwind;
+use crate::unwind::lock;
 
 /// Exit code of a worker that found itself unable to talk to its parent (its socket is gone or
 /// is not a socket): nothing else can be reported.
@@ -117,7 +120,6 @@ fn serve() -> i32 {
             return EXIT_NO_PARENT;
         }
     };
-    watch_parent(&stream);
     let registry = registry();
     let mut conn = ParentConn {
         stream,
@@ -169,7 +171,7 @@ const PARENT_CHECK: Duration = Duration::from_millis(500);
 /// No `PR_SET_PDEATHSIG = SIGKILL` while the watch runs: that signal would kill the worker before
 /// the watch kills its group, and the processes its jobs started would survive it. Only a worker
 /// that cannot start the watch thread asks for it, as the next best thing.
-fn watch_parent(stream: &UnixStream) {
+fn watch_parent(stream: &UnixStream, control: Option<UnixStream>) {
     let parent = rustix::process::getppid();
     // The pool starts the worker as the leader of a new group: its pid is the group id. Kept
     // now: a job may move the worker to another group, which may be the parent's.
@@ -190,13 +192,22 @@ fn watch_parent(stream: &UnixStream) {
             .name("poolbridge-watch".into())
             .stack_size(64 * 1024)
             .spawn(move || {
+                let mut control = control.map(ControlReader::new);
                 loop {
                     #[cfg(target_os = "linux")]
-                    let gone = parent_gone(&watch, parent_fd.as_ref().map(AsFd::as_fd));
+                    let parent_fd = parent_fd.as_ref().map(AsFd::as_fd);
                     #[cfg(not(target_os = "linux"))]
-                    let gone = parent_gone(&watch, None);
-                    if gone || rustix::process::getppid() != parent {
+                    let parent_fd = None;
+                    let seen = watch_once(&watch, parent_fd, control.as_ref().map(|c| &c.stream));
+                    if seen.gone || rustix::process::getppid() != parent {
                         end_with_group(group);
+                    }
+                    if seen.control {
+                        let open = control.as_mut().is_some_and(ControlReader::read);
+                        if !open {
+                            // The parent closed it (it reaps this worker): nothing more to read.
+                            control = None;
+                        }
                     }
                 }
             })
@@ -223,27 +234,164 @@ fn end_with_group(group: rustix::process::Pid) -> ! {
     std::process::exit(EXIT_NO_PARENT);
 }
 
-/// Waits up to [`PARENT_CHECK`] for a sign that the parent died: `parent` (a pidfd) readable, or
-/// the socket `stream` hung up.
-fn parent_gone(stream: &UnixStream, parent: Option<BorrowedFd<'_>>) -> bool {
+/// What one wait of the watch thread saw.
+struct Seen {
+    /// The parent died.
+    gone: bool,
+    /// The control socket has something to read (or hung up).
+    control: bool,
+}
+
+/// Waits up to [`PARENT_CHECK`] for a sign that the parent died (`parent`, a pidfd, readable,
+/// or the socket `stream` hung up) or for a frame on the `control` socket.
+fn watch_once(
+    stream: &UnixStream,
+    parent: Option<BorrowedFd<'_>>,
+    control: Option<&UnixStream>,
+) -> Seen {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     // No POLLIN on the socket: the main thread reads the data; only the hang-up (always
-    // reported) matters.
+    // reported) matters. A missing descriptor is the socket again, with no events asked.
     let mut fds = [
         PollFd::new(stream, PollFlags::empty()),
-        PollFd::from_borrowed_fd(parent.unwrap_or(stream.as_fd()), PollFlags::IN),
+        match parent {
+            Some(fd) => PollFd::from_borrowed_fd(fd, PollFlags::IN),
+            None => PollFd::new(stream, PollFlags::empty()),
+        },
+        match control {
+            Some(control) => PollFd::new(control, PollFlags::IN),
+            None => PollFd::new(stream, PollFlags::empty()),
+        },
     ];
-    let watched = if parent.is_some() { 2 } else { 1 };
     let timeout = Timespec::try_from(PARENT_CHECK).expect("a short timeout");
-    match poll(&mut fds[..watched], Some(&timeout)) {
-        Ok(0) | Err(_) => false,
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(0) | Err(_) => Seen {
+            gone: false,
+            control: false,
+        },
         Ok(_) => {
-            fds[0]
-                .revents()
-                .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
-                || (watched == 2 && !fds[1].revents().is_empty())
+            let hung_up = |fd: &PollFd<'_>| {
+                fd.revents()
+                    .intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+            };
+            Seen {
+                gone: hung_up(&fds[0])
+                    || (parent.is_some() && !fds[1].revents().is_empty())
+                    || (parent.is_none() && hung_up(&fds[1])),
+                control: control.is_some() && !fds[2].revents().is_empty(),
+            }
         }
     }
+}
+
+/// The worker's end of the control socket, read by the watch thread: `CANCEL` frames, all of
+/// [`wire::CANCEL_FRAME`] bytes.
+struct ControlReader {
+    stream: UnixStream,
+    /// Bytes of a frame read in part.
+    partial: Vec<u8>,
+}
+
+impl ControlReader {
+    fn new(stream: UnixStream) -> ControlReader {
+        ControlReader {
+            stream,
+            partial: Vec::with_capacity(wire::CANCEL_FRAME),
+        }
+    }
+
+    /// Reads what the control socket has (it is readable) and acts on each whole frame.
+    /// Returns `false` once the socket is closed or broken.
+    fn read(&mut self) -> bool {
+        let mut buf = [0u8; 16 * wire::CANCEL_FRAME];
+        let n = match (&self.stream).read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => return true,
+            Err(_) => return false,
+        };
+        self.partial.extend_from_slice(&buf[..n]);
+        let whole = self.partial.len() / wire::CANCEL_FRAME * wire::CANCEL_FRAME;
+        for raw in self.partial[..whole].chunks_exact(wire::CANCEL_FRAME) {
+            let frame = wire::Frame {
+                kind: raw[4],
+                body: &raw[5..],
+            };
+            match wire::split_cancel(&frame) {
+                Some(nth) => stop_call(nth),
+                // Not a frame this worker knows: the stream is out of step, stop reading it.
+                None => return false,
+            }
+        }
+        self.partial.drain(..whole);
+        true
+    }
+}
+
+/// What the watch thread and the main thread share about stopping calls.
+struct StopState {
+    /// The ordinal of the call running now (0: none).
+    running: u64,
+    /// The highest ordinal that was started or skipped: a `CANCEL` for it or an earlier one
+    /// came too late.
+    reached: u64,
+    /// The index of the job cell of the call running now.
+    cell: u32,
+    /// `CANCEL`s for calls not reached yet (calls sent ahead, still in the socket).
+    requested: Vec<u64>,
+}
+
+static STOPS: Mutex<StopState> = Mutex::new(StopState {
+    running: 0,
+    reached: 0,
+    cell: 0,
+    requested: Vec::new(),
+});
+
+/// A `CANCEL` for call `nth` arrived: the call running now sees `cancelled()` turn `true`; a
+/// call not reached yet will be skipped.
+fn stop_call(nth: u64) {
+    let st = lock(&STOPS);
+    if st.running == nth {
+        // Under the lock: the main thread clears `running` (under it) before the cell can go to
+        // the next call, so the request cannot land on another call.
+        if let Some(cell) = context::job_cell(st.cell) {
+            cell.request(context::Stop::Requested);
+        }
+    } else if nth > st.reached {
+        let mut st = st;
+        st.requested.push(nth);
+    }
+}
+
+/// The main thread reaches call `nth`, to run it with job cell `cell` (its claim, after the
+/// cell was cleared). Returns `false` if a `CANCEL` came first: skip it.
+fn begin_call(nth: u64, cell: u32) -> bool {
+    let mut st = lock(&STOPS);
+    st.reached = nth;
+    if !st.requested.is_empty() {
+        let before = st.requested.len();
+        st.requested.retain(|&n| n > nth);
+        let was_requested = before != st.requested.len();
+        if was_requested {
+            return false;
+        }
+    }
+    st.running = nth;
+    st.cell = cell;
+    true
+}
+
+/// The main thread skips call `nth` without running it (its deadline passed).
+fn skip_call(nth: u64) {
+    let mut st = lock(&STOPS);
+    st.reached = nth;
+    st.requested.retain(|&n| n > nth);
+}
+
+/// The call running now returned.
+fn end_call() {
+    lock(&STOPS).running = 0;
 }
 
 /// The worker's end of its connection to the parent: the socket it reads calls from and
@@ -259,8 +407,19 @@ struct ParentConn {
 impl ParentConn {
     fn run(&mut self, registry: &Registry) -> io::Result<()> {
         self.hello(registry)?;
-        // The parent answers with SETUP (or closes: a handshake mismatch).
-        let initializer = match self.reader.read(&mut &self.stream) {
+        // The parent answers with SETUP (or closes: a handshake mismatch), which carries the
+        // worker's end of the control socket.
+        let mut src = FdRead {
+            stream: &self.stream,
+            fds: Vec::new(),
+        };
+        let setup = self.reader.read(&mut src);
+        let control = src.fds.pop().map(|fd| {
+            // Not inherited by the processes a job starts.
+            let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+            UnixStream::from(fd)
+        });
+        let initializer = match setup {
             Ok(frame) if frame.kind == wire::SETUP => match frame.body {
                 [a, b, c, d] => Some(u32::from_le_bytes([*a, *b, *c, *d])),
                 _ => None,
@@ -269,7 +428,17 @@ impl ParentConn {
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(err) => return Err(err),
         };
+        watch_parent(&self.stream, control);
         self.setup(registry, initializer)?;
+        // Jobs run through `context::run_job` with this cell, so `cancelled()` reads it.
+        let cell = context::OwnCell::new();
+        let counters = context::JobCounters::default();
+        let runner = context::Runner {
+            cell: &cell,
+            counters: &counters,
+        };
+        // The ordinal of the call being served (counted from 1), as the parent counts them.
+        let mut nth = 0u64;
         loop {
             // No exit watch: this end learns of the parent's death from the watch thread.
             let mut src = SpinRead {
@@ -282,14 +451,46 @@ impl ParentConn {
                 Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(err) => return Err(err),
             };
-            let Some((index, args)) = wire::split_call(&frame) else {
+            let Some(call) = wire::split_call(&frame) else {
                 return Err(unexpected(frame.kind));
             };
+            nth += 1;
             wire::start_frame(&mut self.out, wire::DONE);
             let status_at = self.out.len();
+            // A deadline that passed before the parent sent the call (time left 0): not run.
+            let run = if call.time_left == Some(Duration::ZERO) {
+                skip_call(nth);
+                Err(wire::SKIP_DEADLINE)
+            } else {
+                context::run_job(Some(runner), |index| begin_call(nth, index))
+                    .ok_or(wire::SKIP_CANCELLED)
+            };
+            let run = match run {
+                Ok(run) => run,
+                Err(reason) => {
+                    self.out.push(wire::SKIPPED);
+                    self.out.push(reason);
+                    self.send()?;
+                    continue;
+                }
+            };
             self.out.push(wire::OK);
-            let outcome = unwind::catch(|| registry.invoke(index, args, &mut self.out));
+            // The clock of the deadline starts when the call is read: a call sent ahead waited
+            // in the socket meanwhile, so it sees a later deadline than the parent enforces.
+            let deadline = call
+                .time_left
+                .and_then(|left| Instant::now().checked_add(left));
+            let scope = context::enter_deadline(deadline);
+            let outcome = unwind::catch(|| registry.invoke(call.index, call.args, &mut self.out));
+            drop(scope);
+            let stopped = run.end(outcome.is_err()).is_some();
+            end_call();
             match outcome {
+                Ok(Ok(())) if stopped => {
+                    // It saw `cancelled()` and returned: its output is not the answer asked for.
+                    self.out.truncate(status_at);
+                    self.out.push(wire::STOPPED);
+                }
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {
                     self.out.truncate(status_at);
@@ -369,6 +570,34 @@ impl ParentConn {
             self.out = Vec::with_capacity(256);
         }
         Ok(())
+    }
+}
+
+/// Reads the socket with `recvmsg`, keeping the descriptors that come with the bytes (the
+/// control socket, with `SETUP`).
+struct FdRead<'a> {
+    stream: &'a UnixStream,
+    fds: Vec<OwnedFd>,
+}
+
+impl Read for FdRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+        use std::mem::MaybeUninit;
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let got = recvmsg(
+            self.stream,
+            &mut [io::IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::empty(),
+        )?;
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                self.fds.extend(fds);
+            }
+        }
+        Ok(got.bytes)
     }
 }
 

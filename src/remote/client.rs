@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::{BrokenReason, BuildError, FutureError, PanicError};
-use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::future::{PoolFuture, Promise, RunHooks, StopListener};
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
@@ -109,6 +109,19 @@ impl<V> FutureTable<V> {
             self.prune_at = (2 * self.entries.len()).max(HOST_TABLE_PRUNE_MIN);
         }
         self.entries.insert(tracker.addr, (tracker.clone(), value));
+    }
+}
+
+/// Passes a `request_cancel` of a running remote job to the cancel watcher, with the job's key
+/// (called on the requesting thread, outside the future's locks).
+struct StopToWatcher {
+    signal: Arc<Signal>,
+    key: usize,
+}
+
+impl StopListener for StopToWatcher {
+    fn stop_requested(&self, _job: usize) {
+        self.signal.notify(self.key);
     }
 }
 
@@ -297,7 +310,9 @@ impl ClientCore {
         timeout: Option<Duration>,
         deadline: Option<Instant>,
     ) -> PoolFuture<J::Output> {
-        let (promise, fut) = Promise::new();
+        // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (promise, fut) = self.promise(key);
         let name = job.name();
         if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
@@ -348,8 +363,6 @@ impl ClientCore {
                 return fut;
             }
         }
-        // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let timeout = timeout.or(self.settings.job_timeout);
         let headers = JobHeaders {
             id: self.job_id(key),
@@ -365,10 +378,9 @@ impl ClientCore {
             object_limit: self.settings.large_payloads.map(|l| l as u64),
         }
         .to_map();
-        // Registered before the job can end: a cancel from now on reaches the watcher, and so
-        // does a stop request once the job runs.
+        // Registered before the job can end: a cancel from now on reaches the watcher (a stop
+        // request of the running job does through the promise's `StopToWatcher`).
         fut.core().add_signal(&self.signal, key);
-        fut.core().add_stop_signal(&self.signal, key);
         let mut st = lock(&self.state);
         if let Some(err) = st.closed.error() {
             drop(st);
@@ -416,7 +428,9 @@ impl ClientCore {
     /// A future for the answer of job `id`, submitted by any client of this stream that kept
     /// its answers: see [`RemoteExecutor::attach`](crate::RemoteExecutor::attach).
     pub(crate) fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
-        let (promise, fut) = Promise::new();
+        // ORDERING: Relaxed: a unique number; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (promise, fut) = self.promise(key);
         let name = job.name();
         if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
@@ -447,10 +461,7 @@ impl ClientCore {
             )));
             return fut;
         }
-        // ORDERING: Relaxed: a unique number; the map below is locked.
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         fut.core().add_signal(&self.signal, key);
-        fut.core().add_stop_signal(&self.signal, key);
         let done: Box<dyn Completion> = Box::new(Typed::new(promise, name, Via::Remote));
         let tracker = Tracker::of(done.as_ref());
         let mut st = lock(&self.state);
@@ -479,6 +490,15 @@ impl ClientCore {
             );
         }
         fut
+    }
+
+    /// The promise of job `key`: a `request_cancel` while it runs wakes the cancel watcher.
+    fn promise<T: Send + 'static>(&self, key: usize) -> (Promise<T>, PoolFuture<T>) {
+        let stop = StopToWatcher {
+            signal: Arc::clone(&self.signal),
+            key,
+        };
+        Promise::with_hooks(None, Some(Arc::new(stop)))
     }
 
     /// The attached job ids still waiting for their answers.

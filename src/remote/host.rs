@@ -556,16 +556,24 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
     } else {
         &msg.payload
     };
-    let fut = process::submit_raw(&ctx.pool, index, args, timeout);
+    // The local pool stops the job at its deadline (or skips it if it reaches a worker
+    // later); the host's own timer below also resolves a job still waiting in the local queue
+    // at its deadline, rather than when a worker frees.
+    let fut = process::submit_raw(&ctx.pool, index, args, timeout, deadline);
     // From here a cancel in the bucket stops the local job (`remember_cancel`).
     let running = ctx.start_running(&job.id, fut.share());
+    // Whether the local job had started when the host's deadline timer stopped it.
+    let mut started_at_deadline = true;
     let run = async {
         let fut = fut.into_future();
         tokio::pin!(fut);
         if let Some(at) = deadline {
             tokio::select! {
                 out = &mut fut => return out,
-                () = tokio::time::sleep_until(at.into()) => running.stop(STOP_DEADLINE),
+                () = tokio::time::sleep_until(at.into()) => {
+                    started_at_deadline = running.fut.running();
+                    running.stop(STOP_DEADLINE);
+                }
             }
         }
         fut.await
@@ -579,7 +587,7 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         Ok(bytes) => (Status::Ok, bytes),
         // Stopped as asked: by its client (the bucket), or by its deadline.
         Err(FutureError::Cancelled) if running.why() == STOP_DEADLINE => {
-            (Status::Deadline, started(true))
+            (Status::Deadline, started(started_at_deadline))
         }
         Err(FutureError::Cancelled) => (Status::Stopped, Vec::new()),
         Err(FutureError::DeadlineExceeded { started: s }) => (Status::Deadline, started(s)),

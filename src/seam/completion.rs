@@ -47,8 +47,10 @@ pub(crate) trait Completion: Send {
     }
     #[cfg(feature = "nats")]
     /// `true` once someone asked the running job to stop (`request_cancel`), or cancelled it.
-    /// Runs no user code.
-    fn stop_requested(&self) -> bool;
+    /// Runs no user code. (Only the remote client asks, of its `Typed` completions.)
+    fn stop_requested(&self) -> bool {
+        false
+    }
     #[cfg(feature = "nats")]
     /// A way to `cancel()` the future later, outside the transport's lock.
     fn canceller(&self) -> Box<dyn FnOnce() + Send>;

@@ -27,6 +27,8 @@ mod callbacks;
 mod cancel;
 #[path = "cancel_running.rs"]
 mod cancel_running;
+#[path = "deadline.rs"]
+mod deadline;
 #[path = "error_interop.rs"]
 mod error_interop;
 #[path = "execute.rs"]

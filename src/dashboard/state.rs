@@ -1,0 +1,369 @@
+//! What the dashboard watches and remembers: one [`Source`] per executor (how to read its
+//! metrics, its last reading, its history ring) and the [`State`] they share with the server and
+//! the sampler. Writes the `/metrics.json` document. Uses `json.rs` only.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::PoolMetrics;
+#[cfg(all(unix, feature = "nats"))]
+use crate::remote::RemoteMetrics;
+
+use super::json::Object;
+
+/// The version of the `/metrics.json` layout; raised when a field changes meaning or goes away
+/// (new fields do not raise it).
+pub(crate) const FORMAT_VERSION: u64 = 1;
+
+/// Which kind of executor a source is: the page picks its table's columns by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    ThreadPool,
+    #[cfg(feature = "process")]
+    ProcessPool,
+    #[cfg(all(unix, feature = "nats"))]
+    Remote,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::ThreadPool => "thread_pool",
+            #[cfg(feature = "process")]
+            Kind::ProcessPool => "process_pool",
+            #[cfg(all(unix, feature = "nats"))]
+            Kind::Remote => "remote",
+        }
+    }
+}
+
+/// One reading of an executor's metrics.
+#[derive(Clone, Debug)]
+pub(crate) enum Reading {
+    Pool(PoolMetrics),
+    #[cfg(all(unix, feature = "nats"))]
+    Remote(RemoteMetrics),
+}
+
+/// Reads an executor's metrics now; `None` once the executor is gone (its last `Arc` dropped).
+pub(crate) type ReadFn = Box<dyn Fn() -> Option<Reading> + Send + Sync>;
+
+/// One point of a source's history: the counters and gauges the chart draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Point {
+    /// Milliseconds since the dashboard started.
+    t_ms: u64,
+    completed: u64,
+    failed: u64,
+    cancelled: u64,
+    /// Jobs waiting (remote: jobs pending, submitted and not ended).
+    queued: u64,
+    /// Jobs running (`None` for the remote executor, whose client cannot know).
+    running: Option<u64>,
+}
+
+impl Reading {
+    /// Failed jobs: panicked, died with their worker, killed at their time limit (remote: the
+    /// client's `failed`).
+    fn failed(&self) -> u64 {
+        match self {
+            Reading::Pool(m) => m.panicked + m.worker_died + m.timed_out + m.deadline_exceeded,
+            #[cfg(all(unix, feature = "nats"))]
+            Reading::Remote(m) => m.failed,
+        }
+    }
+
+    fn point(&self, t_ms: u64) -> Point {
+        match self {
+            Reading::Pool(m) => Point {
+                t_ms,
+                completed: m.completed,
+                failed: self.failed(),
+                cancelled: m.cancelled,
+                queued: m.queued as u64,
+                running: Some(m.running as u64),
+            },
+            #[cfg(all(unix, feature = "nats"))]
+            Reading::Remote(m) => Point {
+                t_ms,
+                completed: m.completed,
+                failed: m.failed,
+                cancelled: m.cancelled,
+                queued: m.pending as u64,
+                running: None,
+            },
+        }
+    }
+
+    /// The `current` object: every field of the metrics, by its Rust name, and `failed`.
+    fn write_current(&self, out: &mut String) {
+        let mut o = Object::new(out);
+        match self {
+            Reading::Pool(m) => {
+                o.num("threads", m.threads as u64)
+                    .num("idle", m.idle as u64)
+                    .num("queued", m.queued as u64)
+                    .num("running", m.running as u64)
+                    .num("completed", m.completed)
+                    .num("failed", self.failed())
+                    .num("cancelled", m.cancelled)
+                    .num("panicked", m.panicked)
+                    .num("worker_died", m.worker_died)
+                    .num("timed_out", m.timed_out)
+                    .num("deadline_exceeded", m.deadline_exceeded)
+                    .num("stopped", m.stopped)
+                    .num("killed", m.killed)
+                    .num("stolen", m.stolen)
+                    .num("spawned", m.spawned)
+                    .num("retired", m.retired)
+                    .num("waiting_submits", m.waiting_submits as u64);
+            }
+            #[cfg(all(unix, feature = "nats"))]
+            Reading::Remote(m) => {
+                o.num("submitted", m.submitted)
+                    .num("pending", m.pending as u64)
+                    .num("completed", m.completed)
+                    .num("failed", m.failed)
+                    .num("cancelled", m.cancelled)
+                    .num("redelivered", m.redelivered)
+                    .num("republished", m.republished);
+            }
+        }
+        o.end();
+    }
+}
+
+/// What a source remembers between samples.
+#[derive(Debug, Default)]
+struct Memory {
+    /// The last reading (kept when the executor is gone: the page shows its final numbers).
+    last: Option<Reading>,
+    history: VecDeque<Point>,
+}
+
+/// One watched executor.
+pub(crate) struct Source {
+    pub(crate) name: String,
+    /// `name` made safe for element ids: lowercase ASCII letters, digits and `-`.
+    pub(crate) id: String,
+    pub(crate) kind: Kind,
+    read: ReadFn,
+    memory: Mutex<Memory>,
+}
+
+impl Source {
+    pub(crate) fn new(name: String, kind: Kind, read: ReadFn) -> Source {
+        Source {
+            id: element_id(&name),
+            name,
+            kind,
+            read,
+            memory: Mutex::new(Memory::default()),
+        }
+    }
+
+    /// Reads now, and remembers the reading (the last one stays when the executor is gone).
+    fn read(&self) -> (Option<Reading>, std::sync::MutexGuard<'_, Memory>) {
+        let reading = (self.read)();
+        let mut memory = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = &reading {
+            memory.last = Some(r.clone());
+        }
+        (reading, memory)
+    }
+}
+
+/// `name` as an element id: ASCII letters lowercased, digits kept, anything else `-`.
+pub(crate) fn element_id(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Everything the server and the sampler share.
+pub(crate) struct State {
+    pub(crate) started: Instant,
+    pub(crate) sample_every: Duration,
+    /// How many points each history keeps.
+    pub(crate) capacity: usize,
+    pub(crate) sources: Vec<Source>,
+}
+
+impl State {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Reads every source and appends a point to its history (the sampler's tick).
+    pub(crate) fn sample(&self) {
+        for source in &self.sources {
+            let (reading, mut memory) = source.read();
+            if let Some(reading) = reading {
+                let point = reading.point(self.now_ms());
+                if memory.history.len() >= self.capacity {
+                    memory.history.pop_front();
+                }
+                memory.history.push_back(point);
+            }
+        }
+    }
+
+    /// The `/metrics.json` document: every source's metrics read now, and its history.
+    pub(crate) fn snapshot_json(&self) -> String {
+        let mut out = String::with_capacity(1024 + self.sources.len() * self.capacity * 40);
+        let mut doc = Object::new(&mut out);
+        doc.num("version", FORMAT_VERSION)
+            .num("now_ms", self.now_ms())
+            .num(
+                "sample_every_ms",
+                u64::try_from(self.sample_every.as_millis()).unwrap_or(u64::MAX),
+            )
+            .num("history_capacity", self.capacity as u64);
+        let list = doc.key("executors");
+        list.push('[');
+        for (i, source) in self.sources.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            write_source(list, source);
+        }
+        list.push(']');
+        doc.end();
+        out
+    }
+}
+
+fn write_source(out: &mut String, source: &Source) {
+    let (reading, memory) = source.read();
+    let mut o = Object::new(out);
+    o.str("id", &source.id)
+        .str("name", &source.name)
+        .str("kind", source.kind.as_str())
+        .bool("alive", reading.is_some());
+    match reading.as_ref().or(memory.last.as_ref()) {
+        Some(r) => r.write_current(o.key("current")),
+        None => {
+            o.null("current");
+        }
+    }
+    // Per-job progress and latency percentiles: not measured yet (always null); the page
+    // shows running counts and draws no latency line while they are.
+    o.null("progress").null("latency");
+    #[cfg(all(unix, feature = "nats"))]
+    if source.kind == Kind::Remote {
+        // Hosts do not publish their status yet, nor does the client read the stream's depth:
+        // an empty list and null, where the page has a place for them.
+        o.key("hosts").push_str("[]");
+        o.null("stream");
+    }
+    let mut history = Object::new(o.key("history"));
+    let points = &memory.history;
+    history.nums("t_ms", points.iter().map(|p| Some(p.t_ms)));
+    history.nums("completed", points.iter().map(|p| Some(p.completed)));
+    history.nums("failed", points.iter().map(|p| Some(p.failed)));
+    history.nums("cancelled", points.iter().map(|p| Some(p.cancelled)));
+    history.nums("queued", points.iter().map(|p| Some(p.queued)));
+    history.nums("running", points.iter().map(|p| p.running));
+    history.end();
+    o.end();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn state(read: ReadFn, capacity: usize) -> State {
+        State {
+            started: Instant::now(),
+            sample_every: Duration::from_millis(10),
+            capacity,
+            sources: vec![Source::new("My Pool!".into(), Kind::ThreadPool, read)],
+        }
+    }
+
+    #[test]
+    fn ids_are_safe() {
+        assert_eq!(element_id("My Pool!"), "my-pool-");
+        assert_eq!(element_id("db-2"), "db-2");
+        assert_eq!(element_id("\"><img>"), "---img-");
+    }
+
+    #[test]
+    fn history_is_a_ring_and_a_gone_source_keeps_its_last_numbers() {
+        let n = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&n);
+        let st = state(
+            Box::new(move || {
+                let v = counter.load(Ordering::SeqCst);
+                (v < 100).then(|| {
+                    Reading::Pool(PoolMetrics {
+                        completed: v,
+                        panicked: 1,
+                        timed_out: 2,
+                        ..PoolMetrics::default()
+                    })
+                })
+            }),
+            3,
+        );
+        for i in 1..=5 {
+            n.store(i, Ordering::SeqCst);
+            st.sample();
+        }
+        let doc = st.snapshot_json();
+        assert!(
+            doc.contains(r#""id":"my-pool-","name":"My Pool!","kind":"thread_pool","alive":true"#),
+            "{doc}"
+        );
+        assert!(doc.contains(r#""completed":[3,4,5]"#), "{doc}");
+        assert!(doc.contains(r#""failed":3"#), "{doc}");
+        n.store(100, Ordering::SeqCst);
+        st.sample();
+        let doc = st.snapshot_json();
+        assert!(
+            doc.contains(r#""alive":false,"current":{"threads":0"#),
+            "{doc}"
+        );
+        assert!(doc.contains(r#""completed":5,"#), "{doc}");
+        assert!(doc.contains(r#""completed":[3,4,5]"#), "{doc}");
+    }
+
+    #[cfg(all(unix, feature = "nats"))]
+    #[test]
+    fn a_remote_source_has_places_for_hosts_and_the_stream() {
+        let st = State {
+            started: Instant::now(),
+            sample_every: Duration::from_millis(10),
+            capacity: 4,
+            sources: vec![Source::new(
+                "cluster".into(),
+                Kind::Remote,
+                Box::new(|| {
+                    Some(Reading::Remote(RemoteMetrics {
+                        submitted: 5,
+                        failed: 1,
+                        pending: 2,
+                        ..RemoteMetrics::default()
+                    }))
+                }),
+            )],
+        };
+        st.sample();
+        let doc = st.snapshot_json();
+        assert!(
+            doc.contains(r#""kind":"remote","alive":true,"current":{"submitted":5,"pending":2,"#),
+            "{doc}"
+        );
+        assert!(doc.contains(r#""hosts":[],"stream":null"#), "{doc}");
+        assert!(doc.contains(r#""queued":[2],"running":[null]"#), "{doc}");
+    }
+}
