@@ -1,6 +1,8 @@
 //! RemoteExecutor against a real `nats-server -js` started by each test (see
 //! `tests/remote_support`): results and panics across two hosts, a killed host's job delivered
-//! again, `max_deliver`, a re-sent job stored once, cancel before pickup, a server restart with
+//! again, `max_deliver`, a re-sent job stored once, cancel before pickup, stopping a running job
+//! (a timed-out awaitable, `request_cancel`, a host that does not confirm), deadlines in the
+//! stream and while running, a cancel/completion race of 1,000 jobs, a server restart with
 //! jobs queued, futures of three executors in one `as_completed`, a graceful host stop; on a
 //! three-node cluster, the stream's leader SIGKILLed mid-run; a client killed with jobs queued
 //! and a new one attaching to their answers; 50 MiB arguments and outputs through the object
