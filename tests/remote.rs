@@ -1,6 +1,8 @@
 //! RemoteExecutor against a real `nats-server -js` started by each test (see
 //! `tests/remote_support`): results and panics across two hosts, a killed host's job delivered
-//! again, `max_deliver`, a re-sent job stored once, cancel before pickup, a server restart with
+//! again, `max_deliver`, a re-sent job stored once, cancel before pickup, stopping a running job
+//! (a timed-out awaitable, `request_cancel`, a host that does not confirm), deadlines in the
+//! stream and while running, a cancel/completion race of 1,000 jobs, a server restart with
 //! jobs queued, futures of three executors in one `as_completed`, a graceful host stop; on a
 //! three-node cluster, the stream's leader SIGKILLed mid-run; a client killed with jobs queued
 //! and a new one attaching to their answers; 50 MiB arguments and outputs through the object
@@ -109,6 +111,42 @@ fn slow_tally(file: String, i: u64, ms: u64) -> u64 {
     3 * i + 1
 }
 
+/// Appends `tag` to `file`, then works in 5 ms steps for up to `ms` milliseconds, checking
+/// `poolbridge::cancelled()` between steps: returns the steps done.
+#[poolbridge::job]
+fn polls_for_stop(file: String, tag: String, ms: u64) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(format!("{tag}\n").as_bytes()).unwrap();
+    drop(f);
+    let end = Instant::now() + Duration::from_millis(ms);
+    let mut steps = 0;
+    while Instant::now() < end && !poolbridge::cancelled() {
+        std::thread::sleep(Duration::from_millis(5));
+        steps += 1;
+    }
+    steps
+}
+
+/// Appends `tag` to `file`, then sleeps `ms` milliseconds without ever checking `cancelled()`.
+#[poolbridge::job]
+fn never_polls(file: String, tag: String, ms: u64) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(format!("{tag}\n").as_bytes()).unwrap();
+    drop(f);
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
 /// The length and the sum of the bytes.
 #[poolbridge::job]
 fn checksum(data: Vec<u8>) -> (usize, u64) {
@@ -122,6 +160,18 @@ fn host(url: &str, stream: &str, name: &str) -> Host {
         name,
         workers: 2,
         concurrency: 2,
+        user: None,
+    })
+}
+
+/// A host with one worker and `concurrency` run slots.
+fn small_host(url: &str, stream: &str, name: &str, concurrency: usize) -> Host {
+    Host::start(&HostConfig {
+        url,
+        stream,
+        name,
+        workers: 1,
+        concurrency,
         user: None,
     })
 }
@@ -1718,6 +1768,453 @@ fn a_restarted_client_attaches_to_the_answers_of_its_jobs() {
     assert_eq!((m.completed, m.pending), (n as u64, 0), "{m:?}");
 }
 
+/// A number from the host's report line (`ServeReport`'s `Debug`): `field: n`.
+fn report_count(report: &str, field: &str) -> u64 {
+    let at = report
+        .find(&format!("{field}: "))
+        .unwrap_or_else(|| panic!("no {field} in {report}"));
+    report[at + field.len() + 2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// Awaits `fut` for 10 ms (`tokio::time::timeout`) and gives up: the awaitable is dropped after
+/// a poll, so its running job is asked to stop. `how` picks the awaitable: `.await` on the
+/// `PoolFuture` (`IntoFuture`) or `wrap_future`. Returns a channel with the future's outcome
+/// (an error, or `None` for a value), sent by a done callback.
+fn give_up_after_10ms(
+    fut: poolbridge::PoolFuture<u64>,
+    how: &str,
+) -> mpsc::Receiver<Option<FutureError>> {
+    let (tx, rx) = mpsc::channel();
+    fut.add_done_callback(move |f| {
+        let _ = tx.send(f.exception());
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let timed_out = rt.block_on(async {
+        let limit = Duration::from_millis(10);
+        match how {
+            "wrap_future" => tokio::time::timeout(limit, poolbridge::wrap_future(fut))
+                .await
+                .is_err(),
+            _ => tokio::time::timeout(limit, fut).await.is_err(),
+        }
+    });
+    assert!(timed_out, "a 10 s job finished within 10 ms");
+    rx
+}
+
+/// A 10 s job on a host with one slot, given up by `tokio::time::timeout(10 ms)` while it runs:
+/// its host stops it, its slot is free again at once (a second job runs and finishes fast), the
+/// future resolves `Cancelled`, and the job ran once (not delivered again).
+fn a_running_job_given_up_by_timeout_stops_and_frees_its_slot(job: &str, how: &str) {
+    let test = format!("stop-{job}-{how}").replace('_', "-");
+    let Some(server) = NatsServer::start(&test) else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir(&test);
+    let runs = tmp_file(&dir, "runs");
+    let stream = "STOP";
+    let ex = client(&server, stream);
+    let mut h = small_host(&url, stream, "one-slot", 1);
+    // The host is up and its worker started.
+    assert_eq!(
+        ex.submit(where_am_i, (0, 0))
+            .result_timeout(HANG)
+            .unwrap()
+            .0,
+        0
+    );
+    let long = match job {
+        "polls" => ex.submit(polls_for_stop, (runs.clone(), "long".into(), 10_000)),
+        _ => ex.submit(never_polls, (runs.clone(), "long".into(), 10_000)),
+    };
+    assert!(eventually(HANG, || lines(Path::new(&runs)).len() == 1));
+    assert!(eventually(HANG, || long.running()), "the started notice");
+    let t = Instant::now();
+    let outcome = give_up_after_10ms(long, how);
+    let next = ex.submit(tally, (runs.clone(), 7));
+    assert_eq!(next.result_timeout(HANG), Ok(22));
+    let freed = t.elapsed();
+    assert_eq!(
+        outcome
+            .recv_timeout(HANG)
+            .expect("the stopped job resolves"),
+        Some(FutureError::Cancelled)
+    );
+    assert!(
+        freed < Duration::from_secs(6),
+        "the slot of the stopped job took {freed:?} to free (the job runs 10 s)"
+    );
+    // Nothing is delivered again: after ack_wait, the stream is empty and the job ran once.
+    std::thread::sleep(ACK_WAIT * 2);
+    assert!(eventually(HANG, || consumer_state(&url, stream) == (0, 0)));
+    assert_eq!(lines(Path::new(&runs)), ["long", "7"], "ran once each");
+    let m = ex.metrics();
+    assert_eq!((m.stopped, m.cancelled, m.pending), (1, 1, 0), "{m:?}");
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(report_count(&report, "stopped"), 1, "{report}");
+    assert_eq!(report_count(&report, "ok"), 2, "{report}");
+}
+
+fn a_polling_job_given_up_by_timeout_stops_and_frees_its_slot() {
+    a_running_job_given_up_by_timeout_stops_and_frees_its_slot("polls", "await");
+}
+
+fn a_polling_job_given_up_by_timeout_of_wrap_future_stops() {
+    a_running_job_given_up_by_timeout_stops_and_frees_its_slot("polls", "wrap_future");
+}
+
+fn a_job_that_never_polls_is_stopped_after_the_grace() {
+    a_running_job_given_up_by_timeout_stops_and_frees_its_slot("never", "await");
+}
+
+/// On a host with one worker and two slots, a job waits in the host's local pool behind a long
+/// one, already `started` for its client: `request_cancel` reaches the host, which takes it out
+/// of its local queue and answers "stopped"; it never runs.
+fn request_cancel_reaches_a_job_its_host_has_taken() {
+    let Some(server) = NatsServer::start("stop-queued") else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir("stop-queued");
+    let runs = tmp_file(&dir, "runs");
+    let stream = "STOPQ";
+    let ex = client(&server, stream);
+    let mut h = small_host(&url, stream, "two-slots", 2);
+    let first = ex.submit(record, (runs.clone(), "first".into(), 3_000));
+    // The first job holds the one worker: the second waits in the host's local pool.
+    assert!(eventually(HANG, || lines(Path::new(&runs)).len() == 1));
+    let second = ex.submit(record, (runs.clone(), "second".into(), 0));
+    assert!(eventually(HANG, || second.running()), "taken by the host");
+    assert!(second.request_cancel(), "running: asked to stop");
+    assert_eq!(second.result_timeout(HANG), Err(FutureError::Cancelled));
+    assert!(
+        !first.done(),
+        "the stop came back before the first job ended"
+    );
+    assert!(first.result_timeout(HANG).is_ok());
+    assert!(eventually(HANG, || consumer_state(&url, stream) == (0, 0)));
+    let ran = lines(Path::new(&runs));
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(ran[0].starts_with("first"), "{ran:?}");
+    assert_eq!(ex.metrics().stopped, 1);
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(report_count(&report, "stopped"), 1, "{report}");
+}
+
+/// The host of a running job is frozen (SIGSTOP) when its client asks it to stop: after
+/// `stop_patience` the future resolves `Cancelled` anyway. The host is then killed; the next
+/// host gets the job again (after `ack_wait`) and skips it: its id is in the cancelled bucket.
+fn a_stop_that_no_host_confirms_resolves_after_the_patience() {
+    let Some(server) = NatsServer::start("stop-lost") else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir("stop-lost");
+    let runs = tmp_file(&dir, "runs");
+    let stream = "STOPLOST";
+    let patience = Duration::from_millis(700);
+    let ex = RemoteExecutor::builder()
+        .stream(stream)
+        .ack_wait(ACK_WAIT)
+        .stop_patience(patience)
+        .connect(&url)
+        .unwrap();
+    let mut h = small_host(&url, stream, "frozen", 1);
+    let long = ex.submit(record, (runs.clone(), "long".into(), 10_000));
+    assert!(eventually(HANG, || lines(Path::new(&runs)).len() == 1));
+    assert!(eventually(HANG, || long.running()));
+    remote_support::signal(h.pid(), rustix::process::Signal::STOP);
+    let t = Instant::now();
+    assert!(long.request_cancel());
+    assert_eq!(long.result_timeout(HANG), Err(FutureError::Cancelled));
+    let waited = t.elapsed();
+    assert!(
+        waited >= patience && waited < patience + Duration::from_secs(3),
+        "resolved after {waited:?}, the patience is {patience:?}"
+    );
+    let m = ex.metrics();
+    assert_eq!((m.cancelled, m.stopped, m.pending), (1, 0, 0), "{m:?}");
+    h.kill();
+    let mut next = small_host(&url, stream, "next", 1);
+    assert!(eventually(HANG, || consumer_state(&url, stream) == (0, 0)));
+    assert_eq!(lines(Path::new(&runs)).len(), 1, "not run again");
+    let (status, report) = next.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(report_count(&report, "skipped_cancelled"), 1, "{report}");
+}
+
+/// A job whose deadline passes while it waits in the stream (no host yet) is not run by the
+/// host that takes it later: `DeadlineExceeded { started: false }`. A deadline already passed
+/// at submit resolves at once.
+fn a_deadline_that_passes_in_the_stream_is_not_run() {
+    let Some(server) = NatsServer::start("deadline-queued") else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir("deadline-queued");
+    let runs = tmp_file(&dir, "runs");
+    let stream = "DEADQ";
+    let ex = client(&server, stream);
+    let late = ex.submit_with(
+        record,
+        (runs.clone(), "late".into(), 0),
+        SubmitOptions::default().deadline(Duration::from_millis(300)),
+    );
+    let in_time = ex.submit_with(
+        record,
+        (runs.clone(), "in time".into(), 0),
+        SubmitOptions::default().deadline(Duration::from_secs(60)),
+    );
+    let past = ex.submit_with(
+        record,
+        (runs.clone(), "past".into(), 0),
+        SubmitOptions::default().deadline_at(Instant::now()),
+    );
+    assert_eq!(
+        past.result_timeout(Duration::ZERO),
+        Err(FutureError::DeadlineExceeded { started: false }),
+        "resolved at submit"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!late.done(), "no host yet: the host answers");
+    let mut h = host(&url, stream, "late-host");
+    assert_eq!(
+        late.result_timeout(HANG),
+        Err(FutureError::DeadlineExceeded { started: false })
+    );
+    assert!(in_time.result_timeout(HANG).is_ok());
+    assert_eq!(lines(Path::new(&runs)).len(), 1);
+    assert!(lines(Path::new(&runs))[0].starts_with("in time"));
+    let m = ex.metrics();
+    assert_eq!(m.deadline_exceeded, 2, "{m:?}");
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(report_count(&report, "deadline_exceeded"), 1, "{report}");
+}
+
+/// A job still running at its deadline is stopped by its host: `DeadlineExceeded { started:
+/// true }`; the host's slot is free again at once. `queued`: the job waits in the host's local
+/// pool behind another one (its host takes it out); else it polls `cancelled()`.
+fn a_job_running_past_its_deadline_is_stopped(queued: bool) {
+    let test = if queued {
+        "deadline-local"
+    } else {
+        "deadline-running"
+    };
+    let Some(server) = NatsServer::start(test) else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir(test);
+    let runs = tmp_file(&dir, "runs");
+    let stream = "DEADRUN";
+    let ex = client(&server, stream);
+    let mut h = small_host(&url, stream, "deadline", if queued { 2 } else { 1 });
+    assert_eq!(
+        ex.submit(where_am_i, (0, 0))
+            .result_timeout(HANG)
+            .unwrap()
+            .0,
+        0
+    );
+    let ahead = queued.then(|| ex.submit(record, (runs.clone(), "ahead".into(), 2_000)));
+    let t = Instant::now();
+    let late = ex.submit_with(
+        polls_for_stop,
+        (runs.clone(), "late".into(), 10_000),
+        SubmitOptions::default().deadline(Duration::from_millis(500)),
+    );
+    let err = late.result_timeout(HANG).unwrap_err();
+    if queued {
+        // It never ran; whether it counts as started depends on whether the local pool had
+        // already sent it ahead to the busy worker.
+        assert!(err.is_deadline_exceeded(), "{err}");
+    } else {
+        assert_eq!(err, FutureError::DeadlineExceeded { started: true });
+    }
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "resolved after {took:?}, the deadline was 500 ms"
+    );
+    if let Some(ahead) = ahead {
+        assert!(!ahead.done(), "stopped while the job ahead still ran");
+        assert!(ahead.result_timeout(HANG).is_ok());
+    }
+    assert_eq!(
+        ex.submit(tally, (runs.clone(), 1)).result_timeout(HANG),
+        Ok(4)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "the slot was free again"
+    );
+    let ran = lines(Path::new(&runs));
+    assert_eq!(
+        ran.iter().filter(|l| l.starts_with("late")).count(),
+        usize::from(!queued)
+    );
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(report_count(&report, "deadline_exceeded"), 1, "{report}");
+}
+
+fn a_job_queued_on_its_host_past_its_deadline_is_stopped() {
+    a_job_running_past_its_deadline_is_stopped(true);
+}
+
+fn a_job_running_past_its_deadline_is_stopped_by_its_host() {
+    a_job_running_past_its_deadline_is_stopped(false);
+}
+
+/// 1,000 fast jobs (0 to 2 ms, one in eight 30 ms), each asked to stop at a random point (right after submit, after
+/// up to 2 ms, or once all are submitted: queued in the stream, queued in the host's local pool,
+/// running, answered): every future resolves exactly once, to its value or `Cancelled`, none
+/// hangs, and no job runs twice.
+fn cancel_and_completion_race_and_every_future_resolves_once() {
+    let Some(server) = NatsServer::start("stop-race") else {
+        return;
+    };
+    let url = server.url();
+    let dir = temp_dir("stop-race");
+    let runs = tmp_file(&dir, "runs");
+    let stream = "RACE";
+    // A long patience: a stop that no host answers shows as a hang, not as a quiet Cancelled.
+    let ex = RemoteExecutor::builder()
+        .stream(stream)
+        .ack_wait(ACK_WAIT)
+        .stop_patience(Duration::from_secs(120))
+        .connect(&url)
+        .unwrap();
+    // Two workers and eight slots: jobs also wait, `started`, in the host's local pool.
+    let mut h = Host::start(&HostConfig {
+        url: &url,
+        stream,
+        name: "racer",
+        workers: 2,
+        concurrency: 8,
+        user: None,
+    });
+    let n: u64 = env_or("POOLBRIDGE_RACE_JOBS", 1_000) as u64;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (tx, rx) = mpsc::channel();
+    let mut futures = Vec::new();
+    for i in 0..n {
+        let ms = if random() % 8 == 0 { 30 } else { random() % 3 };
+        let fut = ex.submit(slow_tally, (runs.clone(), i, ms));
+        let tx = tx.clone();
+        fut.add_done_callback(move |f| {
+            let _ = tx.send((i, f.result()));
+        });
+        futures.push(fut);
+        let fut = futures.last().unwrap();
+        match random() % 4 {
+            0 => {
+                fut.request_cancel();
+            }
+            1 => {
+                std::thread::sleep(Duration::from_micros(random() % 2_000));
+                fut.request_cancel();
+            }
+            _ => {}
+        }
+    }
+    // The rest: half of those seen running (on a host, or `started` in its local pool) are
+    // asked to stop then.
+    let mut decided = vec![false; futures.len()];
+    let scan_until = Instant::now() + HANG;
+    while decided.iter().any(|d| !d) && Instant::now() < scan_until {
+        for (fut, decided) in futures.iter().zip(decided.iter_mut()) {
+            if *decided {
+                continue;
+            }
+            if fut.running() {
+                *decided = true;
+                if random() % 2 == 0 {
+                    fut.request_cancel();
+                }
+            } else if fut.done() {
+                *decided = true;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    drop(tx);
+    let mut outcomes = vec![0u32; n as usize];
+    let (mut values, mut cancelled) = (0u64, 0u64);
+    let deadline = Instant::now() + HANG * 3;
+    while (values + cancelled) < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (i, outcome) = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{} futures never resolved", n - values - cancelled));
+        outcomes[i as usize] += 1;
+        match outcome {
+            Ok(v) => {
+                assert_eq!(v, 3 * i + 1);
+                values += 1;
+            }
+            Err(FutureError::Cancelled) => cancelled += 1,
+            Err(other) => panic!("job {i}: {other}"),
+        }
+    }
+    assert!(
+        outcomes.iter().all(|&k| k == 1),
+        "each future resolves once"
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "no second outcome"
+    );
+    assert!(futures.iter().all(|f| f.done()));
+    assert!(
+        cancelled > 0 && values > 0,
+        "{values} values, {cancelled} cancelled"
+    );
+    assert!(eventually(HANG, || consumer_state(&url, stream) == (0, 0)));
+    // No job ran twice, and every job that gave a value ran.
+    let ran: Vec<u64> = lines(Path::new(&runs))
+        .iter()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let once: HashSet<u64> = ran.iter().copied().collect();
+    assert_eq!(once.len(), ran.len(), "a job ran twice");
+    for (i, f) in futures.iter().enumerate() {
+        if f.result().is_ok() {
+            assert!(
+                once.contains(&(i as u64)),
+                "job {i} answered but did not run"
+            );
+        }
+    }
+    let m = ex.metrics();
+    assert_eq!(m.pending, 0, "{m:?}");
+    assert_eq!((m.completed, m.cancelled), (values, cancelled), "{m:?}");
+    let (status, report) = h.terminate();
+    assert!(status.success(), "{status:?}");
+    eprintln!(
+        "    race: {values} values, {cancelled} cancelled ({} stopped by the host), host: {report}",
+        m.stopped
+    );
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -1747,5 +2244,14 @@ fn main() {
         a_restarted_client_attaches_to_the_answers_of_its_jobs,
         large_arguments_and_outputs_go_through_the_object_store,
         hosts_killed_and_started_every_second_lose_no_job,
+        request_cancel_reaches_a_job_its_host_has_taken,
+        a_stop_that_no_host_confirms_resolves_after_the_patience,
+        a_polling_job_given_up_by_timeout_stops_and_frees_its_slot,
+        a_polling_job_given_up_by_timeout_of_wrap_future_stops,
+        a_job_that_never_polls_is_stopped_after_the_grace,
+        a_deadline_that_passes_in_the_stream_is_not_run,
+        a_job_queued_on_its_host_past_its_deadline_is_stopped,
+        a_job_running_past_its_deadline_is_stopped_by_its_host,
+        cancel_and_completion_race_and_every_future_resolves_once,
     ]);
 }

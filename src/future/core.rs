@@ -158,6 +158,15 @@ impl<T> PoolFuture<T> {
         Arc::downgrade(&self.task)
     }
 
+    /// Another handle to the same job (crate-private: a public `PoolFuture` is not `Clone`, its
+    /// value is taken once). A remote host keeps one to stop a job while awaiting another.
+    #[cfg(feature = "nats")]
+    pub(crate) fn share(&self) -> PoolFuture<T> {
+        PoolFuture {
+            task: Arc::clone(&self.task),
+        }
+    }
+
     pub(crate) fn discard_closure(&self) {
         self.task.discard();
     }

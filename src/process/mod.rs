@@ -1209,12 +1209,14 @@ fn submit_holding<J: Job>(
 /// Runs job `index` of the registry with `args` already postcard-encoded, for a remote worker
 /// host: the future holds the encoded output, or the error (panic, crash, timeout) as for a
 /// typed job. The output is not decoded here: the host forwards the bytes to its client.
+/// `deadline` is the remote job's (`DeadlineExceeded` as for a typed job's).
 #[cfg(all(unix, feature = "nats"))]
 pub(crate) fn submit_raw(
     pool: &ProcessPoolExecutor,
     index: u32,
     args: &[u8],
     timeout: Option<Duration>,
+    deadline: Option<std::time::Instant>,
 ) -> PoolFuture<Vec<u8>> {
     let shared = &pool.shared;
     let (promise, fut) = Promise::with_hooks(None, Some(shared.stop_listener()));
@@ -1238,7 +1240,7 @@ pub(crate) fn submit_raw(
     let key = fut.addr();
     let done = Box::new(Typed::raw(promise, name, Via::Process));
     let timeout = timeout.or(shared.config.job_timeout);
-    shared.submit(frame, queue::Call::new(name, timeout, None, key, done));
+    shared.submit(frame, queue::Call::new(name, timeout, deadline, key, done));
     fut
 }
 

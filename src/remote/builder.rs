@@ -12,7 +12,7 @@ use crate::error::FutureError;
 use crate::remote::connect::{self, NatsOptions};
 use crate::remote::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
-    DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
 use crate::remote::executor::RemoteExecutor;
 use crate::remote::{client, wire};
@@ -106,6 +106,7 @@ pub struct RemoteBuilder {
     job_timeout: Option<Duration>,
     dedup_window: Duration,
     publish_timeout: Duration,
+    stop_patience: Duration,
     replicas: Option<usize>,
     keep_answers: Option<Duration>,
     large_payloads: Option<usize>,
@@ -122,6 +123,7 @@ impl Default for RemoteBuilder {
             job_timeout: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
+            stop_patience: DEFAULT_STOP_PATIENCE,
             replicas: None,
             keep_answers: None,
             large_payloads: None,
@@ -235,6 +237,22 @@ impl RemoteBuilder {
     /// ```
     pub fn publish_timeout(mut self, d: Duration) -> Self {
         self.publish_timeout = d;
+        self
+    }
+
+    /// How long to wait for a host to confirm that it stopped a running job
+    /// ([`PoolFuture::request_cancel`](crate::PoolFuture::request_cancel), a dropped awaitable)
+    /// before the future resolves to `Cancelled` anyway ([`DEFAULT_STOP_PATIENCE`], which says
+    /// what to weigh).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = poolbridge::RemoteExecutor::builder().stop_patience(Duration::from_secs(30));
+    /// ```
+    pub fn stop_patience(mut self, d: Duration) -> Self {
+        self.stop_patience = d;
         self
     }
 
@@ -352,6 +370,7 @@ impl RemoteBuilder {
             max_deliver: self.max_deliver,
             job_timeout: self.job_timeout,
             publish_timeout: self.publish_timeout,
+            stop_patience: self.stop_patience,
             keep_answers: self.keep_answers,
             large_payloads: self.large_payloads,
         };

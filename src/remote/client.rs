@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::{BrokenReason, BuildError, FutureError, PanicError};
-use crate::future::{PoolFuture, Promise, RunHooks};
+use crate::future::{PoolFuture, Promise, RunHooks, StopListener};
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
@@ -53,6 +53,9 @@ pub(crate) struct Settings {
     pub(crate) max_deliver: u32,
     pub(crate) job_timeout: Option<Duration>,
     pub(crate) publish_timeout: Duration,
+    /// How long a stop request waits for its host's confirmation
+    /// (`RemoteBuilder::stop_patience`).
+    pub(crate) stop_patience: Duration,
     /// Keep answers in the answers bucket this long (`RemoteBuilder::keep_answers`).
     pub(crate) keep_answers: Option<Duration>,
     /// Arguments and outputs over `max_payload`, up to this size, go through the objects
@@ -109,6 +112,19 @@ impl<V> FutureTable<V> {
     }
 }
 
+/// Passes a `request_cancel` of a running remote job to the cancel watcher, with the job's key
+/// (called on the requesting thread, outside the future's locks).
+struct StopToWatcher {
+    signal: Arc<Signal>,
+    key: usize,
+}
+
+impl StopListener for StopToWatcher {
+    fn stop_requested(&self, _job: usize) {
+        self.signal.notify(self.key);
+    }
+}
+
 /// A job sent and not answered yet.
 struct Pending {
     tracker: Tracker,
@@ -120,6 +136,9 @@ struct Pending {
     attached: Option<String>,
     /// Counted in `redelivered` already (a job is counted once, however often it moves).
     moved: bool,
+    /// A stop of the running job was sent to its host: the future resolves `Cancelled` at the
+    /// host's answer, or at this instant (`stop_patience`) if none comes.
+    stopping: Option<Instant>,
 }
 
 struct ClientState {
@@ -144,6 +163,22 @@ struct Outgoing {
     payload: Bytes,
     /// The payload goes to the objects bucket (`args_object(id)`); the message has no body.
     object: Option<String>,
+    /// The job's deadline: each publication says how much of it is left
+    /// (`Poolbridge-Deadline-Ms`).
+    deadline: Option<Instant>,
+}
+
+impl Outgoing {
+    /// The headers for a publication now: the time left of the deadline set afresh.
+    fn headers_now(&self) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        if let Some(at) = self.deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+            headers.insert(wire::H_DEADLINE_MS, ms.to_string().as_str());
+        }
+        headers
+    }
 }
 
 #[derive(Default)]
@@ -152,6 +187,8 @@ struct Counters {
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
+    stopped: AtomicU64,
+    deadline_exceeded: AtomicU64,
     redelivered: AtomicU64,
     republished: AtomicU64,
 }
@@ -265,16 +302,30 @@ impl ClientCore {
     }
 
     /// Encodes the job, records it, and queues its publication. Never waits for the network.
+    /// A job whose `deadline` has passed already resolves to `DeadlineExceeded` at once.
     pub(crate) fn submit<J: Job>(
         &self,
         job: J,
         args: J::Args,
         timeout: Option<Duration>,
+        deadline: Option<Instant>,
     ) -> PoolFuture<J::Output> {
-        let (promise, fut) = Promise::new();
+        // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (promise, fut) = self.promise(key);
         let name = job.name();
         if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
+            return fut;
+        }
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            // ORDERING: Relaxed: statistics.
+            self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .deadline_exceeded
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = promise.set_error(FutureError::DeadlineExceeded { started: false });
             return fut;
         }
         let registry = registry();
@@ -312,8 +363,6 @@ impl ClientCore {
                 return fut;
             }
         }
-        // ORDERING: Relaxed: a unique number is all that is needed; the map below is locked.
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let timeout = timeout.or(self.settings.job_timeout);
         let headers = JobHeaders {
             id: self.job_id(key),
@@ -322,12 +371,15 @@ impl ClientCore {
             reply: self.reply_subject.clone(),
             max_deliver: self.settings.max_deliver,
             timeout_ms: timeout.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX).max(1)),
+            // Set at each publication (`Outgoing::headers_now`).
+            deadline_ms: None,
             keep: self.settings.keep_answers.is_some(),
             args_object: large,
             object_limit: self.settings.large_payloads.map(|l| l as u64),
         }
         .to_map();
-        // Registered before the job can end: a cancel from now on reaches the watcher.
+        // Registered before the job can end: a cancel from now on reaches the watcher (a stop
+        // request of the running job does through the promise's `StopToWatcher`).
         fut.core().add_signal(&self.signal, key);
         let mut st = lock(&self.state);
         if let Some(err) = st.closed.error() {
@@ -347,6 +399,7 @@ impl ClientCore {
                 hosts: Vec::new(),
                 attached: None,
                 moved: false,
+                stopping: None,
             },
         );
         drop(st);
@@ -358,6 +411,7 @@ impl ClientCore {
             headers,
             payload: Bytes::from(payload),
             object: large.then(|| wire::args_object(&self.job_id(key))),
+            deadline,
         }));
         if sent.is_err() {
             self.fail(
@@ -374,7 +428,9 @@ impl ClientCore {
     /// A future for the answer of job `id`, submitted by any client of this stream that kept
     /// its answers: see [`RemoteExecutor::attach`](crate::RemoteExecutor::attach).
     pub(crate) fn attach<J: Job>(&self, job: J, id: &str) -> PoolFuture<J::Output> {
-        let (promise, fut) = Promise::new();
+        // ORDERING: Relaxed: a unique number; the map below is locked.
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (promise, fut) = self.promise(key);
         let name = job.name();
         if let Some(err) = lock(&self.state).closed.error() {
             let _ = promise.set_error(err);
@@ -405,8 +461,6 @@ impl ClientCore {
             )));
             return fut;
         }
-        // ORDERING: Relaxed: a unique number; the map below is locked.
-        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         fut.core().add_signal(&self.signal, key);
         let done: Box<dyn Completion> = Box::new(Typed::new(promise, name, Via::Remote));
         let tracker = Tracker::of(done.as_ref());
@@ -420,6 +474,7 @@ impl ClientCore {
                 hosts: Vec::new(),
                 attached: Some(id.to_owned()),
                 moved: false,
+                stopping: None,
             },
         );
         st.attached.insert(id.to_owned(), key);
@@ -435,6 +490,15 @@ impl ClientCore {
             );
         }
         fut
+    }
+
+    /// The promise of job `key`: a `request_cancel` while it runs wakes the cancel watcher.
+    fn promise<T: Send + 'static>(&self, key: usize) -> (Promise<T>, PoolFuture<T>) {
+        let stop = StopToWatcher {
+            signal: Arc::clone(&self.signal),
+            key,
+        };
+        Promise::with_hooks(None, Some(Arc::new(stop)))
     }
 
     /// The attached job ids still waiting for their answers.
@@ -586,31 +650,73 @@ impl ClientCore {
                 }
                 Err(FutureError::WorkerDied(exit))
             }
+            Status::Stopped => Err(FutureError::Cancelled),
+            Status::Deadline => Err(FutureError::DeadlineExceeded {
+                started: postcard::from_bytes::<bool>(body).unwrap_or(true),
+            }),
             Status::Started => unreachable!("handled above"),
         };
-        let counter = if outcome.is_ok() {
-            &self.counters.completed
-        } else {
-            &self.counters.failed
+        // ORDERING: Relaxed: statistics.
+        match &outcome {
+            Ok(_) => self.counters.completed.fetch_add(1, Ordering::Relaxed),
+            Err(FutureError::Cancelled) => {
+                self.counters.stopped.fetch_add(1, Ordering::Relaxed);
+                self.counters.cancelled.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(err) => {
+                if err.is_deadline_exceeded() {
+                    self.counters
+                        .deadline_exceeded
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                self.counters.failed.fetch_add(1, Ordering::Relaxed)
+            }
         };
-        // ORDERING: Relaxed: a statistic.
-        counter.fetch_add(1, Ordering::Relaxed);
         pending.done.finish(outcome, hooks);
         self.after_take();
     }
 
     /// The cancel watcher: a job whose future was cancelled before any answer is dropped from
-    /// the pending map and its id put in the hosts' cancelled bucket.
+    /// the pending map and its id put in the hosts' cancelled bucket. A running job asked to
+    /// stop (`request_cancel`) has its id put there too, which its host follows; its future
+    /// stays pending until the host answers "stopped", or `stop_patience` passes.
     fn watch_cancels(self: Arc<Self>) {
         let mut keys = std::collections::VecDeque::new();
+        // Stops sent and not answered yet, in the order of their patience's end.
+        let mut stops: std::collections::VecDeque<(Instant, usize)> =
+            std::collections::VecDeque::new();
         loop {
-            self.signal.wait(None, &mut keys);
+            self.signal
+                .wait(stops.front().map(|&(at, _)| at), &mut keys);
+            let now = Instant::now();
+            while stops.front().is_some_and(|&(at, _)| at <= now) {
+                let (_, key) = stops.pop_front().expect("checked");
+                self.give_up_stop(key);
+            }
             while let Some(key) = keys.pop_front() {
                 if key == STOP_WATCHER {
                     return;
                 }
                 let mut st = lock(&self.state);
-                if !st.pending.get(&key).is_some_and(|p| p.done.is_cancelled()) {
+                let Some(pending) = st.pending.get_mut(&key) else {
+                    continue;
+                };
+                if !pending.done.is_cancelled() {
+                    // Running, and asked to stop: tell its host (once).
+                    if pending.stopping.is_some() || !pending.done.stop_requested() {
+                        continue;
+                    }
+                    let attached = pending.attached.is_some();
+                    let until = crate::future::deadline_after(self.settings.stop_patience);
+                    pending.stopping = Some(until);
+                    drop(st);
+                    if attached {
+                        // Another client's job: this future stops waiting, the job runs on.
+                        self.give_up_stop(key);
+                    } else {
+                        let _ = self.cmds.send(Cmd::Cancel(self.job_id(key)));
+                        stops.push_back((until, key));
+                    }
                     continue;
                 }
                 let pending = st.pending.remove(&key);
@@ -633,6 +739,29 @@ impl ClientCore {
                 }
             }
         }
+    }
+
+    /// A stop that no host confirmed within `stop_patience` (or of an attached job): the
+    /// future resolves to `Cancelled` (on a completer thread: callbacks run), and a late answer
+    /// is dropped.
+    fn give_up_stop(self: &Arc<Self>, key: usize) {
+        let stopping = lock(&self.state)
+            .pending
+            .get(&key)
+            .is_some_and(|p| p.stopping.is_some());
+        if !stopping {
+            return;
+        }
+        let shared = Arc::clone(self);
+        self.completer.push(Box::new(move |hooks| {
+            let Some(pending) = shared.take(key) else {
+                return;
+            };
+            // ORDERING: Relaxed: a statistic.
+            shared.counters.cancelled.fetch_add(1, Ordering::Relaxed);
+            pending.done.finish(Err(FutureError::Cancelled), hooks);
+            shared.after_take();
+        }));
     }
 
     /// See [`RemoteExecutor::job_id`](crate::RemoteExecutor::job_id).
@@ -658,6 +787,8 @@ impl ClientCore {
             completed: read(&self.counters.completed),
             failed: read(&self.counters.failed),
             cancelled: read(&self.counters.cancelled),
+            stopped: read(&self.counters.stopped),
+            deadline_exceeded: read(&self.counters.deadline_exceeded),
             redelivered: read(&self.counters.redelivered),
             republished: read(&self.counters.republished),
             pending,
@@ -875,8 +1006,10 @@ impl Session {
                     Some(Cmd::Cancel(job_id)) => {
                         let cancelled = self.cancelled.clone();
                         tokio::spawn(async move {
-                            // Best effort: a host that takes the job before this lands runs it,
-                            // and its result is dropped (the future is already cancelled).
+                            // Best effort. A host that takes the job before this lands, or runs
+                            // it already (a stop request), follows the bucket and stops it; a
+                            // put that fails leaves the future to `stop_patience` (running) or
+                            // the job's result dropped (the future is already cancelled).
                             let _ = cancelled.put(job_id, Bytes::new()).await;
                         });
                     }
@@ -984,7 +1117,7 @@ impl Session {
                         };
                         let subject = shared.settings.topology.names.jobs.clone();
                         let first = js
-                            .publish_with_headers(subject, bare.headers.clone(), Bytes::new())
+                            .publish_with_headers(subject, bare.headers_now(), Bytes::new())
                             .await;
                         confirm(&js, &shared, &bare, first).await
                     }
@@ -1018,7 +1151,7 @@ impl Session {
         let subject = self.shared.settings.topology.names.jobs.clone();
         let first = self
             .js
-            .publish_with_headers(subject, out.headers.clone(), out.payload.clone())
+            .publish_with_headers(subject, out.headers_now(), out.payload.clone())
             .await;
         let shared = Arc::clone(&self.shared);
         let js = self.js.clone();
@@ -1281,7 +1414,7 @@ async fn confirm(
         attempt = js
             .publish_with_headers(
                 settings.topology.names.jobs.clone(),
-                out.headers.clone(),
+                out.headers_now(),
                 out.payload.clone(),
             )
             .await;

@@ -79,3 +79,25 @@ pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(120);
 /// assert_eq!(poolbridge::remote::DEFAULT_PUBLISH_TIMEOUT, std::time::Duration::from_secs(5));
 /// ```
 pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a client waits for the host of a running job to confirm that it stopped the job
+/// ([`PoolFuture::request_cancel`], a dropped awaitable) before the future resolves to
+/// `Cancelled` anyway; a later answer is dropped.
+///
+/// The trade-off: it must cover the host's stop, which is cooperative first and then, for a
+/// job that does not check [`cancelled()`], a kill of its worker after the process pool's grace
+/// period, plus a round trip through the server. Shorter resolves the future sooner when the
+/// host is gone (crashed, partitioned), but may resolve it while the host still runs the job
+/// and holds its slot. Longer leaves a future of a lost host waiting that long. A job whose
+/// host was lost is not run again: its id is in the cancelled-jobs bucket, which the next host
+/// checks.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_STOP_PATIENCE, std::time::Duration::from_secs(10));
+/// ```
+///
+/// [`PoolFuture::request_cancel`]: crate::PoolFuture::request_cancel
+/// [`cancelled()`]: crate::cancelled()
+pub const DEFAULT_STOP_PATIENCE: Duration = Duration::from_secs(10);

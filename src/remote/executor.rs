@@ -97,12 +97,22 @@ impl RemoteExecutor {
     /// }
     /// ```
     pub fn submit<J: Job>(&self, job: J, args: J::Args) -> PoolFuture<J::Output> {
-        self.shared.submit(job, args, None)
+        self.submit_with(job, args, SubmitOptions::default())
     }
 
     /// [`submit`](Self::submit) with options: a [`timeout`](SubmitOptions::timeout) for this job,
     /// enforced by its host (the worker process is killed past it and the future resolves to
-    /// [`FutureError::JobTimeout`]; not retried).
+    /// [`FutureError::JobTimeout`]; not retried), and a [`deadline`](SubmitOptions::deadline)
+    /// (inherited from the job that submits, by default).
+    ///
+    /// The deadline travels as the time left when the job is published
+    /// (`Poolbridge-Deadline-Ms`); its host subtracts the time the job waited in the stream.
+    /// A job whose deadline passed before a host took it is not run and resolves to
+    /// [`FutureError::DeadlineExceeded`] `{ started: false }` (at once, if it had passed at
+    /// submit); one still running at its deadline is stopped by its host as
+    /// [`PoolFuture::request_cancel`] would, and resolves to `DeadlineExceeded { started: true
+    /// }`. Neither is retried. With no host running, the future stays pending until a host
+    /// takes the job and answers.
     ///
     /// # Examples
     ///
@@ -121,6 +131,10 @@ impl RemoteExecutor {
     ///     let options = SubmitOptions::default().timeout(Duration::from_millis(200));
     ///     let err = ex.submit_with(spin, (), options).join().unwrap_err();
     ///     assert_eq!(err, FutureError::JobTimeout(Duration::from_millis(200)));
+    ///
+    ///     let options = SubmitOptions::default().deadline(Duration::from_millis(200));
+    ///     let err = ex.submit_with(spin, (), options).join().unwrap_err();
+    ///     assert!(err.is_deadline_exceeded());
     /// }
     /// ```
     pub fn submit_with<J: Job>(
@@ -129,7 +143,9 @@ impl RemoteExecutor {
         args: J::Args,
         options: SubmitOptions,
     ) -> PoolFuture<J::Output> {
-        self.shared.submit(job, args, options.get_timeout())
+        let deadline = options.effective_deadline(std::time::Instant::now());
+        self.shared
+            .submit(job, args, options.get_timeout(), deadline)
     }
 
     /// Runs `job` on every item on the worker hosts and yields the results in input order:
@@ -191,10 +207,13 @@ impl RemoteExecutor {
     {
         let shared = Arc::clone(&self.shared);
         let closed = Arc::clone(&self.shared);
+        // The caller's deadline (inside a job), fixed now: the items may be submitted later, on
+        // another thread.
+        let deadline = SubmitOptions::default().effective_deadline(std::time::Instant::now());
         Map::submitting(
             items.into_iter(),
             &options,
-            move |args| shared.submit(job, args, None),
+            move |args| shared.submit(job, args, None, deadline),
             move || closed.is_closed(),
         )
     }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::error::BuildError;
 use crate::error::FutureError;
+use crate::future::PoolFuture;
 use crate::process::{self, ProcessPoolExecutor};
 use crate::remote::client::HEADERS_ALLOWANCE;
 use crate::remote::connect::{self, CANCEL_MEMORY, Connection, futures_next};
@@ -109,7 +110,9 @@ struct Ctx {
     objects: tokio::sync::OnceCell<jetstream::object_store::ObjectStore>,
     objects_name: String,
     pool: ProcessPoolExecutor,
-    cancelled: Mutex<HashMap<String, Instant>>,
+    /// The cancelled job ids (from the bucket) and the jobs running here, under one lock: a
+    /// cancel that arrives as a job starts finds it in one or the other.
+    cancels: Mutex<Cancels>,
     heartbeat: Mutex<Duration>,
     counts: HostCounts,
     /// Set (with the reason) when the local pool broke: the host stops.
@@ -123,26 +126,99 @@ struct HostCounts {
     redelivered: AtomicU64,
     skipped: AtomicU64,
     exhausted: AtomicU64,
+    stopped: AtomicU64,
+    deadline_exceeded: AtomicU64,
+}
+
+#[derive(Default)]
+struct Cancels {
+    /// Job ids put in the cancelled-jobs bucket, and when this host learnt of them.
+    ids: HashMap<String, Instant>,
+    /// The jobs running here (in the local pool), by job id.
+    running: HashMap<String, Arc<Running>>,
+}
+
+/// Why a running job was asked to stop.
+const STOP_CANCEL: u8 = 1;
+const STOP_DEADLINE: u8 = 2;
+
+/// A job running in the host's local pool: what the cancel follower and the deadline timer
+/// stop.
+struct Running {
+    fut: PoolFuture<Vec<u8>>,
+    /// 0 while not asked to stop, then the first reason (`STOP_CANCEL`, `STOP_DEADLINE`).
+    why: AtomicU8,
+}
+
+impl Running {
+    /// Asks the local job to stop (`request_cancel`: cooperative, then killed after the local
+    /// pool's grace period), once; the first reason is kept.
+    fn stop(&self, why: u8) {
+        // ORDERING: Relaxed: the reason is read by the job's own task after the local future
+        // ended, which `request_cancel` (under the future's lock) orders after this.
+        if self
+            .why
+            .compare_exchange(0, why, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.fut.request_cancel();
+        }
+    }
+
+    fn why(&self) -> u8 {
+        // ORDERING: Relaxed: see `stop`.
+        self.why.load(Ordering::Relaxed)
+    }
 }
 
 impl Ctx {
-    fn is_cancelled(&self, job_id: &str) -> bool {
-        self.cancelled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(job_id)
+    fn cancels(&self) -> std::sync::MutexGuard<'_, Cancels> {
+        self.cancels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn is_cancelled(&self, job_id: &str) -> bool {
+        self.cancels().ids.contains_key(job_id)
+    }
+
+    /// A job id put in the cancelled-jobs bucket: remembered (a job taken later is skipped),
+    /// and a job running here with that id is stopped.
     fn remember_cancel(&self, job_id: String) {
-        let mut set = self
-            .cancelled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut cancels = self.cancels();
         let now = Instant::now();
-        if set.len() >= 100_000 {
-            set.retain(|_, at| now.duration_since(*at) < CANCEL_MEMORY);
+        if cancels.ids.len() >= 100_000 {
+            cancels
+                .ids
+                .retain(|_, at| now.duration_since(*at) < CANCEL_MEMORY);
         }
-        set.insert(job_id, now);
+        let running = cancels.running.get(&job_id).cloned();
+        cancels.ids.insert(job_id, now);
+        drop(cancels);
+        if let Some(running) = running {
+            running.stop(STOP_CANCEL);
+        }
+    }
+
+    /// Records a job that now runs in the local pool; stops it at once if it was cancelled
+    /// since it was checked.
+    fn start_running(&self, job_id: &str, fut: PoolFuture<Vec<u8>>) -> Arc<Running> {
+        let running = Arc::new(Running {
+            fut,
+            why: AtomicU8::new(0),
+        });
+        let mut cancels = self.cancels();
+        cancels
+            .running
+            .insert(job_id.to_owned(), Arc::clone(&running));
+        let cancelled = cancels.ids.contains_key(job_id);
+        drop(cancels);
+        if cancelled {
+            running.stop(STOP_CANCEL);
+        }
+        running
+    }
+
+    fn end_running(&self, job_id: &str) {
+        self.cancels().running.remove(job_id);
     }
 
     fn heartbeat(&self) -> Duration {
@@ -175,6 +251,8 @@ impl Ctx {
             redelivered: read(&self.counts.redelivered),
             skipped_cancelled: read(&self.counts.skipped),
             exhausted: read(&self.counts.exhausted),
+            stopped: read(&self.counts.stopped),
+            deadline_exceeded: read(&self.counts.deadline_exceeded),
         }
     }
 }
@@ -211,7 +289,7 @@ async fn run(
         objects: tokio::sync::OnceCell::new(),
         objects_name: settings.names.objects.clone(),
         pool,
-        cancelled: Mutex::new(HashMap::new()),
+        cancels: Mutex::new(Cancels::default()),
         heartbeat: Mutex::new(MAX_HEARTBEAT),
         counts: HostCounts::default(),
         broken,
@@ -400,6 +478,21 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         let _ = msg.ack().await;
         return;
     }
+    let deadline = match job.deadline_ms.map(|ms| time_left(&msg, ms)) {
+        Some(left) if left.is_zero() => {
+            // Its deadline passed while it waited in the stream: not run. On a later delivery
+            // a lost host may have started it.
+            drop(permit);
+            ctx.count(&ctx.counts.deadline_exceeded);
+            let body = postcard::to_stdvec(&(attempt > 1)).unwrap_or_default();
+            answer(&ctx, &msg, &job, attempt, Status::Deadline, body.into()).await;
+            let _ = msg.ack().await;
+            return;
+        }
+        // A deadline too far away for `Instant` (centuries) is none.
+        Some(left) => Instant::now().checked_add(left),
+        None => None,
+    };
     let registry = crate::seam::job::registry();
     let index = match registry.index(&job.name) {
         Some(index) if registry.signature_hash(index) == Some(job.signature) => index,
@@ -463,12 +556,41 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
     } else {
         &msg.payload
     };
-    let fut = process::submit_raw(&ctx.pool, index, args, timeout);
-    let outcome = heartbeat_while(&ctx, &msg, fut.into_future()).await;
+    // The local pool stops the job at its deadline (or skips it if it reaches a worker
+    // later); the host's own timer below also resolves a job still waiting in the local queue
+    // at its deadline, rather than when a worker frees.
+    let fut = process::submit_raw(&ctx.pool, index, args, timeout, deadline);
+    // From here a cancel in the bucket stops the local job (`remember_cancel`).
+    let running = ctx.start_running(&job.id, fut.share());
+    // Whether the local job had started when the host's deadline timer stopped it.
+    let mut started_at_deadline = true;
+    let run = async {
+        let fut = fut.into_future();
+        tokio::pin!(fut);
+        if let Some(at) = deadline {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = tokio::time::sleep_until(at.into()) => {
+                    started_at_deadline = running.fut.running();
+                    running.stop(STOP_DEADLINE);
+                }
+            }
+        }
+        fut.await
+    };
+    let outcome = heartbeat_while(&ctx, &msg, run).await;
+    ctx.end_running(&job.id);
     // The local slot is free; delivering the answer may take longer.
     drop(permit);
+    let started = |started: bool| postcard::to_stdvec(&started).unwrap_or_default();
     let (status, body): (Status, Vec<u8>) = match outcome {
         Ok(bytes) => (Status::Ok, bytes),
+        // Stopped as asked: by its client (the bucket), or by its deadline.
+        Err(FutureError::Cancelled) if running.why() == STOP_DEADLINE => {
+            (Status::Deadline, started(started_at_deadline))
+        }
+        Err(FutureError::Cancelled) => (Status::Stopped, Vec::new()),
+        Err(FutureError::DeadlineExceeded { started: s }) => (Status::Deadline, started(s)),
         Err(FutureError::Panicked(panic)) => {
             (Status::Panicked, panic.message().as_bytes().to_vec())
         }
@@ -494,14 +616,33 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
             return;
         }
     };
-    let counter = if status == Status::Ok {
-        &ctx.counts.ok
-    } else {
-        &ctx.counts.failed
+    let counter = match status {
+        Status::Ok => &ctx.counts.ok,
+        Status::Stopped => &ctx.counts.stopped,
+        Status::Deadline => &ctx.counts.deadline_exceeded,
+        _ => &ctx.counts.failed,
     };
     ctx.count(counter);
     answer(&ctx, &msg, &job, attempt, status, body.into()).await;
     let _ = msg.ack().await;
+}
+
+/// The time left of a job's deadline, from `deadline_ms` (its `Poolbridge-Deadline-Ms`, the time
+/// left at publication) less the time it waited in the stream: the server's timestamp of the
+/// message against this host's clock (`wire::remaining` says what that assumes).
+fn time_left(msg: &jetstream::Message, deadline_ms: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let stored = msg.info().ok().and_then(|info| {
+        u64::try_from(info.published.unix_timestamp_nanos())
+            .ok()
+            .map(Duration::from_nanos)
+    });
+    match stored {
+        Some(stored) => wire::remaining(deadline_ms, stored, now),
+        None => Duration::from_millis(deadline_ms),
+    }
 }
 
 /// A message that is not a job this host can read: answered with the reason if it names a
@@ -525,6 +666,7 @@ async fn refuse(ctx: &Ctx, msg: &jetstream::Message, attempt: u64, reason: &str)
                 reply,
                 max_deliver: 1,
                 timeout_ms: None,
+                deadline_ms: None,
                 keep: false,
                 args_object: false,
                 object_limit: None,

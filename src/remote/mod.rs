@@ -40,6 +40,8 @@
 //! | the host dies or hangs (no heartbeat)         | the job is delivered again after `ack_wait`      |
 //! | … `max_deliver` times                         | [`FutureError::WorkerDied`] with [`attempts`](crate::WorkerExit::attempts) |
 //! | `cancel()` before a host took it              | `Cancelled`; hosts skip it                        |
+//! | `request_cancel()` after (or a dropped `.await`) | its host stops it: `Cancelled`, not retried    |
+//! | its deadline passes in the stream / while it runs | [`FutureError::DeadlineExceeded`] `{ started }` |
 //! | a re-sent publication (lost acknowledgement)  | stored once (`Nats-Msg-Id` = job id, within the dedup window) |
 //!
 //! At-least-once: a job whose host was lost after it ran, but before it acknowledged the job,
@@ -98,7 +100,7 @@ pub use self::builder::RemoteBuilder;
 pub use self::connect::NatsOptions;
 pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
-    DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
 };
 pub use self::report::{JobHost, RemoteMetrics, ServeReport};
 pub use self::serve_options::{ServeOptions, serve};

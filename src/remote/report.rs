@@ -21,8 +21,18 @@ pub struct RemoteMetrics {
     pub completed: u64,
     /// Jobs that ended with an error (panic, crash, timeout, `max_deliver`, not stored).
     pub failed: u64,
-    /// Jobs cancelled before a host answered.
+    /// Jobs cancelled before a host answered: before a host took them (`cancel()`), or stopped
+    /// while running (`request_cancel()`, or a dropped awaitable), whether their host confirmed
+    /// the stop or the stop patience ran out.
     pub cancelled: u64,
+    /// Of `cancelled`, the running jobs whose host confirmed that it stopped them (answered
+    /// "stopped"); the rest of the stop requests were given up after
+    /// [`stop_patience`](crate::remote::RemoteBuilder::stop_patience) or crossed a completion.
+    pub stopped: u64,
+    /// Jobs that ended with [`FutureError::DeadlineExceeded`](crate::FutureError::DeadlineExceeded)
+    /// (counted in `failed` too): not started by their deadline (at submit, or by the host that
+    /// took them), or stopped by their host when it passed.
+    pub deadline_exceeded: u64,
     /// Jobs started on a second or later delivery: a host that had taken them was lost, whether
     /// it had started them or still held them queued. Counted once per job.
     pub redelivered: u64,
@@ -57,6 +67,15 @@ pub struct ServeReport {
     pub redelivered: u64,
     /// Jobs skipped because their client cancelled them.
     pub skipped_cancelled: u64,
+    /// Running jobs stopped because their client asked ([`PoolFuture::request_cancel`], a
+    /// dropped awaitable, a cancel that crossed the pickup), answered "stopped": each gave its
+    /// run slot back once its local process job ended, and was not retried.
+    ///
+    /// [`PoolFuture::request_cancel`]: crate::PoolFuture::request_cancel
+    pub stopped: u64,
+    /// Jobs answered `DeadlineExceeded`: taken after their deadline (not run), or stopped when
+    /// it passed while they ran.
+    pub deadline_exceeded: u64,
     /// Jobs answered `WorkerDied` because `max_deliver` deliveries had lost their host.
     pub exhausted: u64,
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::WorkerExit;
 
 /// Bumped whenever a header's meaning or a body's layout changes.
-pub(crate) const PROTOCOL: &str = "2";
+pub(crate) const PROTOCOL: &str = "3";
 
 /// JetStream's deduplication header: the job id.
 pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
@@ -22,6 +22,10 @@ pub(crate) const H_SIGNATURE: &str = "Poolbridge-Signature";
 pub(crate) const H_REPLY: &str = "Poolbridge-Reply";
 pub(crate) const H_MAX_DELIVER: &str = "Poolbridge-Max-Deliver";
 pub(crate) const H_TIMEOUT_MS: &str = "Poolbridge-Timeout-Ms";
+/// On a job: the time left until its deadline (ms) when it was published. Relative, so that
+/// clocks need not agree; the host subtracts the time the job waited in the stream
+/// ([`remaining`]).
+pub(crate) const H_DEADLINE_MS: &str = "Poolbridge-Deadline-Ms";
 pub(crate) const H_JOB_ID: &str = "Poolbridge-Job-Id";
 pub(crate) const H_STATUS: &str = "Poolbridge-Status";
 pub(crate) const H_HOST: &str = "Poolbridge-Host";
@@ -179,6 +183,11 @@ pub(crate) enum Status {
     /// Its hosts were lost on every delivery allowed by `max_deliver` (body: postcard
     /// deliveries, `u32`).
     Exhausted,
+    /// The job was stopped at its client's request (body empty): `Cancelled`.
+    Stopped,
+    /// The job's deadline passed (body: postcard `bool`, whether it had started):
+    /// `DeadlineExceeded`.
+    Deadline,
 }
 
 impl Status {
@@ -193,6 +202,8 @@ impl Status {
             Status::Died => "died",
             Status::Timeout => "timeout",
             Status::Exhausted => "exhausted",
+            Status::Stopped => "stopped",
+            Status::Deadline => "deadline",
         }
     }
 
@@ -207,6 +218,8 @@ impl Status {
             "died" => Status::Died,
             "timeout" => Status::Timeout,
             "exhausted" => Status::Exhausted,
+            "stopped" => Status::Stopped,
+            "deadline" => Status::Deadline,
             _ => return None,
         })
     }
@@ -245,6 +258,8 @@ pub(crate) struct JobHeaders {
     pub(crate) reply: String,
     pub(crate) max_deliver: u32,
     pub(crate) timeout_ms: Option<u64>,
+    /// The time left until the job's deadline when it was published (ms).
+    pub(crate) deadline_ms: Option<u64>,
     /// Store the answer in the answers bucket too.
     pub(crate) keep: bool,
     /// The arguments are in the objects bucket (`args_object(id)`).
@@ -267,6 +282,9 @@ impl JobHeaders {
         headers.insert(H_MAX_DELIVER, self.max_deliver.to_string().as_str());
         if let Some(ms) = self.timeout_ms {
             headers.insert(H_TIMEOUT_MS, ms.to_string().as_str());
+        }
+        if let Some(ms) = self.deadline_ms {
+            headers.insert(H_DEADLINE_MS, ms.to_string().as_str());
         }
         if self.keep {
             headers.insert(H_KEEP, "1");
@@ -320,6 +338,13 @@ impl JobHeaders {
                     .map_err(|_| "an invalid Poolbridge-Timeout-Ms header")?,
             ),
         };
+        let deadline_ms = match get(H_DEADLINE_MS) {
+            None => None,
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| "an invalid Poolbridge-Deadline-Ms header")?,
+            ),
+        };
         Ok(JobHeaders {
             id,
             name,
@@ -327,11 +352,27 @@ impl JobHeaders {
             reply,
             max_deliver,
             timeout_ms,
+            deadline_ms,
             keep: get(H_KEEP).is_some_and(|v| v == "1"),
             args_object: get(H_ARGS_OBJECT).is_some_and(|v| v == "1"),
             object_limit: get(H_OBJECT_LIMIT).and_then(|v| v.parse().ok()),
         })
     }
+}
+
+/// The time left of a job's deadline for the host that received it: `deadline_ms` (the time
+/// left when the client published it) less the time it waited in the stream, which is
+/// `now` less `stored`, the server's timestamp of the message (both since the Unix epoch).
+/// Assumes the host's clock and the server's agree (NTP); a `stored` in the host's future
+/// (a clock behind the server's) counts as no wait. The time between the client's publication
+/// and the server's timestamp (a network hop) is not counted.
+pub(crate) fn remaining(
+    deadline_ms: u64,
+    stored: std::time::Duration,
+    now: std::time::Duration,
+) -> std::time::Duration {
+    let waited = now.saturating_sub(stored);
+    std::time::Duration::from_millis(deadline_ms).saturating_sub(waited)
 }
 
 /// The headers of an answer.
@@ -478,6 +519,7 @@ mod tests {
             reply: "poolbridge.results.c0ffee".into(),
             max_deliver: 3,
             timeout_ms: Some(1500),
+            deadline_ms: Some(2500),
             keep: true,
             args_object: true,
             object_limit: Some(50 << 20),
@@ -495,6 +537,7 @@ mod tests {
             reply: "p.results.a".into(),
             max_deliver: 1,
             timeout_ms: None,
+            deadline_ms: None,
             keep: false,
             args_object: false,
             object_limit: None,
@@ -515,6 +558,7 @@ mod tests {
             reply: reply.into(),
             max_deliver: 1,
             timeout_ms: None,
+            deadline_ms: None,
             keep: false,
             args_object: false,
             object_limit: None,
@@ -570,6 +614,8 @@ mod tests {
             Status::Died,
             Status::Timeout,
             Status::Exhausted,
+            Status::Stopped,
+            Status::Deadline,
         ] {
             let map = answer_headers("a-1", status, "host-1", 42, 2);
             let answer = Answer::parse(Some(&map)).unwrap();
@@ -579,6 +625,17 @@ mod tests {
                 ("host-1", 42, 2)
             );
         }
+    }
+
+    #[test]
+    fn the_time_left_subtracts_the_wait_in_the_stream() {
+        let s = std::time::Duration::from_secs;
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(remaining(5_000, s(100), s(102)), s(3));
+        assert_eq!(remaining(5_000, s(100), s(106)), s(0));
+        // A server clock ahead of the host's: no wait, not more time.
+        assert_eq!(remaining(5_000, s(100), s(99)), s(5));
+        assert_eq!(remaining(0, s(100), s(100)), ms(0));
     }
 
     #[test]

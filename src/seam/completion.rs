@@ -46,6 +46,12 @@ pub(crate) trait Completion: Send {
         self.publish(hooks);
     }
     #[cfg(feature = "nats")]
+    /// `true` once someone asked the running job to stop (`request_cancel`), or cancelled it.
+    /// Runs no user code. (Only the remote client asks, of its `Typed` completions.)
+    fn stop_requested(&self) -> bool {
+        false
+    }
+    #[cfg(feature = "nats")]
     /// A way to `cancel()` the future later, outside the transport's lock.
     fn canceller(&self) -> Box<dyn FnOnce() + Send>;
     #[cfg(feature = "nats")]
@@ -119,6 +125,11 @@ impl<O: Send + 'static> Completion for Typed<O> {
             return;
         };
         call::complete(promise, outcome, hooks, self.via);
+    }
+
+    #[cfg(feature = "nats")]
+    fn stop_requested(&self) -> bool {
+        self.promise().cancel_requested()
     }
 
     #[cfg(feature = "nats")]
