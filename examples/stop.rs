@@ -73,7 +73,7 @@ async fn stop_then_next<T: Send + 'static, U: std::fmt::Debug + Send + 'static>(
     let stopped_at = Instant::now();
     let answer = next().await;
     println!(
-        "{what:<42} next job done {:>7.1} ms after the timeout: {answer:?}",
+        "{what:<46} next job done {:>7.1} ms after the timeout: {answer:?}",
         stopped_at.elapsed().as_secs_f64() * 1e3
     );
 }
