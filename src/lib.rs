@@ -67,7 +67,7 @@
 //! | tokio's shapes           | [`spawn_blocking`], [`JoinHandle`], [`JoinSet`]               |
 //! | the end of `main`        | [`#[poolbridge::main]`](macro@main), [`exit_guard`], [`ExitGuard`] |
 //! | errors                   | [`FutureError`], [`BrokenReason`], [`CodecError`], [`CodecSide`], [`PanicError`], [`WorkerExit`], [`BuildError`], [`SubmitError`] |
-//! | reports                  | [`PoolMetrics`]; panics nobody can receive: [`set_report_hook`], [`take_report_hook`], [`PanicReport`], [`ReportHook`] |
+//! | reports                  | [`PoolMetrics`], [`LatencySummary`]; panics nobody can receive: [`set_report_hook`], [`take_report_hook`], [`PanicReport`], [`ReportHook`] |
 //! | jobs of other processes  | `#[poolbridge::job]` (feature `process`)                      |
 //!
 //! | module       | what is in it                                                            |
@@ -235,7 +235,9 @@ pub use crate::error::{
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled, deadline};
 pub use crate::map::{Map, MapOptions};
 pub use crate::options::SubmitOptions;
-pub use crate::pool::{PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
+pub use crate::pool::{
+    LatencySummary, PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
+};
 #[cfg(feature = "process")]
 #[doc(hidden)]
 pub use crate::process::__private;
