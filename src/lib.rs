@@ -76,6 +76,7 @@
 //! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT` |
 //! | `remote`     | feature `nats`: `RemoteBuilder`, `ServeOptions`, `serve`, `NatsOptions`, `RemoteMetrics`, `JobHost`, `ServeReport`, the `DEFAULT_*` settings |
 //! | `dashboard`  | feature `dashboard`: `Dashboard`, `DashboardBuilder`: a live page of the executors' metrics |
+//! | `metrics_export` | feature `metrics`: `publish`, `publish_process`, `record`, `Publisher`: the metrics through the `metrics` crate facade |
 //!
 //! # The end of `main`
 //!
@@ -204,6 +205,8 @@ mod error;
 mod future;
 mod loom;
 mod map;
+#[cfg(feature = "metrics")]
+pub mod metrics_export;
 mod options;
 mod pool;
 #[cfg(feature = "process")]
