@@ -40,9 +40,14 @@ fn main() -> anyhow::Result<()> {
     let futures: Vec<_> = (0..2_000u64)
         .map(|i| threads.submit(move || thread::sleep(Duration::from_micros(200 + i % 300))))
         .collect();
-    let squares: Vec<_> = (0..200u64).map(|i| processes.submit(square, (i,))).collect();
+    let squares: Vec<_> = (0..200u64)
+        .map(|i| processes.submit(square, (i,)))
+        .collect();
     futures.iter().for_each(|f| f.wait());
-    let total: u64 = squares.into_iter().map(|f| f.result()).sum::<Result<u64, _>>()?;
+    let total: u64 = squares
+        .into_iter()
+        .map(|f| f.result())
+        .sum::<Result<u64, _>>()?;
     println!("# sum of squares: {total}");
 
     // One more period, so that the publishers record the end of the workload, then stop them.

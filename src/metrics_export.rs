@@ -38,8 +38,8 @@
 //! drop(publisher); // stops publishing
 //! ```
 
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -170,7 +170,10 @@ pub fn record(name: &str, m: &PoolMetrics) {
         ("poolbridge_jobs_completed_total", m.completed),
         ("poolbridge_jobs_panicked_total", m.panicked),
         ("poolbridge_jobs_cancelled_total", m.cancelled),
-        ("poolbridge_jobs_deadline_exceeded_total", m.deadline_exceeded),
+        (
+            "poolbridge_jobs_deadline_exceeded_total",
+            m.deadline_exceeded,
+        ),
         ("poolbridge_jobs_stolen_total", m.stolen),
         ("poolbridge_jobs_worker_died_total", m.worker_died),
         ("poolbridge_jobs_timed_out_total", m.timed_out),
@@ -200,7 +203,12 @@ pub fn record(name: &str, m: &PoolMetrics) {
 fn latency(name: &str, prefix: &'static str, summary: Option<LatencySummary>) {
     let Some(s) = summary else { return };
     let seconds = format!("{prefix}_seconds");
-    for (quantile, value) in [("0.5", s.p50), ("0.9", s.p90), ("0.99", s.p99), ("1", s.max)] {
+    for (quantile, value) in [
+        ("0.5", s.p50),
+        ("0.9", s.p90),
+        ("0.99", s.p99),
+        ("1", s.max),
+    ] {
         gauge!(seconds.clone(), "executor" => name.to_owned(), "quantile" => quantile)
             .set(value.as_secs_f64());
     }

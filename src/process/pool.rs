@@ -258,7 +258,11 @@ impl PoolCore {
                 self.arm_at(st, deadline, id, seq, Due::Deadline);
             }
         }
-        let runs_now = st.workers[id].as_ref().expect("a live worker").jobs.is_empty();
+        let runs_now = st.workers[id]
+            .as_ref()
+            .expect("a live worker")
+            .jobs
+            .is_empty();
         if runs_now {
             // It runs from now on (a job sent ahead starts when the one before it answers).
             let now = Instant::now();

@@ -7,12 +7,7 @@ use poolbridge::{LatencySummary, ThreadPoolExecutor};
 
 /// Submits `n` jobs from a fresh thread (whose sampling counter starts at 0: jobs 0, 64, 128,
 /// … are timed), each running `job`; `one_at_a_time` waits for each before the next.
-fn submit_from_fresh_thread(
-    pool: &ThreadPoolExecutor,
-    n: usize,
-    one_at_a_time: bool,
-    job: fn(),
-) {
+fn submit_from_fresh_thread(pool: &ThreadPoolExecutor, n: usize, one_at_a_time: bool, job: fn()) {
     thread::scope(|s| {
         s.spawn(|| {
             let mut futures = Vec::new();
@@ -49,7 +44,10 @@ fn run_time_p50_of_2ms_jobs_is_about_2ms() {
         run.p50 >= Duration::from_micros(1_500) && run.p50 <= Duration::from_millis(50),
         "p50 of 2 ms sleeps: {run:?}"
     );
-    assert!(run.p50 <= run.p90 && run.p90 <= run.p99 && run.p99 <= run.max, "{run:?}");
+    assert!(
+        run.p50 <= run.p90 && run.p90 <= run.p99 && run.p99 <= run.max,
+        "{run:?}"
+    );
     assert!(run.max >= Duration::from_millis(2), "{run:?}");
     let wait = summary(pool.metrics().queue_wait, "queue wait");
     assert_eq!(wait.samples, 16, "{wait:?}");
@@ -79,5 +77,8 @@ fn queue_wait_grows_when_the_pool_is_saturated() {
         busy_wait.p50 > idle_wait.p50 * 10,
         "saturated {busy_wait:?} vs idle {idle_wait:?}"
     );
-    assert!(busy_wait.max > idle_wait.max, "saturated {busy_wait:?} vs idle {idle_wait:?}");
+    assert!(
+        busy_wait.max > idle_wait.max,
+        "saturated {busy_wait:?} vs idle {idle_wait:?}"
+    );
 }
