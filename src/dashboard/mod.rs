@@ -330,7 +330,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ThreadPool,
-            Box::new(move || pool.upgrade().map(|p| Reading::Pool(p.metrics()))),
+            Box::new(move || pool.upgrade().map(|p| Reading::Pool(Box::new(p.metrics())))),
         )
     }
 
@@ -354,7 +354,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ProcessPool,
-            Box::new(move || pool.upgrade().map(|p| Reading::Pool(p.metrics()))),
+            Box::new(move || pool.upgrade().map(|p| Reading::Pool(Box::new(p.metrics())))),
         )
     }
 
@@ -408,7 +408,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ThreadPool,
-            Box::new(move || metrics().map(Reading::Pool)),
+            Box::new(move || metrics().map(|m| Reading::Pool(Box::new(m)))),
         )
     }
 

@@ -41,7 +41,8 @@ impl Kind {
 /// One reading of an executor's metrics.
 #[derive(Clone, Debug)]
 pub(crate) enum Reading {
-    Pool(PoolMetrics),
+    // Boxed: `PoolMetrics` with its latency summaries is five times the size of `RemoteMetrics`.
+    Pool(Box<PoolMetrics>),
     #[cfg(all(unix, feature = "nats"))]
     Remote(RemoteMetrics),
 }
@@ -349,12 +350,12 @@ mod tests {
             Box::new(move || {
                 let v = counter.load(Ordering::SeqCst);
                 (v < 100).then(|| {
-                    Reading::Pool(PoolMetrics {
+                    Reading::Pool(Box::new(PoolMetrics {
                         completed: v,
                         panicked: 1,
                         timed_out: 2,
                         ..PoolMetrics::default()
-                    })
+                    }))
                 })
             }),
             3,
