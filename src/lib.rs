@@ -67,7 +67,7 @@
 //! | tokio's shapes           | [`spawn_blocking`], [`JoinHandle`], [`JoinSet`]               |
 //! | the end of `main`        | [`#[poolbridge::main]`](macro@main), [`exit_guard`], [`ExitGuard`] |
 //! | errors                   | [`FutureError`], [`BrokenReason`], [`CodecError`], [`CodecSide`], [`PanicError`], [`WorkerExit`], [`BuildError`], [`SubmitError`] |
-//! | reports                  | [`PoolMetrics`]; panics nobody can receive: [`set_report_hook`], [`take_report_hook`], [`PanicReport`], [`ReportHook`] |
+//! | reports                  | [`PoolMetrics`], [`LatencySummary`]; panics nobody can receive: [`set_report_hook`], [`take_report_hook`], [`PanicReport`], [`ReportHook`] |
 //! | jobs of other processes  | `#[poolbridge::job]` (feature `process`)                      |
 //!
 //! | module       | what is in it                                                            |
@@ -76,6 +76,7 @@
 //! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT` |
 //! | `remote`     | feature `nats`: `RemoteBuilder`, `ServeOptions`, `serve`, `NatsOptions`, `RemoteMetrics`, `JobHost`, `ServeReport`, the `DEFAULT_*` settings |
 //! | `dashboard`  | feature `dashboard`: `Dashboard`, `DashboardBuilder`: a live page of the executors' metrics |
+//! | `metrics_export` | feature `metrics`: `publish`, `publish_process`, `record`, `Publisher`: the metrics through the `metrics` crate facade |
 //!
 //! # The end of `main`
 //!
@@ -204,6 +205,8 @@ mod error;
 mod future;
 mod loom;
 mod map;
+#[cfg(feature = "metrics")]
+pub mod metrics_export;
 mod options;
 mod pool;
 #[cfg(feature = "process")]
@@ -235,7 +238,9 @@ pub use crate::error::{
 pub use crate::future::{FutureState, PoolFuture, Promise, cancelled, deadline};
 pub use crate::map::{Map, MapOptions};
 pub use crate::options::SubmitOptions;
-pub use crate::pool::{PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers};
+pub use crate::pool::{
+    LatencySummary, PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
+};
 #[cfg(feature = "process")]
 #[doc(hidden)]
 pub use crate::process::__private;

@@ -385,11 +385,30 @@ fn serves_the_page_and_the_document() {
     assert_eq!(current.get("panicked").num(), Some(1.0));
     assert_eq!(current.get("threads").num(), Some(m.threads as f64));
     assert_eq!(ex.get("progress"), &Json::Null);
-    assert_eq!(ex.get("latency"), &Json::Null);
+    // The test thread's first job was timed (one in 64 is): a run time and a queue wait.
+    let latency = ex.get("latency");
+    for summary in ["queue_wait", "run_time"] {
+        let s = latency.get(summary);
+        assert!(
+            s.get("samples").num().is_some_and(|n| n >= 1.0),
+            "{summary}"
+        );
+        let p50 = s.get("p50_us").num().expect("p50_us");
+        let max = s.get("max_us").num().expect("max_us");
+        assert!(p50 <= max, "{summary}: p50 {p50} max {max}");
+    }
     let history = ex.get("history");
     let t = history.get("t_ms").arr();
     assert!(t.len() >= 3, "samples every 20 ms: {}", t.len());
-    for series in ["completed", "failed", "cancelled", "queued", "running"] {
+    for series in [
+        "completed",
+        "failed",
+        "cancelled",
+        "queued",
+        "running",
+        "run_p50_us",
+        "run_p99_us",
+    ] {
         assert_eq!(history.get(series).arr().len(), t.len(), "{series}");
     }
     assert_eq!(

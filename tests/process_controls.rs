@@ -67,6 +67,7 @@ fn main() {
         shutdown_timeout_returns_true_when_everything_ends_in_time,
         metrics_count_jobs_and_worker_processes,
         metrics_count_crashed_and_timed_out_jobs,
+        metrics_time_queue_wait_and_run_time,
     ]);
 }
 
@@ -619,4 +620,29 @@ fn metrics_count_crashed_and_timed_out_jobs() {
     assert_eq!(threads.submit(|| 1).join(), Ok(1));
     let m = threads.metrics();
     assert_eq!((m.worker_died, m.timed_out), (0, 0), "{m:?}");
+}
+
+/// Queue wait and run time (issue 20): every process job is timed. Ten 30 ms jobs queued at once
+/// on one worker: each runs ~30 ms, and the k-th waits ~k × 30 ms for its turn.
+fn metrics_time_queue_wait_and_run_time() {
+    let pool = ProcessPoolExecutor::new(1);
+    let m = pool.metrics();
+    assert_eq!((m.queue_wait, m.run_time), (None, None), "nothing ran yet");
+
+    let futures: Vec<_> = (0..10).map(|i| pool.submit(nap_then, (30, i))).collect();
+    for (i, f) in futures.into_iter().enumerate() {
+        assert_eq!(f.join(), Ok(i as u64));
+    }
+    let m = pool.metrics();
+    let run = m.run_time.expect("run times");
+    let wait = m.queue_wait.expect("queue waits");
+    assert_eq!((run.samples, wait.samples), (10, 10), "{m:?}");
+    assert!(
+        run.p50 >= Duration::from_millis(25) && run.p50 <= Duration::from_secs(1),
+        "run time of 30 ms jobs: {run:?}"
+    );
+    // The last job waited for the nine before it: at least 9 × 30 ms.
+    assert!(wait.max >= Duration::from_millis(250), "{wait:?}");
+    assert!(wait.p50 >= Duration::from_millis(60), "{wait:?}");
+    assert!(wait.p50 <= wait.p90 && wait.p90 <= wait.max, "{wait:?}");
 }

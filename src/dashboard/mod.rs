@@ -34,9 +34,13 @@
 //!    "current": {"threads": 4, "idle": 0, "queued": 12, "running": 4, "completed": 310,
 //!                "failed": 1, "cancelled": 0, "panicked": 1, "worker_died": 0, "timed_out": 0,
 //!                "stolen": 20, "spawned": 4, "retired": 0, "waiting_submits": 0},
-//!    "progress": null, "latency": null,
+//!    "progress": null,
+//!    "latency": {"queue_wait": {"p50_us": 12, "p90_us": 40, "p99_us": 90, "max_us": 95,
+//!                               "samples": 30},
+//!                "run_time": {"p50_us": 2100, "p90_us": 2300, "p99_us": 2900,
+//!                             "max_us": 2950, "samples": 30}},
 //!    "history": {"t_ms": [...], "completed": [...], "failed": [...], "cancelled": [...],
-//!                "queued": [...], "running": [...]}},
+//!                "queued": [...], "running": [...], "run_p50_us": [...], "run_p99_us": [...]}},
 //!   {"id": "cluster", "name": "cluster", "kind": "remote", "alive": true,
 //!    "current": {"submitted": 40, "pending": 8, "completed": 31, "failed": 1, "cancelled": 0,
 //!                "redelivered": 0, "republished": 0},
@@ -54,7 +58,9 @@
 //!
 //! Some places are kept for what this version does not measure yet: `progress` (the progress
 //! of running jobs: the page's "running" column shows the running count for now), `latency`
-//! (percentiles, to join the chart as more lines), and for the remote executor `hosts` (each
+//! for the remote executor (per-host percentiles; a pool's `latency` holds `queue_wait` and
+//! `run_time`, each `{"p50_us","p90_us","p99_us","max_us","samples"}` or `null`, and its
+//! history `run_p50_us`/`run_p99_us`, drawn on the chart), and for the remote executor `hosts` (each
 //! worker host's status, empty: hosts do not publish status yet) and `stream` (the job
 //! stream's depth). They are `null` or empty until then.
 //!
@@ -324,7 +330,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ThreadPool,
-            Box::new(move || pool.upgrade().map(|p| Reading::Pool(p.metrics()))),
+            Box::new(move || pool.upgrade().map(|p| Reading::Pool(Box::new(p.metrics())))),
         )
     }
 
@@ -348,7 +354,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ProcessPool,
-            Box::new(move || pool.upgrade().map(|p| Reading::Pool(p.metrics()))),
+            Box::new(move || pool.upgrade().map(|p| Reading::Pool(Box::new(p.metrics())))),
         )
     }
 
@@ -402,7 +408,7 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::ThreadPool,
-            Box::new(move || metrics().map(Reading::Pool)),
+            Box::new(move || metrics().map(|m| Reading::Pool(Box::new(m)))),
         )
     }
 

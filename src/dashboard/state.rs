@@ -41,7 +41,8 @@ impl Kind {
 /// One reading of an executor's metrics.
 #[derive(Clone, Debug)]
 pub(crate) enum Reading {
-    Pool(PoolMetrics),
+    // Boxed: `PoolMetrics` with its latency summaries is five times the size of `RemoteMetrics`.
+    Pool(Box<PoolMetrics>),
     #[cfg(all(unix, feature = "nats"))]
     Remote(RemoteMetrics),
 }
@@ -61,6 +62,32 @@ struct Point {
     queued: u64,
     /// Jobs running (`None` for the remote executor, whose client cannot know).
     running: Option<u64>,
+    /// Run-time p50 and p99 in microseconds (`None` before a job was timed, and for the remote
+    /// executor).
+    run_p50_us: Option<u64>,
+    run_p99_us: Option<u64>,
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// `"key":{"p50_us":..,"p90_us":..,"p99_us":..,"max_us":..,"samples":..}`, or `null`.
+fn write_summary(o: &mut Object<'_>, key: &str, s: Option<crate::LatencySummary>) {
+    match s {
+        None => {
+            o.null(key);
+        }
+        Some(s) => {
+            let mut l = Object::new(o.key(key));
+            l.num("p50_us", micros(s.p50))
+                .num("p90_us", micros(s.p90))
+                .num("p99_us", micros(s.p99))
+                .num("max_us", micros(s.max))
+                .num("samples", s.samples);
+            l.end();
+        }
+    }
 }
 
 impl Reading {
@@ -83,6 +110,8 @@ impl Reading {
                 cancelled: m.cancelled,
                 queued: m.queued as u64,
                 running: Some(m.running as u64),
+                run_p50_us: m.run_time.map(|s| micros(s.p50)),
+                run_p99_us: m.run_time.map(|s| micros(s.p99)),
             },
             #[cfg(all(unix, feature = "nats"))]
             Reading::Remote(m) => Point {
@@ -92,6 +121,8 @@ impl Reading {
                 cancelled: m.cancelled,
                 queued: m.pending as u64,
                 running: None,
+                run_p50_us: None,
+                run_p99_us: None,
             },
         }
     }
@@ -253,9 +284,21 @@ fn write_source(out: &mut String, source: &Source) {
             o.null("current");
         }
     }
-    // Per-job progress and latency percentiles: not measured yet (always null); the page
-    // shows running counts and draws no latency line while they are.
-    o.null("progress").null("latency");
+    // Per-job progress: not measured yet (always null); the page shows running counts.
+    o.null("progress");
+    // Latency percentiles (`PoolMetrics::queue_wait`, `run_time`): null before a job was timed,
+    // and for the remote executor (per-host latencies are not measured yet).
+    match reading.as_ref().or(memory.last.as_ref()) {
+        Some(Reading::Pool(m)) => {
+            let mut l = Object::new(o.key("latency"));
+            write_summary(&mut l, "queue_wait", m.queue_wait);
+            write_summary(&mut l, "run_time", m.run_time);
+            l.end();
+        }
+        _ => {
+            o.null("latency");
+        }
+    }
     #[cfg(all(unix, feature = "nats"))]
     if source.kind == Kind::Remote {
         // Hosts do not publish their status yet, nor does the client read the stream's depth:
@@ -271,6 +314,8 @@ fn write_source(out: &mut String, source: &Source) {
     history.nums("cancelled", points.iter().map(|p| Some(p.cancelled)));
     history.nums("queued", points.iter().map(|p| Some(p.queued)));
     history.nums("running", points.iter().map(|p| p.running));
+    history.nums("run_p50_us", points.iter().map(|p| p.run_p50_us));
+    history.nums("run_p99_us", points.iter().map(|p| p.run_p99_us));
     history.end();
     o.end();
 }
@@ -305,12 +350,12 @@ mod tests {
             Box::new(move || {
                 let v = counter.load(Ordering::SeqCst);
                 (v < 100).then(|| {
-                    Reading::Pool(PoolMetrics {
+                    Reading::Pool(Box::new(PoolMetrics {
                         completed: v,
                         panicked: 1,
                         timed_out: 2,
                         ..PoolMetrics::default()
-                    })
+                    }))
                 })
             }),
             3,

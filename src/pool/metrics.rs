@@ -106,4 +106,35 @@ pub struct PoolMetrics {
     /// ([`ThreadPoolBuilder::max_queued`](crate::ThreadPoolBuilder::max_queued), or
     /// `ProcessPoolBuilder::max_queued`).
     pub waiting_submits: usize,
+    /// How long jobs waited from submit to start, over the last 10 to 20 seconds; `None` until
+    /// a job was timed in that time. A thread pool times one job in 64 submitted by each thread
+    /// (the first one of each thread included; not the jobs of `execute`); a process pool times
+    /// every job, from submit to the moment its worker runs it (it was sent to it, or the job
+    /// before it answered). See [`LatencySummary`](crate::LatencySummary).
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// assert!(pool.metrics().queue_wait.is_none(), "nothing timed yet");
+    /// pool.submit(|| ()).wait();
+    /// let wait = pool.metrics().queue_wait.expect("a thread's first job is timed");
+    /// assert_eq!(wait.samples, 1);
+    /// ```
+    pub queue_wait: Option<crate::LatencySummary>,
+    /// How long jobs ran, from start to return, over the last 10 to 20 seconds; `None` until a
+    /// job was timed in that time (sampled as [`queue_wait`](Self::queue_wait); a job that
+    /// panicked is not counted on a thread pool). Process pool: from the moment its worker runs
+    /// it to its answer, in the parent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// pool.submit(|| std::thread::sleep(Duration::from_millis(5))).wait();
+    /// let run = pool.metrics().run_time.expect("a thread's first job is timed");
+    /// assert!(run.max >= Duration::from_millis(5));
+    /// ```
+    pub run_time: Option<crate::LatencySummary>,
 }

@@ -15,12 +15,14 @@
 //! | `state.rs`        | per-worker state (`build_with_state`, `StatefulPool`)            |
 //! | `backpressure.rs` | `max_queued`: reservations, and submitters waiting for room      |
 //! | `metrics.rs`      | `PoolMetrics`                                                    |
+//! | `latency.rs`      | queue wait and run time: sampled jobs, log-scale histograms over a rotating window (`LatencySummary`) |
 
 pub(crate) mod backpressure;
 mod builder;
 mod config;
 pub(crate) mod deadline;
 mod executor;
+pub(crate) mod latency;
 mod local;
 mod metrics;
 pub(crate) mod registry;
@@ -34,5 +36,6 @@ pub use self::builder::{
     default_max_workers,
 };
 pub use self::executor::ThreadPoolExecutor;
+pub use self::latency::LatencySummary;
 pub use self::metrics::PoolMetrics;
 pub use self::state::StatefulPool;

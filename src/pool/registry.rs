@@ -17,6 +17,7 @@ use crate::options::SubmitOptions;
 use crate::pool::backpressure::{Closed, Permit, Permits, Reservation};
 use crate::pool::config::Config;
 use crate::pool::deadline::Deadline;
+use crate::pool::latency;
 use crate::pool::local;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
@@ -68,6 +69,8 @@ pub(crate) struct Registry {
     expired: Arc<AtomicU64>,
     /// `shutdown_timeout` gave up waiting: dropping the executor must not wait either.
     detached: AtomicBool,
+    /// Queue wait and run time of the sampled jobs (`latency.rs`), shared with those jobs.
+    latency: latency::Shared,
 }
 
 struct Slots {
@@ -134,6 +137,7 @@ impl Registry {
             drained_cancelled: AtomicUsize::new(0),
             expired: Arc::default(),
             detached: AtomicBool::new(false),
+            latency: latency::shared(),
             worker_main,
             config,
         })
@@ -385,6 +389,35 @@ impl Registry {
             extra.count_expired();
             return refused(f, FutureError::DeadlineExceeded { started: false });
         }
+        if latency::sample() {
+            return self.push_timed(f, permit, extra);
+        }
+        self.enqueue_task(f, permit, extra)
+    }
+
+    /// [`push`](Self::push) for a sampled job (one in `latency::SAMPLE_EVERY`): its closure is
+    /// wrapped to record its queue wait and run time. Out of line, so that the other jobs' push
+    /// stays what it was.
+    #[inline(never)]
+    fn push_timed<F, T, P, D>(self: &Arc<Self>, f: F, permit: P, extra: D) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        P: Permit,
+        D: Extra,
+    {
+        self.enqueue_task(latency::timed(f, Arc::clone(&self.latency)), permit, extra)
+    }
+
+    /// Makes the job and queues it: the end of [`push`](Self::push).
+    #[inline]
+    fn enqueue_task<F, T, P, D>(self: &Arc<Self>, f: F, permit: P, extra: D) -> PoolFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        P: Permit,
+        D: Extra,
+    {
         let (task, fut) = Task::with_extra(trace::in_current_span(f), self.id, permit, extra);
         if let Err(err) = self.enqueue(QueueEntry::new(task)) {
             // Whoever gets to the job first decides: a worker still draining the queue runs it,
@@ -860,6 +893,7 @@ impl Registry {
             m.stolen += load(&c.stolen);
             m.deadline_exceeded += load(&c.deadline_exceeded);
         }
+        (m.queue_wait, m.run_time) = latency::read(&self.latency);
         m
     }
 

@@ -24,6 +24,7 @@ use crate::error::{BrokenReason, FutureError, PanicError};
 use crate::future::{RunHooks, StopListener};
 use crate::pool::PoolMetrics;
 use crate::pool::backpressure::Reservation;
+use crate::pool::latency::Latencies;
 use crate::process::child::{self, Spawner};
 use crate::process::config::Config;
 use crate::process::queue::{Call, CallFrame, CallQueue, NoRoom, Places, QueuedCall, Stop};
@@ -63,6 +64,8 @@ struct PoolState {
     detached: bool,
     /// What `PoolMetrics` counts (see `PoolCore::metrics`).
     counts: EventCounts,
+    /// Queue wait and run time of every job (`PoolMetrics::queue_wait`, `run_time`).
+    latency: Latencies,
 }
 
 /// The counters of [`PoolMetrics`], under the state lock.
@@ -137,6 +140,7 @@ impl PoolCore {
                 next_seq: 0,
                 detached: false,
                 counts: EventCounts::default(),
+                latency: Latencies::new(),
             }),
             crew: Crew::new("poolbridge-process", SPARE_KEEP_ALIVE, 0),
             ended_cv: Condvar::new(),
@@ -254,8 +258,19 @@ impl PoolCore {
                 self.arm_at(st, deadline, id, seq, Due::Deadline);
             }
         }
+        let runs_now = st.workers[id]
+            .as_ref()
+            .expect("a live worker")
+            .jobs
+            .is_empty();
+        if runs_now {
+            // It runs from now on (a job sent ahead starts when the one before it answers).
+            let now = Instant::now();
+            job.started = Some(now);
+            let wait = now.saturating_duration_since(job.submitted);
+            st.latency.queue_wait.record(now, wait);
+        }
         let slot = st.workers[id].as_mut().expect("a live worker");
-        let runs_now = slot.jobs.is_empty();
         let timeout = job.timeout;
         slot.phase = WorkerPhase::Busy;
         slot.sent += 1;
@@ -520,7 +535,25 @@ impl PoolCore {
             drop(guard);
             return self.reap(id, conn, Death::Protocol(kind));
         };
-        slot.answered(Instant::now());
+        let now = Instant::now();
+        slot.answered(now);
+        // Its run time, and the queue wait of the job sent ahead (which runs from now on).
+        let ran = job.started.filter(|_| status != Some(wire::SKIPPED));
+        let waited = slot.jobs.front_mut().map(|f| {
+            f.call.started = Some(now);
+            f.call.submitted
+        });
+        if let Some(started) = ran {
+            let run = now.saturating_duration_since(started);
+            st.latency.run_time.record(now, run);
+        }
+        if let Some(submitted) = waited {
+            let wait = now.saturating_duration_since(submitted);
+            st.latency.queue_wait.record(now, wait);
+        }
+        let Some(slot) = st.workers[id].as_mut() else {
+            unreachable!("poolbridge bug: a reply from a reaped worker");
+        };
         // The job sent ahead, if any, runs from now on: start its clock (and, if it was asked
         // to stop meanwhile, its grace period: the worker skips it or stops it).
         let following = slot
@@ -995,7 +1028,7 @@ impl PoolCore {
     /// agree with each other, unlike the thread pool's).
     pub(crate) fn metrics(&self) -> PoolMetrics {
         let waiting_submits = self.places.waiting();
-        let st = self.state();
+        let mut st = self.state();
         let mut m = PoolMetrics {
             idle: st.idle.len(),
             queued: st.queue.len(),
@@ -1012,6 +1045,7 @@ impl PoolCore {
             waiting_submits,
             ..PoolMetrics::default()
         };
+        (m.queue_wait, m.run_time) = st.latency.summaries();
         for slot in st.workers.iter().flatten() {
             if slot.phase != WorkerPhase::Dead {
                 m.threads += 1;

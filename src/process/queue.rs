@@ -86,6 +86,11 @@ pub(crate) struct Call {
     pub(crate) answered: bool,
     /// Its place in a bounded queue, until it leaves the queue.
     place: Place,
+    /// When it was submitted (for `PoolMetrics::queue_wait`).
+    pub(crate) submitted: Instant,
+    /// When its worker started running it: sent to an idle worker, or the job before it on its
+    /// worker answered (for `PoolMetrics::run_time`).
+    pub(crate) started: Option<Instant>,
 }
 
 impl Call {
@@ -106,6 +111,8 @@ impl Call {
             stop: None,
             answered: false,
             place: Place::default(),
+            submitted: Instant::now(),
+            started: None,
         }
     }
 

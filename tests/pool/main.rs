@@ -39,6 +39,8 @@ mod idle;
 mod initializer;
 #[path = "join_set.rs"]
 mod join_set;
+#[path = "latency.rs"]
+mod latency;
 #[path = "metrics.rs"]
 mod metrics;
 #[path = "nested.rs"]
