@@ -1,5 +1,6 @@
 //! The worker side: [`init`] turns a process started by a pool into a server of jobs.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -394,6 +395,81 @@ fn end_call() {
     lock(&STOPS).running = 0;
 }
 
+/// The progress of the call the main thread runs: what its `poolbridge::progress()` calls
+/// record, and what was sent of it.
+struct CallProgress {
+    /// A second handle to the main socket (only the main thread writes it: this runs there).
+    stream: UnixStream,
+    /// The running call's ordinal; 0 between calls (reports are dropped).
+    nth: u64,
+    latest: Option<(u64, u64)>,
+    sent: Option<(u64, u64)>,
+    sent_at: Instant,
+}
+
+thread_local! {
+    /// The main thread's [`CallProgress`] (set up once the connection is).
+    static PROGRESS: RefCell<Option<CallProgress>> = const { RefCell::new(None) };
+}
+
+/// The progress hook (`poolbridge::progress()` on the main thread, inside a call): records the
+/// value, and sends it if [`wire::PROGRESS_EVERY`] passed since the last frame. The last value
+/// is sent by [`finish_progress`], before the call's `DONE`.
+fn report_progress(done: u64, total: u64) {
+    let _ = PROGRESS.try_with(|progress| {
+        let Ok(mut progress) = progress.try_borrow_mut() else {
+            return;
+        };
+        let Some(p) = progress.as_mut().filter(|p| p.nth != 0) else {
+            return;
+        };
+        p.latest = Some((done, total));
+        let now = Instant::now();
+        if now.duration_since(p.sent_at) >= wire::PROGRESS_EVERY {
+            p.send(now);
+        }
+    });
+}
+
+impl CallProgress {
+    fn send(&mut self, now: Instant) {
+        let Some((done, total)) = self.latest else {
+            return;
+        };
+        if self.sent == self.latest {
+            return;
+        }
+        // A write error means the parent is gone: the main loop finds out on its next read.
+        let _ = (&self.stream).write_all(&wire::progress_frame(self.nth, done, total));
+        self.sent = self.latest;
+        self.sent_at = now;
+    }
+}
+
+/// Call `nth` starts: its reports go to the parent from now on.
+fn begin_progress(nth: u64) {
+    let _ = PROGRESS.try_with(|progress| {
+        if let Some(p) = progress.borrow_mut().as_mut() {
+            p.nth = nth;
+            p.latest = None;
+            p.sent = None;
+        }
+    });
+}
+
+/// The call ended: sends its last value if it was not sent yet (before its `DONE`: the parent
+/// sees the last value before the outcome), and drops later reports.
+fn finish_progress() {
+    let _ = PROGRESS.try_with(|progress| {
+        if let Some(p) = progress.borrow_mut().as_mut() {
+            if p.nth != 0 {
+                p.send(Instant::now());
+            }
+            p.nth = 0;
+        }
+    });
+}
+
 /// The worker's end of its connection to the parent: the socket it reads calls from and
 /// writes answers to.
 struct ParentConn {
@@ -430,6 +506,18 @@ impl ParentConn {
         };
         watch_parent(&self.stream, control);
         self.setup(registry, initializer)?;
+        if let Ok(stream) = self.stream.try_clone() {
+            PROGRESS.with(|progress| {
+                *progress.borrow_mut() = Some(CallProgress {
+                    stream,
+                    nth: 0,
+                    latest: None,
+                    sent: None,
+                    sent_at: Instant::now(),
+                })
+            });
+            crate::future::set_child_hook(report_progress);
+        }
         // Jobs run through `context::run_job` with this cell, so `cancelled()` reads it.
         let cell = context::OwnCell::new();
         let counters = context::JobCounters::default();
@@ -481,7 +569,9 @@ impl ParentConn {
                 .time_left
                 .and_then(|left| Instant::now().checked_add(left));
             let scope = context::enter_deadline(deadline);
+            begin_progress(nth);
             let outcome = unwind::catch(|| registry.invoke(call.index, call.args, &mut self.out));
+            finish_progress();
             drop(scope);
             let stopped = run.end(outcome.is_err()).is_some();
             end_call();
