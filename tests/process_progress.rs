@@ -67,7 +67,11 @@ fn ten_thousand_reports_arrive_coalesced_in_order_with_the_last_one() {
     let seen = rx.recv_timeout(HANG).expect("the stream ends with the job");
     assert!(fut.done(), "the stream ended with the job");
     assert_eq!(fut.result(), Ok(N));
-    assert_eq!(seen.last(), Some(&(N, N)), "the last value is always delivered");
+    assert_eq!(
+        seen.last(),
+        Some(&(N, N)),
+        "the last value is always delivered"
+    );
     assert!(
         seen.windows(2).all(|w| w[0].0 < w[1].0),
         "in order: {seen:?}"
@@ -87,7 +91,9 @@ fn ten_thousand_reports_arrive_coalesced_in_order_with_the_last_one() {
 fn the_last_value_is_always_delivered_before_the_outcome() {
     let pool = pool(2);
     // Fast jobs (well under the 10 ms between frames): only the final frame carries the end.
-    let futs: Vec<_> = (0..20).map(|_| pool.submit(count_up, (10_000, 0))).collect();
+    let futs: Vec<_> = (0..20)
+        .map(|_| pool.submit(count_up, (10_000, 0)))
+        .collect();
     for fut in futs {
         fut.wait();
         assert_eq!(fut.progress(), Some((10_000, 10_000)));

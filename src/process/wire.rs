@@ -371,7 +371,8 @@ mod tests {
     fn progress_frames_round_trip() {
         let wire = progress_frame(3, 7, u64::MAX);
         let mut src = &wire[..];
-        let frame = FrameReader::new().read(&mut src).unwrap();
+        let mut reader = FrameReader::new();
+        let frame = reader.read(&mut src).unwrap();
         assert_eq!(frame.kind, PROGRESS);
         assert_eq!(split_progress(frame.body), Some((3, 7, u64::MAX)));
         assert_eq!(split_progress(&frame.body[1..]), None);
