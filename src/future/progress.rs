@@ -39,9 +39,10 @@ pub(crate) struct ProgressCell {
     total: AtomicU64,
     /// The job ended: no report comes any more.
     ended: AtomicBool,
-    /// A stream waits for a change: the next report wakes it.
+    /// A stream waits for a change: the next report wakes the streams.
     waiting: AtomicBool,
-    waker: Mutex<Option<Waker>>,
+    /// The wakers of the streams that wait, by stream number.
+    wakers: Mutex<Vec<(u64, Waker)>>,
 }
 
 impl ProgressCell {
@@ -96,11 +97,15 @@ impl ProgressCell {
 
     fn wake(&self) {
         if self.waiting.swap(false, Ordering::AcqRel) {
-            let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(waker) = waker {
+            let wakers = std::mem::take(&mut *self.wakers());
+            for (_, waker) in wakers {
                 waker.wake();
             }
         }
+    }
+
+    fn wakers(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Waker)>> {
+        self.wakers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -270,8 +275,10 @@ pub fn progress(done: u64, total: u64) {
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct ProgressUpdates {
-    /// `None`: the job ended without a report (an empty stream).
+    /// `None`: the job ended without a report (an empty stream), or the stream ended.
     cell: Option<Arc<ProgressCell>>,
+    /// This stream's number, for its place among the cell's wakers.
+    id: u64,
     /// The version of the last item yielded.
     last: u64,
     /// The last item yielded.
@@ -280,8 +287,11 @@ pub struct ProgressUpdates {
 
 impl ProgressUpdates {
     pub(crate) fn new(cell: Option<Arc<ProgressCell>>) -> ProgressUpdates {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         ProgressUpdates {
             cell,
+            // ORDERING: Relaxed: only unique numbers are needed.
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
             last: 0,
             last_value: None,
         }
@@ -317,9 +327,11 @@ impl futures_core::Stream for ProgressUpdates {
             return Poll::Ready(item);
         }
         {
-            let mut waker = cell.waker.lock().unwrap_or_else(|e| e.into_inner());
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
+            let mut wakers = cell.wakers();
+            match wakers.iter_mut().find(|(id, _)| *id == this.id) {
+                Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+                Some((_, waker)) => *waker = cx.waker().clone(),
+                None => wakers.push((this.id, cx.waker().clone())),
             }
         }
         cell.waiting.store(true, Ordering::SeqCst);
@@ -333,6 +345,14 @@ impl futures_core::Stream for ProgressUpdates {
             return Poll::Ready(item);
         }
         Poll::Pending
+    }
+}
+
+impl Drop for ProgressUpdates {
+    fn drop(&mut self) {
+        if let Some(cell) = &self.cell {
+            cell.wakers().retain(|(id, _)| *id != self.id);
+        }
     }
 }
 

@@ -182,3 +182,31 @@ fn many_jobs_on_one_thread_never_share_a_cell() {
         assert_eq!(fut.progress(), expected, "round {round}");
     }
 }
+
+#[test]
+fn two_streams_of_one_job_both_follow_it() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (ack, acked) = mpsc::channel::<()>();
+    let fut = pool.submit(move || {
+        for i in 1..=3 {
+            poolbridge::progress(i, 3);
+            // Both streams delivered this value before the next one.
+            acked
+                .recv_timeout(HANG)
+                .expect("the first stream delivered the value");
+            acked
+                .recv_timeout(HANG)
+                .expect("the second stream delivered the value");
+        }
+    });
+    let first = forward(fut.progress_updates());
+    let second = forward(fut.progress_updates());
+    for i in 1..=3 {
+        assert_eq!(first.recv_timeout(HANG).unwrap(), Some((i, 3)));
+        ack.send(()).unwrap();
+        assert_eq!(second.recv_timeout(HANG).unwrap(), Some((i, 3)));
+        ack.send(()).unwrap();
+    }
+    assert_eq!(first.recv_timeout(HANG).unwrap(), None);
+    assert_eq!(second.recv_timeout(HANG).unwrap(), None);
+}
