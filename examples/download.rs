@@ -4,7 +4,10 @@
 //! example starts an embedded HTTP server on `127.0.0.1` (first-byte latency and bandwidth
 //! throttling included, plus one deliberately missing file that answers 404), so it runs offline;
 //! it downloads every file once one at a time and once all at once, with a live progress bar per
-//! file and an overall one, checks the sizes, and prints both times and the speedup.
+//! file and an overall one, checks the sizes, and prints both times and the speedup. Each file's
+//! bar is driven by the job's own `poolbridge::progress(bytes, length)` reports, followed from
+//! async code through `PoolFuture::progress_updates()` (coalesced: a bar redraws as often as it
+//! is polled, not once per 64 KiB chunk).
 //! Run it with `cargo run --release --example download`, or give it your own URLs and an output
 //! folder: `cargo run --release --example download -- --out DIR URL...`.
 //!
@@ -28,10 +31,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use futures::future::join_all;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 use poolbridge::{
-    FutureError, ThreadPoolExecutor, run_in_executor, set_default_executor, to_thread, wrap_future,
+    FutureError, PoolFuture, ThreadPoolExecutor, default_executor, run_in_executor,
+    set_default_executor, to_thread, wrap_future,
 };
 use reqwest::blocking::Client;
 
@@ -171,7 +176,6 @@ async fn main() -> ExitCode {
             client.clone(),
             job.url.clone(),
             out.join(&job.name),
-            ProgressBar::hidden(),
             Overall::new(ProgressBar::hidden(), &[]),
             None,
         );
@@ -184,10 +188,12 @@ async fn main() -> ExitCode {
     }
     let sequential = started.elapsed();
 
-    // Round 2: all at once. `run_in_executor` submits each job at once; `join_all` awaits them
-    // together, like `await asyncio.gather(*(loop.run_in_executor(None, download, url) ...))`.
+    // Round 2: all at once. Each job is submitted to the default executor at once (what
+    // `run_in_executor(None, ..)` does, keeping the future to follow its progress); `join_all`
+    // awaits them together, like
+    // `await asyncio.gather(*(loop.run_in_executor(None, download, url) ...))`.
     match args.limit {
-        None => println!("\nconcurrent: {count} through run_in_executor(None, ..) + join_all"),
+        None => println!("\nconcurrent: {count} on the default executor + join_all"),
         Some(n) => println!(
             "\nconcurrent, --limit {n}: {count} through submit_async on a pool with \
              max_workers({n}) and max_queued({n})"
@@ -220,7 +226,14 @@ async fn main() -> ExitCode {
         )
     });
     let outcomes = match args.limit {
-        None => join_all(downloads.map(|args| run_in_executor(None, download, args))).await,
+        None => {
+            let pool = default_executor();
+            join_all(downloads.map(|(client, url, dest, bar, overall, known)| {
+                let fut = pool.submit(move || download(client, url, dest, overall, known));
+                follow(fut, bar)
+            }))
+            .await
+        }
         Some(limit) => limited(limit, downloads).await,
     };
     let concurrent = started.elapsed();
@@ -280,10 +293,45 @@ async fn limited(
         .expect("--limit is at least 1");
     let mut submitted = Vec::new();
     for (client, url, dest, bar, overall, known) in downloads {
-        let job = move || download(client, url, dest, bar, overall, known);
-        submitted.push(wrap_future(pool.submit_async(job).await));
+        let job = move || download(client, url, dest, overall, known);
+        submitted.push(follow(pool.submit_async(job).await, bar));
     }
     join_all(submitted).await
+}
+
+/// Drives `bar` from the job's `poolbridge::progress()` reports (bytes received of the length,
+/// 0 while unknown) and leaves the job's verdict on it; returns the job's awaitable.
+async fn follow(
+    fut: PoolFuture<Result<Downloaded, String>>,
+    bar: ProgressBar,
+) -> Result<Result<Downloaded, String>, FutureError> {
+    let mut updates = fut.progress_updates();
+    let outcome = wrap_future(fut);
+    let driver = tokio::spawn({
+        let bar = bar.clone();
+        async move {
+            // Coalesced: one item per poll after a change, the last one always.
+            while let Some((done, total)) = updates.next().await {
+                if total > 0 {
+                    bar.set_length(total);
+                }
+                bar.set_position(done);
+            }
+        }
+    });
+    let outcome = outcome.await;
+    // The stream ends with the job: the bar shows its last report before the verdict.
+    let _ = driver.await;
+    match &outcome {
+        Ok(Ok(_)) => bar.finish_with_message("done"),
+        Ok(Err(err)) => {
+            // No bar for a failed file (an empty length would draw a full one).
+            bar.set_style(failed_style());
+            bar.abandon_with_message(format!("FAILED: {err}"));
+        }
+        Err(err) => bar.abandon_with_message(format!("FAILED: {err}")),
+    }
+    outcome
 }
 
 /// Prints one aligned line per download.
@@ -409,40 +457,24 @@ impl Overall {
 
 /// Downloads `url` into `dest`: plain blocking code, run on a pool thread.
 ///
-/// Updates `bar` (this file) and `overall` (all files) as bytes arrive, and leaves a one-line
-/// verdict on `bar`. `known`: the size learned by an earlier round, already counted in the
-/// overall bar's length. Errors are messages a user can act on.
+/// Reports its progress as bytes arrive (`poolbridge::progress(received, length)`: whoever holds
+/// the future draws this file's bar from it) and updates `overall` (all files). `known`: the
+/// size learned by an earlier round, already counted in the overall bar's length. Errors are
+/// messages a user can act on.
 fn download(
     client: Client,
     url: String,
     dest: PathBuf,
-    bar: ProgressBar,
     overall: Overall,
     known: Option<u64>,
 ) -> Result<Downloaded, String> {
     let mut promised = known.unwrap_or(0);
     let mut received = 0;
-    let outcome = fetch(
-        &client,
-        &url,
-        &dest,
-        &bar,
-        &overall,
-        &mut promised,
-        &mut received,
-    );
+    let outcome = fetch(&client, &url, &dest, &overall, &mut promised, &mut received);
     match &outcome {
-        Ok(d) => {
-            overall.repromise(&mut promised, d.bytes);
-            bar.finish_with_message("done");
-        }
-        Err(err) => {
-            // What will not come no longer counts in the overall total; and no bar for a failed
-            // file (an empty length would draw a full one).
-            overall.repromise(&mut promised, received);
-            bar.set_style(failed_style());
-            bar.abandon_with_message(format!("FAILED: {err}"));
-        }
+        Ok(d) => overall.repromise(&mut promised, d.bytes),
+        // What will not come no longer counts in the overall total.
+        Err(_) => overall.repromise(&mut promised, received),
     }
     outcome
 }
@@ -451,7 +483,6 @@ fn fetch(
     client: &Client,
     url: &str,
     dest: &Path,
-    bar: &ProgressBar,
     overall: &Overall,
     promised: &mut u64,
     received: &mut u64,
@@ -464,7 +495,7 @@ fn fetch(
     }
     let content_length = response.content_length();
     if let Some(len) = content_length {
-        bar.set_length(len);
+        poolbridge::progress(0, len);
         overall.repromise(promised, len);
     }
     let mut file =
@@ -482,7 +513,7 @@ fn fetch(
             .map_err(|err| format!("cannot write {}: {err}", dest.display()))?;
         bytes += n as u64;
         *received = bytes;
-        bar.inc(n as u64);
+        poolbridge::progress(bytes, content_length.unwrap_or(0));
         overall.bar.inc(n as u64);
         if bytes > *promised {
             // More than announced (no Content-Length): the total grows with what arrives.

@@ -60,7 +60,7 @@
 //! | group                    | at the root                                                   |
 //! |--------------------------|---------------------------------------------------------------|
 //! | executors                | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`], [`default_max_workers`]; `ProcessPoolExecutor` (feature `process`), `RemoteExecutor` (feature `nats`) |
-//! | futures                  | [`PoolFuture`], [`FutureState`], [`Promise`]; inside a job: [`cancelled()`], [`deadline()`] |
+//! | futures                  | [`PoolFuture`], [`FutureState`], [`Promise`]; inside a job: [`cancelled()`], [`deadline()`], [`progress()`] |
 //! | options                  | [`SubmitOptions`] (one job, every executor), [`MapOptions`] and [`Map`] (`map`) |
 //! | waiting on many          | [`wait()`], [`wait_timeout`], [`ReturnWhen`], [`DoneAndNotDone`], [`as_completed`], [`as_completed_timeout`], [`AsCompleted`], [`AsCompletedTimeout`], [`AsPoolFuture`] |
 //! | the async bridge         | [`run_in_executor`], [`to_thread`], [`wrap_future`], [`ExecutorFuture`], [`Call`], [`default_executor`], [`set_default_executor`], [`shutdown_default_executor`] |
@@ -235,7 +235,9 @@ pub use crate::error::{
     BrokenReason, BuildError, CodecError, CodecSide, FutureError, PanicError, SubmitError,
     WorkerExit,
 };
-pub use crate::future::{FutureState, PoolFuture, Promise, cancelled, deadline};
+pub use crate::future::{
+    FutureState, PoolFuture, ProgressUpdates, Promise, cancelled, deadline, progress,
+};
 pub use crate::map::{Map, MapOptions};
 pub use crate::options::SubmitOptions;
 pub use crate::pool::{

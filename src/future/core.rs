@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use crate::context::{self, Stop};
 use crate::error::{FutureError, PanicError};
+use crate::future::progress::{self, ProgressCell};
 use crate::future::state::{self, End, StateWord};
 use crate::loom::lock;
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -197,6 +198,9 @@ struct Waiters<T> {
     threads: Vec<(Thread, Until)>,
     /// Callbacks and group-wait signals, in registration order.
     listeners: Vec<Listener<T>>,
+    /// The job's progress, once it ended having reported (or having been watched): moved here
+    /// from the global table by `adopt_progress`, and kept after the future settles.
+    progress: Option<Arc<ProgressCell>>,
 }
 
 impl<T> Default for Waiters<T> {
@@ -205,6 +209,7 @@ impl<T> Default for Waiters<T> {
             waker: None,
             threads: Vec::new(),
             listeners: Vec::new(),
+            progress: None,
         }
     }
 }
@@ -254,6 +259,7 @@ impl<T> Core<T> {
     ) {
         let mut inner = lock(&self.inner);
         debug_assert!(matches!(inner.outcome, Outcome::Empty));
+        let progress = self.adopt_progress(&mut inner, fut);
         // `FAILED` is what `ReturnWhen::FirstException` waits for: an error, but not a
         // cancellation (a running job that stopped early when asked to).
         let failed = outcome.as_ref().is_err_and(|err| !err.is_cancelled());
@@ -262,8 +268,49 @@ impl<T> Core<T> {
         // settled, in one critical section.
         let nobody = inner.waiters.is_none();
         self.state.transition_to_finished(failed, nobody);
-        if !nobody {
+        if nobody {
+            drop(inner);
+        } else {
             self.settle(inner, fut, false, hooks);
+        }
+        if let Some(progress) = progress {
+            progress.end();
+        }
+    }
+
+    /// The job is ending (the caller holds the lock and is about to make a terminal transition):
+    /// moves its progress cell, if it has one, from the global table into the waiters, where
+    /// `progress()` finds it from now on. Returns it, to be marked ended once the lock is
+    /// released (that wakes a stream: runtime code). One load when no job has a cell.
+    fn adopt_progress(
+        &self,
+        inner: &mut Inner<T>,
+        fut: &PoolFuture<T>,
+    ) -> Option<Arc<ProgressCell>> {
+        let cell = progress::take(fut.addr())?;
+        waiters(inner).progress = Some(Arc::clone(&cell));
+        Some(cell)
+    }
+
+    /// The job's progress cell: the one it ended with, or, while it has not ended, the one in
+    /// the global table (`make`: made there if it has none).
+    pub(crate) fn progress_cell(
+        &self,
+        fut: &PoolFuture<T>,
+        make: bool,
+    ) -> Option<Arc<ProgressCell>> {
+        let inner = lock(&self.inner);
+        if let Some(cell) = inner.waiters.as_ref().and_then(|w| w.progress.as_ref()) {
+            return Some(Arc::clone(cell));
+        }
+        if state::is_done(self.state.load()) {
+            return None;
+        }
+        // Under the lock, the job has not ended: the table entry for its identity is its own.
+        if make {
+            Some(progress::cell_of(fut.addr()))
+        } else {
+            progress::find(fut.addr())
         }
     }
 
@@ -289,6 +336,7 @@ impl<T> Core<T> {
             return End::NotPending(word);
         }
         let mut inner = lock(&self.inner);
+        let mut progress = None;
         let (end, error) = match how {
             Refusal::Cancel => (self.state.transition_to_cancelled(), FutureError::Cancelled),
             Refusal::Refuse(err) => (self.state.transition_to_refused(), err),
@@ -296,7 +344,11 @@ impl<T> Core<T> {
         if end == End::Ended {
             ended();
             inner.outcome = Outcome::Ready(Err(Box::new(error)));
+            progress = self.adopt_progress(&mut inner, fut);
             self.settle(inner, fut, true, &mut ());
+        }
+        if let Some(progress) = progress {
+            progress.end();
         }
         end
     }
@@ -388,9 +440,13 @@ impl<T> Core<T> {
             inner = lock(&self.inner);
         }
         self.state.set_settled();
-        let waiters = inner.waiters.take();
+        let mut taken = inner.waiters.take();
+        // A job's progress outlives its waiters: `progress()` reads it after the end.
+        if let Some(cell) = taken.as_mut().and_then(|w| w.progress.take()) {
+            waiters(&mut inner).progress = Some(cell);
+        }
         drop(inner);
-        if let Some(waiters) = waiters {
+        if let Some(waiters) = taken {
             let Waiters { waker, threads, .. } = *waiters;
             for (thread, _) in threads {
                 thread.unpark();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::context::{self, Stop};
 use crate::error::FutureError;
 use crate::future::core::{Callback, PoolFuture, Refusal, RunHooks, Until};
+use crate::future::progress::{self, ProgressUpdates};
 use crate::future::state::{self, End, Start};
 use crate::unwind;
 
@@ -144,6 +145,62 @@ impl<T> PoolFuture<T> {
             state::CANCELLED => FutureState::Cancelled,
             _ => FutureState::Finished,
         }
+    }
+
+    /// The latest progress the job reported with [`poolbridge::progress()`](crate::progress()):
+    /// `(done, total)`, or `None` if it has not reported (yet). After the job ends it stays the
+    /// last value reported. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let quiet = pool.submit(|| 1);
+    /// let loud = pool.submit(|| poolbridge::progress(5, 10));
+    /// quiet.wait();
+    /// loud.wait();
+    /// assert_eq!(quiet.progress(), None);
+    /// assert_eq!(loud.progress(), Some((5, 10)));
+    /// ```
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        self.core()
+            .progress_cell(self, false)
+            .and_then(|cell| cell.get().1)
+    }
+
+    /// A [`Stream`](futures_core::Stream) of the job's progress: the latest `(done, total)` each
+    /// time it changed since the last item (coalesced: values reported between two polls are
+    /// skipped, the order is kept, and the last one is always yielded), ending when the job
+    /// ends. See [`ProgressUpdates`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let fut = pool.submit(|| {
+    ///     for i in 1..=100_000u64 {
+    ///         poolbridge::progress(i, 100_000);
+    ///     }
+    /// });
+    /// let mut updates = fut.progress_updates();
+    /// let mut last = None;
+    /// while let Some(update) = poll_fn(|cx| Pin::new(&mut updates).poll_next(cx)).await {
+    ///     assert!(last < Some(update), "in order");
+    ///     last = Some(update);
+    /// }
+    /// assert_eq!(last, Some((100_000, 100_000)), "the last value always arrives");
+    /// # });
+    /// ```
+    pub fn progress_updates(&self) -> ProgressUpdates {
+        ProgressUpdates::new(self.core().progress_cell(self, true))
     }
 
     /// Cancels the job if it has not started.
@@ -483,7 +540,11 @@ impl<T> PoolFuture<T> {
         let Some(run) = context::run_job(hooks.runner(), claim) else {
             return false;
         };
-        let outcome = self.task.call();
+        let outcome = {
+            // `poolbridge::progress()` inside the job reports on this future.
+            let _progress = progress::enter(self.addr());
+            self.task.call()
+        };
         let stopped = run.end(outcome.is_err());
         let outcome = match (outcome, stopped) {
             (Ok(value), Some(why)) => {

@@ -3,6 +3,7 @@
 //! | file         | concept                                                                   |
 //! |--------------|---------------------------------------------------------------------------|
 //! | `state.rs`   | the state word: lifecycle, flags, transitions                             |
+//! | `progress.rs`| `progress()`, a job's progress cell and the `ProgressUpdates` stream      |
 //! | `core.rs`    | `Core` (outcome, waiters, the completion protocol) and the `PoolFuture` type with the job behind it (`TaskHandle`, `Permit`) |
 //! | `handle.rs`  | `PoolFuture`'s methods, `FutureState`, `cancelled()`; inline runs, wait deadlines |
 //! | `promise.rs` | [`Promise`]: the same machine completed by hand                           |
@@ -13,6 +14,7 @@
 
 mod core;
 mod handle;
+mod progress;
 mod promise;
 pub(crate) mod state;
 
@@ -20,4 +22,7 @@ pub use self::core::PoolFuture;
 pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, StopListener, TaskHandle, Until};
 pub use self::handle::{FutureState, cancelled, deadline};
 pub(crate) use self::handle::{Waiter, deadline_after};
+#[cfg(feature = "process")]
+pub(crate) use self::progress::{ProgressCell, set_child_hook};
+pub use self::progress::{ProgressUpdates, progress};
 pub use self::promise::Promise;

@@ -286,6 +286,19 @@ impl<T: Send + 'static> Promise<T> {
 }
 
 impl<T: Send + 'static> Promise<T> {
+    /// Records progress reported by the job this promise stands for, run elsewhere (a process
+    /// worker's `PROGRESS` frame): what the future's `progress()` and `progress_updates()` see.
+    /// Nothing once the future has ended. One writer at a time (the reader of the worker).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn report_progress(&self, done: u64, total: u64) {
+        let fut = self.fut();
+        if let Some(cell) = fut.core().progress_cell(&fut, true) {
+            if !cell.is_ended() {
+                cell.set(done, total);
+            }
+        }
+    }
+
     /// [`new`](Self::new), for a job holding a queue place (`ProcessPoolExecutor` with
     /// `max_queued`): if the future is cancelled while pending, `permit` is given back at once,
     /// on the cancelling thread (the pool, which holds it too, gives it back when the job leaves

@@ -518,6 +518,21 @@ impl PoolCore {
                 return self.reap(id, conn, Death::Eof(err));
             }
         };
+        if kind == wire::PROGRESS {
+            // The running call's progress: report it on its future, and keep reading.
+            let Some((nth, done, total)) = wire::split_progress(reader.last_body()) else {
+                drop(guard);
+                return self.reap(id, conn, Death::Protocol(kind));
+            };
+            let st = self.state();
+            let running = st.workers[id].as_ref().and_then(|slot| slot.jobs.front());
+            if let Some(sent) = running.filter(|sent| sent.nth == nth && !sent.call.answered) {
+                sent.call.done.progress(done, total);
+            }
+            drop(st);
+            drop(guard);
+            return Some(Duty::Read(id, Arc::clone(conn)));
+        }
         if kind != wire::DONE
             || status.is_none()
             || (status == Some(wire::SKIPPED) && reader.last_body().len() != 2)

@@ -7,6 +7,7 @@
 //! parent → worker   SETUP  body: initializer job index (u32 LE) or nothing
 //! worker → parent   READY  body: status u8 | message (UTF-8, for a failed initializer)
 //! parent → worker   CALL   body: job index (u32 LE) | time left (u64 LE, µs) | postcard(args)
+//! worker → parent   PROGRESS body: call ordinal (u64 LE) | done (u64 LE) | total (u64 LE)
 //! worker → parent   DONE   body: status u8 | postcard(output), or a UTF-8 message
 //! parent → worker   CANCEL body: the call's ordinal at this worker (u64 LE)   control socket
 //! ```
@@ -36,7 +37,7 @@ pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
 pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
 
 /// Bumped whenever a frame's layout or meaning changes.
-pub(crate) const PROTOCOL: u32 = 3;
+pub(crate) const PROTOCOL: u32 = 4;
 
 /// The poolbridge build a worker runs: two processes with different values do not talk.
 pub(crate) fn build_id() -> String {
@@ -61,6 +62,37 @@ pub(crate) const DONE: u8 = 5;
 /// worker received its calls): make its `cancelled()` true if it runs, skip it if it has not
 /// started.
 pub(crate) const CANCEL: u8 = 6;
+
+/// Worker to parent, before the call's `DONE`: the running call's latest
+/// `poolbridge::progress()` (coalesced: at most every [`PROGRESS_EVERY`], and the last value
+/// right before `DONE`).
+pub(crate) const PROGRESS: u8 = 7;
+
+/// How often a worker sends a running call's progress at most.
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(10);
+
+/// Bytes of a `PROGRESS` frame: length, kind, ordinal, done, total.
+pub(crate) const PROGRESS_FRAME: usize = 4 + 1 + 8 + 8 + 8;
+
+/// The `PROGRESS` frame of call number `nth` of a worker.
+pub(crate) fn progress_frame(nth: u64, done: u64, total: u64) -> [u8; PROGRESS_FRAME] {
+    let mut frame = [0u8; PROGRESS_FRAME];
+    frame[..4].copy_from_slice(&((PROGRESS_FRAME - 4) as u32).to_le_bytes());
+    frame[4] = PROGRESS;
+    frame[5..13].copy_from_slice(&nth.to_le_bytes());
+    frame[13..21].copy_from_slice(&done.to_le_bytes());
+    frame[21..].copy_from_slice(&total.to_le_bytes());
+    frame
+}
+
+/// The ordinal, done and total of a `PROGRESS` frame's body; `None` if it is malformed.
+pub(crate) fn split_progress(body: &[u8]) -> Option<(u64, u64, u64)> {
+    let word = |i: usize| Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?));
+    if body.len() != PROGRESS_FRAME - 5 {
+        return None;
+    }
+    Some((word(0)?, word(8)?, word(16)?))
+}
 
 /// `READY` / `DONE` status byte.
 pub(crate) const OK: u8 = 0;
@@ -333,6 +365,17 @@ mod tests {
         assert_eq!(postcard::from_bytes::<(u8,)>(call.args).unwrap(), (7,));
         let read = reader.read(&mut src).unwrap();
         assert_eq!(split_cancel(&read), Some(42));
+    }
+
+    #[test]
+    fn progress_frames_round_trip() {
+        let wire = progress_frame(3, 7, u64::MAX);
+        let mut src = &wire[..];
+        let mut reader = FrameReader::new();
+        let frame = reader.read(&mut src).unwrap();
+        assert_eq!(frame.kind, PROGRESS);
+        assert_eq!(split_progress(frame.body), Some((3, 7, u64::MAX)));
+        assert_eq!(split_progress(&frame.body[1..]), None);
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The worker side: [`init`] turns a process started by a pool into a server of jobs.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::context;
 use crate::error::CodecSide;
+use crate::future::ProgressCell;
 use crate::pool::sleep::Search;
 use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
@@ -394,6 +396,136 @@ fn end_call() {
     lock(&STOPS).running = 0;
 }
 
+/// What was sent of the running call's progress, and where to send it. Locked by the main
+/// thread at a call's start and end, and by the progress thread for each frame: a frame of a
+/// call is always written before the call's `DONE`, and never for another call.
+struct ProgressSender {
+    /// A second handle to the main socket.
+    stream: UnixStream,
+    /// The running call's ordinal; 0 between calls (nothing is sent).
+    nth: u64,
+    /// The version of [`LATEST`] when the call started: later versions are its reports.
+    base: u64,
+    /// The version last sent.
+    sent: u64,
+    sent_at: Option<Instant>,
+}
+
+impl ProgressSender {
+    /// Sends the running call's latest report if it has one not sent yet.
+    fn flush(&mut self) {
+        let (version, value) = latest().get();
+        let Some((done, total)) = value else {
+            return;
+        };
+        if self.nth == 0 || version <= self.base || version == self.sent {
+            return;
+        }
+        // A write error means the parent is gone: the main loop finds out on its next read.
+        let _ = (&self.stream).write_all(&wire::progress_frame(self.nth, done, total));
+        self.sent = version;
+        self.sent_at = Some(Instant::now());
+    }
+}
+
+static SENDER: Mutex<Option<ProgressSender>> = Mutex::new(None);
+/// The running call's latest report (written by the main thread only, lock-free).
+static LATEST: OnceLock<ProgressCell> = OnceLock::new();
+/// A report came that the progress thread has not looked at yet.
+static DIRTY: AtomicBool = AtomicBool::new(false);
+/// The progress thread, unparked by the first report after each frame.
+static FLUSHER: OnceLock<std::thread::Thread> = OnceLock::new();
+
+thread_local! {
+    /// The main thread runs a call (its `progress()` reports are the call's).
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+fn latest() -> &'static ProgressCell {
+    LATEST.get_or_init(ProgressCell::default)
+}
+
+/// The progress hook (`poolbridge::progress()` on a thread that runs no pool job): on the main
+/// thread inside a call, records the value and wakes the progress thread if it is not awake
+/// yet. A few stores: the sending (at most every [`wire::PROGRESS_EVERY`]) is that thread's.
+fn report_progress(done: u64, total: u64) {
+    if !IN_CALL.try_with(Cell::get).unwrap_or(false) {
+        return;
+    }
+    latest().set(done, total);
+    // ORDERING: Relaxed load, AcqRel swap: the value is read by the flusher after it clears
+    // the flag (SeqCst) and re-reads the cell; a report that finds the flag up is covered by
+    // that read.
+    if !DIRTY.load(Ordering::Relaxed) && !DIRTY.swap(true, Ordering::AcqRel) {
+        if let Some(flusher) = FLUSHER.get() {
+            flusher.unpark();
+        }
+    }
+}
+
+/// The progress thread: sends the running call's latest report at most every
+/// [`wire::PROGRESS_EVERY`], coalescing the reports between two frames.
+fn flush_progress() {
+    loop {
+        std::thread::park();
+        while DIRTY.load(Ordering::Acquire) {
+            let last = lock(&SENDER).as_ref().and_then(|s| s.sent_at);
+            if let Some(wait) = last
+                .and_then(|at| (at + wire::PROGRESS_EVERY).checked_duration_since(Instant::now()))
+            {
+                std::thread::sleep(wait);
+            }
+            DIRTY.store(false, Ordering::SeqCst);
+            if let Some(sender) = lock(&SENDER).as_mut() {
+                sender.flush();
+            }
+        }
+    }
+}
+
+/// Sets up progress reports for this worker: the hook `poolbridge::progress()` calls and the
+/// thread that sends them. Without the thread (it could not start), reports are only sent when
+/// the call ends.
+fn start_progress(stream: &UnixStream) {
+    let Ok(stream) = stream.try_clone() else {
+        return;
+    };
+    *lock(&SENDER) = Some(ProgressSender {
+        stream,
+        nth: 0,
+        base: 0,
+        sent: 0,
+        sent_at: None,
+    });
+    let flusher = std::thread::Builder::new()
+        .name("poolbridge-progress".into())
+        .stack_size(64 * 1024)
+        .spawn(flush_progress);
+    if let Ok(flusher) = flusher {
+        let _ = FLUSHER.set(flusher.thread().clone());
+    }
+    crate::future::set_child_hook(report_progress);
+}
+
+/// Call `nth` starts: its reports go to the parent from now on.
+fn begin_progress(nth: u64) {
+    if let Some(sender) = lock(&SENDER).as_mut() {
+        sender.nth = nth;
+        sender.base = latest().get().0;
+    }
+    let _ = IN_CALL.try_with(|c| c.set(true));
+}
+
+/// The call ended: sends its last report if it was not sent yet (before its `DONE`: the parent
+/// sees the last value before the outcome); later reports are dropped.
+fn finish_progress() {
+    let _ = IN_CALL.try_with(|c| c.set(false));
+    if let Some(sender) = lock(&SENDER).as_mut() {
+        sender.flush();
+        sender.nth = 0;
+    }
+}
+
 /// The worker's end of its connection to the parent: the socket it reads calls from and
 /// writes answers to.
 struct ParentConn {
@@ -430,6 +562,7 @@ impl ParentConn {
         };
         watch_parent(&self.stream, control);
         self.setup(registry, initializer)?;
+        start_progress(&self.stream);
         // Jobs run through `context::run_job` with this cell, so `cancelled()` reads it.
         let cell = context::OwnCell::new();
         let counters = context::JobCounters::default();
@@ -481,7 +614,9 @@ impl ParentConn {
                 .time_left
                 .and_then(|left| Instant::now().checked_add(left));
             let scope = context::enter_deadline(deadline);
+            begin_progress(nth);
             let outcome = unwind::catch(|| registry.invoke(call.index, call.args, &mut self.out));
+            finish_progress();
             drop(scope);
             let stopped = run.end(outcome.is_err()).is_some();
             end_call();

@@ -36,6 +36,11 @@ pub(crate) trait Completion: Send {
     fn is_cancelled(&self) -> bool;
     /// Decodes the answer (user `Deserialize` code; no callbacks yet).
     fn decode(&mut self, outcome: Result<&[u8], FutureError>);
+    /// The job reported progress (a worker's `PROGRESS` frame): the future's `progress()`
+    /// sees it. Runs no user code (wakes a progress stream's waker at most). Nothing for a call
+    /// whose future already has its outcome.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    fn progress(&self, _done: u64, _total: u64) {}
     /// Publishes the decoded outcome: wakes waiters, runs the done callbacks on this thread
     /// after `hooks.before_user_code()`.
     fn publish(self: Box<Self>, hooks: &mut dyn RunHooks);
@@ -118,6 +123,12 @@ impl<O: Send + 'static> Completion for Typed<O> {
     fn decode(&mut self, outcome: Result<&[u8], FutureError>) {
         let decoded = outcome.and_then(|bytes| (self.decoder)(bytes, self.name, self.via));
         self.outcome = Some(decoded);
+    }
+
+    fn progress(&self, done: u64, total: u64) {
+        if let Some(promise) = &self.promise {
+            promise.report_progress(done, total);
+        }
     }
 
     fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {

@@ -47,6 +47,8 @@ mod metrics;
 mod nested;
 #[path = "panic.rs"]
 mod panic;
+#[path = "progress.rs"]
+mod progress;
 #[path = "promise.rs"]
 mod promise;
 #[path = "result.rs"]
