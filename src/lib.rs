@@ -60,7 +60,7 @@
 //! | group                    | at the root                                                   |
 //! |--------------------------|---------------------------------------------------------------|
 //! | executors                | [`ThreadPoolExecutor`], [`ThreadPoolBuilder`], [`default_max_workers`]; `ProcessPoolExecutor` (feature `process`), `RemoteExecutor` (feature `nats`) |
-//! | futures                  | [`PoolFuture`], [`FutureState`], [`Promise`]; inside a job: [`cancelled()`], [`deadline()`], [`progress()`] |
+//! | futures                  | [`PoolFuture`], [`FutureState`], [`Promise`], [`ProgressUpdates`]; inside a job: [`cancelled()`], [`deadline()`], [`progress()`] |
 //! | options                  | [`SubmitOptions`] (one job, every executor), [`MapOptions`] and [`Map`] (`map`) |
 //! | waiting on many          | [`wait()`], [`wait_timeout`], [`ReturnWhen`], [`DoneAndNotDone`], [`as_completed`], [`as_completed_timeout`], [`AsCompleted`], [`AsCompletedTimeout`], [`AsPoolFuture`] |
 //! | the async bridge         | [`run_in_executor`], [`to_thread`], [`wrap_future`], [`ExecutorFuture`], [`Call`], [`default_executor`], [`set_default_executor`], [`shutdown_default_executor`] |
@@ -73,7 +73,7 @@
 //! | module       | what is in it                                                            |
 //! |--------------|--------------------------------------------------------------------------|
 //! | [`thread`]   | the thread pool's limits and defaults (`MAX_WORKERS`, `MIN_STACK_SIZE`, `MAX_STACK_SIZE`, `DEFAULT_KEEP_ALIVE`, `DEFAULT_THREAD_NAME_PREFIX`) and `StatefulPool` |
-//! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT` |
+//! | `process`    | feature `process`: `ProcessPoolBuilder`, `Job`, `JobFn`, `register`, `init`, `DEFAULT_START_TIMEOUT`, `DEFAULT_CANCEL_GRACE` |
 //! | `remote`     | feature `nats`: `RemoteBuilder`, `ServeOptions`, `serve`, `NatsOptions`, `RemoteMetrics`, `JobHost`, `ServeReport`, the `DEFAULT_*` settings |
 //! | `dashboard`  | feature `dashboard`: `Dashboard`, `DashboardBuilder`: a live page of the executors' metrics |
 //! | `metrics_export` | feature `metrics`: `publish`, `publish_process`, `record`, `Publisher`: the metrics through the `metrics` crate facade |

@@ -258,7 +258,12 @@ fn the_pool_reports_threads_started_and_retired() {
     let started = from_pool("poolbridge: worker thread started");
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0].fields.get("slot").map(String::as_str), Some("0"));
-    let retired = from_pool("poolbridge: worker thread retired");
+    // The thread leaves its slot (`num_threads()` drops) before it reports: wait for the report.
+    let mut retired = from_pool("poolbridge: worker thread retired");
+    while retired.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        retired = from_pool("poolbridge: worker thread retired");
+    }
     assert_eq!(retired.len(), 1, "{retired:?}");
     assert_eq!(
         retired[0].fields.get("why").map(String::as_str),
