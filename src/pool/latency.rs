@@ -4,7 +4,7 @@
 //!
 //! * **Buckets.** [`BUCKETS`] buckets, each √2 wider than the one before, from 1 µs: bucket 0
 //!   holds everything under 1 µs, bucket `i` (≥ 1) the durations in `[2^((i−1)/2), 2^(i/2))` µs,
-//!   the last one everything from about 71 minutes up. A percentile is read as the geometric
+//!   the last one everything from about 36 minutes (2^31 µs) up. A percentile is read as the geometric
 //!   middle of its bucket (within ±19 % of any value in it), clamped to the smallest and largest
 //!   durations recorded, which are kept exactly.
 //! * **Window.** Two histograms, the current window's and the one before; a record or a read
@@ -20,7 +20,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// How many buckets a histogram has: √2 steps from 1 µs reach about 71 minutes at the last one.
+/// How many buckets a histogram has: √2 steps from 1 µs reach about 36 minutes (2^31 µs) at the last one.
 pub(crate) const BUCKETS: usize = 64;
 
 /// How long one window lasts. Trade-off: a summary covers the last 1–2 windows, so a longer
@@ -77,13 +77,31 @@ pub struct LatencySummary {
     pub samples: u64,
 }
 
-/// The bucket of a duration of `nanos` nanoseconds.
-fn bucket(nanos: u64) -> usize {
-    if nanos < 1_000 {
-        return 0;
+/// `LOWER[k]`: where bucket `k + 1` starts, in nanoseconds: `1 µs · 2^(k/2)`, rounded up (√2 to
+/// 18 digits: exact to the nanosecond at every start).
+const LOWER: [u64; BUCKETS - 1] = lower_bounds();
+
+const fn lower_bounds() -> [u64; BUCKETS - 1] {
+    let mut out = [0u64; BUCKETS - 1];
+    let mut k = 0;
+    while k < BUCKETS - 1 {
+        let whole = 1_000u128 << (k / 2);
+        out[k] = if k % 2 == 0 {
+            whole as u64
+        } else {
+            // √2 ≈ 1.414213562373095049: whole · √2 · 10^18 / 10^18, rounded up.
+            (whole * 1_414_213_562_373_095_049).div_ceil(1_000_000_000_000_000_000) as u64
+        };
+        k += 1;
     }
-    let half_steps = (2.0 * (nanos as f64 / 1_000.0).log2()).floor() as usize;
-    (half_steps + 1).min(BUCKETS - 1)
+    out
+}
+
+/// The bucket of a duration of `nanos` nanoseconds: how many bucket starts it has reached (a
+/// binary search of [`LOWER`], six comparisons, no floating point: this runs under a process
+/// pool's state lock twice per job).
+fn bucket(nanos: u64) -> usize {
+    LOWER.partition_point(|&start| start <= nanos)
 }
 
 /// The geometric middle of bucket `i`, in nanoseconds.
@@ -170,6 +188,9 @@ pub(crate) struct Windowed {
     origin: Instant,
     /// The number of the current window.
     epoch: u64,
+    /// When the current window ends: a record before it (nearly all) compares two instants and
+    /// does no division.
+    ends: Instant,
     current: Histogram,
     previous: Histogram,
 }
@@ -179,6 +200,7 @@ impl Windowed {
         Windowed {
             origin,
             epoch: 0,
+            ends: origin + WINDOW,
             current: Histogram::default(),
             previous: Histogram::default(),
         }
@@ -186,6 +208,9 @@ impl Windowed {
 
     /// Moves to the window of `now`.
     fn rotate(&mut self, now: Instant) {
+        if now < self.ends {
+            return;
+        }
         let epoch = (now.saturating_duration_since(self.origin).as_nanos() / WINDOW.as_nanos())
             .try_into()
             .unwrap_or(u64::MAX);
@@ -199,6 +224,10 @@ impl Windowed {
         };
         self.current = Histogram::default();
         self.epoch = epoch;
+        self.ends = u32::try_from(epoch + 1)
+            .ok()
+            .and_then(|n| self.origin.checked_add(WINDOW * n))
+            .unwrap_or(now + WINDOW);
     }
 
     /// Records `d`, measured at `now`.
@@ -320,6 +349,34 @@ mod tests {
         // Every bucket's middle falls in that bucket.
         for i in 1..BUCKETS - 1 {
             assert_eq!(bucket(middle(i) as u64), i, "bucket {i}");
+        }
+    }
+
+    #[test]
+    fn bucket_table_matches_the_formula() {
+        // The half steps of log2(µs), as floating point reads them, away from the edges (where
+        // the two roundings may differ by a nanosecond).
+        let by_formula = |nanos: u64| -> usize {
+            if nanos < 1_000 {
+                return 0;
+            }
+            let half_steps = (2.0 * (nanos as f64 / 1_000.0).log2()).floor() as usize;
+            (half_steps + 1).min(BUCKETS - 1)
+        };
+        let mut nanos = 1u64;
+        while nanos < u64::MAX / 3 {
+            for probe in [nanos, nanos + nanos / 7, nanos * 2 - 1] {
+                let near_edge = LOWER.iter().any(|&s| s.abs_diff(probe) <= 1);
+                if !near_edge {
+                    assert_eq!(bucket(probe), by_formula(probe), "{probe} ns");
+                }
+            }
+            nanos = nanos * 3 / 2 + 1;
+        }
+        // The edges themselves.
+        for (k, &start) in LOWER.iter().enumerate() {
+            assert_eq!(bucket(start), k + 1, "start of bucket {}", k + 1);
+            assert_eq!(bucket(start - 1), k, "end of bucket {k}");
         }
     }
 
