@@ -384,7 +384,8 @@ fn serves_the_page_and_the_document() {
     assert_eq!(current.get("failed").num(), Some(1.0));
     assert_eq!(current.get("panicked").num(), Some(1.0));
     assert_eq!(current.get("threads").num(), Some(m.threads as f64));
-    assert_eq!(ex.get("progress"), &Json::Null);
+    // No job runs: no progress to show (an empty list; `null` only for the remote executor).
+    assert_eq!(ex.get("progress"), &Json::Arr(Vec::new()));
     // The test thread's first job was timed (one in 64 is): a run time and a queue wait.
     let latency = ex.get("latency");
     for summary in ["queue_wait", "run_time"] {
@@ -850,4 +851,36 @@ fn the_page_in_headless_chromium_follows_the_pool() {
     }
     let status = browser.texts(&["status"])[0].clone().unwrap_or_default();
     assert!(status.starts_with("live"), "{status}");
+
+    // A running job that reports progress shows as a bar with its numbers, and leaves when done.
+    let (reported, seen) = std::sync::mpsc::channel();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let job = pool.submit(move || {
+        poolbridge::progress(3, 10);
+        reported.send(()).unwrap();
+        gate.recv().unwrap();
+    });
+    seen.recv().unwrap();
+    assert_eq!(pool.metrics().progress, [(3, 10)]);
+    let shown = |browser: &Driver| {
+        browser.texts(&["threads-progress"])[0]
+            .clone()
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !shown(&browser).contains("3/10") {
+        assert!(
+            Instant::now() < deadline,
+            "no progress bar: {:?}",
+            shown(&browser)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    release.send(()).unwrap();
+    job.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shown(&browser).contains("3/10") {
+        assert!(Instant::now() < deadline, "the ended job's bar stayed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

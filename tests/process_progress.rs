@@ -43,6 +43,7 @@ fn main() {
         the_last_value_is_always_delivered_before_the_outcome,
         progress_is_visible_while_the_process_job_runs,
         a_process_job_that_never_reports_has_no_progress,
+        the_pool_metrics_list_the_running_jobs_progress,
     ]);
 }
 
@@ -123,4 +124,28 @@ fn a_process_job_that_never_reports_has_no_progress() {
     assert_eq!(fut.result(), Ok(3));
     assert_eq!(fut.progress(), None);
     assert_eq!(block_on_stream(fut.progress_updates()).count(), 0);
+}
+
+fn the_pool_metrics_list_the_running_jobs_progress() {
+    let pool = pool(2);
+    let futs: Vec<_> = (0..2)
+        .map(|_| pool.submit(report_then_sleep, (3_000,)))
+        .collect();
+    let start = Instant::now();
+    while futs.iter().any(|f| f.progress().is_none()) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no report came");
+        thread::sleep(Duration::from_millis(2));
+    }
+    let m = pool.metrics();
+    // Read while both still ran (a 3 s sleep after the report; a machine that slow says so).
+    assert!(
+        futs.iter().all(|f| f.state() == FutureState::Running),
+        "the jobs ended before the metrics were read"
+    );
+    assert_eq!(m.progress, [(1, 2), (1, 2)]);
+    assert_eq!(m.running, 2);
+    for f in &futs {
+        assert_eq!(f.result(), Ok(2));
+    }
+    assert!(pool.metrics().progress.is_empty());
 }

@@ -34,7 +34,7 @@
 //!    "current": {"threads": 4, "idle": 0, "queued": 12, "running": 4, "completed": 310,
 //!                "failed": 1, "cancelled": 0, "panicked": 1, "worker_died": 0, "timed_out": 0,
 //!                "stolen": 20, "spawned": 4, "retired": 0, "waiting_submits": 0},
-//!    "progress": null,
+//!    "progress": [{"done": 3, "total": 10}],
 //!    "latency": {"queue_wait": {"p50_us": 12, "p90_us": 40, "p99_us": 90, "max_us": 95,
 //!                               "samples": 30},
 //!                "run_time": {"p50_us": 2100, "p90_us": 2300, "p99_us": 2900,
@@ -56,8 +56,10 @@
 //! `sample_every` old) and its history, with `"alive": false`. New fields may appear
 //! in any place (`version` changes only when one changes meaning or goes away).
 //!
-//! Some places are kept for what this version does not measure yet: `progress` (the progress
-//! of running jobs: the page's "running" column shows the running count for now), `latency`
+//! `progress` lists the running jobs that reported progress ([`PoolMetrics::progress`]), as
+//! `{"done", "total"}` objects (the page draws a bar each); `null` for the remote executor.
+//!
+//! Some places are kept for what this version does not measure yet: `latency`
 //! for the remote executor (per-host percentiles; a pool's `latency` holds `queue_wait` and
 //! `run_time`, each `{"p50_us","p90_us","p99_us","max_us","samples"}` or `null`, and its
 //! history `run_p50_us`/`run_p99_us`, drawn on the chart), and for the remote executor `hosts` (each

@@ -284,8 +284,26 @@ fn write_source(out: &mut String, source: &Source) {
             o.null("current");
         }
     }
-    // Per-job progress: not measured yet (always null); the page shows running counts.
-    o.null("progress");
+    // Per-job progress (`PoolMetrics::progress`): the running jobs that reported some; null for
+    // the remote executor.
+    match reading.as_ref().or(memory.last.as_ref()) {
+        Some(Reading::Pool(m)) => {
+            let list = o.key("progress");
+            list.push('[');
+            for (i, &(done, total)) in m.progress.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                let mut p = Object::new(list);
+                p.num("done", done).num("total", total);
+                p.end();
+            }
+            list.push(']');
+        }
+        _ => {
+            o.null("progress");
+        }
+    }
     // Latency percentiles (`PoolMetrics::queue_wait`, `run_time`): null before a job was timed,
     // and for the remote executor (per-host latencies are not measured yet).
     match reading.as_ref().or(memory.last.as_ref()) {

@@ -23,6 +23,6 @@ pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, StopListener, TaskH
 pub use self::handle::{FutureState, cancelled, deadline};
 pub(crate) use self::handle::{Waiter, deadline_after};
 #[cfg(feature = "process")]
-pub(crate) use self::progress::{ProgressCell, set_child_hook};
+pub(crate) use self::progress::{ProgressCell, running_in, set_child_hook};
 pub use self::progress::{ProgressUpdates, progress};
 pub use self::promise::Promise;

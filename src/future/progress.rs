@@ -26,7 +26,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
@@ -41,6 +41,10 @@ pub(crate) struct ProgressCell {
     ended: AtomicBool,
     /// A stream waits for a change: the next report wakes the streams.
     waiting: AtomicBool,
+    /// The thread pool whose worker runs the job (its id; 0: not known, e.g. a process job,
+    /// whose pool lists its running jobs itself): set by the job's first report, read by
+    /// [`running_in`].
+    pool: AtomicU32,
     /// The wakers of the streams that wait, by stream number.
     wakers: Mutex<Vec<(u64, Waker)>>,
 }
@@ -154,6 +158,21 @@ pub(crate) fn take(key: usize) -> Option<Arc<ProgressCell>> {
     Some(cell)
 }
 
+/// The latest progress of each job that runs on a worker of thread pool `pool` and has
+/// reported, in no particular order (`PoolMetrics::progress`). Takes the table's lock once;
+/// nothing when no job has a cell.
+pub(crate) fn running_in(pool: u32) -> Vec<(u64, u64)> {
+    // ORDERING: Relaxed: a snapshot; see `find`.
+    if LIVE.load(Ordering::Relaxed) == 0 {
+        return Vec::new();
+    }
+    table()
+        .values()
+        .filter(|cell| cell.pool.load(Ordering::Relaxed) == pool && !cell.is_ended())
+        .filter_map(|cell| cell.get().1)
+        .collect()
+}
+
 thread_local! {
     /// The identity of the job this thread runs now (0: none).
     static CURRENT: Cell<usize> = const { Cell::new(0) };
@@ -240,6 +259,10 @@ pub fn progress(done: u64, total: u64) {
             }
             _ => {
                 let cell = cell_of(key);
+                // ORDERING: Relaxed: read by a metrics snapshot, which takes the table's lock
+                // after this store's cell was inserted under it.
+                cell.pool
+                    .store(crate::context::current_pool(), Ordering::Relaxed);
                 cell.set(done, total);
                 *cache = Some((key, cell));
             }

@@ -299,6 +299,13 @@ impl<T: Send + 'static> Promise<T> {
         }
     }
 
+    /// The latest progress the job reported, if it reported and has not ended.
+    pub(crate) fn latest_progress(&self) -> Option<(u64, u64)> {
+        let fut = self.fut();
+        let cell = fut.core().progress_cell(&fut, false)?;
+        (!cell.is_ended()).then(|| cell.get().1).flatten()
+    }
+
     /// [`new`](Self::new), for a job holding a queue place (`ProcessPoolExecutor` with
     /// `max_queued`): if the future is cancelled while pending, `permit` is given back at once,
     /// on the cancelling thread (the pool, which holds it too, gives it back when the job leaves

@@ -137,4 +137,31 @@ pub struct PoolMetrics {
     /// assert!(run.max >= Duration::from_millis(5));
     /// ```
     pub run_time: Option<crate::LatencySummary>,
+    /// The latest progress `(done, total)` of each running job that has reported some with
+    /// [`poolbridge::progress()`](crate::progress()), in no particular order; a job that never
+    /// reported is not listed (its count is in `running`). Thread pool: the jobs running on
+    /// its workers (a job run inline by another thread, e.g. one waited on before it started,
+    /// is listed under that thread's pool, if any); process pool: the job each worker runs now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use poolbridge::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let (reported, seen) = mpsc::channel();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let job = pool.submit(move || {
+    ///     poolbridge::progress(3, 10);
+    ///     reported.send(()).unwrap();
+    ///     gate.recv().unwrap();
+    /// });
+    /// seen.recv().unwrap();
+    /// assert_eq!(pool.metrics().progress, [(3, 10)]);
+    /// release.send(()).unwrap();
+    /// job.wait();
+    /// assert!(pool.metrics().progress.is_empty());
+    /// ```
+    pub progress: Vec<(u64, u64)>,
 }

@@ -894,6 +894,7 @@ impl Registry {
             m.deadline_exceeded += load(&c.deadline_exceeded);
         }
         (m.queue_wait, m.run_time) = latency::read(&self.latency);
+        m.progress = crate::future::running_in(self.id);
         m
     }
 

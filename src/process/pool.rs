@@ -1066,6 +1066,10 @@ impl PoolCore {
                 m.threads += 1;
             }
             m.running += slot.jobs.len();
+            // The job running now (a job sent ahead has not started: it reports nothing yet).
+            if let Some(sent) = slot.jobs.front().filter(|s| s.call.started.is_some()) {
+                m.progress.extend(sent.call.done.latest_progress());
+            }
         }
         m
     }

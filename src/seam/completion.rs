@@ -41,6 +41,12 @@ pub(crate) trait Completion: Send {
     /// whose future already has its outcome.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     fn progress(&self, _done: u64, _total: u64) {}
+    /// The latest progress the job reported, if any (for `PoolMetrics::progress`). Takes the
+    /// future's lock; runs no user code.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    fn latest_progress(&self) -> Option<(u64, u64)> {
+        None
+    }
     /// Publishes the decoded outcome: wakes waiters, runs the done callbacks on this thread
     /// after `hooks.before_user_code()`.
     fn publish(self: Box<Self>, hooks: &mut dyn RunHooks);
@@ -129,6 +135,10 @@ impl<O: Send + 'static> Completion for Typed<O> {
         if let Some(promise) = &self.promise {
             promise.report_progress(done, total);
         }
+    }
+
+    fn latest_progress(&self) -> Option<(u64, u64)> {
+        self.promise.as_ref()?.latest_progress()
     }
 
     fn publish(mut self: Box<Self>, hooks: &mut dyn RunHooks) {
