@@ -22,7 +22,8 @@ pub use self::core::PoolFuture;
 pub(crate) use self::core::{Core, Permit, Refusal, RunHooks, StopListener, TaskHandle, Until};
 pub use self::handle::{FutureState, cancelled, deadline};
 pub(crate) use self::handle::{Waiter, deadline_after};
+pub(crate) use self::progress::running_in;
 #[cfg(feature = "process")]
-pub(crate) use self::progress::{ProgressCell, running_in, set_child_hook};
+pub(crate) use self::progress::{ProgressCell, set_child_hook};
 pub use self::progress::{ProgressUpdates, progress};
 pub use self::promise::Promise;

@@ -300,6 +300,7 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// The latest progress the job reported, if it reported and has not ended.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn latest_progress(&self) -> Option<(u64, u64)> {
         let fut = self.fut();
         let cell = fut.core().progress_cell(&fut, false)?;
