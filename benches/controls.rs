@@ -10,10 +10,16 @@
 //! * `submit_async`: a submit loop through `submit_async(..).await` against `submit`, on a pool
 //!   without `max_queued` and on one whose bound is never reached (target: within 10%), with
 //!   the pool's worker busy meanwhile so that the submits are timed alone.
+//! * `execute`: 200k trivial jobs by `ThreadPoolExecutor::execute` from one plain thread into
+//!   the default pool, as the comparison harness's `fire` workload submits them: the submitting
+//!   thread's CPU time per job and the throughput. With `--once` a single round and no report
+//!   but a checksum: for `valgrind --tool=callgrind`, whose instruction counts per function do
+//!   not depend on what else the machine runs (though they do depend on how valgrind, which runs
+//!   one thread at a time, interleaves the submitter and the workers).
 //!
 //! Plain `Instant` loops, each case repeated and reported as the median (with min and max) of
 //! its repetitions. Run with `cargo bench --bench controls [-- SECTION...]`, where SECTION is
-//! `cancelled`, `burst` or `submit_async` (default: all). On a shared machine, run it several
+//! `cancelled`, `burst`, `submit_async` or `execute` (default: all). On a shared machine, run it several
 //! times and compare medians, not single numbers.
 
 use std::hint::black_box;
@@ -30,6 +36,13 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |section: &str| args.is_empty() || args.iter().any(|a| a == section);
+    if std::env::args().any(|a| a == "--once") {
+        println!(
+            "execute once: {}",
+            execute_round(&ThreadPoolExecutor::default(), false).2
+        );
+        return;
+    }
     println!(
         "controls bench: {REPS} repetitions per case, median [min, max]; {} CPUs",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -42,6 +55,9 @@ fn main() {
     }
     if wants("submit_async") {
         submit_async();
+    }
+    if wants("execute") {
+        execute();
     }
 }
 
@@ -281,4 +297,72 @@ fn submit_async() {
             );
         }
     }
+}
+
+// ---- execute -------------------------------------------------------------------------------
+
+const FIRED: u64 = 200_000;
+
+/// One round of `FIRED` `execute`s from this thread: (wall ns per job until the last job ran,
+/// submitting thread's CPU ns per job, checksum). Without `cpu`, no CPU clock is read (rustix
+/// reads the auxiliary vector for it, which valgrind does not emulate) and the CPU time is 0.
+fn execute_round(pool: &ThreadPoolExecutor, cpu: bool) -> (f64, f64, u64) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // The job of the harness's `fire` workload: one `Arc` and the index (16 bytes).
+    struct Tally {
+        sum: AtomicU64,
+        ran: AtomicU64,
+        done: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    }
+    let cpu_now = || {
+        if cpu {
+            thread_cpu_time()
+        } else {
+            Duration::ZERO
+        }
+    };
+    let (done, last) = std::sync::mpsc::channel::<()>();
+    let tally = Arc::new(Tally {
+        sum: AtomicU64::new(0),
+        ran: AtomicU64::new(0),
+        done: std::sync::Mutex::new(done),
+    });
+    let (start, cpu_start) = (Instant::now(), cpu_now());
+    for i in 0..FIRED {
+        let tally = Arc::clone(&tally);
+        let job = move || {
+            tally.sum.fetch_add(black_box(i), Ordering::Relaxed);
+            if tally.ran.fetch_add(1, Ordering::AcqRel) + 1 == FIRED {
+                tally.done.lock().unwrap().send(()).unwrap();
+            }
+        };
+        if pool.execute(job).is_err() {
+            panic!("the pool refused a job");
+        }
+    }
+    let cpu = cpu_now() - cpu_start;
+    last.recv().unwrap();
+    let wall = start.elapsed();
+    let per = |d: Duration| d.as_nanos() as f64 / FIRED as f64;
+    (per(wall), per(cpu), tally.sum.load(Ordering::Relaxed))
+}
+
+fn execute() {
+    println!("execute: {FIRED} trivial jobs from one thread into the default pool");
+    let pool = ThreadPoolExecutor::default();
+    execute_round(&pool, true);
+    let rounds: Vec<(f64, f64, u64)> = (0..REPS).map(|_| execute_round(&pool, true)).collect();
+    let mut it = rounds.iter();
+    report(
+        "submitting thread's CPU per execute",
+        "ns",
+        stats(|| it.next().unwrap().1),
+    );
+    let mut it = rounds.iter();
+    report(
+        "throughput (until the last job ran)",
+        "M jobs/s",
+        stats(|| 1e3 / it.next().unwrap().0),
+    );
 }
