@@ -19,8 +19,8 @@
 //!
 //! Plain `Instant` loops, each case repeated and reported as the median (with min and max) of
 //! its repetitions. Run with `cargo bench --bench controls [-- SECTION...]`, where SECTION is
-//! `cancelled`, `burst`, `submit_async` or `execute` (default: all). On a shared machine, run it several
-//! times and compare medians, not single numbers.
+//! `cancelled`, `burst`, `submit_async` or `execute` (default: all). On a shared machine, run it
+//! several times and compare medians, not single numbers.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
