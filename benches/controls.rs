@@ -17,6 +17,15 @@
 //!   not depend on what else the machine runs (though they do depend on how valgrind, which runs
 //!   one thread at a time, interleaves the submitter and the workers).
 //!
+//! With `--observed`: every job is submitted from inside a span (as a request handler would),
+//! and before any section a `tracing` subscriber that records every span is installed as the
+//! global default (a minimal one: ids from a counter, nothing stored, so the cost is
+//! poolbridge's and the tracing dispatch's, a lower bound for a real subscriber), the `metrics`
+//! facade gets a Prometheus recorder, and the burst pools are published every 100 ms; each
+//! where its feature (`tracing`, `metrics`) is on. The cost of both features per job is
+//! `cargo bench --bench controls -- burst` against
+//! `cargo bench --bench controls --features tracing,metrics -- burst --observed`.
+//!
 //! Plain `Instant` loops, each case repeated and reported as the median (with min and max) of
 //! its repetitions. Run with `cargo bench --bench controls [-- SECTION...]`, where SECTION is
 //! `cancelled`, `burst`, `submit_async` or `execute` (default: all). On a shared machine, run it
@@ -36,6 +45,18 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |section: &str| args.is_empty() || args.iter().any(|a| a == section);
+    let observed = std::env::args().any(|a| a == "--observed");
+    if observed {
+        observe();
+    }
+    // Observed, everything is submitted from inside a span, as a request handler would: each
+    // job keeps it (with `tracing`) and runs inside it.
+    let span = if observed {
+        tracing::info_span!("request", id = 1)
+    } else {
+        tracing::Span::none()
+    };
+    let _entered = span.enter();
     if std::env::args().any(|a| a == "--once") {
         println!(
             "execute once: {}",
@@ -44,8 +65,10 @@ fn main() {
         return;
     }
     println!(
-        "controls bench: {REPS} repetitions per case, median [min, max]; {} CPUs",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "controls bench: {REPS} repetitions per case, median [min, max]; {} CPUs; features: {}{}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        FEATURES.join(", "),
+        if observed { "; observed" } else { "" },
     );
     if wants("cancelled") {
         cancelled();
@@ -164,7 +187,8 @@ fn cpu_per_job(run: impl FnOnce() -> f64) -> f64 {
 fn burst() {
     let workers = default_max_workers();
     println!("burst: {BURST} trivial jobs per repetition, {workers} workers");
-    let pool = ThreadPoolExecutor::new(workers);
+    let pool = std::sync::Arc::new(ThreadPoolExecutor::new(workers));
+    let _published = publish(&pool);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -365,4 +389,69 @@ fn execute() {
         "M jobs/s",
         stats(|| 1e3 / it.next().unwrap().0),
     );
+}
+
+// ---- --observed ----------------------------------------------------------------------------
+
+/// The features this binary was built with that add work per job.
+const FEATURES: &[&str] = &[
+    #[cfg(feature = "tracing")]
+    "tracing",
+    #[cfg(feature = "metrics")]
+    "metrics",
+];
+
+/// Whether `--observed` installed the recorder (so the burst pools are published).
+static OBSERVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Installs what `--observed` says (see the module docs).
+fn observe() {
+    OBSERVED.store(true, std::sync::atomic::Ordering::SeqCst);
+    #[cfg(feature = "tracing")]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tracing_core::span::{Attributes, Id, Record};
+        use tracing_core::{Event, Metadata, subscriber::Subscriber};
+
+        /// Every span and event enabled; ids from a counter; nothing kept.
+        struct Counting(AtomicU64);
+        impl Subscriber for Counting {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(self.0.fetch_add(1, Ordering::Relaxed) + 1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, _: &Event<'_>) {}
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+        tracing_core::dispatcher::set_global_default(tracing_core::Dispatch::new(Counting(
+            AtomicU64::new(0),
+        )))
+        .expect("no subscriber yet");
+    }
+    #[cfg(feature = "metrics")]
+    {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
+        std::mem::forget(recorder.expect("no recorder yet"));
+    }
+}
+
+/// With `--observed` and the `metrics` feature: publishes `pool` every 100 ms while the guard
+/// lives.
+#[cfg(feature = "metrics")]
+fn publish(
+    pool: &std::sync::Arc<ThreadPoolExecutor>,
+) -> Option<poolbridge::metrics_export::Publisher> {
+    OBSERVED
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .then(|| poolbridge::metrics_export::publish("bench", pool, Duration::from_millis(100)))
+}
+
+#[cfg(not(feature = "metrics"))]
+fn publish(_: &std::sync::Arc<ThreadPoolExecutor>) -> Option<()> {
+    None
 }
