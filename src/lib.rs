@@ -240,6 +240,8 @@ pub use crate::future::{
 };
 pub use crate::map::{Map, MapOptions};
 pub use crate::options::SubmitOptions;
+#[cfg(feature = "tracing")]
+pub use crate::trace::TraceContext;
 pub use crate::pool::{
     LatencySummary, PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
