@@ -240,8 +240,6 @@ pub use crate::future::{
 };
 pub use crate::map::{Map, MapOptions};
 pub use crate::options::SubmitOptions;
-#[cfg(feature = "tracing")]
-pub use crate::trace::TraceContext;
 pub use crate::pool::{
     LatencySummary, PoolMetrics, ThreadPoolBuilder, ThreadPoolExecutor, default_max_workers,
 };
@@ -252,6 +250,8 @@ pub use crate::process::__private;
 pub use crate::process::executor::ProcessPoolExecutor;
 #[cfg(all(unix, feature = "nats"))]
 pub use crate::remote::executor::RemoteExecutor;
+#[cfg(feature = "tracing")]
+pub use crate::trace::TraceContext;
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,

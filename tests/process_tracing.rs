@@ -64,7 +64,10 @@ fn recorder() -> &'static Arc<Recorder> {
 }
 
 fn pool() -> ProcessPoolExecutor {
-    ProcessPoolExecutor::builder().max_workers(1).build().unwrap()
+    ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap()
 }
 
 /// The one `poolbridge.job` span whose parent is `parent`.
@@ -74,7 +77,11 @@ fn job_span_under(parent: u64) -> SpanRec {
         .into_iter()
         .filter(|s| s.parent == Some(parent))
         .collect();
-    assert_eq!(found.len(), 1, "one job span under the submit span: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "one job span under the submit span: {found:?}"
+    );
     found.into_iter().next().unwrap()
 }
 
@@ -90,7 +97,10 @@ fn thread_and_process_jobs_run_under_the_submit_span_and_carry_the_trace() {
         let thread_job = threads.submit(|| tracing::info!("from a thread job"));
         (pool.submit(current_trace, ()), thread_job)
     });
-    let traceparent = fut.result_timeout(HANG).unwrap().expect("the worker got a context");
+    let traceparent = fut
+        .result_timeout(HANG)
+        .unwrap()
+        .expect("the worker got a context");
     thread_job.result_timeout(HANG).unwrap();
     let ctx = TraceContext::parse(&traceparent).expect("a W3C traceparent");
 
@@ -102,10 +112,17 @@ fn thread_and_process_jobs_run_under_the_submit_span_and_carry_the_trace() {
     // The process job's span: a child of the submit span, with its trace ids.
     let job = job_span_under(submit_id);
     assert_eq!(job.target, "poolbridge");
-    assert!(job.field("job").unwrap().ends_with("current_trace"), "{job:?}");
+    assert!(
+        job.field("job").unwrap().ends_with("current_trace"),
+        "{job:?}"
+    );
     assert_eq!(job.field("executor").as_deref(), Some("process"));
     let trace_id = job.field("trace_id").unwrap();
-    assert_eq!(trace_id, format!("{:032x}", ctx.trace_id()), "the worker's trace is the job's");
+    assert_eq!(
+        trace_id,
+        format!("{:032x}", ctx.trace_id()),
+        "the worker's trace is the job's"
+    );
     let job_span_id = job.field("span_id").unwrap();
     assert_eq!(job_span_id.len(), 16);
     // The worker runs it in a span of its own (a child of the job span): another span id.
@@ -154,7 +171,10 @@ fn a_process_jobs_events_are_re_emitted_under_its_span() {
     assert_eq!(other.fields.get("text"), Some(&Val::Str("a str".into())));
     assert_eq!(other.fields.get("ratio"), Some(&Val::F64(0.5)));
     assert_eq!(other.fields.get("negative"), Some(&Val::I64(-3)));
-    assert_eq!(other.fields.get("list").map(Val::text).as_deref(), Some("[1, 2]"));
+    assert_eq!(
+        other.fields.get("list").map(Val::text).as_deref(),
+        Some("[1, 2]")
+    );
 }
 
 fn a_flood_of_events_is_bounded_and_counted() {

@@ -2299,7 +2299,11 @@ fn a_remote_jobs_traceparent_header_carries_the_client_span() {
     // The host ran it under that trace, and passed it on to its worker process.
     let in_worker = in_worker.expect("the worker received a context");
     let in_worker = poolbridge::TraceContext::parse(&in_worker).unwrap();
-    assert_eq!(in_worker.trace_id(), sent.trace_id(), "one trace, client to worker");
+    assert_eq!(
+        in_worker.trace_id(),
+        sent.trace_id(),
+        "one trace, client to worker"
+    );
     assert_ne!(in_worker.span_id(), sent.span_id(), "under the host's span");
 }
 

@@ -1192,9 +1192,10 @@ fn submit_holding<J: Job>(
     #[cfg(feature = "tracing")]
     let (span, trace) = crate::trace::job_span(name, "process");
     #[cfg(feature = "tracing")]
-    let (room, seal) = (wire::TRACED_CALL_HEADER, |call: crate::seam::call::EncodedCall| {
-        wire::seal_traced_call(call, &trace.to_bytes())
-    });
+    let (room, seal) = (
+        wire::TRACED_CALL_HEADER,
+        |call: crate::seam::call::EncodedCall| wire::seal_traced_call(call, &trace.to_bytes()),
+    );
     #[cfg(not(feature = "tracing"))]
     let (room, seal) = (wire::CALL_HEADER, wire::seal_call);
     let call = encode_call(shared.config.registry, &job, &args, room);

@@ -84,7 +84,9 @@ impl TraceContext {
         let span = parts.next()?;
         let flags = parts.next()?;
         let hex = |s: &str, n: usize| {
-            s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         };
         if !hex(version, 2) || version == "ff" || !hex(trace, 32) || !hex(span, 16) {
             return None;

@@ -17,12 +17,12 @@ pub(crate) mod forward;
 #[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) mod relay;
 
+#[cfg(all(feature = "tracing", feature = "nats"))]
+pub(crate) use context::TRACEPARENT;
 #[cfg(feature = "tracing")]
 pub use context::TraceContext;
 #[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) use context::{WIRE_LEN, enter};
-#[cfg(all(feature = "tracing", feature = "nats"))]
-pub(crate) use context::TRACEPARENT;
 
 /// What a submit hands the process pool of a job's trace: its context (sent in the `CALL`
 /// frame) and the span its forwarded events go under. Without the `tracing` feature, nothing.

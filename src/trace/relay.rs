@@ -100,7 +100,9 @@ impl Callsite for Relayed {
     fn set_interest(&self, _: Interest) {}
 
     fn metadata(&self) -> &Metadata<'_> {
-        self.meta.get().expect("set before the callsite is registered")
+        self.meta
+            .get()
+            .expect("set before the callsite is registered")
     }
 }
 
@@ -129,8 +131,13 @@ fn callsite(level: u8, target: &str, names: &[&str]) -> Option<&'static Relayed>
     if map.len() >= MAX_CALLSITES {
         return None;
     }
-    let names: &'static [&'static str] =
-        Box::leak(names.iter().map(|n| leak(n)).collect::<Vec<_>>().into_boxed_slice());
+    let names: &'static [&'static str] = Box::leak(
+        names
+            .iter()
+            .map(|n| leak(n))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let relayed: &'static Relayed = Box::leak(Box::new(Relayed {
         meta: OnceLock::new(),
     }));

@@ -65,7 +65,10 @@ pub struct EventRec {
 
 impl EventRec {
     pub fn message(&self) -> String {
-        self.fields.get("message").map(Val::text).unwrap_or_default()
+        self.fields
+            .get("message")
+            .map(Val::text)
+            .unwrap_or_default()
     }
 }
 
@@ -96,7 +99,8 @@ impl Visit for Fields<'_> {
         self.0.insert(field.name().to_owned(), Val::F64(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Val::Str(value.to_owned()));
+        self.0
+            .insert(field.name().to_owned(), Val::Str(value.to_owned()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
         self.0
