@@ -14,6 +14,8 @@
 pub(crate) mod context;
 #[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) mod forward;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 #[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) mod relay;
 
@@ -69,19 +71,51 @@ impl std::fmt::Display for SpanHex {
 #[cfg(feature = "tracing")]
 #[cfg_attr(not(feature = "process"), allow(dead_code))]
 pub(crate) fn job_span(job: &str, executor: &'static str) -> (tracing::Span, TraceContext) {
-    let ctx = match TraceContext::current() {
-        Some(parent) => parent.child(),
-        None => TraceContext::root(),
-    };
-    let span = tracing::info_span!(
-        target: "poolbridge",
-        "poolbridge.job",
-        job,
-        executor,
-        trace_id = %TraceHex(ctx.trace_id()),
-        span_id = %SpanHex(ctx.span_id()),
+    #[cfg(not(feature = "opentelemetry"))]
+    {
+        let ctx = match TraceContext::current() {
+            Some(parent) => parent.child(),
+            None => TraceContext::root(),
+        };
+        let span = tracing::info_span!(
+            target: "poolbridge",
+            "poolbridge.job",
+            job,
+            executor,
+            trace_id = %TraceHex(ctx.trace_id()),
+            span_id = %SpanHex(ctx.span_id()),
+        );
+        (span, ctx)
+    }
+    // The ids are OpenTelemetry's where the span has an OpenTelemetry context (a
+    // `tracing-opentelemetry` layer), poolbridge's own otherwise.
+    #[cfg(feature = "opentelemetry")]
+    {
+        let span = tracing::info_span!(
+            target: "poolbridge",
+            "poolbridge.job",
+            job,
+            executor,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        let ctx = otel::context_of(&span).unwrap_or_else(|| match TraceContext::current() {
+            Some(parent) => parent.child(),
+            None => TraceContext::root(),
+        });
+        record_ids(&span, ctx);
+        (span, ctx)
+    }
+}
+
+/// Records `ctx`'s ids on a span made with empty `trace_id` and `span_id` fields.
+#[cfg(feature = "opentelemetry")]
+fn record_ids(span: &tracing::Span, ctx: TraceContext) {
+    span.record(
+        "trace_id",
+        tracing::field::display(TraceHex(ctx.trace_id())),
     );
-    (span, ctx)
+    span.record("span_id", tracing::field::display(SpanHex(ctx.span_id())));
 }
 
 /// The span a worker process or a remote host runs a received job in: `poolbridge.run` at
@@ -95,20 +129,46 @@ pub(crate) fn run_span(
     executor: &'static str,
     received: Option<TraceContext>,
 ) -> (tracing::Span, TraceContext) {
-    let ctx = match received {
-        Some(parent) => parent.child(),
-        None => TraceContext::root(),
-    };
-    let span = tracing::info_span!(
-        target: "poolbridge",
-        "poolbridge.run",
-        job,
-        executor,
-        trace_id = %TraceHex(ctx.trace_id()),
-        parent_span_id = received.map(|r| tracing::field::display(SpanHex(r.span_id()))),
-        span_id = %SpanHex(ctx.span_id()),
-    );
-    (span, ctx)
+    #[cfg(not(feature = "opentelemetry"))]
+    {
+        let ctx = match received {
+            Some(parent) => parent.child(),
+            None => TraceContext::root(),
+        };
+        let span = tracing::info_span!(
+            target: "poolbridge",
+            "poolbridge.run",
+            job,
+            executor,
+            trace_id = %TraceHex(ctx.trace_id()),
+            parent_span_id = received.map(|r| tracing::field::display(SpanHex(r.span_id()))),
+            span_id = %SpanHex(ctx.span_id()),
+        );
+        (span, ctx)
+    }
+    // With an OpenTelemetry layer, the span's OpenTelemetry parent is the received context
+    // (`set_parent`, the tracing-opentelemetry convention), and its ids are OpenTelemetry's.
+    #[cfg(feature = "opentelemetry")]
+    {
+        let span = tracing::info_span!(
+            target: "poolbridge",
+            "poolbridge.run",
+            job,
+            executor,
+            trace_id = tracing::field::Empty,
+            parent_span_id = received.map(|r| tracing::field::display(SpanHex(r.span_id()))),
+            span_id = tracing::field::Empty,
+        );
+        if let Some(parent) = received {
+            otel::set_parent(&span, parent);
+        }
+        let ctx = otel::context_of(&span).unwrap_or_else(|| match received {
+            Some(parent) => parent.child(),
+            None => TraceContext::root(),
+        });
+        record_ids(&span, ctx);
+        (span, ctx)
+    }
 }
 
 /// `f`, made to run inside the span current now (at submit). Without the `tracing` feature, `f`
