@@ -47,6 +47,10 @@
 //! request_cancel (user thread) ─ Promise's stop hook ─▶ PoolCore::stop ── CANCEL(n) on the
 //!   control socket ──▶ the worker's watch thread: cancelled() turns true (or the call is
 //!   skipped); the timer kills the worker if the job still runs after cancel_grace
+//!
+//! feature tracing: submit opens the job's `poolbridge.job` span, its trace context rides in
+//!   the CALL frame; the worker runs the job in a `poolbridge.run` span and forwards its
+//!   events ── LOG(n) ──▶ the reader re-emits them under the job's span (src/trace/)
 //! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and

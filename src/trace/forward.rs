@@ -116,6 +116,11 @@ struct SpanEntry {
     refs: usize,
 }
 
+/// poolbridge's own spans (`poolbridge.run`, `poolbridge.job`).
+fn is_ours(meta: &Metadata<'_>) -> bool {
+    meta.is_span() && meta.target() == "poolbridge" && meta.name().starts_with("poolbridge.")
+}
+
 /// The forwarding subscriber.
 #[derive(Default)]
 struct Forward {
@@ -160,7 +165,12 @@ impl Visit for Fields {
 }
 
 impl Subscriber for Forward {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if is_ours(meta) {
+            // poolbridge's own `poolbridge.run` span: never named in a record, not worth a
+            // span entry per job.
+            return Interest::never();
+        }
         // Asked each time: only events of a running job are wanted.
         Interest::sometimes()
     }
@@ -176,7 +186,7 @@ impl Subscriber for Forward {
         let meta = attrs.metadata();
         let entry = SpanEntry {
             name: meta.name(),
-            ours: meta.target() == "poolbridge" && meta.name().starts_with("poolbridge."),
+            ours: is_ours(meta),
             refs: 1,
         };
         lock(&self.spans).insert(id, entry);
