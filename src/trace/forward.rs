@@ -29,6 +29,25 @@ pub(crate) const LOG_BURST: u32 = 1000;
 /// The events per second a worker forwards once its burst is spent (the bucket's refill).
 pub(crate) const LOG_RATE: u32 = 1000;
 
+/// The longest text a field value keeps (a `str` or a `Debug` text), in bytes: a longer one is
+/// cut at a character boundary and ends with `…`. The rate bound counts events; this bounds
+/// their size, so that one event with a megabyte of `Debug` output cannot hold up the job's
+/// answer on the socket either.
+pub(crate) const MAX_VALUE_LEN: usize = 16 * 1024;
+
+/// `text`, cut to [`MAX_VALUE_LEN`] bytes (and marked) if it is longer.
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_VALUE_LEN {
+        let mut end = MAX_VALUE_LEN;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// Where serialized records go (the worker's `LOG` frame writer).
 pub(crate) type Sink = fn(&LogRecord);
 
@@ -157,10 +176,10 @@ impl Visit for Fields {
         self.push(field, FieldValue::F64(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, FieldValue::Str(value.to_owned()));
+        self.push(field, FieldValue::Str(bounded(value.to_owned())));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.push(field, FieldValue::Text(format!("{value:?}")));
+        self.push(field, FieldValue::Text(bounded(format!("{value:?}"))));
     }
 }
 
@@ -259,5 +278,19 @@ impl Subscriber for Forward {
             return true;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "é".repeat(MAX_VALUE_LEN);
+        let cut = bounded(long);
+        assert!(cut.len() <= MAX_VALUE_LEN + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
     }
 }

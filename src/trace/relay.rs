@@ -15,7 +15,8 @@
 //! one), the spans open inside the job as spans (only their names arrive, in a `job.spans`
 //! field, outermost first), and the types of values other than i64, u64, bool, f64 and str:
 //! i128, u128, errors and `Debug` values arrive as their text (`Debug`, or `Display` for an
-//! error: its source chain is not walked).
+//! error: its source chain is not walked), and a text longer than `forward::MAX_VALUE_LEN` is
+//! cut.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -310,5 +311,86 @@ fn emit_fallback(
         Level::INFO => relay!(Level::INFO),
         Level::WARN => relay!(Level::WARN),
         _ => relay!(Level::ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tracing::span::{Attributes, Id, Record};
+
+    /// Records each event's target, level and `log.target` field.
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<(String, Level, Option<String>)>>);
+
+    struct LogTarget(Option<String>);
+
+    impl tracing::field::Visit for LogTarget {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "log.target" {
+                self.0 = Some(format!("{value:?}"));
+            }
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "log.target" {
+                self.0 = Some(value.to_owned());
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut target = LogTarget(None);
+            event.record(&mut target);
+            let meta = event.metadata();
+            lock(&self.0).push((meta.target().to_owned(), *meta.level(), target.0));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    fn record(level: u8, target: &str) -> LogRecord {
+        LogRecord::Event {
+            level,
+            target: target.to_owned(),
+            fields: vec![("message".into(), FieldValue::Text("hi".into()))],
+            spans: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn targets_are_kept_up_to_the_cap_then_named_in_a_field() {
+        let capture = Arc::new(Capture::default());
+        let dispatch = Dispatch::new(Arc::clone(&capture));
+        tracing::dispatcher::with_default(&dispatch, || {
+            for i in 0..=MAX_CALLSITES {
+                emit(&Span::none(), &record(3, &format!("relay_test::t{i}")));
+            }
+            // Known callsites are reused past the cap.
+            emit(&Span::none(), &record(3, "relay_test::t0"));
+        });
+        let seen = lock(&capture.0).clone();
+        assert_eq!(seen.len(), MAX_CALLSITES + 2);
+        assert_eq!(seen[0], ("relay_test::t0".into(), Level::WARN, None));
+        let last_kept = MAX_CALLSITES - 1;
+        assert_eq!(seen[last_kept].0, format!("relay_test::t{last_kept}"));
+        assert_eq!(
+            seen[MAX_CALLSITES],
+            (
+                "poolbridge::relay".into(),
+                Level::WARN,
+                Some(format!("relay_test::t{MAX_CALLSITES}"))
+            )
+        );
+        assert_eq!(seen[MAX_CALLSITES + 1].0, "relay_test::t0");
     }
 }
