@@ -21,6 +21,15 @@ fn current_trace() -> Option<String> {
     TraceContext::current().map(|ctx| ctx.to_string())
 }
 
+/// The job's own context, and the one a job it submits to a process pool of its own receives.
+#[poolbridge::job]
+fn nested_trace() -> (Option<String>, Option<String>) {
+    let outer = TraceContext::current().map(|ctx| ctx.to_string());
+    let pool = ProcessPoolExecutor::new(1);
+    let inner = pool.submit(current_trace, ()).join().ok().flatten();
+    (outer, inner)
+}
+
 /// Logs two events, one inside a span of its own.
 #[poolbridge::job]
 fn say_hello(n: u64) -> u64 {
@@ -55,6 +64,7 @@ fn main() {
         thread_and_process_jobs_run_under_the_submit_span_and_carry_the_trace,
         a_process_jobs_events_are_re_emitted_under_its_span,
         a_flood_of_events_is_bounded_and_counted,
+        a_job_submitted_from_a_process_job_continues_its_trace,
     ]);
 }
 
@@ -202,4 +212,24 @@ fn a_flood_of_events_is_bounded_and_counted() {
     assert!(arrived >= 1000, "the burst arrives whole: {arrived}");
     assert!(arrived < N / 4, "bounded: {arrived} arrived");
     assert_eq!(arrived + dropped, N, "every dropped event is counted");
+}
+
+fn a_job_submitted_from_a_process_job_continues_its_trace() {
+    let pool = pool();
+    let submit = tracing::info_span!("submit_nested");
+    let fut = submit.in_scope(|| pool.submit(nested_trace, ()));
+    let (outer, inner) = fut.result_timeout(HANG).unwrap();
+    let outer = TraceContext::parse(&outer.expect("the outer job has a context")).unwrap();
+    let inner = TraceContext::parse(&inner.expect("the inner job has a context")).unwrap();
+    let job = job_span_under(span_id(&submit));
+    assert_eq!(
+        job.field("trace_id"),
+        Some(format!("{:032x}", outer.trace_id()))
+    );
+    assert_eq!(
+        inner.trace_id(),
+        outer.trace_id(),
+        "one trace, two process hops"
+    );
+    assert_ne!(inner.span_id(), outer.span_id());
 }
