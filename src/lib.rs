@@ -150,7 +150,12 @@
 //! * `nats`: `RemoteExecutor` and the `remote` module (implies `process`; adds `async-nats`,
 //!   `tokio` and `bytes`);
 //! * `tracing`: a job runs inside the span that was current at `submit`, and the pool emits
-//!   events (adds `tracing`);
+//!   events; process and remote jobs carry a W3C [`TraceContext`] under a `poolbridge.job`
+//!   span, and a process job's events are re-emitted in the parent (adds `tracing` and
+//!   `tracing-core`);
+//! * `opentelemetry`: `tracing`, with the carried context taken from the job span's
+//!   OpenTelemetry context and set as the parent of the span that runs it (adds `opentelemetry`
+//!   and `tracing-opentelemetry`);
 //! * `dashboard`: a live web page (and a JSON document) of your executors' numbers, served
 //!   from the binary: the `dashboard` module (no dependency).
 //!
@@ -250,6 +255,8 @@ pub use crate::process::__private;
 pub use crate::process::executor::ProcessPoolExecutor;
 #[cfg(all(unix, feature = "nats"))]
 pub use crate::remote::executor::RemoteExecutor;
+#[cfg(feature = "tracing")]
+pub use crate::trace::TraceContext;
 pub use crate::unwind::{PanicReport, ReportHook, set_report_hook, take_report_hook};
 pub use crate::wait::{
     AsCompleted, AsCompletedTimeout, AsPoolFuture, DoneAndNotDone, ReturnWhen, as_completed,

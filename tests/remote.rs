@@ -17,6 +17,8 @@
 
 mod process_support;
 mod remote_support;
+#[cfg(feature = "tracing")]
+mod trace_support;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -151,6 +153,13 @@ fn never_polls(file: String, tag: String, ms: u64) -> u64 {
 #[poolbridge::job]
 fn checksum(data: Vec<u8>) -> (usize, u64) {
     (data.len(), data.iter().map(|&b| u64::from(b)).sum())
+}
+
+/// The trace context the job's worker received (W3C form): feature `tracing`.
+#[cfg(feature = "tracing")]
+#[poolbridge::job]
+fn current_trace() -> Option<String> {
+    poolbridge::TraceContext::current().map(|ctx| ctx.to_string())
 }
 
 fn host(url: &str, stream: &str, name: &str) -> Host {
@@ -2215,6 +2224,89 @@ fn cancel_and_completion_race_and_every_future_resolves_once() {
     );
 }
 
+/// Feature `tracing`: a remote job's `poolbridge.job` span is a child of the submit span, its
+/// NATS message carries the span's context as a W3C `traceparent` header (seen here by a plain
+/// core NATS subscription on the jobs subject), and the host carries it on into its worker
+/// process's `CALL` frame: the job sees the same trace.
+#[cfg(feature = "tracing")]
+fn a_remote_jobs_traceparent_header_carries_the_client_span() {
+    use std::sync::Arc;
+    use trace_support::Recorder;
+
+    let Some(server) = NatsServer::start("traceparent") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "TRACE");
+    // A core subscription on the jobs subject sees each job's message as published.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let sub_url = url.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use futures::StreamExt;
+            let nats = async_nats::connect(&sub_url).await.unwrap();
+            let mut sub = nats.subscribe("poolbridge.jobs").await.unwrap();
+            nats.flush().await.unwrap();
+            ready_tx.send(()).unwrap();
+            if let Ok(Some(msg)) = tokio::time::timeout(HANG, sub.next()).await {
+                let header = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("traceparent"))
+                    .map(|v| v.as_str().to_owned());
+                let _ = seen_tx.send(header);
+            }
+        });
+    });
+    ready_rx.recv_timeout(HANG).expect("subscribed");
+
+    let recorder = Arc::new(Recorder::default());
+    let dispatch = tracing::Dispatch::new(Arc::clone(&recorder));
+    let (submit_id, fut) = tracing::dispatcher::with_default(&dispatch, || {
+        let submit = tracing::info_span!("submit_remote");
+        let fut = submit.in_scope(|| ex.submit(current_trace, ()));
+        (submit.id().unwrap().into_u64(), fut)
+    });
+    let _h = host(&url, "TRACE", "trace-host");
+    let in_worker = fut.result_timeout(HANG).expect("a result");
+    let header = seen_rx
+        .recv_timeout(HANG)
+        .expect("the job's message")
+        .expect("a traceparent header");
+
+    let jobs = recorder.spans_named("poolbridge.job");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job.parent, Some(submit_id), "a child of the submit span");
+    assert_eq!(job.field("executor").as_deref(), Some("remote"));
+    assert!(job.field("job").unwrap().ends_with("current_trace"));
+    let sent = poolbridge::TraceContext::parse(&header).expect("a W3C traceparent");
+    assert_eq!(
+        Some(format!("{:032x}", sent.trace_id())),
+        job.field("trace_id"),
+        "the header's trace id is the client span's"
+    );
+    assert_eq!(
+        Some(format!("{:016x}", sent.span_id())),
+        job.field("span_id"),
+        "the header's parent span is the client span"
+    );
+    // The host ran it under that trace, and passed it on to its worker process.
+    let in_worker = in_worker.expect("the worker received a context");
+    let in_worker = poolbridge::TraceContext::parse(&in_worker).unwrap();
+    assert_eq!(
+        in_worker.trace_id(),
+        sent.trace_id(),
+        "one trace, client to worker"
+    );
+    assert_ne!(in_worker.span_id(), sent.span_id(), "under the host's span");
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -2253,5 +2345,7 @@ fn main() {
         a_job_queued_on_its_host_past_its_deadline_is_stopped,
         a_job_running_past_its_deadline_is_stopped_by_its_host,
         cancel_and_completion_race_and_every_future_resolves_once,
+        #[cfg(feature = "tracing")]
+        a_remote_jobs_traceparent_header_carries_the_client_span,
     ]);
 }

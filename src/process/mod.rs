@@ -47,6 +47,10 @@
 //! request_cancel (user thread) ─ Promise's stop hook ─▶ PoolCore::stop ── CANCEL(n) on the
 //!   control socket ──▶ the worker's watch thread: cancelled() turns true (or the call is
 //!   skipped); the timer kills the worker if the job still runs after cancel_grace
+//!
+//! feature tracing: submit opens the job's `poolbridge.job` span, its trace context rides in
+//!   the CALL frame; the worker runs the job in a `poolbridge.run` span and forwards its
+//!   events ── LOG(n) ──▶ the reader re-emits them under the job's span (src/trace/)
 //! ```
 //!
 //! The design note `src/process/README.md` follows a job and a worker through their lives and
@@ -1188,8 +1192,18 @@ fn submit_holding<J: Job>(
         let _ = promise.set_error(err);
         return fut;
     }
-    let call = encode_call(shared.config.registry, &job, &args, wire::CALL_HEADER);
-    let frame = match call.and_then(|call| wire::seal_call(call).map_err(FutureError::Ipc)) {
+    // With `tracing`: the job's `poolbridge.job` span, and its context in the frame.
+    #[cfg(feature = "tracing")]
+    let (span, trace) = crate::trace::job_span(name, "process");
+    #[cfg(feature = "tracing")]
+    let (room, seal) = (
+        wire::TRACED_CALL_HEADER,
+        |call: crate::seam::call::EncodedCall| wire::seal_traced_call(call, &trace.to_bytes()),
+    );
+    #[cfg(not(feature = "tracing"))]
+    let (room, seal) = (wire::CALL_HEADER, wire::seal_call);
+    let call = encode_call(shared.config.registry, &job, &args, room);
+    let frame = match call.and_then(|call| seal(call).map_err(FutureError::Ipc)) {
         Ok(frame) => frame,
         Err(err) => {
             let _ = promise.set_error(err);
@@ -1199,10 +1213,10 @@ fn submit_holding<J: Job>(
     let timeout = options.get_timeout().or(shared.config.job_timeout);
     let key = fut.addr();
     let done = Box::new(Typed::new(promise, name, Via::Process));
-    shared.submit(
-        frame,
-        queue::Call::new(name, timeout, deadline, key, done).holding(place),
-    );
+    let call = queue::Call::new(name, timeout, deadline, key, done).holding(place);
+    #[cfg(feature = "tracing")]
+    let call = call.in_span(span);
+    shared.submit(frame, call);
     fut
 }
 
@@ -1217,6 +1231,7 @@ pub(crate) fn submit_raw(
     args: &[u8],
     timeout: Option<Duration>,
     deadline: Option<std::time::Instant>,
+    trace: crate::trace::Carried,
 ) -> PoolFuture<Vec<u8>> {
     let shared = &pool.shared;
     let (promise, fut) = Promise::with_hooks(None, Some(shared.stop_listener()));
@@ -1229,8 +1244,30 @@ pub(crate) fn submit_raw(
         let _ = promise.set_error(err);
         return fut;
     }
-    let call = crate::seam::call::EncodedCall::from_encoded(name, index, args, wire::CALL_HEADER);
-    let frame = match wire::seal_call(call) {
+    use crate::seam::call::EncodedCall;
+    // With `tracing`: the host's context in the frame, and its span over the forwarded events.
+    #[cfg(feature = "tracing")]
+    let (sealed, span) = match trace {
+        Some((ctx, span)) => {
+            let call = EncodedCall::from_encoded(name, index, args, wire::TRACED_CALL_HEADER);
+            (wire::seal_traced_call(call, &ctx.to_bytes()), span)
+        }
+        None => {
+            let call = EncodedCall::from_encoded(name, index, args, wire::CALL_HEADER);
+            (wire::seal_call(call), tracing::Span::none())
+        }
+    };
+    #[cfg(not(feature = "tracing"))]
+    let sealed = {
+        let () = trace;
+        wire::seal_call(EncodedCall::from_encoded(
+            name,
+            index,
+            args,
+            wire::CALL_HEADER,
+        ))
+    };
+    let frame = match sealed {
         Ok(frame) => frame,
         Err(reason) => {
             let _ = promise.set_error(FutureError::Ipc(reason));
@@ -1240,7 +1277,10 @@ pub(crate) fn submit_raw(
     let key = fut.addr();
     let done = Box::new(Typed::raw(promise, name, Via::Process));
     let timeout = timeout.or(shared.config.job_timeout);
-    shared.submit(frame, queue::Call::new(name, timeout, deadline, key, done));
+    let call = queue::Call::new(name, timeout, deadline, key, done);
+    #[cfg(feature = "tracing")]
+    let call = call.in_span(span);
+    shared.submit(frame, call);
     fut
 }
 

@@ -533,6 +533,26 @@ impl PoolCore {
             drop(guard);
             return Some(Duty::Read(id, Arc::clone(conn)));
         }
+        #[cfg(feature = "tracing")]
+        if kind == wire::LOG {
+            // An event the running call logged: re-emit it under its span, and keep reading.
+            let Some((nth, record)) = wire::split_log(reader.last_body()) else {
+                drop(guard);
+                return self.reap(id, conn, Death::Protocol(kind));
+            };
+            let st = self.state();
+            let running = st.workers[id].as_ref().and_then(|slot| slot.jobs.front());
+            let span = running
+                .filter(|sent| sent.nth == nth)
+                .map(|sent| sent.call.span.clone());
+            drop(st);
+            // The parent's subscriber runs here, outside the state lock.
+            if let Some(span) = span {
+                crate::trace::relay::emit(&span, &record);
+            }
+            drop(guard);
+            return Some(Duty::Read(id, Arc::clone(conn)));
+        }
         if kind != wire::DONE
             || status.is_none()
             || (status == Some(wire::SKIPPED) && reader.last_body().len() != 2)

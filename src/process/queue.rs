@@ -91,6 +91,10 @@ pub(crate) struct Call {
     /// When its worker started running it: sent to an idle worker, or the job before it on its
     /// worker answered (for `PoolMetrics::run_time`).
     pub(crate) started: Option<Instant>,
+    /// The job's parent-side span (feature `tracing`): the events its worker forwards are
+    /// re-emitted under it.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 impl Call {
@@ -113,7 +117,16 @@ impl Call {
             place: Place::default(),
             submitted: Instant::now(),
             started: None,
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
         }
+    }
+
+    /// The call's parent-side span (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn in_span(mut self, span: tracing::Span) -> Call {
+        self.span = span;
+        self
     }
 
     /// Takes the call's typed end out, to publish its outcome outside the lock now, leaving

@@ -6,8 +6,10 @@
 //! worker → parent   HELLO  body: postcard(Hello)
 //! parent → worker   SETUP  body: initializer job index (u32 LE) or nothing
 //! worker → parent   READY  body: status u8 | message (UTF-8, for a failed initializer)
-//! parent → worker   CALL   body: job index (u32 LE) | time left (u64 LE, µs) | postcard(args)
+//! parent → worker   CALL   body: job index (u32 LE) | time left (u64 LE, µs)
+//!                          | [trace context, 25 bytes, if bit 31 of the index is set] | postcard(args)
 //! worker → parent   PROGRESS body: call ordinal (u64 LE) | done (u64 LE) | total (u64 LE)
+//! worker → parent   LOG    body: call ordinal (u64 LE) | postcard(LogRecord)   feature tracing
 //! worker → parent   DONE   body: status u8 | postcard(output), or a UTF-8 message
 //! parent → worker   CANCEL body: the call's ordinal at this worker (u64 LE)   control socket
 //! ```
@@ -37,7 +39,7 @@ pub(crate) const ENV_MARKER: &str = "POOLBRIDGE_WORKER";
 pub(crate) const MAGIC: [u8; 8] = *b"PLBRDG\x00\x01";
 
 /// Bumped whenever a frame's layout or meaning changes.
-pub(crate) const PROTOCOL: u32 = 4;
+pub(crate) const PROTOCOL: u32 = 5;
 
 /// The poolbridge build a worker runs: two processes with different values do not talk.
 pub(crate) fn build_id() -> String {
@@ -92,6 +94,33 @@ pub(crate) fn split_progress(body: &[u8]) -> Option<(u64, u64, u64)> {
         return None;
     }
     Some((word(0)?, word(8)?, word(16)?))
+}
+
+/// Worker to parent, before the call's `DONE` (feature `tracing`): one event the running call
+/// logged, or how many it dropped (`trace::relay::LogRecord`), re-emitted by the parent under
+/// the job's span. Rate-bounded in the worker (`trace::forward::LOG_BURST`, `LOG_RATE`).
+#[cfg(feature = "tracing")]
+pub(crate) const LOG: u8 = 8;
+
+/// Appends the `LOG` frame of call `nth` carrying `record` to `out` (cleared).
+#[cfg(feature = "tracing")]
+pub(crate) fn log_frame(
+    nth: u64,
+    record: &crate::trace::relay::LogRecord,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    start_frame(out, LOG);
+    out.extend_from_slice(&nth.to_le_bytes());
+    encode_into(record, out).map_err(|err| err.to_string())?;
+    finish_frame(out)
+}
+
+/// The ordinal and record of a `LOG` frame's body; `None` if it is malformed.
+#[cfg(feature = "tracing")]
+pub(crate) fn split_log(body: &[u8]) -> Option<(u64, crate::trace::relay::LogRecord)> {
+    let (nth, record) = body.split_at_checked(8)?;
+    let nth = u64::from_le_bytes(nth.try_into().ok()?);
+    Some((nth, postcard::from_bytes(record).ok()?))
 }
 
 /// `READY` / `DONE` status byte.
@@ -170,6 +199,22 @@ pub(crate) const CALL_HEADER: usize = 4 + 1 + 4 + 8;
 /// Where the time left is in a `CALL` frame.
 const TIME_LEFT: std::ops::Range<usize> = 9..17;
 
+/// Bit 31 of a `CALL` frame's job index: a trace context ([`TRACE_LEN`] bytes) follows the time
+/// left. A flag rather than a field: a build without the `tracing` feature sends not one byte
+/// more.
+const TRACED: u32 = 1 << 31;
+
+/// Bytes of a trace context in a `CALL` frame (`TraceContext`'s wire form: trace id, span id,
+/// flags).
+pub(crate) const TRACE_LEN: usize = 25;
+
+#[cfg(feature = "tracing")]
+const _: () = assert!(TRACE_LEN == crate::trace::WIRE_LEN);
+
+/// Bytes of a traced `CALL` frame before the arguments: [`CALL_HEADER`], then the context.
+#[cfg(feature = "tracing")]
+pub(crate) const TRACED_CALL_HEADER: usize = CALL_HEADER + TRACE_LEN;
+
 /// Writes the time the call has left before its deadline into its sealed `CALL` frame, in
 /// microseconds (a deadline already passed is 0, and the worker skips the call).
 pub(crate) fn set_time_left(frame: &mut [u8], left: Duration) {
@@ -180,11 +225,34 @@ pub(crate) fn set_time_left(frame: &mut [u8], left: Duration) {
 /// Turns an encoded call (with [`CALL_HEADER`] bytes of room in front) into its `CALL` frame,
 /// in place: the one encoding of a `CALL` frame, for every call (typed, or arrived encoded at a
 /// remote host); [`split_call`] is the worker's end. `Err`: the frame is too large.
+#[cfg_attr(all(feature = "tracing", not(feature = "nats")), allow(dead_code))]
 pub(crate) fn seal_call(call: EncodedCall) -> Result<Vec<u8>, String> {
-    debug_assert_eq!(call.room, CALL_HEADER);
+    seal(call, None)
+}
+
+/// [`seal_call`] for a call encoded with [`TRACED_CALL_HEADER`] bytes of room: the frame carries
+/// `trace` (a `TraceContext`'s wire form) after the time left.
+#[cfg(feature = "tracing")]
+pub(crate) fn seal_traced_call(
+    call: EncodedCall,
+    trace: &[u8; TRACE_LEN],
+) -> Result<Vec<u8>, String> {
+    seal(call, Some(trace))
+}
+
+fn seal(call: EncodedCall, trace: Option<&[u8; TRACE_LEN]>) -> Result<Vec<u8>, String> {
     let mut frame = call.bytes;
+    let mut index = call.index;
+    match trace {
+        None => debug_assert_eq!(call.room, CALL_HEADER),
+        Some(trace) => {
+            debug_assert_eq!(call.room, CALL_HEADER + TRACE_LEN);
+            frame[CALL_HEADER..CALL_HEADER + TRACE_LEN].copy_from_slice(trace);
+            index |= TRACED;
+        }
+    }
     frame[4] = CALL;
-    frame[5..9].copy_from_slice(&call.index.to_le_bytes());
+    frame[5..9].copy_from_slice(&index.to_le_bytes());
     frame[TIME_LEFT].copy_from_slice(&NO_DEADLINE.to_le_bytes());
     finish_frame(&mut frame).map_err(|reason| {
         format!(
@@ -200,6 +268,9 @@ pub(crate) fn seal_call(call: EncodedCall) -> Result<Vec<u8>, String> {
 pub(crate) struct CallBody<'a> {
     pub(crate) index: u32,
     pub(crate) time_left: Option<Duration>,
+    /// The trace context's wire form ([`TRACE_LEN`] bytes), if the call carries one.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) trace: Option<&'a [u8]>,
     pub(crate) args: &'a [u8],
 }
 
@@ -212,9 +283,17 @@ pub(crate) fn split_call<'a>(frame: &Frame<'a>) -> Option<CallBody<'a>> {
     let (index, rest) = frame.body.split_at(4);
     let (left, args) = rest.split_at(8);
     let left = u64::from_le_bytes(left.try_into().ok()?);
+    let index = u32::from_le_bytes(index.try_into().ok()?);
+    let (trace, args) = if index & TRACED == 0 {
+        (None, args)
+    } else {
+        let (trace, args) = args.split_at_checked(TRACE_LEN)?;
+        (Some(trace), args)
+    };
     Some(CallBody {
-        index: u32::from_le_bytes(index.try_into().ok()?),
+        index: index & !TRACED,
         time_left: (left != NO_DEADLINE).then(|| Duration::from_micros(left)),
+        trace,
         args,
     })
 }
@@ -376,6 +455,31 @@ mod tests {
         assert_eq!(frame.kind, PROGRESS);
         assert_eq!(split_progress(frame.body), Some((3, 7, u64::MAX)));
         assert_eq!(split_progress(&frame.body[1..]), None);
+    }
+
+    #[test]
+    fn a_trace_context_rides_in_a_flag_bit() {
+        let args = postcard::to_allocvec(&(7u8,)).unwrap();
+        let plain = seal_call(EncodedCall::from_encoded("abc", 3, &args, CALL_HEADER)).unwrap();
+        let mut src = &plain[..];
+        let mut reader = FrameReader::new();
+        let call = split_call(&reader.read(&mut src).unwrap()).map(|c| (c.index, c.trace));
+        assert_eq!(call, Some((3, None)));
+        #[cfg(feature = "tracing")]
+        {
+            let ctx = crate::trace::TraceContext::new(5, 6, true).unwrap();
+            let room = TRACED_CALL_HEADER;
+            let call = EncodedCall::from_encoded("abc", 3, &args, room);
+            let traced = seal_traced_call(call, &ctx.to_bytes()).unwrap();
+            assert_eq!(traced.len(), plain.len() + TRACE_LEN);
+            let mut src = &traced[..];
+            let frame = reader.read(&mut src).unwrap();
+            let call = split_call(&frame).unwrap();
+            assert_eq!(call.index, 3);
+            let got = call.trace.and_then(crate::trace::TraceContext::from_bytes);
+            assert_eq!(got, Some(ctx));
+            assert_eq!(postcard::from_bytes::<(u8,)>(call.args).unwrap(), (7,));
+        }
     }
 
     #[test]

@@ -526,6 +526,60 @@ fn finish_progress() {
     }
 }
 
+/// A call's trace while it runs (feature `tracing`): the `poolbridge.run` span under the
+/// received context, entered, that context as the thread's `TraceContext::current()`, and its
+/// events forwarded to the parent. Dropped when the job returns, before its `DONE`.
+#[cfg(feature = "tracing")]
+struct Traced {
+    _span: tracing::span::EnteredSpan,
+    _context: crate::trace::context::Entered,
+}
+
+#[cfg(feature = "tracing")]
+impl Traced {
+    fn enter(job: Option<&'static str>, trace: Option<&[u8]>) -> Traced {
+        crate::trace::forward::begin_job();
+        let received = trace.and_then(crate::trace::TraceContext::from_bytes);
+        let job = job.unwrap_or("<unknown job>");
+        let (span, ctx) = crate::trace::run_span(job, "process", received);
+        Traced {
+            _context: crate::trace::enter(ctx),
+            _span: span.entered(),
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Drop for Traced {
+    fn drop(&mut self) {
+        // The dropped-events note, while the call's ordinal is still set.
+        crate::trace::forward::end_job();
+    }
+}
+
+/// Sends one record of the running call's events as a `LOG` frame (feature `tracing`), under
+/// the progress lock: never after the call's `DONE`, never for another call.
+#[cfg(feature = "tracing")]
+fn send_log(record: &crate::trace::relay::LogRecord) {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut sender = lock(&SENDER);
+    let Some(sender) = sender.as_mut().filter(|s| s.nth != 0) else {
+        return;
+    };
+    let _ = BUF.try_with(|buf| {
+        let mut buf = buf.borrow_mut();
+        if wire::log_frame(sender.nth, record, &mut buf).is_ok() {
+            // A write error means the parent is gone: the main loop finds out on its next read.
+            let _ = (&sender.stream).write_all(&buf);
+        }
+        if buf.capacity() > 1 << 16 {
+            *buf = Vec::new();
+        }
+    });
+}
+
 /// The worker's end of its connection to the parent: the socket it reads calls from and
 /// writes answers to.
 struct ParentConn {
@@ -563,6 +617,9 @@ impl ParentConn {
         watch_parent(&self.stream, control);
         self.setup(registry, initializer)?;
         start_progress(&self.stream);
+        // The job's events go to the parent (if this program set no subscriber of its own).
+        #[cfg(feature = "tracing")]
+        crate::trace::forward::install(send_log);
         // Jobs run through `context::run_job` with this cell, so `cancelled()` reads it.
         let cell = context::OwnCell::new();
         let counters = context::JobCounters::default();
@@ -615,7 +672,11 @@ impl ParentConn {
                 .and_then(|left| Instant::now().checked_add(left));
             let scope = context::enter_deadline(deadline);
             begin_progress(nth);
+            #[cfg(feature = "tracing")]
+            let traced = Traced::enter(registry.name(call.index), call.trace);
             let outcome = unwind::catch(|| registry.invoke(call.index, call.args, &mut self.out));
+            #[cfg(feature = "tracing")]
+            drop(traced);
             finish_progress();
             drop(scope);
             let stopped = run.end(outcome.is_err()).is_some();

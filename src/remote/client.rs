@@ -378,6 +378,16 @@ impl ClientCore {
             object_limit: self.settings.large_payloads.map(|l| l as u64),
         }
         .to_map();
+        // With `tracing`: the job's `poolbridge.job` span (kept until the job ends) and its
+        // context as the W3C `traceparent` header.
+        #[cfg(feature = "tracing")]
+        let headers = {
+            let mut headers = headers;
+            let (span, trace) = crate::trace::job_span(name, "remote");
+            headers.insert(crate::trace::TRACEPARENT, trace.to_string().as_str());
+            fut.add_done_callback(move |_| drop(span));
+            headers
+        };
         // Registered before the job can end: a cancel from now on reaches the watcher (a stop
         // request of the running job does through the promise's `StopToWatcher`).
         fut.core().add_signal(&self.signal, key);

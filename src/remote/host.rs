@@ -559,7 +559,21 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
     // The local pool stops the job at its deadline (or skips it if it reaches a worker
     // later); the host's own timer below also resolves a job still waiting in the local queue
     // at its deadline, rather than when a worker frees.
-    let fut = process::submit_raw(&ctx.pool, index, args, timeout, deadline);
+    // With `tracing`: the job runs in a `poolbridge.run` span under the client's `traceparent`
+    // (a fresh trace without one), and the local worker continues that trace.
+    #[cfg(feature = "tracing")]
+    let carried = {
+        let received = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(crate::trace::TRACEPARENT))
+            .and_then(|v| crate::trace::TraceContext::parse(v.as_str()));
+        let (span, ctx) = crate::trace::run_span(&job.name, "remote", received);
+        Some((ctx, span))
+    };
+    #[cfg(not(feature = "tracing"))]
+    let carried = ();
+    let fut = process::submit_raw(&ctx.pool, index, args, timeout, deadline, carried);
     // From here a cancel in the bucket stops the local job (`remember_cancel`).
     let running = ctx.start_running(&job.id, fut.share());
     // Whether the local job had started when the host's deadline timer stopped it.

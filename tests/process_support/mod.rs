@@ -28,11 +28,12 @@ pub const HANG: Duration = Duration::from_secs(20);
 
 pub type Test = (&'static str, fn());
 
-/// `tests![a, b]`: the list of test functions for [`run`], each named after its function.
+/// `tests![a, b]`: the list of test functions for [`run`], each named after its function. A
+/// test may carry `#[cfg(...)]` (a test that needs a feature).
 #[macro_export]
 macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), $name as fn())),*]
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        &[$($(#[$attr])* (stringify!($name), $name as fn())),*]
     };
 }
 
