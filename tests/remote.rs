@@ -75,6 +75,18 @@ fn bytes_out(n: usize) -> Vec<u8> {
     vec![7; n]
 }
 
+/// Reports its progress `n` times, `every_us` microseconds apart; returns `n`.
+#[poolbridge::job]
+fn chatty(n: u64, every_us: u64) -> u64 {
+    for i in 1..=n {
+        poolbridge::progress(i, n);
+        if every_us > 0 {
+            std::thread::sleep(Duration::from_micros(every_us));
+        }
+    }
+    n
+}
+
 /// Kills the host that runs it (the worker process's parent).
 #[poolbridge::job]
 fn kill_my_host() {
@@ -937,9 +949,14 @@ fn permissions(stream: &str, prefix: &str) -> String {
         // Creating a KV bucket reads the account's JetStream limits first.
         "$JS.API.INFO".into(),
     ];
-    let client_subscribe = [format!("{prefix}.results.*"), "_INBOX.>".into()];
+    let client_subscribe = [
+        format!("{prefix}.results.*"),
+        format!("{prefix}.status.*"),
+        "_INBOX.>".into(),
+    ];
     let host_publish = [
         format!("{prefix}.results.*"),
+        format!("{prefix}.status.*"),
         format!("$JS.API.STREAM.INFO.{stream}"),
         format!("$JS.API.CONSUMER.INFO.{stream}.{stream}_hosts"),
         format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{stream}_hosts"),
@@ -1025,6 +1042,16 @@ fn a_client_and_a_host_work_with_the_documented_permissions() {
             violations(&server)
         );
     }
+    // The host's status and the stream's depth reach the client.
+    assert!(
+        eventually(HANG, || {
+            let m = ex.metrics();
+            m.stream.is_some() && m.hosts.iter().any(|h| h.name == "limited")
+        }),
+        "{:?}\n{}",
+        ex.metrics(),
+        violations(&server)
+    );
     assert!(eventually(HANG, || consumer_state(&admin, "PERM") == (0, 0)));
     let (status, report) = h.terminate();
     assert!(status.success(), "{status:?}");
@@ -2215,6 +2242,194 @@ fn cancel_and_completion_race_and_every_future_resolves_once() {
     );
 }
 
+/// Issue 20: a remote job's `progress()` reaches its future on the client, coalesced by the
+/// host (at most one message per `PROGRESS_EVERY`), in order, the last value always delivered
+/// before the answer.
+fn a_remote_jobs_progress_reaches_the_client_coalesced() {
+    use futures_core::Stream as _;
+    let Some(server) = NatsServer::start("progress") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "PROGRESS");
+    let _h = host(&url, "PROGRESS", "reporter");
+    // What crosses the server: the progress messages on the results subjects, counted.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let watch_url = url.clone();
+    let watcher = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let nats = async_nats::connect(watch_url).await.unwrap();
+            let mut sub = nats.subscribe("poolbridge.results.*").await.unwrap();
+            nats.flush().await.unwrap();
+            ready_tx.send(()).unwrap();
+            let mut progress = 0;
+            while let Some(msg) =
+                std::future::poll_fn(|cx| std::pin::Pin::new(&mut sub).poll_next(cx)).await
+            {
+                let status = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Poolbridge-Status"))
+                    .map(|v| v.as_str().to_owned());
+                match status.as_deref() {
+                    Some("progress") => progress += 1,
+                    Some("started") | None => {}
+                    Some(_) => break,
+                }
+            }
+            progress
+        })
+    });
+    ready_rx.recv().unwrap();
+    let started = Instant::now();
+    // 10,000 reports over at least a second (100 µs sleeps).
+    let fut = ex.submit(chatty, (10_000, 100));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen = rt.block_on(async {
+        let mut updates = fut.progress_updates();
+        let mut seen = Vec::new();
+        while let Some(update) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut updates).poll_next(cx)).await
+        {
+            seen.push(update);
+        }
+        seen
+    });
+    assert_eq!(fut.result_timeout(HANG), Ok(10_000));
+    let elapsed = started.elapsed();
+    let messages = watcher.join().unwrap();
+    assert_eq!(seen.last(), Some(&(10_000, 10_000)), "{seen:?}");
+    assert_eq!(fut.progress(), Some((10_000, 10_000)));
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0) && seen.iter().all(|&(_, t)| t == 10_000),
+        "ordered: {seen:?}"
+    );
+    // Coalesced by the host: at most one message per interval, and one more at the end.
+    let bound = elapsed.as_millis() / poolbridge::remote::PROGRESS_EVERY.as_millis() + 5;
+    assert!(
+        messages >= 2 && (messages as u128) <= bound && messages < 1_000,
+        "{messages} progress messages in {elapsed:?}"
+    );
+    assert!(seen.len() <= messages, "{} > {messages}", seen.len());
+    // A job that does not report sends nothing, and its future has no progress.
+    let quiet = ex.submit(where_am_i, (1, 0));
+    assert_eq!(quiet.result_timeout(HANG).map(|(n, _)| n), Ok(1));
+    assert_eq!(quiet.progress(), None);
+}
+
+/// The metrics' host with this name.
+fn host_named(
+    m: &poolbridge::remote::RemoteMetrics,
+    name: &str,
+) -> Option<poolbridge::remote::HostStatus> {
+    m.hosts.iter().find(|h| h.name == name).cloned()
+}
+
+/// Issue 20: hosts publish their status; the client lists every host (alive, then gone after a
+/// graceful stop, silent after a kill), the stream's depth (jobs queued while no host runs,
+/// drained to 0 after), and queue wait and run time over all hosts.
+fn hosts_publish_their_status_and_the_client_sees_every_host() {
+    use poolbridge::remote::HostState;
+    let Some(server) = NatsServer::start("statuses") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "STATUS");
+    let m = ex.metrics();
+    assert!(m.hosts.is_empty() && m.queue_wait.is_none(), "{m:?}");
+    // No host yet: the jobs wait in the stream, undelivered.
+    let futures: Vec<_> = (0..20).map(|i| ex.submit(where_am_i, (i, 20))).collect();
+    assert!(
+        eventually(HANG, || ex
+            .metrics()
+            .stream
+            .is_some_and(|d| (d.undelivered, d.unacknowledged) == (20, 0))),
+        "{:?}",
+        ex.metrics().stream
+    );
+    let mut a = host(&url, "STATUS", "host-a");
+    let mut b = host(&url, "STATUS", "host-b");
+    for f in &futures {
+        f.result_timeout(HANG).expect("a result");
+    }
+    // The stream drained: nothing waits, nothing is held.
+    assert!(
+        eventually(HANG, || ex
+            .metrics()
+            .stream
+            .is_some_and(|d| (d.undelivered, d.unacknowledged) == (0, 0))),
+        "{:?}",
+        ex.metrics().stream
+    );
+    let m = ex.metrics();
+    let wait = m.queue_wait.expect("queue wait measured");
+    let run = m.run_time.expect("run time measured");
+    assert!(
+        wait.samples >= 1 && wait.p50 <= wait.p99 && wait.p99 <= wait.max,
+        "{wait:?}"
+    );
+    assert!(
+        run.samples >= 1 && run.max >= Duration::from_millis(20),
+        "{run:?}"
+    );
+    // Both hosts, with their counts once their next status came.
+    assert!(
+        eventually(HANG, || {
+            let m = ex.metrics();
+            m.hosts.len() == 2 && m.hosts.iter().map(|h| h.ok).sum::<u64>() == 20
+        }),
+        "{:?}",
+        ex.metrics().hosts
+    );
+    let m = ex.metrics();
+    for (h, pid) in [("host-a", a.pid()), ("host-b", b.pid())] {
+        let s = host_named(&m, h).expect("listed");
+        assert_eq!(
+            (s.pid, s.slots, s.workers, s.state),
+            (pid, 2, 2, HostState::Alive),
+            "{s:?}"
+        );
+        assert_eq!((s.failed, s.running, s.queued), (0, 0, 0), "{s:?}");
+        assert!(
+            s.age < Duration::from_secs(3) && s.uptime > Duration::ZERO,
+            "{s:?}"
+        );
+        assert_eq!(s.interval, poolbridge::remote::DEFAULT_STATUS_INTERVAL);
+        if s.ok > 0 {
+            let run = s.run_time.expect("the host timed its jobs");
+            assert!(
+                run.p50 >= Duration::from_millis(20) && run.p50 <= run.max,
+                "{run:?}"
+            );
+            assert!(s.queue_wait.is_some(), "{s:?}");
+        }
+    }
+    // A graceful stop: its last status says gone.
+    let (status, _) = a.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        eventually(HANG, || host_named(&ex.metrics(), "host-a")
+            .is_some_and(|h| h.state == HostState::Gone)),
+        "{:?}",
+        ex.metrics().hosts
+    );
+    // A killed host says nothing: silent after three intervals.
+    b.kill();
+    assert!(
+        eventually(HANG, || host_named(&ex.metrics(), "host-b")
+            .is_some_and(|h| h.state == HostState::Silent)),
+        "{:?}",
+        ex.metrics().hosts
+    );
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
@@ -2253,5 +2468,7 @@ fn main() {
         a_job_queued_on_its_host_past_its_deadline_is_stopped,
         a_job_running_past_its_deadline_is_stopped_by_its_host,
         cancel_and_completion_race_and_every_future_resolves_once,
+        a_remote_jobs_progress_reaches_the_client_coalesced,
+        hosts_publish_their_status_and_the_client_sees_every_host,
     ]);
 }

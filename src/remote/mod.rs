@@ -100,9 +100,10 @@ pub use self::builder::RemoteBuilder;
 pub use self::connect::NatsOptions;
 pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
-    DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    DEFAULT_STATUS_INTERVAL, DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    PROGRESS_EVERY,
 };
-pub use self::report::{JobHost, RemoteMetrics, ServeReport};
+pub use self::report::{HostState, HostStatus, JobHost, RemoteMetrics, ServeReport, StreamDepth};
 pub use self::serve_options::{ServeOptions, serve};
 // For the documentation's links (`RemoteExecutor` is exported at the crate root).
 #[allow(unused_imports)]
