@@ -2430,11 +2430,73 @@ fn hosts_publish_their_status_and_the_client_sees_every_host() {
     );
 }
 
+/// `GET path` from the dashboard at `addr`: the response's body.
+#[cfg(feature = "dashboard")]
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the dashboard");
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// Issue 20: the live page over a remote executor with a live host: `/metrics.json` has the
+/// host (a row with its state, slots and counts), the stream's depth, and the latencies.
+#[cfg(feature = "dashboard")]
+fn the_dashboard_shows_the_hosts_and_the_stream() {
+    let Some(server) = NatsServer::start("dashboard") else {
+        return;
+    };
+    let url = server.url();
+    let ex = Arc::new(client(&server, "DASH"));
+    let dashboard = poolbridge::dashboard::Dashboard::builder()
+        .remote("cluster", &ex)
+        .sample_every(Duration::from_millis(100))
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let addr = dashboard.local_addr();
+    // Before any host: none listed, the stream's depth unknown or empty.
+    let doc = http_get(addr, "/metrics.json");
+    assert!(doc.contains(r#""hosts":[]"#), "{doc}");
+    let _h = host(&url, "DASH", "dash-host");
+    let futures: Vec<_> = (0..5).map(|i| ex.submit(where_am_i, (i, 10))).collect();
+    for f in &futures {
+        f.result_timeout(HANG).expect("a result");
+    }
+    let mut doc = String::new();
+    let shown = eventually(HANG, || {
+        doc = http_get(addr, "/metrics.json");
+        doc.contains(r#""hosts":[{"name":"dash-host","state":"alive","#)
+            && doc.contains(
+                r#""slots":2,"workers":2,"running":0,"queued":0,"completed":5,"failed":0"#,
+            )
+            && doc.contains(r#""stream":{"undelivered":0,"unacknowledged":0,"#)
+    });
+    assert!(shown, "{doc}");
+    assert!(
+        doc.contains(r#""latency":{"queue_wait":{"p50_us":"#),
+        "{doc}"
+    );
+    assert!(doc.contains(r#""run_time":{"p50_us":"#), "{doc}");
+    // The page has the panels they fill.
+    let page = http_get(addr, "/");
+    assert!(
+        page.contains("HOST_COLUMNS") && page.contains("STREAM_ROWS"),
+        "the page"
+    );
+}
+
 fn main() {
     poolbridge::process::init();
     remote_support::host_main();
     client_main();
-    process_support::run(tests![
+    let mut list = tests![
         submit_errors_need_no_server,
         results_and_panics_across_two_hosts,
         a_killed_hosts_job_is_delivered_again_with_one_result,
@@ -2470,5 +2532,10 @@ fn main() {
         cancel_and_completion_race_and_every_future_resolves_once,
         a_remote_jobs_progress_reaches_the_client_coalesced,
         hosts_publish_their_status_and_the_client_sees_every_host,
-    ]);
+    ]
+    .to_vec();
+    // Run by `.ci/run` with `--features nats,dashboard`.
+    #[cfg(feature = "dashboard")]
+    list.extend_from_slice(tests![the_dashboard_shows_the_hosts_and_the_stream]);
+    process_support::run(&list);
 }

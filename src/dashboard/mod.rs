@@ -378,7 +378,11 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::Remote,
-            Box::new(move || executor.upgrade().map(|e| Reading::Remote(e.metrics()))),
+            Box::new(move || {
+                executor
+                    .upgrade()
+                    .map(|e| Reading::Remote(Box::new(e.metrics())))
+            }),
         )
     }
 
