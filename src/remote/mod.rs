@@ -11,7 +11,7 @@
 //! | file               | concept                                                            |
 //! |--------------------|--------------------------------------------------------------------|
 //! | `defaults.rs`      | the `DEFAULT_*` settings                                           |
-//! | `report.rs`        | what the client and the hosts report: [`RemoteMetrics`], [`JobHost`], [`ServeReport`] |
+//! | `report.rs`        | what the client and the hosts report: [`RemoteMetrics`] (with [`HostStatus`], [`StreamDepth`]), [`JobHost`], [`ServeReport`] |
 //! | `wire.rs`          | subjects, headers and bodies of the messages                       |
 //! | `connect.rs`       | connection settings ([`NatsOptions`], to async-nats), the stream, consumer and bucket |
 //! | `completer.rs`     | the threads that publish outcomes and run done callbacks           |
@@ -28,6 +28,11 @@
 //! The design note `src/remote/README.md` follows a job through its life and gives the delivery
 //! semantics and the failure table; `docs/remote.md` is the user's guide (deployment,
 //! idempotency advice).
+//!
+//! Watching the cluster: a remote job's [`progress()`](crate::progress()) reaches its future
+//! (coalesced by the host, [`PROGRESS_EVERY`]); hosts publish their status every
+//! [`ServeOptions::status_interval`], which [`RemoteMetrics::hosts`] lists with the stream's
+//! depth ([`RemoteMetrics::stream`]) and the latencies over all hosts.
 //!
 //! # Delivery semantics in one table
 //!
