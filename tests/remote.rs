@@ -2490,6 +2490,98 @@ fn the_dashboard_shows_the_hosts_and_the_stream() {
         page.contains("HOST_COLUMNS") && page.contains("STREAM_ROWS"),
         "the page"
     );
+    // And fills them in a browser: the page as headless chromium renders it.
+    let Some(dom) = rendered_page(&dashboard.url()) else {
+        return;
+    };
+    let row = dom
+        .split_once(r#"<tr data-host="dash-host">"#)
+        .and_then(|(_, rest)| rest.split_once("</tr>"))
+        .map(|(row, _)| row)
+        .unwrap_or_else(|| panic!("no row for dash-host in the hosts table:\n{dom}"));
+    for cell in [
+        r#"data-field="state" class="state-alive">alive<"#,
+        r#"data-field="slots">2<"#,
+        r#"data-field="completed">5<"#,
+        r#"data-field="running">0<"#,
+    ] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+    assert!(
+        dom.contains(r#"id="cluster-stream-undelivered" data-field="undelivered">0<"#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"id="cluster-stream-unacknowledged" data-field="unacknowledged">0<"#),
+        "{dom}"
+    );
+}
+
+/// The DOM of `url` after its scripts ran a few seconds (virtual time) in headless chromium;
+/// `None` (after saying why) when chromium is not installed, unless `CI` or
+/// `POOLBRIDGE_REQUIRE_CHROMIUM=1` require it (as `tests/dashboard.rs`).
+#[cfg(feature = "dashboard")]
+fn rendered_page(url: &str) -> Option<String> {
+    let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+        || std::env::var("POOLBRIDGE_REQUIRE_CHROMIUM").as_deref() == Ok("1");
+    let chromium = std::env::var_os("POOLBRIDGE_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            ["chromium", "chromium-browser"].iter().find_map(|name| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            !required,
+            "chromium is needed (CI or POOLBRIDGE_REQUIRE_CHROMIUM=1)"
+        );
+        println!("    SKIPPED the page in chromium: no chromium (apt-get install chromium)");
+        return None;
+    };
+    let profile = temp_dir("dashboard-chromium");
+    let mut child = std::process::Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-extensions",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--window-size=1200,900",
+            // Long enough for several polls of /metrics.json (every 500 ms).
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut dom).unwrap();
+        dom
+    });
+    let deadline = Instant::now() + HANG;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not end within {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(reader.join().unwrap())
 }
 
 fn main() {

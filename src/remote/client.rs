@@ -146,6 +146,15 @@ struct Pending {
     submitted: Option<Instant>,
 }
 
+/// A host whose last status is this old (silent, or gone) leaves `RemoteMetrics::hosts`.
+///
+/// The trade-off: it keeps the list of a cluster whose hosts come and go bounded (a host named
+/// by default, `{hostname}-{pid}`, has a new name at each start, and a churning cluster would
+/// otherwise pile up gone hosts without end), and a dashboard's hosts table readable; the cost
+/// is that a host silent for longer (frozen, cut off) disappears from the list instead of
+/// showing as silent. 10 minutes is long enough for a person to notice it there first.
+const FORGET_HOSTS_AFTER: Duration = Duration::from_secs(600);
+
 /// What the client knows of the cluster once it follows it (`RemoteMetrics::hosts`, `stream`).
 #[derive(Default)]
 struct Cluster {
@@ -849,7 +858,10 @@ impl ClientCore {
     /// The hosts and the stream's depth as last heard (`RemoteMetrics::hosts`, `stream`).
     fn cluster(&self) -> (Vec<HostStatus>, Option<StreamDepth>) {
         let now = Instant::now();
-        let cluster = lock(&self.cluster);
+        let mut cluster = lock(&self.cluster);
+        cluster
+            .hosts
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < FORGET_HOSTS_AFTER);
         let summary = |l: Option<(u64, u64, u64, u64, u64)>| {
             l.map(|(p50, p90, p99, max, samples)| LatencySummary {
                 p50: Duration::from_micros(p50),

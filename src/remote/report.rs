@@ -50,7 +50,8 @@ pub struct RemoteMetrics {
     /// [`ServeOptions::status_interval`](crate::remote::ServeOptions::status_interval), with its
     /// age and whether it is alive, silent or gone ([`HostState`]). The client follows the
     /// statuses from the first `metrics()` call on (nothing before, and nothing per job): the
-    /// first call has none yet, a later one every host that published since.
+    /// first call has none yet, a later one every host that published since. Sorted by name;
+    /// a host whose last status is over 10 minutes old (gone, or silent that long) is dropped.
     pub hosts: Vec<HostStatus>,
     /// The job stream's depth, from the hosts' consumer at the server: refreshed in the
     /// background every [`DEFAULT_STATUS_INTERVAL`](crate::remote::DEFAULT_STATUS_INTERVAL) from
