@@ -70,6 +70,22 @@ pub struct RemoteMetrics {
 }
 
 /// Whether a worker host is publishing its status: [`HostStatus::state`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use poolbridge::remote::HostState;
+///
+/// let ex = poolbridge::RemoteExecutor::connect("nats://127.0.0.1:4222").unwrap();
+/// let lost: Vec<_> = ex
+///     .metrics()
+///     .hosts
+///     .into_iter()
+///     .filter(|h| h.state == HostState::Silent)
+///     .map(|h| h.name)
+///     .collect();
+/// println!("hosts not heard of for three intervals: {lost:?}");
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum HostState {
