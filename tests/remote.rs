@@ -2588,6 +2588,7 @@ fn main() {
     poolbridge::process::init();
     remote_support::host_main();
     client_main();
+    #[cfg_attr(not(feature = "dashboard"), allow(unused_mut))]
     let mut list = tests![
         submit_errors_need_no_server,
         results_and_panics_across_two_hosts,
