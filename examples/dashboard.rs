@@ -6,6 +6,11 @@
 //! Without `--serve` it runs its workload for about three seconds, prints the URL and the last
 //! `/metrics.json` document, and ends (as CI runs it). The program is its own worker:
 //! `main` calls `poolbridge::process::init()` first.
+//!
+//! With `--features nats,dashboard` and a `nats-server` on `PATH` (or in
+//! `$POOLBRIDGE_NATS_SERVER`), it also starts a local server and two worker hosts (this program
+//! re-run as `dashboard host URL NAME`), and shows a `RemoteExecutor` feeding them: the page's
+//! hosts table and stream panel. Without a server it says so and shows the two pools alone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +18,40 @@ use std::time::{Duration, Instant};
 
 use poolbridge::dashboard::Dashboard;
 use poolbridge::{ProcessPoolExecutor, ThreadPoolExecutor};
+
+#[cfg(feature = "nats")]
+#[path = "support/nats.rs"]
+mod nats;
+
+/// A local server, two worker hosts and a client, for the remote part (feature `nats`).
+#[cfg(feature = "nats")]
+struct Cluster {
+    // Dropped in this order: the client (after its answers), the hosts, the server.
+    executor: Arc<poolbridge::RemoteExecutor>,
+    _hosts: Vec<nats::HostProcess>,
+    _server: nats::LocalNats,
+}
+
+/// Starts the remote part, or says why not (no `nats-server` here).
+#[cfg(feature = "nats")]
+fn start_cluster() -> Option<Cluster> {
+    let Some(binary) = nats::server_binary() else {
+        println!("remote: skipped ({})", nats::INSTALL_HINT);
+        return None;
+    };
+    let server = nats::LocalNats::start(&binary).expect("start nats-server");
+    let executor = poolbridge::RemoteExecutor::connect(&server.url).expect("connect");
+    let hosts = ["host-1", "host-2"]
+        .iter()
+        .map(|name| nats::HostProcess::start(&server.url, name, 1).expect("start a host"))
+        .collect();
+    println!("remote: nats-server {} and 2 worker hosts", server.url);
+    Some(Cluster {
+        executor: Arc::new(executor),
+        _hosts: hosts,
+        _server: server,
+    })
+}
 
 /// A job for the process pool: a little arithmetic, and one input in 50 panics (counted as
 /// failed on the page).
@@ -35,13 +74,23 @@ fn main() {
         }
     }));
     poolbridge::process::init();
+    #[cfg(feature = "nats")]
+    nats::host_main(|options| options); // `dashboard host URL NAME`: a worker host
     let serve = std::env::args().any(|a| a == "--serve");
 
     let threads = Arc::new(ThreadPoolExecutor::new(4));
     let processes = Arc::new(ProcessPoolExecutor::new(2));
-    let dashboard = Dashboard::builder()
+    let builder = Dashboard::builder()
         .thread_pool("threads", &threads)
-        .process_pool("processes", &processes)
+        .process_pool("processes", &processes);
+    #[cfg(feature = "nats")]
+    let cluster = start_cluster();
+    #[cfg(feature = "nats")]
+    let builder = match &cluster {
+        Some(cluster) => builder.remote("cluster", &cluster.executor),
+        None => builder,
+    };
+    let dashboard = builder
         .sample_every(Duration::from_millis(250))
         .bind("127.0.0.1:0")
         .expect("bind the dashboard");
@@ -90,6 +139,26 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(200));
             }
         });
+        // The remote executor: bursts of the same job, run by the hosts' worker processes.
+        #[cfg(feature = "nats")]
+        if let Some(cluster) = &cluster {
+            let stop = &stop;
+            scope.spawn(move || {
+                let mut seed = 1_000_000u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let burst: Vec<_> = (0..10)
+                        .map(|_| {
+                            seed += 1;
+                            cluster.executor.submit(checksum, (seed,))
+                        })
+                        .collect();
+                    burst
+                        .iter()
+                        .for_each(|f| _ = f.wait_timeout(Duration::from_secs(10)));
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        }
         while started.elapsed() < run_for {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -102,5 +171,15 @@ fn main() {
         "threads: {} completed, {} failed; processes: {} completed, {} failed",
         t.completed, t.panicked, p.completed, p.panicked
     );
+    #[cfg(feature = "nats")]
+    if let Some(cluster) = &cluster {
+        let m = cluster.executor.metrics();
+        println!(
+            "remote: {} completed, {} failed; hosts {:?}",
+            m.completed,
+            m.failed,
+            m.hosts.iter().map(|h| (&h.name, h.ok)).collect::<Vec<_>>()
+        );
+    }
     println!("last /metrics.json:\n{}", dashboard.snapshot());
 }

@@ -77,6 +77,18 @@ fn bytes_out(n: usize) -> Vec<u8> {
     vec![7; n]
 }
 
+/// Reports its progress `n` times, `every_us` microseconds apart; returns `n`.
+#[poolbridge::job]
+fn chatty(n: u64, every_us: u64) -> u64 {
+    for i in 1..=n {
+        poolbridge::progress(i, n);
+        if every_us > 0 {
+            std::thread::sleep(Duration::from_micros(every_us));
+        }
+    }
+    n
+}
+
 /// Kills the host that runs it (the worker process's parent).
 #[poolbridge::job]
 fn kill_my_host() {
@@ -946,9 +958,14 @@ fn permissions(stream: &str, prefix: &str) -> String {
         // Creating a KV bucket reads the account's JetStream limits first.
         "$JS.API.INFO".into(),
     ];
-    let client_subscribe = [format!("{prefix}.results.*"), "_INBOX.>".into()];
+    let client_subscribe = [
+        format!("{prefix}.results.*"),
+        format!("{prefix}.status.*"),
+        "_INBOX.>".into(),
+    ];
     let host_publish = [
         format!("{prefix}.results.*"),
+        format!("{prefix}.status.*"),
         format!("$JS.API.STREAM.INFO.{stream}"),
         format!("$JS.API.CONSUMER.INFO.{stream}.{stream}_hosts"),
         format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{stream}_hosts"),
@@ -1034,6 +1051,16 @@ fn a_client_and_a_host_work_with_the_documented_permissions() {
             violations(&server)
         );
     }
+    // The host's status and the stream's depth reach the client.
+    assert!(
+        eventually(HANG, || {
+            let m = ex.metrics();
+            m.stream.is_some() && m.hosts.iter().any(|h| h.name == "limited")
+        }),
+        "{:?}\n{}",
+        ex.metrics(),
+        violations(&server)
+    );
     assert!(eventually(HANG, || consumer_state(&admin, "PERM") == (0, 0)));
     let (status, report) = h.terminate();
     assert!(status.success(), "{status:?}");
@@ -2224,6 +2251,348 @@ fn cancel_and_completion_race_and_every_future_resolves_once() {
     );
 }
 
+/// Issue 20: a remote job's `progress()` reaches its future on the client, coalesced by the
+/// host (at most one message per `PROGRESS_EVERY`), in order, the last value always delivered
+/// before the answer.
+fn a_remote_jobs_progress_reaches_the_client_coalesced() {
+    use futures_core::Stream as _;
+    let Some(server) = NatsServer::start("progress") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "PROGRESS");
+    let _h = host(&url, "PROGRESS", "reporter");
+    // What crosses the server: the progress messages on the results subjects, counted.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let watch_url = url.clone();
+    let watcher = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let nats = async_nats::connect(watch_url).await.unwrap();
+            let mut sub = nats.subscribe("poolbridge.results.*").await.unwrap();
+            nats.flush().await.unwrap();
+            ready_tx.send(()).unwrap();
+            let mut progress = 0;
+            while let Some(msg) =
+                std::future::poll_fn(|cx| std::pin::Pin::new(&mut sub).poll_next(cx)).await
+            {
+                let status = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Poolbridge-Status"))
+                    .map(|v| v.as_str().to_owned());
+                match status.as_deref() {
+                    Some("progress") => progress += 1,
+                    Some("started") | None => {}
+                    Some(_) => break,
+                }
+            }
+            progress
+        })
+    });
+    ready_rx.recv().unwrap();
+    let started = Instant::now();
+    // 10,000 reports over at least a second (100 µs sleeps).
+    let fut = ex.submit(chatty, (10_000, 100));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen = rt.block_on(async {
+        let mut updates = fut.progress_updates();
+        let mut seen = Vec::new();
+        while let Some(update) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut updates).poll_next(cx)).await
+        {
+            seen.push(update);
+        }
+        seen
+    });
+    assert_eq!(fut.result_timeout(HANG), Ok(10_000));
+    let elapsed = started.elapsed();
+    let messages = watcher.join().unwrap();
+    assert_eq!(seen.last(), Some(&(10_000, 10_000)), "{seen:?}");
+    assert_eq!(fut.progress(), Some((10_000, 10_000)));
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0) && seen.iter().all(|&(_, t)| t == 10_000),
+        "ordered: {seen:?}"
+    );
+    // Coalesced by the host: at most one message per interval, and one more at the end.
+    let bound = elapsed.as_millis() / poolbridge::remote::PROGRESS_EVERY.as_millis() + 5;
+    assert!(
+        messages >= 2 && (messages as u128) <= bound && messages < 1_000,
+        "{messages} progress messages in {elapsed:?}"
+    );
+    assert!(seen.len() <= messages, "{} > {messages}", seen.len());
+    // A job that does not report sends nothing, and its future has no progress.
+    let quiet = ex.submit(where_am_i, (1, 0));
+    assert_eq!(quiet.result_timeout(HANG).map(|(n, _)| n), Ok(1));
+    assert_eq!(quiet.progress(), None);
+}
+
+/// The metrics' host with this name.
+fn host_named(
+    m: &poolbridge::remote::RemoteMetrics,
+    name: &str,
+) -> Option<poolbridge::remote::HostStatus> {
+    m.hosts.iter().find(|h| h.name == name).cloned()
+}
+
+/// Issue 20: hosts publish their status; the client lists every host (alive, then gone after a
+/// graceful stop, silent after a kill), the stream's depth (jobs queued while no host runs,
+/// drained to 0 after), and queue wait and run time over all hosts.
+fn hosts_publish_their_status_and_the_client_sees_every_host() {
+    use poolbridge::remote::HostState;
+    let Some(server) = NatsServer::start("statuses") else {
+        return;
+    };
+    let url = server.url();
+    let ex = client(&server, "STATUS");
+    let m = ex.metrics();
+    assert!(m.hosts.is_empty() && m.queue_wait.is_none(), "{m:?}");
+    // No host yet: the jobs wait in the stream, undelivered.
+    let futures: Vec<_> = (0..20).map(|i| ex.submit(where_am_i, (i, 20))).collect();
+    assert!(
+        eventually(HANG, || ex
+            .metrics()
+            .stream
+            .is_some_and(|d| (d.undelivered, d.unacknowledged) == (20, 0))),
+        "{:?}",
+        ex.metrics().stream
+    );
+    let mut a = host(&url, "STATUS", "host-a");
+    let mut b = host(&url, "STATUS", "host-b");
+    for f in &futures {
+        f.result_timeout(HANG).expect("a result");
+    }
+    // The stream drained: nothing waits, nothing is held.
+    assert!(
+        eventually(HANG, || ex
+            .metrics()
+            .stream
+            .is_some_and(|d| (d.undelivered, d.unacknowledged) == (0, 0))),
+        "{:?}",
+        ex.metrics().stream
+    );
+    let m = ex.metrics();
+    let wait = m.queue_wait.expect("queue wait measured");
+    let run = m.run_time.expect("run time measured");
+    assert!(
+        wait.samples >= 1 && wait.p50 <= wait.p99 && wait.p99 <= wait.max,
+        "{wait:?}"
+    );
+    assert!(
+        run.samples >= 1 && run.max >= Duration::from_millis(20),
+        "{run:?}"
+    );
+    // Both hosts, with their counts once their next status came.
+    assert!(
+        eventually(HANG, || {
+            let m = ex.metrics();
+            m.hosts.len() == 2 && m.hosts.iter().map(|h| h.ok).sum::<u64>() == 20
+        }),
+        "{:?}",
+        ex.metrics().hosts
+    );
+    let m = ex.metrics();
+    for (h, pid) in [("host-a", a.pid()), ("host-b", b.pid())] {
+        let s = host_named(&m, h).expect("listed");
+        assert_eq!(
+            (s.pid, s.slots, s.workers, s.state),
+            (pid, 2, 2, HostState::Alive),
+            "{s:?}"
+        );
+        assert_eq!((s.failed, s.running, s.queued), (0, 0, 0), "{s:?}");
+        assert!(
+            s.age < Duration::from_secs(3) && s.uptime > Duration::ZERO,
+            "{s:?}"
+        );
+        assert_eq!(s.interval, poolbridge::remote::DEFAULT_STATUS_INTERVAL);
+        if s.ok > 0 {
+            let run = s.run_time.expect("the host timed its jobs");
+            assert!(
+                run.p50 >= Duration::from_millis(20) && run.p50 <= run.max,
+                "{run:?}"
+            );
+            assert!(s.queue_wait.is_some(), "{s:?}");
+        }
+    }
+    // A graceful stop: its last status says gone.
+    let (status, _) = a.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        eventually(HANG, || host_named(&ex.metrics(), "host-a")
+            .is_some_and(|h| h.state == HostState::Gone)),
+        "{:?}",
+        ex.metrics().hosts
+    );
+    // A killed host says nothing: silent after three intervals.
+    b.kill();
+    assert!(
+        eventually(HANG, || host_named(&ex.metrics(), "host-b")
+            .is_some_and(|h| h.state == HostState::Silent)),
+        "{:?}",
+        ex.metrics().hosts
+    );
+}
+
+/// `GET path` from the dashboard at `addr`: the response's body.
+#[cfg(feature = "dashboard")]
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the dashboard");
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// Issue 20: the live page over a remote executor with a live host: `/metrics.json` has the
+/// host (a row with its state, slots and counts), the stream's depth, and the latencies.
+#[cfg(feature = "dashboard")]
+fn the_dashboard_shows_the_hosts_and_the_stream() {
+    let Some(server) = NatsServer::start("dashboard") else {
+        return;
+    };
+    let url = server.url();
+    let ex = Arc::new(client(&server, "DASH"));
+    let dashboard = poolbridge::dashboard::Dashboard::builder()
+        .remote("cluster", &ex)
+        .sample_every(Duration::from_millis(100))
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let addr = dashboard.local_addr();
+    // Before any host: none listed, the stream's depth unknown or empty.
+    let doc = http_get(addr, "/metrics.json");
+    assert!(doc.contains(r#""hosts":[]"#), "{doc}");
+    let _h = host(&url, "DASH", "dash-host");
+    let futures: Vec<_> = (0..5).map(|i| ex.submit(where_am_i, (i, 10))).collect();
+    for f in &futures {
+        f.result_timeout(HANG).expect("a result");
+    }
+    let mut doc = String::new();
+    let shown = eventually(HANG, || {
+        doc = http_get(addr, "/metrics.json");
+        doc.contains(r#""hosts":[{"name":"dash-host","state":"alive","#)
+            && doc.contains(
+                r#""slots":2,"workers":2,"running":0,"queued":0,"completed":5,"failed":0"#,
+            )
+            && doc.contains(r#""stream":{"undelivered":0,"unacknowledged":0,"#)
+    });
+    assert!(shown, "{doc}");
+    assert!(
+        doc.contains(r#""latency":{"queue_wait":{"p50_us":"#),
+        "{doc}"
+    );
+    assert!(doc.contains(r#""run_time":{"p50_us":"#), "{doc}");
+    // The page has the panels they fill.
+    let page = http_get(addr, "/");
+    assert!(
+        page.contains("HOST_COLUMNS") && page.contains("STREAM_ROWS"),
+        "the page"
+    );
+    // And fills them in a browser: the page as headless chromium renders it.
+    let Some(dom) = rendered_page(&dashboard.url()) else {
+        return;
+    };
+    let row = dom
+        .split_once(r#"<tr data-host="dash-host">"#)
+        .and_then(|(_, rest)| rest.split_once("</tr>"))
+        .map(|(row, _)| row)
+        .unwrap_or_else(|| panic!("no row for dash-host in the hosts table:\n{dom}"));
+    for cell in [
+        r#"data-field="state" class="state-alive">alive<"#,
+        r#"data-field="slots">2<"#,
+        r#"data-field="completed">5<"#,
+        r#"data-field="running">0<"#,
+    ] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+    assert!(
+        dom.contains(r#"id="cluster-stream-undelivered" data-field="undelivered">0<"#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"id="cluster-stream-unacknowledged" data-field="unacknowledged">0<"#),
+        "{dom}"
+    );
+}
+
+/// The DOM of `url` after its scripts ran a few seconds (virtual time) in headless chromium;
+/// `None` (after saying why) when chromium is not installed, unless `CI` or
+/// `POOLBRIDGE_REQUIRE_CHROMIUM=1` require it (as `tests/dashboard.rs`).
+#[cfg(feature = "dashboard")]
+fn rendered_page(url: &str) -> Option<String> {
+    let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+        || std::env::var("POOLBRIDGE_REQUIRE_CHROMIUM").as_deref() == Ok("1");
+    let chromium = std::env::var_os("POOLBRIDGE_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            ["chromium", "chromium-browser"].iter().find_map(|name| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            !required,
+            "chromium is needed (CI or POOLBRIDGE_REQUIRE_CHROMIUM=1)"
+        );
+        println!("    SKIPPED the page in chromium: no chromium (apt-get install chromium)");
+        return None;
+    };
+    let profile = temp_dir("dashboard-chromium");
+    let mut child = std::process::Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-extensions",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--window-size=1200,900",
+            // Long enough for several polls of /metrics.json (every 500 ms).
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut dom).unwrap();
+        dom
+    });
+    let deadline = Instant::now() + HANG;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not end within {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(reader.join().unwrap())
+}
+
 /// Feature `tracing`: a remote job's `poolbridge.job` span is a child of the submit span, its
 /// NATS message carries the span's context as a W3C `traceparent` header (seen here by a plain
 /// core NATS subscription on the jobs subject), and the host carries it on into its worker
@@ -2311,7 +2680,8 @@ fn main() {
     poolbridge::process::init();
     remote_support::host_main();
     client_main();
-    process_support::run(tests![
+    #[cfg_attr(not(feature = "dashboard"), allow(unused_mut))]
+    let mut list = tests![
         submit_errors_need_no_server,
         results_and_panics_across_two_hosts,
         a_killed_hosts_job_is_delivered_again_with_one_result,
@@ -2345,7 +2715,15 @@ fn main() {
         a_job_queued_on_its_host_past_its_deadline_is_stopped,
         a_job_running_past_its_deadline_is_stopped_by_its_host,
         cancel_and_completion_race_and_every_future_resolves_once,
-        #[cfg(feature = "tracing")]
-        a_remote_jobs_traceparent_header_carries_the_client_span,
-    ]);
+        a_remote_jobs_progress_reaches_the_client_coalesced,
+        hosts_publish_their_status_and_the_client_sees_every_host,
+    ]
+    .to_vec();
+    // Run by `.ci/run` with `--features nats,dashboard`.
+    #[cfg(feature = "dashboard")]
+    list.extend_from_slice(tests![the_dashboard_shows_the_hosts_and_the_stream]);
+    // Run by `.ci/run` with `--features nats,tracing`.
+    #[cfg(feature = "tracing")]
+    list.extend_from_slice(tests![a_remote_jobs_traceparent_header_carries_the_client_span]);
+    process_support::run(&list);
 }

@@ -43,9 +43,15 @@
 //!                "queued": [...], "running": [...], "run_p50_us": [...], "run_p99_us": [...]}},
 //!   {"id": "cluster", "name": "cluster", "kind": "remote", "alive": true,
 //!    "current": {"submitted": 40, "pending": 8, "completed": 31, "failed": 1, "cancelled": 0,
-//!                "redelivered": 0, "republished": 0},
-//!    "progress": null, "latency": null, "hosts": [], "stream": null,
-//!    "history": {..., "queued": [pending...], "running": [null...]}}]}
+//!                "stopped": 0, "deadline_exceeded": 0, "redelivered": 0, "republished": 0},
+//!    "progress": null,
+//!    "latency": {"queue_wait": {"p50_us": 900, ...}, "run_time": {"p50_us": 21000, ...}},
+//!    "hosts": [{"name": "render-1", "state": "alive", "pid": 4242, "slots": 4, "workers": 2,
+//!               "running": 2, "queued": 2, "completed": 17, "failed": 0, "stopped": 0,
+//!               "redelivered": 0, "uptime_ms": 61000, "age_ms": 420, "interval_ms": 1000,
+//!               "queue_wait": {"p50_us": 40, ...}, "run_time": {"p50_us": 20100, ...}}],
+//!    "stream": {"undelivered": 12, "unacknowledged": 4, "age_ms": 310},
+//!    "history": {..., "queued": [pending...], "running": [2...]}}]}
 //! ```
 //!
 //! `kind` is `thread_pool`, `process_pool` or `remote`. `current` has every field of the
@@ -56,15 +62,20 @@
 //! `sample_every` old) and its history, with `"alive": false`. New fields may appear
 //! in any place (`version` changes only when one changes meaning or goes away).
 //!
+//! `latency` holds `queue_wait` and `run_time`, each `{"p50_us","p90_us","p99_us","max_us",
+//! "samples"}` or `null` before a job was timed: a pool's own, and for the remote executor the
+//! client's over every host (`RemoteMetrics::queue_wait`: submit to a host's `started`;
+//! `run_time`: how long the hosts held the jobs); the history's `run_p50_us`/`run_p99_us` are
+//! drawn on the chart. For the remote executor, `hosts` has one object per worker host from the
+//! status it publishes (`RemoteMetrics::hosts`: `state` is `alive`, `silent` after three
+//! intervals without a status, or `gone` after a graceful stop; `completed` is the host's `ok`;
+//! `queue_wait` and `run_time` are its local pool's), `[]` before any host was heard of; and
+//! `stream` the job stream's depth (`undelivered`: no host took them yet; `unacknowledged`:
+//! taken and not acknowledged), `null` until the client read it. A remote executor's history
+//! `running` is the sum of the hosts' `running` (hosts gone excluded), `null` before any host.
 //! `progress` lists the running jobs that reported progress ([`PoolMetrics::progress`]), as
-//! `{"done", "total"}` objects (the page draws a bar each); `null` for the remote executor.
-//!
-//! Some places are kept for what this version does not measure yet: `latency`
-//! for the remote executor (per-host percentiles; a pool's `latency` holds `queue_wait` and
-//! `run_time`, each `{"p50_us","p90_us","p99_us","max_us","samples"}` or `null`, and its
-//! history `run_p50_us`/`run_p99_us`, drawn on the chart), and for the remote executor `hosts` (each
-//! worker host's status, empty: hosts do not publish status yet) and `stream` (the job
-//! stream's depth). They are `null` or empty until then.
+//! `{"done", "total"}` objects (the page draws a bar each under the table); `null` for the
+//! remote executor (a remote job's progress reaches its future, not the page).
 //!
 //! # How the executors are held
 //!
@@ -361,8 +372,12 @@ impl DashboardBuilder {
     }
 
     /// Shows a remote executor's client (feature `nats`), held weakly: its
-    /// [`RemoteMetrics`](crate::remote::RemoteMetrics). The page has a hosts table and a stream
-    /// depth for it, empty in this version (hosts do not publish their status yet).
+    /// [`RemoteMetrics`](crate::remote::RemoteMetrics). The page has, besides the client's
+    /// counts, a table of the worker hosts (one row each from the statuses they publish: state,
+    /// slots, running, completed, failed, run p50 and p99) and a stream panel (jobs waiting for a
+    /// host, jobs taken and not acknowledged, queue wait and run time over all hosts). The first
+    /// reading makes the client follow the hosts' statuses and the stream's depth: they show
+    /// from the next sample on.
     ///
     /// # Examples
     ///
@@ -380,7 +395,11 @@ impl DashboardBuilder {
         self.source(
             name,
             Kind::Remote,
-            Box::new(move || executor.upgrade().map(|e| Reading::Remote(e.metrics()))),
+            Box::new(move || {
+                executor
+                    .upgrade()
+                    .map(|e| Reading::Remote(Box::new(e.metrics())))
+            }),
         )
     }
 

@@ -41,10 +41,10 @@ impl Kind {
 /// One reading of an executor's metrics.
 #[derive(Clone, Debug)]
 pub(crate) enum Reading {
-    // Boxed: `PoolMetrics` with its latency summaries is five times the size of `RemoteMetrics`.
+    // Boxed, both: a reading is moved around whole, and the two differ in size.
     Pool(Box<PoolMetrics>),
     #[cfg(all(unix, feature = "nats"))]
-    Remote(RemoteMetrics),
+    Remote(Box<RemoteMetrics>),
 }
 
 /// Reads an executor's metrics now; `None` once the executor is gone (its last `Arc` dropped).
@@ -60,10 +60,11 @@ struct Point {
     cancelled: u64,
     /// Jobs waiting (remote: jobs pending, submitted and not ended).
     queued: u64,
-    /// Jobs running (`None` for the remote executor, whose client cannot know).
+    /// Jobs running (remote: the sum over the hosts that are not gone, as their statuses said;
+    /// `None` before any host was heard of).
     running: Option<u64>,
-    /// Run-time p50 and p99 in microseconds (`None` before a job was timed, and for the remote
-    /// executor).
+    /// Run-time p50 and p99 in microseconds (`None` before a job was timed; remote: the time
+    /// hosts held the jobs, `RemoteMetrics::run_time`).
     run_p50_us: Option<u64>,
     run_p99_us: Option<u64>,
 }
@@ -120,9 +121,15 @@ impl Reading {
                 failed: m.failed,
                 cancelled: m.cancelled,
                 queued: m.pending as u64,
-                running: None,
-                run_p50_us: None,
-                run_p99_us: None,
+                running: (!m.hosts.is_empty()).then(|| {
+                    m.hosts
+                        .iter()
+                        .filter(|h| h.state != crate::remote::HostState::Gone)
+                        .map(|h| h.running as u64)
+                        .sum()
+                }),
+                run_p50_us: m.run_time.map(|s| micros(s.p50)),
+                run_p99_us: m.run_time.map(|s| micros(s.p99)),
             },
         }
     }
@@ -157,6 +164,8 @@ impl Reading {
                     .num("completed", m.completed)
                     .num("failed", m.failed)
                     .num("cancelled", m.cancelled)
+                    .num("stopped", m.stopped)
+                    .num("deadline_exceeded", m.deadline_exceeded)
                     .num("redelivered", m.redelivered)
                     .num("republished", m.republished);
             }
@@ -304,8 +313,8 @@ fn write_source(out: &mut String, source: &Source) {
             o.null("progress");
         }
     }
-    // Latency percentiles (`PoolMetrics::queue_wait`, `run_time`): null before a job was timed,
-    // and for the remote executor (per-host latencies are not measured yet).
+    // Latency percentiles (`PoolMetrics::queue_wait`, `run_time`; remote: over every host,
+    // `RemoteMetrics::queue_wait`, `run_time`): each null before a job was timed.
     match reading.as_ref().or(memory.last.as_ref()) {
         Some(Reading::Pool(m)) => {
             let mut l = Object::new(o.key("latency"));
@@ -313,16 +322,26 @@ fn write_source(out: &mut String, source: &Source) {
             write_summary(&mut l, "run_time", m.run_time);
             l.end();
         }
-        _ => {
+        #[cfg(all(unix, feature = "nats"))]
+        Some(Reading::Remote(m)) => {
+            let mut l = Object::new(o.key("latency"));
+            write_summary(&mut l, "queue_wait", m.queue_wait);
+            write_summary(&mut l, "run_time", m.run_time);
+            l.end();
+        }
+        None => {
             o.null("latency");
         }
     }
     #[cfg(all(unix, feature = "nats"))]
     if source.kind == Kind::Remote {
-        // Hosts do not publish their status yet, nor does the client read the stream's depth:
-        // an empty list and null, where the page has a place for them.
-        o.key("hosts").push_str("[]");
-        o.null("stream");
+        match reading.as_ref().or(memory.last.as_ref()) {
+            Some(Reading::Remote(m)) => write_cluster(&mut o, m),
+            _ => {
+                o.key("hosts").push_str("[]");
+                o.null("stream");
+            }
+        }
     }
     let mut history = Object::new(o.key("history"));
     let points = &memory.history;
@@ -336,6 +355,51 @@ fn write_source(out: &mut String, source: &Source) {
     history.nums("run_p99_us", points.iter().map(|p| p.run_p99_us));
     history.end();
     o.end();
+}
+
+/// A remote executor's `hosts` (one object per host, by name) and `stream` (its depth, or
+/// `null` until the client read it).
+#[cfg(all(unix, feature = "nats"))]
+fn write_cluster(o: &mut Object<'_>, m: &RemoteMetrics) {
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let list = o.key("hosts");
+    list.push('[');
+    for (i, h) in m.hosts.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let mut row = Object::new(list);
+        row.str("name", &h.name)
+            .str("state", h.state.as_str())
+            .num("pid", u64::from(h.pid))
+            .num("slots", h.slots as u64)
+            .num("workers", h.workers as u64)
+            .num("running", h.running as u64)
+            .num("queued", h.queued as u64)
+            .num("completed", h.ok)
+            .num("failed", h.failed)
+            .num("stopped", h.stopped)
+            .num("redelivered", h.redelivered)
+            .num("uptime_ms", millis(h.uptime))
+            .num("age_ms", millis(h.age))
+            .num("interval_ms", millis(h.interval));
+        write_summary(&mut row, "queue_wait", h.queue_wait);
+        write_summary(&mut row, "run_time", h.run_time);
+        row.end();
+    }
+    list.push(']');
+    match m.stream {
+        Some(d) => {
+            let mut s = Object::new(o.key("stream"));
+            s.num("undelivered", d.undelivered)
+                .num("unacknowledged", d.unacknowledged)
+                .num("age_ms", millis(d.age));
+            s.end();
+        }
+        None => {
+            o.null("stream");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -411,12 +475,12 @@ mod tests {
                 "cluster".into(),
                 Kind::Remote,
                 Box::new(|| {
-                    Some(Reading::Remote(RemoteMetrics {
+                    Some(Reading::Remote(Box::new(RemoteMetrics {
                         submitted: 5,
                         failed: 1,
                         pending: 2,
                         ..RemoteMetrics::default()
-                    }))
+                    })))
                 }),
             )],
         };
@@ -428,5 +492,80 @@ mod tests {
         );
         assert!(doc.contains(r#""hosts":[],"stream":null"#), "{doc}");
         assert!(doc.contains(r#""queued":[2],"running":[null]"#), "{doc}");
+    }
+
+    #[cfg(all(unix, feature = "nats"))]
+    #[test]
+    fn a_remote_source_lists_its_hosts_and_the_streams_depth() {
+        use crate::remote::{HostState, HostStatus, StreamDepth};
+        let ms = Duration::from_millis;
+        let summary = crate::LatencySummary {
+            p50: ms(2),
+            p90: ms(3),
+            p99: ms(4),
+            max: ms(5),
+            samples: 9,
+        };
+        let host = move |name: &str, state, running| HostStatus {
+            name: name.into(),
+            pid: 42,
+            slots: 4,
+            workers: 2,
+            running,
+            ok: 7,
+            failed: 1,
+            run_time: Some(summary),
+            uptime: ms(1500),
+            age: ms(300),
+            interval: ms(1000),
+            state,
+            ..HostStatus::default()
+        };
+        let st = State {
+            started: Instant::now(),
+            sample_every: Duration::from_millis(10),
+            capacity: 4,
+            sources: vec![Source::new(
+                "cluster".into(),
+                Kind::Remote,
+                Box::new(move || {
+                    Some(Reading::Remote(Box::new(RemoteMetrics {
+                        hosts: vec![
+                            host("a<1>", HostState::Alive, 2),
+                            host("b", HostState::Gone, 5),
+                        ],
+                        stream: Some(StreamDepth {
+                            undelivered: 12,
+                            unacknowledged: 3,
+                            age: ms(20),
+                        }),
+                        run_time: Some(summary),
+                        ..RemoteMetrics::default()
+                    })))
+                }),
+            )],
+        };
+        st.sample();
+        let doc = st.snapshot_json();
+        assert!(
+            doc.contains(
+                r#""hosts":[{"name":"a\u003c1>","state":"alive","pid":42,"slots":4,"workers":2,"running":2,"queued":0,"completed":7,"failed":1,"stopped":0,"redelivered":0,"uptime_ms":1500,"age_ms":300,"interval_ms":1000,"queue_wait":null,"run_time":{"p50_us":2000,"#
+            ),
+            "{doc}"
+        );
+        assert!(doc.contains(r#""name":"b","state":"gone""#), "{doc}");
+        assert!(
+            doc.contains(r#""stream":{"undelivered":12,"unacknowledged":3,"age_ms":20}"#),
+            "{doc}"
+        );
+        assert!(
+            doc.contains(r#""latency":{"queue_wait":null,"run_time":{"p50_us":2000,"#),
+            "{doc}"
+        );
+        // The running count sums the hosts that are not gone; run p50/p99 go on the chart.
+        assert!(
+            doc.contains(r#""running":[2],"run_p50_us":[2000],"run_p99_us":[4000]"#),
+            "{doc}"
+        );
     }
 }

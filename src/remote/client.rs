@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -23,11 +23,14 @@ use tokio::sync::mpsc;
 
 use crate::error::{BrokenReason, BuildError, FutureError, PanicError};
 use crate::future::{PoolFuture, Promise, RunHooks, StopListener};
+use crate::pool::LatencySummary;
+use crate::pool::latency::Latencies;
 use crate::process::Job;
 use crate::remote::completer::Completer;
 use crate::remote::connect::{self, Connection, Topology, futures_next};
-use crate::remote::report::{JobHost, RemoteMetrics};
-use crate::remote::wire::{self, Answer, Exit, JobHeaders, Status};
+use crate::remote::defaults::DEFAULT_STATUS_INTERVAL;
+use crate::remote::report::{HostState, HostStatus, JobHost, RemoteMetrics, StreamDepth};
+use crate::remote::wire::{self, Answer, Exit, HostStatusBody, JobHeaders, Status};
 use crate::seam::call::{Via, encode_call};
 use crate::seam::completion::{Completion, Typed};
 use crate::seam::job::registry;
@@ -139,6 +142,26 @@ struct Pending {
     /// A stop of the running job was sent to its host: the future resolves `Cancelled` at the
     /// host's answer, or at this instant (`stop_patience`) if none comes.
     stopping: Option<Instant>,
+    /// When it was submitted (`RemoteMetrics::queue_wait`); `None` for an attached job.
+    submitted: Option<Instant>,
+}
+
+/// A host whose last status is this old (silent, or gone) leaves `RemoteMetrics::hosts`.
+///
+/// The trade-off: it keeps the list of a cluster whose hosts come and go bounded (a host named
+/// by default, `{hostname}-{pid}`, has a new name at each start, and a churning cluster would
+/// otherwise pile up gone hosts without end), and a dashboard's hosts table readable; the cost
+/// is that a host silent for longer (frozen, cut off) disappears from the list instead of
+/// showing as silent. 10 minutes is long enough for a person to notice it there first.
+const FORGET_HOSTS_AFTER: Duration = Duration::from_secs(600);
+
+/// What the client knows of the cluster once it follows it (`RemoteMetrics::hosts`, `stream`).
+#[derive(Default)]
+struct Cluster {
+    /// The last status of each host, by name, and when it arrived.
+    hosts: HashMap<String, (HostStatusBody, Instant)>,
+    /// `(undelivered, unacknowledged)` of the hosts' consumer, and when they were read.
+    stream: Option<(u64, u64, Instant)>,
 }
 
 struct ClientState {
@@ -154,6 +177,8 @@ enum Cmd {
     Cancel(String),
     /// Look up the kept answer of an attached job (and follow the bucket).
     Attach(String),
+    /// Follow the hosts' statuses and the stream's depth (the first `metrics()`).
+    Observe,
     Stop,
 }
 
@@ -211,6 +236,11 @@ pub(crate) struct ClientCore {
     completer: Arc<Completer>,
     counters: Counters,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Queue wait (submit → `started`) and run time (from the answers) over every host.
+    latency: Mutex<Latencies>,
+    /// `Cmd::Observe` was sent (the first `metrics()`).
+    observing: AtomicBool,
+    cluster: Mutex<Cluster>,
 }
 
 /// A client id unlikely to repeat: random SipHash keys over the pid and the time.
@@ -252,6 +282,9 @@ pub(crate) fn start(
         completer: Completer::new(),
         counters: Counters::default(),
         threads: Mutex::new(Vec::new()),
+        latency: Mutex::new(Latencies::new()),
+        observing: AtomicBool::new(false),
+        cluster: Mutex::new(Cluster::default()),
     });
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let runtime_shared = Arc::clone(&shared);
@@ -410,6 +443,7 @@ impl ClientCore {
                 attached: None,
                 moved: false,
                 stopping: None,
+                submitted: Some(Instant::now()),
             },
         );
         drop(st);
@@ -485,6 +519,7 @@ impl ClientCore {
                 attached: Some(id.to_owned()),
                 moved: false,
                 stopping: None,
+                submitted: None,
             },
         );
         st.attached.insert(id.to_owned(), key);
@@ -588,9 +623,19 @@ impl ClientCore {
         let Some(key) = self.key_of(&answer.job_id) else {
             return;
         };
+        if answer.status == Status::Progress {
+            // Handled on the runtime thread (`on_progress`); never here.
+            return;
+        }
         if answer.status == Status::Started {
             let mut st = lock(&self.state);
             if let Some(pending) = st.pending.get_mut(&key) {
+                if let (Some(at), true) = (pending.submitted, pending.hosts.is_empty()) {
+                    let now = Instant::now();
+                    lock(&self.latency)
+                        .queue_wait
+                        .record(now, now.saturating_duration_since(at));
+                }
                 let host = JobHost {
                     name: answer.host.clone(),
                     pid: answer.pid,
@@ -624,6 +669,11 @@ impl ClientCore {
                 attempt: answer.attempt,
             };
             lock(&self.hosts).record(&pending.tracker, host);
+        }
+        if let Some(micros) = answer.run_us {
+            lock(&self.latency)
+                .run_time
+                .record(Instant::now(), Duration::from_micros(micros));
         }
         let name = pending.name;
         let text = || String::from_utf8_lossy(body).into_owned();
@@ -664,7 +714,7 @@ impl ClientCore {
             Status::Deadline => Err(FutureError::DeadlineExceeded {
                 started: postcard::from_bytes::<bool>(body).unwrap_or(true),
             }),
-            Status::Started => unreachable!("handled above"),
+            Status::Started | Status::Progress => unreachable!("handled above"),
         };
         // ORDERING: Relaxed: statistics.
         match &outcome {
@@ -788,7 +838,101 @@ impl ClientCore {
         Some(host.clone())
     }
 
+    /// A `progress` message of a running job (on the runtime thread, in the order the host
+    /// sent them, before its answer): what the future's `progress()` and `progress_updates()`
+    /// see, as a process worker's `PROGRESS` frame. Runs no user code (wakes a stream at most).
+    fn on_progress(&self, job_id: &str, body: &[u8]) {
+        let Some((done, total)) = wire::split_progress(body) else {
+            return;
+        };
+        let Some(key) = self.key_of(job_id) else {
+            return;
+        };
+        let st = lock(&self.state);
+        if let Some(pending) = st.pending.get(&key) {
+            pending.done.progress(done, total);
+        }
+    }
+
+    /// A host's status (on the runtime thread).
+    fn on_status(&self, body: &[u8]) {
+        let Ok(status) = postcard::from_bytes::<HostStatusBody>(body) else {
+            return;
+        };
+        let mut cluster = lock(&self.cluster);
+        cluster
+            .hosts
+            .insert(status.name.clone(), (status, Instant::now()));
+    }
+
+    /// The hosts and the stream's depth as last heard (`RemoteMetrics::hosts`, `stream`).
+    fn cluster(&self) -> (Vec<HostStatus>, Option<StreamDepth>) {
+        let now = Instant::now();
+        let mut cluster = lock(&self.cluster);
+        cluster
+            .hosts
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < FORGET_HOSTS_AFTER);
+        let summary = |l: Option<(u64, u64, u64, u64, u64)>| {
+            l.map(|(p50, p90, p99, max, samples)| LatencySummary {
+                p50: Duration::from_micros(p50),
+                p90: Duration::from_micros(p90),
+                p99: Duration::from_micros(p99),
+                max: Duration::from_micros(max),
+                samples,
+            })
+        };
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let mut hosts: Vec<HostStatus> = cluster
+            .hosts
+            .values()
+            .map(|(s, at)| {
+                let age = now.saturating_duration_since(*at);
+                let interval = Duration::from_micros(s.interval_us);
+                let state = if s.gone {
+                    HostState::Gone
+                } else if age >= interval.saturating_mul(3) {
+                    HostState::Silent
+                } else {
+                    HostState::Alive
+                };
+                HostStatus {
+                    name: s.name.clone(),
+                    pid: s.pid,
+                    slots: size(s.slots),
+                    workers: size(s.workers),
+                    running: size(s.running),
+                    queued: size(s.queued),
+                    ok: s.ok,
+                    failed: s.failed,
+                    stopped: s.stopped,
+                    redelivered: s.redelivered,
+                    queue_wait: summary(s.queue_wait),
+                    run_time: summary(s.run_time),
+                    uptime: Duration::from_micros(s.uptime_us),
+                    age,
+                    interval,
+                    state,
+                }
+            })
+            .collect();
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        let stream = cluster
+            .stream
+            .map(|(undelivered, unacknowledged, at)| StreamDepth {
+                undelivered,
+                unacknowledged,
+                age: now.saturating_duration_since(at),
+            });
+        (hosts, stream)
+    }
+
     pub(crate) fn metrics(&self) -> RemoteMetrics {
+        // ORDERING: Relaxed: `Observe` is sent once; nothing else is ordered by the flag.
+        if !self.observing.swap(true, Ordering::Relaxed) {
+            let _ = self.cmds.send(Cmd::Observe);
+        }
+        let (hosts, stream) = self.cluster();
+        let (queue_wait, run_time) = lock(&self.latency).summaries();
         let pending = lock(&self.state).pending.len();
         // ORDERING: Relaxed: a snapshot of statistics, each read on its own.
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -802,6 +946,10 @@ impl ClientCore {
             redelivered: read(&self.counters.redelivered),
             republished: read(&self.counters.republished),
             pending,
+            hosts,
+            stream,
+            queue_wait,
+            run_time,
         }
     }
 
@@ -1024,6 +1172,7 @@ impl Session {
                         });
                     }
                     Some(Cmd::Attach(job_id)) => self.attach(job_id),
+                    Some(Cmd::Observe) => self.observe().await,
                     Some(Cmd::Stop) | None => break None,
                 },
                 msg = futures_next(&mut self.answers) => match msg {
@@ -1059,7 +1208,63 @@ impl Session {
         let _ = follow.send(job_id);
     }
 
+    /// Follows the hosts' statuses (a subscription to `{prefix}.status.*`) and the stream's
+    /// depth (the hosts' consumer's info, every `DEFAULT_STATUS_INTERVAL`), in tasks of their
+    /// own: started by the first `metrics()`, never on the path of a job.
+    async fn observe(&mut self) {
+        let subject = format!("{}.*", self.shared.settings.topology.names.status);
+        if let Ok(mut statuses) = self.client.subscribe(subject).await {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                while let Some(msg) = futures_next(&mut statuses).await {
+                    let protocol = msg
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(wire::H_PROTOCOL))
+                        .map(|v| v.as_str().to_owned());
+                    if protocol.as_deref() == Some(wire::PROTOCOL) {
+                        shared.on_status(&msg.payload);
+                    }
+                }
+            });
+        }
+        let shared = Arc::clone(&self.shared);
+        let js = self.js.clone();
+        tokio::spawn(async move {
+            let names = &shared.settings.topology.names;
+            let mut ticks = tokio::time::interval(DEFAULT_STATUS_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let info = async {
+                    let stream = js.get_stream_no_info(&names.stream).await.ok()?;
+                    stream.consumer_info(&names.consumer).await.ok()
+                };
+                if let Some(info) = info.await {
+                    lock(&shared.cluster).stream = Some((
+                        info.num_pending,
+                        info.num_ack_pending as u64,
+                        Instant::now(),
+                    ));
+                }
+            }
+        });
+    }
+
     async fn on_answer(&mut self, msg: Message) {
+        // A running job's progress: no confirmation (a core publish), handled here so that it
+        // reaches the future in order and before the job's answer.
+        let progress = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(wire::H_STATUS))
+            .is_some_and(|v| v.as_str() == Status::Progress.as_str());
+        if progress {
+            if let Some(id) = msg.headers.as_ref().and_then(|h| h.get(wire::H_JOB_ID)) {
+                self.shared.on_progress(id.as_str(), &msg.payload);
+            }
+            return;
+        }
         // The host waits for this acknowledgement before it acknowledges the job: the answer
         // reached this client. Sent at once; the decoding happens on a completer thread.
         // Only to an inbox: whoever can publish on this client's results subject sets that

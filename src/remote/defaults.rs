@@ -101,3 +101,42 @@ pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`PoolFuture::request_cancel`]: crate::PoolFuture::request_cancel
 /// [`cancelled()`]: crate::cancelled()
 pub const DEFAULT_STOP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often a worker host forwards a running job's progress ([`progress()`]) to its client at
+/// most: one `progress` message per job per interval, carrying the latest value; the last value
+/// is always sent, right before the answer. Fixed (not a setting).
+///
+/// The trade-off: what it buys is a bound on the traffic a chatty job makes, whatever its
+/// `progress()` rate: at most 10 messages a second per running job through the server and the
+/// client's NATS thread (a host's worker process already coalesces to one report per 10 ms
+/// locally; 1,000 jobs running across the hosts make at most 10,000 small messages a second).
+/// What it costs: a client sees a value up to 100 ms old (plus a network hop), and a job that
+/// reports less often than this sends every report. Shorter follows a progress bar more
+/// smoothly for more messages; longer would lag behind what a person watching notices.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::PROGRESS_EVERY, std::time::Duration::from_millis(100));
+/// ```
+///
+/// [`progress()`]: crate::progress()
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// How often a worker host publishes its status unless
+/// [`ServeOptions::status_interval`](crate::remote::ServeOptions::status_interval) says
+/// otherwise, and how often a client that follows them
+/// ([`RemoteMetrics::hosts`](crate::remote::RemoteMetrics::hosts)) reads the stream's depth. A
+/// host silent for three intervals shows as silent.
+///
+/// The trade-off: one small core NATS message per host per interval, to every client that
+/// follows the statuses (one that never called `metrics()` receives none), and one consumer
+/// info request per interval per following client. Shorter notices a silent host sooner (3 s
+/// here) for more messages; longer makes a dashboard lag.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(poolbridge::remote::DEFAULT_STATUS_INTERVAL, std::time::Duration::from_secs(1));
+/// ```
+pub const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_secs(1);

@@ -350,7 +350,10 @@ impl RemoteExecutor {
     }
 
     /// A snapshot of the executor's counters: submitted, completed, failed, cancelled,
-    /// delivered again, pending.
+    /// delivered again, pending; the worker hosts and the stream's depth; queue wait and run
+    /// time over all hosts. The first call makes the client follow the hosts' statuses and the
+    /// stream's depth (in the background, nothing per job): they show from the next call that
+    /// comes after a status interval.
     ///
     /// # Examples
     ///

@@ -20,12 +20,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::error::BuildError;
 use crate::error::FutureError;
-use crate::future::PoolFuture;
+use crate::future::{PoolFuture, ProgressUpdates};
 use crate::process::{self, ProcessPoolExecutor};
 use crate::remote::client::HEADERS_ALLOWANCE;
 use crate::remote::connect::{self, CANCEL_MEMORY, Connection, futures_next};
+use crate::remote::defaults::PROGRESS_EVERY;
 use crate::remote::report::ServeReport;
-use crate::remote::wire::{self, Exit, JobHeaders, Names, Status};
+use crate::remote::wire::{self, Exit, HostStatusBody, JobHeaders, Names, Status};
 
 /// How long a pull request waits at the server for jobs. An idle host sends one such request
 /// per period; after a server restart it asks again within this time.
@@ -53,6 +54,8 @@ pub(crate) struct HostSettings {
     pub(crate) concurrency: Option<usize>,
     pub(crate) program: Option<PathBuf>,
     pub(crate) replicas: Option<usize>,
+    /// How often the host publishes its status (`ServeOptions::status_interval`).
+    pub(crate) status_interval: Duration,
 }
 
 /// `hostname-pid`.
@@ -89,9 +92,20 @@ pub(crate) fn serve(
         .build()
         .map_err(|err| BuildError::new(format!("could not start the host's runtime: {err}")))?;
     let name = settings.name.clone().unwrap_or_else(default_name);
-    let result = runtime.block_on(run(url, settings, connection, name, pool, concurrency));
+    let shape = Shape {
+        slots: concurrency,
+        workers,
+    };
+    let result = runtime.block_on(run(url, settings, connection, name, pool, shape));
     drop(runtime);
     result
+}
+
+/// The host's run slots and local workers, for its status.
+#[derive(Clone, Copy)]
+struct Shape {
+    slots: usize,
+    workers: usize,
 }
 
 /// What every job task of a host shares.
@@ -117,6 +131,12 @@ struct Ctx {
     counts: HostCounts,
     /// Set (with the reason) when the local pool broke: the host stops.
     broken: watch::Sender<Option<String>>,
+    /// When the host started serving (its status's uptime).
+    since: Instant,
+    shape: Shape,
+    /// `{prefix}.status.{name token}`, and how often to publish there.
+    status_subject: String,
+    status_interval: Duration,
 }
 
 #[derive(Default)]
@@ -241,6 +261,55 @@ impl Ctx {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The host's status now (`gone`: its last one).
+    fn status(&self, gone: bool) -> HostStatusBody {
+        // ORDERING: Relaxed: statistics, each read on its own.
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let local = self.pool.metrics();
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let summary = |l: Option<crate::pool::LatencySummary>| {
+            l.map(|l| {
+                (
+                    micros(l.p50),
+                    micros(l.p90),
+                    micros(l.p99),
+                    micros(l.max),
+                    l.samples,
+                )
+            })
+        };
+        HostStatusBody {
+            name: self.name.clone(),
+            pid: self.pid,
+            slots: self.shape.slots as u64,
+            workers: self.shape.workers as u64,
+            running: local.running as u64,
+            queued: local.queued as u64,
+            ok: read(&self.counts.ok),
+            failed: read(&self.counts.failed) + read(&self.counts.exhausted),
+            stopped: read(&self.counts.stopped),
+            redelivered: read(&self.counts.redelivered),
+            uptime_us: micros(self.since.elapsed()),
+            interval_us: micros(self.status_interval),
+            queue_wait: summary(local.queue_wait),
+            run_time: summary(local.run_time),
+            gone,
+        }
+    }
+
+    /// Publishes the host's status (core NATS: best effort, nobody may listen).
+    async fn publish_status(&self, gone: bool) {
+        let Ok(body) = postcard::to_stdvec(&self.status(gone)) else {
+            return;
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(wire::H_PROTOCOL, wire::PROTOCOL);
+        let _ = self
+            .client
+            .publish_with_headers(self.status_subject.clone(), headers, body.into())
+            .await;
+    }
+
     fn report(&self) -> ServeReport {
         // ORDERING: Relaxed: every job task has ended (joined) before the report is made.
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -263,7 +332,7 @@ async fn run(
     connection: Connection,
     name: String,
     pool: ProcessPoolExecutor,
-    concurrency: usize,
+    shape: Shape,
 ) -> Result<ServeReport, BuildError> {
     use tokio::signal::unix::{SignalKind, signal};
     // First: a SIGTERM that arrives while connecting already means "stop".
@@ -278,6 +347,7 @@ async fn run(
     let replicas = connect::replicas_for(settings.replicas, url);
     let (mut consumer, bucket) = connect::bind(&client, &js, &settings.names, replicas).await?;
     let (broken, mut broken_rx) = watch::channel(None);
+    let status_subject = format!("{}.{}", settings.names.status, wire::status_token(&name));
     let ctx = Arc::new(Ctx {
         name,
         results: settings.names.results.clone(),
@@ -293,9 +363,22 @@ async fn run(
         heartbeat: Mutex::new(MAX_HEARTBEAT),
         counts: HostCounts::default(),
         broken,
+        since: Instant::now(),
+        shape,
+        status_subject,
+        status_interval: settings.status_interval,
     });
     ctx.set_ack_wait(consumer.cached_info().config.ack_wait);
     follow_cancels(&ctx, bucket).await?;
+    let status_ctx = Arc::clone(&ctx);
+    let statuses = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(status_ctx.status_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            status_ctx.publish_status(false).await;
+        }
+    });
 
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
@@ -306,7 +389,7 @@ async fn run(
         let _ = stop_tx.send(true);
     });
 
-    let slots = Arc::new(Semaphore::new(concurrency));
+    let slots = Arc::new(Semaphore::new(shape.slots));
     let mut tasks = tokio::task::JoinSet::new();
     let mut refreshed = Instant::now();
     let mut failure = None;
@@ -388,6 +471,9 @@ async fn run(
     }
     // Graceful: no new jobs; the ones taken finish and are answered.
     while tasks.join_next().await.is_some() {}
+    // The last status says the host is gone (flushed below).
+    statuses.abort();
+    ctx.publish_status(true).await;
     // The acknowledgements out before leaving (not forever: the server may be gone).
     let _ = tokio::time::timeout(Duration::from_secs(5), client.flush()).await;
     if let Some(reason) = failure.or_else(|| broken_rx.borrow().clone()) {
@@ -523,6 +609,8 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         }
     };
     let started = wire::answer_headers(&job.id, Status::Started, &ctx.name, ctx.pid, attempt);
+    // The client's run-time sample starts here (`Poolbridge-Run-Us` on the answer).
+    let taken = Instant::now();
     // `job.reply` was checked by `JobHeaders::parse`: under this host's results prefix.
     let _ = ctx
         .client
@@ -574,6 +662,9 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
     #[cfg(not(feature = "tracing"))]
     let carried = ();
     let fut = process::submit_raw(&ctx.pool, index, args, timeout, deadline, carried);
+    // The job's `poolbridge::progress()` reports, as the local pool receives them: forwarded
+    // to the client while the job runs (`forward_progress`).
+    let updates = fut.progress_updates();
     // From here a cancel in the bucket stops the local job (`remember_cancel`).
     let running = ctx.start_running(&job.id, fut.share());
     // Whether the local job had started when the host's deadline timer stopped it.
@@ -592,7 +683,9 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         }
         fut.await
     };
+    let run = forward_progress(&ctx, &job, attempt, updates, run);
     let outcome = heartbeat_while(&ctx, &msg, run).await;
+    let held = taken.elapsed();
     ctx.end_running(&job.id);
     // The local slot is free; delivering the answer may take longer.
     drop(permit);
@@ -637,8 +730,63 @@ async fn handle(ctx: Arc<Ctx>, msg: jetstream::Message, permit: OwnedSemaphorePe
         _ => &ctx.counts.failed,
     };
     ctx.count(counter);
-    answer(&ctx, &msg, &job, attempt, status, body.into()).await;
+    answer_held(&ctx, &msg, &job, attempt, status, body.into(), Some(held)).await;
     let _ = msg.ack().await;
+}
+
+/// Awaits `fut` (the job's local run), forwarding the job's progress `updates` to its client:
+/// a `progress` message at most every [`PROGRESS_EVERY`] with the latest value, and the last
+/// value (if not sent yet) once the job ended, before the answer. Core NATS publications on the
+/// same connection as the answer, so the client receives them in order, and before it.
+async fn forward_progress<F: Future>(
+    ctx: &Ctx,
+    job: &JobHeaders,
+    attempt: u64,
+    mut updates: ProgressUpdates,
+    fut: F,
+) -> F::Output {
+    let send = |(done, total): (u64, u64)| {
+        let headers = wire::answer_headers(&job.id, Status::Progress, &ctx.name, ctx.pid, attempt);
+        // `job.reply` was checked by `JobHeaders::parse`: under this host's results prefix.
+        ctx.client.publish_with_headers(
+            job.reply.clone(),
+            headers,
+            wire::progress_body(done, total).into(),
+        )
+    };
+    tokio::pin!(fut);
+    // The latest value not sent yet, and when the next may go.
+    let mut latest = None;
+    let mut next = tokio::time::Instant::now();
+    let mut ended = false;
+    let out = loop {
+        tokio::select! {
+            out = &mut fut => break out,
+            update = futures_next(&mut updates), if !ended => match update {
+                Some(value) => latest = Some(value),
+                None => ended = true,
+            },
+            () = tokio::time::sleep_until(next), if latest.is_some() => {
+                if let Some(value) = latest.take() {
+                    let _ = send(value).await;
+                }
+                next = tokio::time::Instant::now() + PROGRESS_EVERY;
+            }
+        }
+    };
+    // The job ended: its stream yields the last value it changed to, then ends.
+    if !ended {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(value) = futures_next(&mut updates).await {
+                latest = Some(value);
+            }
+        })
+        .await;
+    }
+    if let Some(value) = latest {
+        let _ = send(value).await;
+    }
+    out
 }
 
 /// The time left of a job's deadline, from `deadline_ms` (its `Poolbridge-Deadline-Ms`, the time
@@ -807,6 +955,19 @@ async fn answer(
     status: Status,
     body: Bytes,
 ) {
+    answer_held(ctx, msg, job, attempt, status, body, None).await;
+}
+
+/// [`answer`], saying how long the job was `held` in the local pool (`Poolbridge-Run-Us`).
+async fn answer_held(
+    ctx: &Ctx,
+    msg: &jetstream::Message,
+    job: &JobHeaders,
+    attempt: u64,
+    status: Status,
+    body: Bytes,
+    held: Option<Duration>,
+) {
     // Every job reaching here was read by `JobHeaders::parse`, which checks this; checked again
     // so that no path can publish outside the results prefix.
     if let Err(reason) = wire::check_reply(&ctx.results, &job.reply) {
@@ -863,6 +1024,10 @@ async fn answer(
     let mut headers = wire::answer_headers(&job.id, status, &ctx.name, ctx.pid, attempt);
     if object {
         headers.insert(wire::H_OBJECT, "1");
+    }
+    if let Some(held) = held {
+        let micros = u64::try_from(held.as_micros()).unwrap_or(u64::MAX);
+        headers.insert(wire::H_RUN_US, micros.to_string().as_str());
     }
     let deadline = Instant::now() + ANSWER_PATIENCE;
     let mut backoff = Duration::from_millis(50);

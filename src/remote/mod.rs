@@ -11,7 +11,7 @@
 //! | file               | concept                                                            |
 //! |--------------------|--------------------------------------------------------------------|
 //! | `defaults.rs`      | the `DEFAULT_*` settings                                           |
-//! | `report.rs`        | what the client and the hosts report: [`RemoteMetrics`], [`JobHost`], [`ServeReport`] |
+//! | `report.rs`        | what the client and the hosts report: [`RemoteMetrics`] (with [`HostStatus`], [`StreamDepth`]), [`JobHost`], [`ServeReport`] |
 //! | `wire.rs`          | subjects, headers and bodies of the messages                       |
 //! | `connect.rs`       | connection settings ([`NatsOptions`], to async-nats), the stream, consumer and bucket |
 //! | `completer.rs`     | the threads that publish outcomes and run done callbacks           |
@@ -28,6 +28,11 @@
 //! The design note `src/remote/README.md` follows a job through its life and gives the delivery
 //! semantics and the failure table; `docs/remote.md` is the user's guide (deployment,
 //! idempotency advice).
+//!
+//! Watching the cluster: a remote job's [`progress()`](crate::progress()) reaches its future
+//! (coalesced by the host, [`PROGRESS_EVERY`]); hosts publish their status every
+//! [`ServeOptions::status_interval`], which [`RemoteMetrics::hosts`] lists with the stream's
+//! depth ([`RemoteMetrics::stream`]) and the latencies over all hosts.
 //!
 //! # Delivery semantics in one table
 //!
@@ -100,9 +105,10 @@ pub use self::builder::RemoteBuilder;
 pub use self::connect::NatsOptions;
 pub use self::defaults::{
     DEFAULT_ACK_WAIT, DEFAULT_DEDUP_WINDOW, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_TIMEOUT,
-    DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    DEFAULT_STATUS_INTERVAL, DEFAULT_STOP_PATIENCE, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX,
+    PROGRESS_EVERY,
 };
-pub use self::report::{JobHost, RemoteMetrics, ServeReport};
+pub use self::report::{HostState, HostStatus, JobHost, RemoteMetrics, ServeReport, StreamDepth};
 pub use self::serve_options::{ServeOptions, serve};
 // For the documentation's links (`RemoteExecutor` is exported at the crate root).
 #[allow(unused_imports)]

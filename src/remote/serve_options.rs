@@ -1,10 +1,11 @@
 //! [`ServeOptions`] and [`serve`]: a worker host's settings, checked, handed to `host.rs`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::remote::connect::{self, NatsOptions};
-use crate::remote::defaults::{DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
+use crate::remote::defaults::{DEFAULT_STATUS_INTERVAL, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
 use crate::remote::report::ServeReport;
 use crate::remote::{host, wire};
 
@@ -29,6 +30,7 @@ pub struct ServeOptions {
     concurrency: Option<usize>,
     program: Option<PathBuf>,
     replicas: Option<usize>,
+    status_interval: Duration,
     nats: NatsOptions,
 }
 
@@ -42,6 +44,7 @@ impl Default for ServeOptions {
             concurrency: None,
             program: None,
             replicas: None,
+            status_interval: DEFAULT_STATUS_INTERVAL,
             nats: NatsOptions::default(),
         }
     }
@@ -149,6 +152,25 @@ impl ServeOptions {
         self
     }
 
+    /// How often the host publishes its status ([`DEFAULT_STATUS_INTERVAL`], 1 s) on
+    /// `{prefix}.status.{name}` (a core NATS message: its name, pid, slots, running and queued
+    /// jobs, counts, local queue wait and run time, uptime), and a last one saying it is gone
+    /// when it stops gracefully: what clients show in
+    /// [`RemoteMetrics::hosts`](crate::remote::RemoteMetrics::hosts). A client calls a host
+    /// silent after three intervals without a status.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let options = poolbridge::remote::ServeOptions::default()
+    ///     .status_interval(Duration::from_secs(5));
+    /// ```
+    pub fn status_interval(mut self, interval: Duration) -> Self {
+        self.status_interval = interval;
+        self
+    }
+
     /// Credentials, TLS and other connection settings, passed through to async-nats.
     ///
     /// # Examples
@@ -209,6 +231,12 @@ pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, BuildError
         ));
     }
     connect::check_replicas(options.replicas, "ServeOptions::replicas")?;
+    if options.status_interval.is_zero() || options.status_interval > Duration::from_secs(3600) {
+        return Err(BuildError::new(format!(
+            "ServeOptions::status_interval({:?}) must be greater than zero and at most an hour",
+            options.status_interval
+        )));
+    }
     let settings = host::HostSettings {
         names: wire::Names::new(&options.stream, &options.prefix),
         name: options.name,
@@ -216,6 +244,7 @@ pub fn serve(url: &str, options: ServeOptions) -> Result<ServeReport, BuildError
         concurrency: options.concurrency,
         program: options.program,
         replicas: options.replicas,
+        status_interval: options.status_interval,
     };
     host::serve(url, settings, options.nats.connection)
 }

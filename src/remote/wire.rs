@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::WorkerExit;
 
 /// Bumped whenever a header's meaning or a body's layout changes.
-pub(crate) const PROTOCOL: &str = "3";
+pub(crate) const PROTOCOL: &str = "4";
 
 /// JetStream's deduplication header: the job id.
 pub(crate) const MSG_ID: &str = "Nats-Msg-Id";
@@ -40,6 +40,64 @@ pub(crate) const H_ARGS_OBJECT: &str = "Poolbridge-Args-Object";
 pub(crate) const H_OBJECT_LIMIT: &str = "Poolbridge-Object-Limit";
 /// On an answer: its body is the object `{job id}.out` of the objects bucket.
 pub(crate) const H_OBJECT: &str = "Poolbridge-Object";
+/// On an answer: how long the host held the job in its local pool, from the `started` notice to
+/// the local future's end (microseconds, the host's clock): the client's run-time sample.
+pub(crate) const H_RUN_US: &str = "Poolbridge-Run-Us";
+
+/// The body of a `progress` message: postcard `(done, total)`.
+pub(crate) fn progress_body(done: u64, total: u64) -> Vec<u8> {
+    postcard::to_stdvec(&(done, total)).unwrap_or_default()
+}
+
+/// `(done, total)` of a `progress` message's body; `None` if it is malformed.
+pub(crate) fn split_progress(body: &[u8]) -> Option<(u64, u64)> {
+    postcard::from_bytes(body).ok()
+}
+
+/// A host's status, as published every `ServeOptions::status_interval` on
+/// `{prefix}.status.{host token}` (postcard; `Poolbridge-Protocol` header): what
+/// `RemoteMetrics::hosts` shows. Durations in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HostStatusBody {
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) slots: u64,
+    pub(crate) workers: u64,
+    pub(crate) running: u64,
+    pub(crate) queued: u64,
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) stopped: u64,
+    pub(crate) redelivered: u64,
+    pub(crate) uptime_us: u64,
+    /// The interval of this host's statuses (a client calls it silent after 3).
+    pub(crate) interval_us: u64,
+    /// `(p50, p90, p99, max, samples)` of the local queue wait and run time.
+    pub(crate) queue_wait: Option<(u64, u64, u64, u64, u64)>,
+    pub(crate) run_time: Option<(u64, u64, u64, u64, u64)>,
+    /// The last status of a host that stopped gracefully.
+    pub(crate) gone: bool,
+}
+
+/// A subject token for a host name (`ServeOptions::name` may hold dots, spaces, wildcards):
+/// letters, digits, `_` and `-` kept, anything else `_`. The name itself is in the body.
+pub(crate) fn status_token(name: &str) -> String {
+    let token: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if token.is_empty() {
+        "_".to_owned()
+    } else {
+        token
+    }
+}
 
 /// The object holding the arguments of job `id`.
 pub(crate) fn args_object(id: &str) -> String {
@@ -68,6 +126,8 @@ pub(crate) struct Names {
     pub(crate) answers: String,
     /// The object store of large arguments and outputs (`RemoteBuilder::large_payloads`).
     pub(crate) objects: String,
+    /// Host statuses are published on `{prefix}.status.{host token}`.
+    pub(crate) status: String,
 }
 
 impl Names {
@@ -80,6 +140,7 @@ impl Names {
             cancelled: format!("{stream}_cancelled"),
             answers: format!("{stream}_answers"),
             objects: format!("{stream}_objects"),
+            status: format!("{prefix}.status"),
         }
     }
 
@@ -188,6 +249,9 @@ pub(crate) enum Status {
     /// The job's deadline passed (body: postcard `bool`, whether it had started):
     /// `DeadlineExceeded`.
     Deadline,
+    /// The running job's latest `poolbridge::progress()` (body: postcard `(done, total)`): a
+    /// core publish, at most one per `PROGRESS_EVERY` per job, the last one before the answer.
+    Progress,
 }
 
 impl Status {
@@ -204,6 +268,7 @@ impl Status {
             Status::Exhausted => "exhausted",
             Status::Stopped => "stopped",
             Status::Deadline => "deadline",
+            Status::Progress => "progress",
         }
     }
 
@@ -220,6 +285,7 @@ impl Status {
             "exhausted" => Status::Exhausted,
             "stopped" => Status::Stopped,
             "deadline" => Status::Deadline,
+            "progress" => Status::Progress,
             _ => return None,
         })
     }
@@ -401,6 +467,8 @@ pub(crate) struct Answer {
     pub(crate) pid: u32,
     /// Which delivery of the job the host had (1 for the first).
     pub(crate) attempt: u32,
+    /// How long the host held the job in its local pool (`Poolbridge-Run-Us`), if it says.
+    pub(crate) run_us: Option<u64>,
 }
 
 impl Answer {
@@ -413,6 +481,7 @@ impl Answer {
             host: get(H_HOST).unwrap_or_default(),
             pid: get(H_PID).and_then(|p| p.parse().ok()).unwrap_or(0),
             attempt: get(H_ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1),
+            run_us: get(H_RUN_US).and_then(|a| a.parse().ok()),
         })
     }
 }
@@ -459,6 +528,7 @@ impl Stored {
             host: stored.host,
             pid: stored.pid,
             attempt: stored.attempt,
+            run_us: None,
         };
         Some((answer, stored.body, stored.object))
     }
@@ -616,6 +686,7 @@ mod tests {
             Status::Exhausted,
             Status::Stopped,
             Status::Deadline,
+            Status::Progress,
         ] {
             let map = answer_headers("a-1", status, "host-1", 42, 2);
             let answer = Answer::parse(Some(&map)).unwrap();
@@ -651,5 +722,13 @@ mod tests {
         let names = Names::new("J", "acme.batch");
         assert_eq!(names.jobs, "acme.batch.jobs");
         assert_eq!(names.cancelled, "J_cancelled");
+        assert_eq!(names.status, "acme.batch.status");
+        assert_eq!(status_token("render.07 *"), "render_07__");
+        assert_eq!(status_token("host-a_1"), "host-a_1");
+        assert_eq!(
+            split_progress(&progress_body(3, u64::MAX)),
+            Some((3, u64::MAX))
+        );
+        assert_eq!(split_progress(b""), None);
     }
 }
