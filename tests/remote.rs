@@ -2724,6 +2724,8 @@ fn main() {
     list.extend_from_slice(tests![the_dashboard_shows_the_hosts_and_the_stream]);
     // Run by `.ci/run` with `--features nats,tracing`.
     #[cfg(feature = "tracing")]
-    list.extend_from_slice(tests![a_remote_jobs_traceparent_header_carries_the_client_span]);
+    list.extend_from_slice(tests![
+        a_remote_jobs_traceparent_header_carries_the_client_span
+    ]);
     process_support::run(&list);
 }
