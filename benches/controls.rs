@@ -13,7 +13,7 @@
 //! * `execute`: 200k trivial jobs by `ThreadPoolExecutor::execute` from one plain thread into
 //!   the default pool, as the comparison harness's `fire` workload submits them: the submitting
 //!   thread's CPU time per job and the throughput. With `--once` a single round and no report
-//!   but a checksum: for `valgrind --tool=callgrind`, whose instruction counts per function do
+//!   but a checksum (`--once burst`: one `submit + join` burst of `burst`): for `valgrind --tool=callgrind`, whose instruction counts per function do
 //!   not depend on what else the machine runs (though they do depend on how valgrind, which runs
 //!   one thread at a time, interleaves the submitter and the workers).
 //!
@@ -58,10 +58,15 @@ fn main() {
     };
     let _entered = span.enter();
     if std::env::args().any(|a| a == "--once") {
-        println!(
-            "execute once: {}",
-            execute_round(&ThreadPoolExecutor::default(), false).2
-        );
+        // One round, no CPU clock (see `execute_round`): `--once` runs `execute`, `--once burst`
+        // one `submit + join` burst.
+        if wants("burst") && !args.is_empty() {
+            let pool = ThreadPoolExecutor::new(default_max_workers());
+            println!("burst once: {:.0} jobs/s", burst_sync(&pool));
+        } else {
+            let pool = ThreadPoolExecutor::default();
+            println!("execute once: {}", execute_round(&pool, false).2);
+        }
         return;
     }
     println!(
