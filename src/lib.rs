@@ -150,7 +150,7 @@
 //! * `nats`: `RemoteExecutor` and the `remote` module (implies `process`; adds `async-nats`,
 //!   `tokio` and `bytes`);
 //! * `tracing`: a job runs inside the span that was current at `submit`, and the pool emits
-//!   events; process and remote jobs carry a W3C [`TraceContext`] under a `poolbridge.job`
+//!   events; process and remote jobs carry a W3C `TraceContext` under a `poolbridge.job`
 //!   span, and a process job's events are re-emitted in the parent (adds `tracing` and
 //!   `tracing-core`);
 //! * `opentelemetry`: `tracing`, with the carried context taken from the job span's
