@@ -51,6 +51,14 @@ pub(crate) const TRACEPARENT: &str = "traceparent";
 
 impl TraceContext {
     /// A context with these ids; `None` if either is zero (invalid in W3C trace context).
+    ///
+    /// ```
+    /// use poolbridge::TraceContext;
+    ///
+    /// let ctx = TraceContext::new(0x4bf9, 0x00f0, true).unwrap();
+    /// assert_eq!(ctx.to_string(), "00-00000000000000000000000000004bf9-00000000000000f0-01");
+    /// assert_eq!(TraceContext::new(0, 1, true), None);
+    /// ```
     pub fn new(trace_id: u128, span_id: u64, sampled: bool) -> Option<TraceContext> {
         (trace_id != 0 && span_id != 0).then_some(TraceContext {
             trace_id,
@@ -60,16 +68,31 @@ impl TraceContext {
     }
 
     /// The 128-bit trace id: the same for every span of one trace.
+    ///
+    /// ```
+    /// let ctx = poolbridge::TraceContext::new(7, 9, false).unwrap();
+    /// assert_eq!(ctx.trace_id(), 7);
+    /// ```
     pub fn trace_id(&self) -> u128 {
         self.trace_id
     }
 
     /// The 64-bit id of the span this context names (the parent of whatever runs under it).
+    ///
+    /// ```
+    /// let ctx = poolbridge::TraceContext::new(7, 9, false).unwrap();
+    /// assert_eq!(ctx.span_id(), 9);
+    /// ```
     pub fn span_id(&self) -> u64 {
         self.span_id
     }
 
     /// The W3C `sampled` flag: the trace is being recorded upstream.
+    ///
+    /// ```
+    /// let ctx = poolbridge::TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+    /// assert!(!ctx.unwrap().sampled());
+    /// ```
     pub fn sampled(&self) -> bool {
         self.sampled
     }
@@ -77,6 +100,16 @@ impl TraceContext {
     /// Reads a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`). Version `00` is read
     /// exactly; a later version is read by its first four fields, as the W3C spec asks. `None`
     /// if it is malformed or an id is zero.
+    ///
+    /// ```
+    /// use poolbridge::TraceContext;
+    ///
+    /// assert!(TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").is_some());
+    /// // A later version with more fields is read by its first four.
+    /// assert!(TraceContext::parse("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-xyz").is_some());
+    /// assert_eq!(TraceContext::parse("00-00000000000000000000000000000000-b7ad6b7169203331-01"), None);
+    /// assert_eq!(TraceContext::parse("not a traceparent"), None);
+    /// ```
     pub fn parse(traceparent: &str) -> Option<TraceContext> {
         let text = traceparent.trim();
         let mut parts = text.split('-');
@@ -105,6 +138,21 @@ impl TraceContext {
 
     /// The context of the process or remote job this thread runs (the one its worker or host
     /// received), if any: what a job submitted from here continues. `None` elsewhere.
+    ///
+    /// ```no_run
+    /// #[poolbridge::job]
+    /// fn traced() -> Option<String> {
+    ///     // Inside a process job: the context its worker received from the submitter.
+    ///     poolbridge::TraceContext::current().map(|ctx| ctx.to_string())
+    /// }
+    ///
+    /// fn main() {
+    ///     poolbridge::process::init();
+    ///     let pool = poolbridge::ProcessPoolExecutor::new(1);
+    ///     assert!(pool.submit(traced, ()).result().unwrap().is_some());
+    ///     assert_eq!(poolbridge::TraceContext::current(), None); // not inside a job
+    /// }
+    /// ```
     pub fn current() -> Option<TraceContext> {
         CURRENT.try_with(Cell::get).ok().flatten()
     }
