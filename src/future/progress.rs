@@ -162,7 +162,9 @@ pub(crate) fn take(key: usize) -> Option<Arc<ProgressCell>> {
 /// reported, in no particular order (`PoolMetrics::progress`). Takes the table's lock once;
 /// nothing when no job has a cell.
 pub(crate) fn running_in(pool: u32) -> Vec<(u64, u64)> {
-    // ORDERING: Relaxed: a snapshot; see `find`.
+    // ORDERING: Relaxed (here and for each cell's `pool`): a snapshot; see `find`. A cell's
+    // `pool` is stored by the job's first report just after the cell is made: a snapshot taken
+    // in between misses that job once (it reads 0), nothing worse.
     if LIVE.load(Ordering::Relaxed) == 0 {
         return Vec::new();
     }
