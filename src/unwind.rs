@@ -13,7 +13,8 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Instant;
 
 use crate::error::{PanicError, Payload};
 
@@ -22,6 +23,33 @@ use crate::error::{PanicError, Payload};
 /// the same), so a lock poisoned by a panic elsewhere carries on instead of spreading the panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `cv` while `waiting` holds for the data behind `guard`, giving up at `deadline`
+/// (`None`: no limit). Returns the guard and `true` if `waiting` became false (`false`: the
+/// deadline passed first). Spurious wake-ups are waited out; poisoning is ignored, as by
+/// [`lock`].
+pub(crate) fn wait_while_until<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+    waiting: impl FnMut(&mut T) -> bool,
+) -> (MutexGuard<'a, T>, bool) {
+    match deadline {
+        None => {
+            let guard = cv
+                .wait_while(guard, waiting)
+                .unwrap_or_else(PoisonError::into_inner);
+            (guard, true)
+        }
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (guard, result) = cv
+                .wait_timeout_while(guard, left, waiting)
+                .unwrap_or_else(PoisonError::into_inner);
+            (guard, !result.timed_out())
+        }
+    }
 }
 
 /// Runs `f`, turning a panic into a [`PanicError`] that keeps the panic message and payload.

@@ -1035,26 +1035,14 @@ impl PoolCore {
     /// [`wait_ended`](Self::wait_ended), giving up at `deadline`. Returns `true` if everything
     /// ended.
     fn wait_ended_until(&self, threads: bool, deadline: Option<Instant>) -> bool {
-        let mut st = self.state();
-        while st.live > 0 || (threads && st.timers.thread) {
-            st = match deadline {
-                None => self
-                    .ended_cv
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.ended_cv
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
+        let st = self.state();
+        let (st, ended) = unwind::wait_while_until(&self.ended_cv, st, deadline, |st| {
+            st.live > 0 || (threads && st.timers.thread)
+        });
         drop(st);
+        if !ended {
+            return false;
+        }
         // The pool threads, but the caller's own (a done callback may shut its pool down).
         !threads || self.crew.wait_ended(deadline)
     }

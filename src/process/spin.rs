@@ -9,8 +9,8 @@
 //! instead of three.
 //!
 //! How long is the thread pool's rule (`pool/sleep/search.rs`, the same code): each end keeps an
-//! average of how long its waits lasted; while they are short (≤ 100 µs) it spins for twice
-//! that (5–100 µs), otherwise 5 µs. A worker running long jobs, or one fed now and then, spins
+//! average of how long its waits lasted; while they are short (≤ 100 µs) it spins for
+//! `SEARCH_GAPS` (8) times that (5–100 µs), otherwise 5 µs. A worker running long jobs, or one fed now and then, spins
 //! next to nothing; a stream of small jobs never sleeps between them. Measured both ways
 //! (docs/benchmarks.md, "Process pool"): on the quiet 2-vCPU VM the roundtrip's median went from
 //! ~33 to ~8 µs; with the other vCPU kept busy, where wake-ups are cheap anyway, from 12 to 17 µs,

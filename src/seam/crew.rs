@@ -150,26 +150,8 @@ impl<D: Send + 'static> Crew<D> {
     /// `true` if they all ended.
     pub(crate) fn wait_ended(&self, deadline: Option<Instant>) -> bool {
         let allowed = usize::from(self.is_mine());
-        let mut st = lock(&self.state);
-        while st.threads > allowed {
-            st = match deadline {
-                None => self
-                    .ended_cv
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.ended_cv
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
-        true
+        let st = lock(&self.state);
+        unwind::wait_while_until(&self.ended_cv, st, deadline, |st| st.threads > allowed).1
     }
 
     fn addr(&self) -> usize {
