@@ -22,7 +22,7 @@ use crate::pool::latency;
 use crate::pool::local;
 use crate::pool::metrics::PoolMetrics;
 use crate::pool::sleep::{Sleep, Spawn};
-use crate::pool::task::{Detached, Extra, QueueEntry, Task};
+use crate::pool::task::{self, Detached, Extra, QueueEntry, Task};
 use crate::trace;
 use crate::unwind;
 use crate::unwind::lock;
@@ -471,10 +471,16 @@ impl Registry {
             return Err(SubmitError::closed(f, err));
         }
         let job = Detached::new(f, permit);
-        match self.enqueue(QueueEntry::new(job.clone())) {
-            Ok(()) => Ok(()),
+        // Weak: the worker that takes the job then holds its only strong reference and moves
+        // the closure out without a lock (`Detached::run`).
+        let mine = Arc::downgrade(&job);
+        match self.enqueue(QueueEntry::new(job)) {
+            Ok(()) => {
+                task::keep_recent(mine);
+                Ok(())
+            }
             // Lost the race with a shutdown: ours if no worker took it meanwhile.
-            Err(err) => match job.reclaim() {
+            Err(err) => match mine.upgrade().and_then(|job| job.reclaim()) {
                 Some(f) => Err(SubmitError::closed(f, err)),
                 None => Ok(()),
             },

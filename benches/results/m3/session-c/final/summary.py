@@ -1,7 +1,8 @@
-"""Medians over interleaved runs: python3 summary.py . M F2 (M: 711e913, F2: the commit that landed)."""
+"""Medians over interleaved runs: python3 summary.py DIR PREFIX... (M: 711e913; F2: the queue and search commit; W: plus the weak reference of a detached job)."""
 import json,glob,os,statistics as st,sys
 d=sys.argv[1]; pre=sys.argv[2:]
-W={'roundtrip':['p50_us','p99_us','mean_us','cpu_us_per_job'],'burst':['jobs_per_s','cpu_us_per_job','rss_growth_mib'],'sync':['jobs_per_s','cpu_us_per_job'],'fire':['jobs_per_s','cpu_us_per_job']}
+W0={'roundtrip':['p50_us','p99_us','mean_us','cpu_us_per_job'],'burst':['jobs_per_s','cpu_us_per_job','rss_growth_mib'],'sync':['jobs_per_s','cpu_us_per_job'],'fire':['jobs_per_s','cpu_us_per_job']}
+W={k:v for k,v in W0.items() if k in set(json.load(open(glob.glob(sys.argv[1]+'/*.json')[0]))['results'])}
 HIGH={'jobs_per_s'}
 for p in pre:
   files=sorted(glob.glob(f'{d}/{p}[0-9]*.json'))
