@@ -282,10 +282,15 @@ impl<F, T, P, D> Task<F, T, P, D> {
 /// instructions of `_int_malloc`, half of the submitter's work, under callgrind); with it, the
 /// submitter usually frees the job `KEEP_RECENT` submits later and its next allocations come
 /// from its own cache. What it costs: up to this many finished jobs' allocations (the closure is
-/// long gone: only the `Arc`'s block, 48 bytes for a two-word closure) stay allocated per
-/// thread that calls `execute`, until it submits more or exits; and the weak count's decrement
-/// moves from the submit to 16 submits later.
+/// long gone: only the `Arc`'s block, 48 bytes for a two-word closure, and never more than
+/// [`KEEP_RECENT_BYTES`]) stay allocated per thread that calls `execute`, until it submits more
+/// or exits; and the weak count's decrement moves from the submit to 16 submits later.
 const KEEP_RECENT: usize = 16;
+
+/// The largest job kept by [`keep_recent`]: glibc's thread cache serves blocks up to about
+/// 1 KiB, and a larger job (a closure that captures a big array by value) is dominated by its
+/// copy anyway, so it is not worth pinning. At most 16 KiB per thread stays allocated.
+const KEEP_RECENT_BYTES: usize = 1024;
 
 thread_local! {
     /// This thread's latest detached jobs, weakly: a ring of `KEEP_RECENT`.
@@ -303,8 +308,13 @@ struct Recent {
 }
 
 /// Keeps `job` (just queued by this thread) weakly for the next `KEEP_RECENT` submits, and lets
-/// go of the oldest one: see [`KEEP_RECENT`].
-pub(crate) fn keep_recent(job: Weak<dyn Runnable>) {
+/// go of the oldest one: see [`KEEP_RECENT`]. A job larger than [`KEEP_RECENT_BYTES`] is let go
+/// of at once.
+pub(crate) fn keep_recent<J: Runnable + 'static>(job: Weak<J>) {
+    if std::mem::size_of::<J>() > KEEP_RECENT_BYTES {
+        return;
+    }
+    let job: Weak<dyn Runnable> = job;
     // A thread whose locals are being destroyed just drops it.
     let evicted = RECENT
         .try_with(|recent| {
