@@ -1,4 +1,4 @@
-"""Medians over interleaved runs: python3 summary.py DIR PREFIX... (M: 711e913; F2: the queue and search commit; W: plus the weak reference of a detached job)."""
+"""Medians over interleaved runs: python3 summary.py DIR PREFIX... (M: 711e913; F2: the queue and search commit; W: plus the weak reference of a detached job). For ../recent: python3 summary.py ../recent M F2 W."""
 import json,glob,os,statistics as st,sys
 d=sys.argv[1]; pre=sys.argv[2:]
 W0={'roundtrip':['p50_us','p99_us','mean_us','cpu_us_per_job'],'burst':['jobs_per_s','cpu_us_per_job','rss_growth_mib'],'sync':['jobs_per_s','cpu_us_per_job'],'fire':['jobs_per_s','cpu_us_per_job']}
