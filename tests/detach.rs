@@ -136,6 +136,50 @@ fn a_polled_then_dropped_future_cancels_its_queued_job() {
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
 
+// "Polled" belongs to the handle that was polled: a job that moves on to a new handle, after a
+// poll of the old one, is not cancelled by the new handle's drop unless the new one is polled.
+#[test]
+fn a_polled_future_that_hands_its_job_on_does_not_cancel_it() {
+    let (pool, gate) = busy_pool();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let noop = &mut Context::from_waker(Waker::noop());
+    // Polled, then detached: the `JoinHandle`'s drop lets the job run.
+    let mut fut = run_in_executor(Some(&pool), counting_job(&ran), ());
+    assert!(Pin::new(&mut fut).poll(noop).is_pending());
+    drop(fut.detach());
+    // Polled, then handed back as a `PoolFuture` and wrapped again, never polled: runs.
+    let mut fut = run_in_executor(Some(&pool), counting_job(&ran), ());
+    assert!(Pin::new(&mut fut).poll(noop).is_pending());
+    drop(fut.into_pool_future().into_future());
+    // Polled, handed back, wrapped again and polled: cancelled.
+    let mut fut = run_in_executor(Some(&pool), counting_job(&ran), ());
+    assert!(Pin::new(&mut fut).poll(noop).is_pending());
+    let mut again = fut.into_pool_future().into_future();
+    assert!(Pin::new(&mut again).poll(noop).is_pending());
+    let (tx, state) = std::sync::mpsc::channel();
+    again
+        .pool_future()
+        .add_done_callback(move |f| tx.send(f.state()).unwrap());
+    drop(again);
+    assert_eq!(state.try_recv(), Ok(FutureState::Cancelled));
+    gate.open();
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
+}
+
+// One word per handle: a burst keeps an `ExecutorFuture` per queued job.
+#[test]
+fn an_executor_future_is_two_words() {
+    assert_eq!(
+        std::mem::size_of::<poolbridge::ExecutorFuture<u64>>(),
+        2 * std::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        std::mem::size_of::<poolbridge::JoinHandle<u64>>(),
+        2 * std::mem::size_of::<usize>()
+    );
+}
+
 #[test]
 fn a_detached_handle_can_still_be_awaited() {
     let handle = to_thread(|| 6 * 7).detach();

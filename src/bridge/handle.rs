@@ -25,9 +25,6 @@ pub(crate) trait DropPolicy {
     /// The public type's name: in its `Debug` output and in the panic of a poll after completion.
     const NAME: &'static str;
 
-    /// Called at the start of every poll.
-    fn on_poll(&mut self);
-
     /// Called by the drop of a handle that still holds its job.
     fn on_drop<T>(&self, fut: &PoolFuture<T>);
 }
@@ -36,22 +33,23 @@ pub(crate) trait DropPolicy {
 /// is dropped before it completes was given up by the task awaiting it (a `timeout` that ran
 /// out, a `select!` that took another branch), so its job is cancelled if pending and asked to
 /// stop if running. One never polled was never awaited: its job runs on.
+///
+/// Zero-sized: "polled" is read from the job's `Core`, not kept here. A handle that still holds
+/// its job after a poll got `Pending` from that poll, and a `Pending` poll stores its waker,
+/// which only the job's settling takes away (under the same lock that makes the job terminal).
+/// So at the drop, "polled" is "a waker is stored", or the job has ended and there is nothing
+/// left to cancel. Only a handle stores a waker, a job has one handle at a time, and a handle
+/// that hands its job on as a plain [`PoolFuture`] forgets the waker first
+/// ([`Handle::give_up`]), so a waker found here is this handle's own. A flag would make every
+/// `ExecutorFuture` a word bigger (24 bytes instead of 16): a burst keeps one per queued job.
 #[derive(Debug, Default)]
-pub(crate) struct CancelIfPolled {
-    /// Set by the first poll.
-    polled: bool,
-}
+pub(crate) struct CancelIfPolled;
 
 impl DropPolicy for CancelIfPolled {
     const NAME: &'static str = "ExecutorFuture";
 
-    fn on_poll(&mut self) {
-        self.polled = true;
-    }
-
     fn on_drop<T>(&self, fut: &PoolFuture<T>) {
-        if self.polled {
-            fut.core().clear_waker();
+        if fut.core().clear_waker() {
             fut.request_cancel();
         }
     }
@@ -64,8 +62,6 @@ pub(crate) struct Detach;
 
 impl DropPolicy for Detach {
     const NAME: &'static str = "JoinHandle";
-
-    fn on_poll(&mut self) {}
 
     fn on_drop<T>(&self, fut: &PoolFuture<T>) {
         fut.core().clear_waker();
@@ -129,7 +125,6 @@ impl<T, P: DropPolicy + Unpin> Future for Handle<T, P> {
     /// with the waker stored. Panics if the outcome was already returned.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.policy.on_poll();
         let Some(fut) = this.fut.as_ref() else {
             panic!("`{}` polled after completion", P::NAME);
         };

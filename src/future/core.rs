@@ -576,13 +576,17 @@ impl<T> Core<T> {
         Poll::Pending
     }
 
-    /// Forgets the stored waker (the `ExecutorFuture` was dropped).
-    pub(crate) fn clear_waker(&self) {
+    /// Forgets the stored waker (the `ExecutorFuture` was dropped). Returns `true` if there was
+    /// one: a poll got `Pending` and the job has not settled since (settling takes the waker
+    /// under this lock).
+    pub(crate) fn clear_waker(&self) -> bool {
         let old = lock(&self.inner)
             .waiters
             .as_mut()
             .and_then(|w| w.waker.take());
+        let had = old.is_some();
         drop(old);
+        had
     }
 
     /// A clone of the outcome. The caller has waited for [`Until::Done`].
