@@ -120,9 +120,11 @@ impl Pool {
         );
     }
 
-    /// `Registry::more_work`: the real `Sleep::more_work`. Its hand-off (a job given to a new
-    /// thread, for bursts of long jobs) needs more than twice as many queued jobs as searchers;
-    /// these models queue at most two, so it never triggers and is not modelled.
+    /// `Registry::more_work`: the real `Sleep::more_work`. Its fan-out (one more sleeper woken,
+    /// or a job handed to a new thread, for bursts of long jobs) needs more than twice as many
+    /// queued jobs as searchers; these models queue at most two, so it never triggers and the
+    /// hand-off is not modelled. (The extra wake-up only turns a sleeper into a searcher, as
+    /// any wake-up does; it cannot take a wake-up away from anyone.)
     fn more_work(self: &Arc<Self>) {
         self.sleep.more_work(
             || self.queued.load(Ordering::Acquire),

@@ -613,6 +613,16 @@ pub fn targets(res: &Results, libs: &[&str], cores: usize) -> Vec<Target> {
             "burst",
             "rss_growth_mib",
         ),
+        // The thread pools a user would otherwise pick. smol's `blocking` (one boxed closure and
+        // a channel per job) is the leanest; the row above keeps the distance to it in view.
+        vs_best(
+            res,
+            &[POOLBRIDGE, "rayon", "threadpool"],
+            "burst memory ≤ rayon's and threadpool's",
+            "burst",
+            "rss_growth_mib",
+            1.0,
+        ),
         // join_all linear: awaiting through join_all keeps at least half the in-order
         // throughput (a quadratic join_all falls far below, and the further the bigger the
         // burst).

@@ -43,6 +43,18 @@ pub(crate) const MAX_THREADS: usize = FIELD_MASK;
 // The three fields fit the word on every target.
 const _: () = assert!(3 * FIELD_BITS <= usize::BITS);
 
+/// How many queued jobs per searching worker make a worker that takes a job call one more
+/// worker (`Sleep::more_work`): the fan-out of a burst over sleeping or not yet started threads.
+///
+/// What it buys: the threads of a burst of long jobs start their first jobs in a tree, not in a
+/// chain of wake-ups; with 128 parked workers and 1,024 jobs of 10 ms (the harness's `sleepy`),
+/// the 128th job started 1.6–1.8 ms after the first with a chain (a wake-up costs ≈ 14 µs on the
+/// 2-vCPU VM, one after the other), and every later wave kept that lag. What it costs: a burst
+/// of short jobs wakes its sleeping workers sooner than they would be reached one by one, and
+/// a worker that finds nothing left searches briefly and parks again. Twice the searchers keeps
+/// concurrent cascades from calling a worker for a job that a searcher takes anyway.
+const FAN_OUT_MARGIN: usize = 2;
+
 /// A snapshot of the word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SleepCounts {
@@ -180,12 +192,12 @@ impl Sleep {
     /// pushed while one worker searched (they all counted on it) fan out over the workers.
     ///
     /// `queued` is the number of jobs waiting (an estimate: the queues' lengths). When many more
-    /// jobs wait than workers search and nobody sleeps, the caller also hands one job to a new
-    /// thread (`hand_off`: the job waits in the new worker's own deque), which does the same when
-    /// it starts: a burst of long jobs starts its threads in a tree, 128 threads in 7 steps of a
-    /// thread start rather than a chain of 127. A thread started so has a job of its own, so the
-    /// thread count stays one per job that no idle worker could take; the margin (twice the
-    /// searchers) keeps concurrent cascades from starting a thread for a job a searcher takes.
+    /// jobs wait than workers search ([`FAN_OUT_MARGIN`]), the caller also calls one more worker:
+    /// it wakes a sleeper if there is one, else hands one job to a new thread (`hand_off`: the
+    /// job waits in the new worker's own deque). The worker so called does the same when it
+    /// takes its job: a burst of long jobs reaches its threads in a tree, 128 threads in 7 steps
+    /// of a wake-up or a thread start rather than a chain of 127. A thread started so has a job
+    /// of its own, so the thread count stays one per job that no idle worker could take.
     pub(crate) fn more_work<E>(
         &self,
         queued: impl Fn() -> usize,
@@ -196,10 +208,12 @@ impl Sleep {
         fence(Ordering::SeqCst);
         let _ = self.call_worker(|counts| counts.searching == 0 && queued() > 0, &mut spawn);
         let counts = self.counts();
-        if counts.sleeping == 0
-            && counts.threads < self.max_threads
-            && queued() > 2 * (counts.searching + 1)
-        {
+        let fan_out = || queued() > FAN_OUT_MARGIN * (counts.searching + 1);
+        if counts.sleeping > 0 {
+            if fan_out() {
+                let _ = self.wake_one();
+            }
+        } else if counts.threads < self.max_threads && fan_out() {
             let _ = hand_off();
         }
     }
