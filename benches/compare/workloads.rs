@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::libs::{Lib, Mode};
@@ -336,25 +336,54 @@ pub fn run<L: Lib>(workload: &str, p: &Params) -> Result<Metrics, String> {
     Ok(m)
 }
 
+/// When the running roundtrip job started, in ns after the workload's origin: written by the
+/// job, read by the awaiting task after the await (the library's completion orders the two).
+static ROUNDTRIP_STARTED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// `roundtrip`'s job: `trivial(i)`, recording when it started (one `Instant::now()` and a store,
+/// the same for every library), so that each roundtrip splits into its two legs: submit → the
+/// job starts (the pool's wake-up), and the job starts → the awaiting task resumes (the
+/// runtime's wake-up, which the pool does not control).
+fn stamped(i: u64, origin: Instant) -> impl FnOnce() -> u64 + Send + 'static {
+    move || {
+        let started = origin.elapsed().as_nanos() as u64;
+        ROUNDTRIP_STARTED_NS.store(started, Ordering::Relaxed);
+        black_box(i).wrapping_mul(3)
+    }
+}
+
 fn roundtrip<L: Lib>(p: &Params) -> Metrics {
     let rt = runtime::<L>(None);
     let lib = L::new(Mode::Async, None);
-    let (mut lat, cpu_us) = rt.block_on(async {
+    let origin = Instant::now();
+    let ns = |t: Instant| t.duration_since(origin).as_nanos() as f64;
+    let (mut lat, mut submit_leg, mut return_leg, cpu_us) = rt.block_on(async {
         for i in 0..p.roundtrip_warmup {
-            black_box(lib.spawn(trivial(i)).await);
+            black_box(lib.spawn(stamped(i, origin)).await);
         }
-        let mut lat = Vec::with_capacity(p.roundtrip_jobs as usize);
+        let n = p.roundtrip_jobs as usize;
+        let (mut lat, mut submit_leg, mut return_leg) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         let cpu = CpuClock::start();
         for i in 0..p.roundtrip_jobs {
             let t = Instant::now();
-            let v = lib.spawn(trivial(i)).await;
-            lat.push(t.elapsed().as_nanos() as f64 / 1e3);
+            let v = lib.spawn(stamped(i, origin)).await;
+            let end = Instant::now();
+            lat.push(end.duration_since(t).as_nanos() as f64 / 1e3);
+            let started = ROUNDTRIP_STARTED_NS.load(Ordering::Relaxed) as f64;
+            submit_leg.push((started - ns(t)) / 1e3);
+            return_leg.push((ns(end) - started) / 1e3);
             assert_eq!(v, i.wrapping_mul(3));
         }
-        (lat, cpu.per_job(p.roundtrip_jobs))
+        (lat, submit_leg, return_leg, cpu.per_job(p.roundtrip_jobs))
     });
     let threads = sys::threads();
     lat.sort_by(f64::total_cmp);
+    submit_leg.sort_by(f64::total_cmp);
+    return_leg.sort_by(f64::total_cmp);
     let mean = lat.iter().sum::<f64>() / lat.len() as f64;
     vec![
         ("p50_us", percentile(&lat, 50.0)),
@@ -362,6 +391,8 @@ fn roundtrip<L: Lib>(p: &Params) -> Metrics {
         ("p99_us", percentile(&lat, 99.0)),
         ("max_us", percentile(&lat, 100.0)),
         ("mean_us", mean),
+        ("submit_leg_p50_us", percentile(&submit_leg, 50.0)),
+        ("return_leg_p50_us", percentile(&return_leg, 50.0)),
         ("cpu_us_per_job", cpu_us),
         ("threads", threads as f64),
     ]
