@@ -221,6 +221,7 @@ pub mod remote;
 #[cfg(feature = "process")]
 mod seam;
 mod signal;
+mod spin;
 pub mod thread;
 mod trace;
 mod unwind;

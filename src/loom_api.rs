@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use crate::future::PoolFuture;
 use crate::pool::backpressure::{Closed, Permits};
-use crate::pool::sleep::{Search, Sleep, SleepCounts, Spawn, Wake};
+use crate::pool::sleep::{Sleep, SleepCounts, Spawn, Wake};
 use crate::pool::task::{QueueEntry, Task};
+use crate::spin::Search;
 
 /// A job as a worker holds it: its queue entry.
 #[derive(Debug)]

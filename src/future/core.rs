@@ -535,7 +535,7 @@ impl<T> Core<T> {
         }
     }
 
-    fn reached(&self, until: Until) -> bool {
+    pub(crate) fn reached(&self, until: Until) -> bool {
         let word = self.state.load();
         match until {
             Until::Done => state::is_done(word),

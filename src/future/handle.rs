@@ -12,6 +12,7 @@ use crate::error::FutureError;
 use crate::future::core::{Callback, PoolFuture, Refusal, RunHooks, Until};
 use crate::future::progress::{self, ProgressUpdates};
 use crate::future::state::{self, End, Start};
+use crate::spin;
 use crate::unwind;
 
 /// The state of a [`PoolFuture`], as Python names them.
@@ -598,13 +599,19 @@ impl<T> PoolFuture<T> {
     /// [`run_inline_if_worker`](Self::run_inline_if_worker) says so; with one it never does, so
     /// that it returns by its deadline.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>, until: Until) -> bool {
-        if until == Until::Done && self.done() {
+        if self.core().reached(until) {
             return true;
         }
         if deadline.is_none() {
             let _ = self.run_inline_if_worker(Waiter::Blocking);
         }
-        self.core().block(until, deadline)
+        // A short job ends while we look, and then nobody has to unpark us (`spin.rs`).
+        if spin::wait_briefly(|| self.core().reached(until), deadline) {
+            return true;
+        }
+        let reached = self.core().block(until, deadline);
+        spin::wait_over(reached);
+        reached
     }
 }
 

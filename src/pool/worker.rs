@@ -12,9 +12,10 @@ use crate::context::{self, JobCounters, OwnCell, Runner};
 use crate::future::RunHooks;
 use crate::pool::local::LocalDeque;
 use crate::pool::registry::{Registry, Retire};
-use crate::pool::sleep::{Search, Wake};
+use crate::pool::sleep::Wake;
 use crate::pool::state;
 use crate::pool::task::QueueEntry;
+use crate::spin::Search;
 use crate::trace;
 use crate::unwind;
 
@@ -85,7 +86,7 @@ impl WorkerCtx {
             },
             searching,
         };
-        // How long to search before parking (`sleep/search.rs`).
+        // How long to search before parking (`src/spin.rs`).
         let mut search = Search::new();
         loop {
             if let Some((job, more)) = self.find_work().or_else(|| {

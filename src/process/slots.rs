@@ -21,11 +21,11 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::pool::sleep::Search;
 use crate::process::child::ExitWatch;
 use crate::process::queue::{Call, CallFrame, Place};
 use crate::process::spin;
 use crate::process::wire::{self, FrameReader};
+use crate::spin::Search;
 use crate::unwind::lock;
 
 /// Jobs a worker is sent beyond the one it runs, so it never waits for the parent between two

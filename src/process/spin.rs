@@ -8,7 +8,7 @@
 //! while, and block only then; a roundtrip then pays one wake-up (the waiting user thread's)
 //! instead of three.
 //!
-//! How long is the thread pool's rule (`pool/sleep/search.rs`, the same code): each end keeps an
+//! How long is the thread pool's rule (`src/spin.rs`, the same code): each end keeps an
 //! average of how long its waits lasted; while they are short (≤ 100 µs) it spins for
 //! `SEARCH_GAPS` (8) times that (5–100 µs), otherwise 5 µs. A worker running long jobs, or one fed now and then, spins
 //! next to nothing; a stream of small jobs never sleeps between them. Measured both ways
@@ -29,8 +29,8 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 
-use crate::pool::sleep::Search;
 use crate::process::child::{EXIT_CHECK, ExitWatch};
+use crate::spin::Search;
 
 /// A [`Read`] over a worker's socket that spins (for as long as `search` says) before it
 /// blocks. End of stream and errors come back as from a plain read. With `exit`, the blocking

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use crate::context;
 use crate::error::CodecSide;
 use crate::future::ProgressCell;
-use crate::pool::sleep::Search;
 use crate::process::spin::SpinRead;
 use crate::process::wire::{self, FrameReader};
 use crate::seam::job::{Registry, registry};
+use crate::spin::Search;
 use crate::unwind;
 use crate::unwind::lock;
 

@@ -16,11 +16,8 @@
 //!
 //! `searching` and `sleeping` workers are also counted in `threads`.
 
-mod search;
-
 use std::time::{Duration, Instant};
 
-pub(crate) use self::search::Search;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::loom::{lock, wait, wait_timeout};

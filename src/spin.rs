@@ -1,4 +1,7 @@
-//! The spin/park decision: how long an idle worker keeps looking at the queues before it parks.
+//! The spin/park decision: how long a thread that waits keeps looking before it parks. Its three
+//! users: an idle worker of the thread pool looking at the queues ([`Search`], the rule below),
+//! the process pool's sockets (`process/spin.rs`), and a thread blocked on a future
+//! ([`wait_briefly`]).
 //!
 //! Searching (spinning over the queues, yielding the core between looks) lets a worker take the
 //! next job of a request/response pattern (an async task awaiting one job at a time) without a
@@ -19,12 +22,24 @@
 //! A worker parked before a job arrived records the time until it was woken, which includes the
 //! wake-up itself; when that is short the average falls back under [`SEARCH_MAX`] and the next
 //! search waits long enough again. So the policy settles by itself on any machine: it measures
-//! the gaps there instead of assuming them. `README.md` beside this file has the measurements.
+//! the gaps there instead of assuming them. `pool/sleep/README.md` has the measurements.
 //!
 //! The process pool uses the same rule for its sockets (`process/spin.rs`): a worker process
 //! waiting for its next call, and the pool's reader waiting for an answer, spin on non-blocking
 //! reads for as long as [`Search::run`] allows before they block.
+//!
+//! A thread blocked on a future (`join`, `result`, `wait` of a `PoolFuture`) uses it too: the
+//! thread's gaps are how long its recent blocking waits lasted, and it looks at the future's
+//! state for as long as the rule allows before it parks ([`wait_briefly`]). What that buys: the
+//! end of the job then reaches the waiter without an unpark, which on a VM whose idle vCPUs halt
+//! is a cross-vCPU wake-up of 15–25 µs in some periods and 3–5 µs in others (the "slow" and
+//! "fast" states of `docs/benchmarks.md`); a process pool roundtrip, which has three such legs,
+//! moved between 8 and 28 µs from run to run without it. What it costs: a thread that waits on
+//! short jobs one at a time spins for the length of each (at most [`SEARCH_MAX`]) instead of
+//! sleeping, as the worker that runs them already does; one that waits on long jobs learns long
+//! gaps and spins [`SEARCH_MIN`].
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 /// The shortest search: what a worker spends looking before it parks when work comes rarely.
@@ -155,6 +170,53 @@ impl Search {
 
 fn now() -> Instant {
     Instant::now()
+}
+
+thread_local! {
+    /// This thread's blocking waits on futures, for [`wait_briefly`].
+    static WAITS: RefCell<Search> = RefCell::new(Search::new());
+}
+
+/// A blocking wait's spin: looks at `done` for as long as this thread's recent waits say (the
+/// rule of [`Search`], with the waits as gaps), or until `deadline`. Returns `true` if `done`
+/// held; otherwise the caller parks, and calls [`wait_over`] once the wait ends, either way.
+///
+/// `done` must not run user code (it reads a future's state word). Under loom, one look: a
+/// model's wait must be finite, and loom threads share this thread-local.
+pub(crate) fn wait_briefly(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+    if cfg!(loom) {
+        return done();
+    }
+    WAITS.with(|waits| {
+        let mut waits = waits.borrow_mut();
+        waits.went_idle();
+        let found = waits
+            .run(
+                || done().then_some(()),
+                || deadline.is_some_and(|at| now() >= at),
+            )
+            .is_some();
+        if found {
+            waits.found_job();
+        }
+        found
+    })
+}
+
+/// A wait that [`wait_briefly`] did not end is over: `reached` says whether the future ended
+/// (a gap to learn from) or the deadline passed (the wait is forgotten).
+pub(crate) fn wait_over(reached: bool) {
+    if cfg!(loom) {
+        return;
+    }
+    WAITS.with(|waits| {
+        let mut waits = waits.borrow_mut();
+        if reached {
+            waits.found_job();
+        } else {
+            waits.idle_since = None;
+        }
+    });
 }
 
 #[cfg(test)]
