@@ -598,6 +598,7 @@ pub fn targets(res: &Results, libs: &[&str], cores: usize) -> Vec<Target> {
             "cpu_us_per_job",
             ROUNDTRIP_CPU_BOUND,
         ),
+        p50_steady(res),
         // Kept from the first benchmark issue: the user's obvious alternative, by a margin.
         ratio_target(
             "roundtrip p50 ≤ ½ tokio spawn_blocking",
@@ -668,6 +669,38 @@ pub fn targets(res: &Results, libs: &[&str], cores: usize) -> Vec<Target> {
         pass: c.map(|c| c <= IDLE_ZERO_MS_PER_S * window_s),
     });
     out
+}
+
+/// How far poolbridge's roundtrip p50 may move between the runs of one invocation (each run a
+/// fresh process): the highest over the lowest. The median moves with the machine's state (how
+/// soon a halted vCPU resumes the awaiting runtime thread), which a pool does not choose; this
+/// says how much of that a user sees.
+pub const P50_STEADY_BOUND: f64 = 1.3;
+
+/// poolbridge's roundtrip p50, highest ÷ lowest over this invocation's runs.
+fn p50_steady(res: &Results) -> Target {
+    let runs = res.stats("roundtrip", POOLBRIDGE, "p50_us");
+    let name = format!("roundtrip p50 steady (highest ÷ lowest run ≤ {P50_STEADY_BOUND})");
+    match runs {
+        Some(s) if s.n >= 2 => Target {
+            name,
+            measured: format!(
+                "poolbridge p50 {}–{} µs over {} runs: ratio {:.2}",
+                fmt_val(s.min),
+                fmt_val(s.max),
+                s.n,
+                s.max / s.min
+            ),
+            threshold: format!("ratio ≤ {P50_STEADY_BOUND:.2}"),
+            pass: Some(s.max / s.min <= P50_STEADY_BOUND),
+        },
+        _ => Target {
+            name,
+            measured: "fewer than two runs".to_owned(),
+            threshold: format!("ratio ≤ {P50_STEADY_BOUND:.2}"),
+            pass: None,
+        },
+    }
 }
 
 /// `sleepy` wall time against the ideal, the ratio to three decimals (the bound is 2%).
