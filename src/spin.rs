@@ -283,6 +283,28 @@ mod tests {
     }
 
     #[test]
+    fn a_blocking_wait_returns_at_once_when_done_and_by_its_deadline_when_not() {
+        assert!(wait_briefly(|| true, None));
+        assert!(!wait_briefly(|| false, Some(Instant::now())));
+        // The caller parked and timed out: the wait is forgotten, not learned.
+        wait_over(false);
+        WAITS.with_borrow(|waits| assert!(waits.idle_since.is_none()));
+    }
+
+    #[test]
+    fn a_blocking_wait_that_parked_is_learned() {
+        WAITS.with_borrow_mut(|waits| *waits = Search::new());
+        // Cold: the look is short, and the job is not done within it.
+        assert!(!wait_briefly(|| false, None));
+        // The caller parked, and the job ended.
+        wait_over(true);
+        WAITS.with_borrow(|waits| {
+            assert!(waits.gap_ns.is_some(), "the wait's length was recorded");
+            assert!(waits.idle_since.is_none());
+        });
+    }
+
+    #[test]
     fn a_search_ends_by_its_budget() {
         let mut s = Search::new();
         let start = Instant::now();

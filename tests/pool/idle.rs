@@ -176,3 +176,37 @@ fn workers_blocked_in_waits_use_no_cpu() {
         assert_eq!(f.result_timeout(HANG), Ok(1));
     }
 }
+
+// A blocking wait looks at the future before it parks, for as long as the thread's recent waits
+// say (up to 100 µs after short ones). A thread that has just waited on many short jobs, then
+// waits on a held one, must still sleep through it: the look is bounded, once per wait.
+#[test]
+fn a_thread_that_learned_short_waits_sleeps_through_a_long_one() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let gate = Gate::new();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let waiter = thread::Builder::new()
+        .name("learnwait".to_owned())
+        .spawn({
+            let pool = Arc::clone(&pool);
+            let gate = gate.clone();
+            move || {
+                for i in 0..2_000u32 {
+                    assert_eq!(pool.submit(move || i).join(), Ok(i));
+                }
+                let held = submit_gated(&pool, &gate, 7u32);
+                held_tx.send(()).unwrap();
+                held.join()
+            }
+        })
+        .unwrap();
+    held_rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let used = cpu_used_in_window("learnwait", 1);
+    assert!(
+        used <= SLACK,
+        "a thread blocked in `join` used {used:?} of CPU in {WINDOW:?}"
+    );
+    gate.open();
+    assert_eq!(waiter.join().unwrap(), Ok(7));
+}
