@@ -393,6 +393,8 @@ fn roundtrip<L: Lib>(p: &Params) -> Metrics {
         ("mean_us", mean),
         ("submit_leg_p50_us", percentile(&submit_leg, 50.0)),
         ("return_leg_p50_us", percentile(&return_leg, 50.0)),
+        ("submit_leg_p99_us", percentile(&submit_leg, 99.0)),
+        ("return_leg_p99_us", percentile(&return_leg, 99.0)),
         ("cpu_us_per_job", cpu_us),
         ("threads", threads as f64),
     ]
