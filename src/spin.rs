@@ -90,7 +90,7 @@ impl Default for Search {
 
 impl Search {
     /// A worker that has seen no gap yet counts as cold: its first searches are short.
-    pub(crate) fn new() -> Search {
+    pub(crate) const fn new() -> Search {
         Search {
             gap_ns: None,
             idle_since: None,
@@ -173,9 +173,14 @@ fn now() -> Instant {
 }
 
 thread_local! {
-    /// This thread's blocking waits on futures, for [`wait_briefly`].
-    static WAITS: RefCell<Search> = RefCell::new(Search::new());
+    /// This thread's blocking waits on futures, for [`wait_briefly`]. It needs no destructor
+    /// (`Search` is plain data), so `with` works at any time, a wait in another thread-local's
+    /// destructor at thread exit included.
+    static WAITS: RefCell<Search> = const { RefCell::new(Search::new()) };
 }
+
+// `WAITS` must stay destructor-free (see there).
+const _: () = assert!(!std::mem::needs_drop::<RefCell<Search>>());
 
 /// A blocking wait's spin: looks at `done` for as long as this thread's recent waits say (the
 /// rule of [`Search`], with the waits as gaps), or until `deadline`. Returns `true` if `done`
