@@ -182,46 +182,41 @@ thread_local! {
 // `WAITS` must stay destructor-free (see there).
 const _: () = assert!(!std::mem::needs_drop::<RefCell<Search>>());
 
-/// A blocking wait's spin: looks at `done` for as long as this thread's recent waits say (the
-/// rule of [`Search`], with the waits as gaps), or until `deadline`. Returns `true` if `done`
-/// held; otherwise the caller parks, and calls [`wait_over`] once the wait ends, either way.
+/// A blocking wait: looks at `done` for as long as this thread's recent waits say (the rule of
+/// [`Search`], with the waits as gaps) or until `deadline`, then, if `done` did not hold, calls
+/// `park`, which sleeps until the wait ends and says whether `done` came (`false`: the deadline
+/// passed). Returns whether `done` came. A wait that ended is learned; one that timed out is
+/// forgotten.
 ///
-/// `done` must not run user code (it reads a future's state word). Under loom, one look: a
-/// model's wait must be finite, and loom threads share this thread-local.
-pub(crate) fn wait_briefly(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+/// `done` must not run user code (it reads a future's state word); `park` runs outside this
+/// thread's wait state. Under loom, one look: a model's wait must be finite, and loom threads
+/// share this thread-local.
+pub(crate) fn wait_briefly(
+    done: impl Fn() -> bool,
+    deadline: Option<Instant>,
+    park: impl FnOnce() -> bool,
+) -> bool {
     if cfg!(loom) {
-        return done();
+        return done() || park();
     }
-    WAITS.with(|waits| {
-        let mut waits = waits.borrow_mut();
+    let looked = WAITS.with_borrow_mut(|waits| {
         waits.went_idle();
-        let found = waits
+        waits
             .run(
                 || done().then_some(()),
                 || deadline.is_some_and(|at| now() >= at),
             )
-            .is_some();
-        if found {
-            waits.found_job();
-        }
-        found
-    })
-}
-
-/// A wait that [`wait_briefly`] did not end is over: `reached` says whether the future ended
-/// (a gap to learn from) or the deadline passed (the wait is forgotten).
-pub(crate) fn wait_over(reached: bool) {
-    if cfg!(loom) {
-        return;
-    }
-    WAITS.with(|waits| {
-        let mut waits = waits.borrow_mut();
+            .is_some()
+    });
+    let reached = looked || park();
+    WAITS.with_borrow_mut(|waits| {
         if reached {
             waits.found_job();
         } else {
             waits.idle_since = None;
         }
     });
+    reached
 }
 
 #[cfg(test)]
@@ -289,20 +284,22 @@ mod tests {
 
     #[test]
     fn a_blocking_wait_returns_at_once_when_done_and_by_its_deadline_when_not() {
-        assert!(wait_briefly(|| true, None));
-        assert!(!wait_briefly(|| false, Some(Instant::now())));
-        // The caller parked and timed out: the wait is forgotten, not learned.
-        wait_over(false);
+        assert!(wait_briefly(
+            || true,
+            None,
+            || unreachable!("done: no park")
+        ));
+        // Not done by the deadline, and the park times out too: the wait is forgotten, not
+        // learned.
+        assert!(!wait_briefly(|| false, Some(Instant::now()), || false));
         WAITS.with_borrow(|waits| assert!(waits.idle_since.is_none()));
     }
 
     #[test]
     fn a_blocking_wait_that_parked_is_learned() {
         WAITS.with_borrow_mut(|waits| *waits = Search::new());
-        // Cold: the look is short, and the job is not done within it.
-        assert!(!wait_briefly(|| false, None));
-        // The caller parked, and the job ended.
-        wait_over(true);
+        // Cold: the look is short, and the job is not done within it; the park then sees it end.
+        assert!(wait_briefly(|| false, None, || true));
         WAITS.with_borrow(|waits| {
             assert!(waits.gap_ns.is_some(), "the wait's length was recorded");
             assert!(waits.idle_since.is_none());

@@ -606,12 +606,11 @@ impl<T> PoolFuture<T> {
             let _ = self.run_inline_if_worker(Waiter::Blocking);
         }
         // A short job ends while we look, and then nobody has to unpark us (`spin.rs`).
-        if spin::wait_briefly(|| self.core().reached(until), deadline) {
-            return true;
-        }
-        let reached = self.core().block(until, deadline);
-        spin::wait_over(reached);
-        reached
+        spin::wait_briefly(
+            || self.core().reached(until),
+            deadline,
+            || self.core().block(until, deadline),
+        )
     }
 }
 
