@@ -1,7 +1,7 @@
-//! The spin/park decision: how long a thread that waits keeps looking before it parks. Its three
+//! The spin/park decision: how long a thread that waits keeps looking before it parks. Its four
 //! users: an idle worker of the thread pool looking at the queues ([`Search`], the rule below),
-//! the process pool's sockets (`process/spin.rs`), and a thread blocked on a future
-//! ([`wait_briefly`]).
+//! the process pool's sockets (`process/spin.rs`), a thread blocked on a future
+//! ([`wait_briefly`]), and a task awaiting one ([`poll_again`]).
 //!
 //! Searching (spinning over the queues, yielding the core between looks) lets a worker take the
 //! next job of a request/response pattern (an async task awaiting one job at a time) without a
@@ -38,8 +38,20 @@
 //! short jobs one at a time spins for the length of each (at most [`SEARCH_MAX`]) instead of
 //! sleeping, as the worker that runs them already does; one that waits on long jobs learns long
 //! gaps and spins [`SEARCH_MIN`].
+//!
+//! A task awaiting a job (`ExecutorFuture`, `JoinHandle`) looks too, but without blocking its
+//! thread: a poll that finds the job pending stores the waker as always, then, while the rule
+//! allows, wakes the task itself so that the runtime polls it again after its other ready tasks
+//! ([`poll_again`]). The thread's waits (blocking and async alike) are its gaps. What it buys:
+//! the return leg of a roundtrip (the job's end → the awaiting task runs) without the wake-up
+//! of the runtime thread's halted vCPU, which was the whole spread of the roundtrip's median
+//! between runs and its tail (`docs/benchmarks.md`, "The roundtrip's two legs"). What it costs:
+//! the runtime thread stays busy while it looks, and a runtime's scheduler runs a self-woken task
+//! before tasks woken from other threads; so one future per thread is looked at, and a look that
+//! sees another future polled on its thread stops, with no new look for [`BUSY_BACKOFF`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The shortest search: what a worker spends looking before it parks when work comes rarely.
@@ -179,6 +191,130 @@ thread_local! {
     static WAITS: RefCell<Search> = const { RefCell::new(Search::new()) };
 }
 
+/// How long a thread whose look at one future was interrupted by another future's poll starts no
+/// new look ([`poll_again`]).
+///
+/// What it buys: a runtime thread with other tasks to run stops re-polling. tokio's schedulers
+/// (and others) run a task that woke itself before the tasks woken from other threads, checking
+/// those only every 31 or 61 ticks; a task that keeps waking itself on a busy runtime thread
+/// thus delays every other task woken by a job's end. Measured on the 2-vCPU VM, 2026-12-07
+/// (the harness's `stall`: 100 tasks awaiting 100 jobs each, one runtime thread): without this
+/// rule 0.50–0.56M jobs/s against 1.14–1.36M for the same tree without any look. What it
+/// costs: after each back-off one look starts again and is interrupted after at most a few
+/// dozen re-polls, a few microseconds per millisecond on a runtime that stays busy.
+pub(crate) const BUSY_BACKOFF: Duration = Duration::from_millis(1);
+
+/// An async wait's look at its future (see [`poll_again`]).
+#[derive(Clone, Copy)]
+struct Look {
+    /// The future this thread's async wait re-polls, and since when; `None` if no look is on.
+    at: Option<(usize, Instant)>,
+    /// Another future was polled on this thread since the look started: the runtime has other
+    /// tasks.
+    interrupted: bool,
+    /// No new look before this: a look was interrupted ([`BUSY_BACKOFF`]).
+    quiet_until: Option<Instant>,
+}
+
+thread_local! {
+    /// This thread's async look, for [`poll_again`]. Plain data: no destructor (as `WAITS`).
+    static LOOK: Cell<Look> = const {
+        Cell::new(Look { at: None, interrupted: false, quiet_until: None })
+    };
+}
+
+const _: () = assert!(!std::mem::needs_drop::<Cell<Look>>());
+
+/// Whether this machine has more than one core to run on: a look that re-polls on the only core
+/// would keep the job it waits for from running.
+fn multi_core() -> bool {
+    static MULTI: OnceLock<bool> = OnceLock::new();
+    *MULTI.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+/// An async wait, after a poll found the future `id` (its core's address) still pending with the
+/// task's waker stored: `true` if the task should be polled again at once (the caller wakes it
+/// through its own waker) rather than sleep until the job's end wakes it.
+///
+/// The look that an async wait makes, as a blocking wait does ([`wait_briefly`]), but by
+/// re-polling: the poll returns `Pending` at once each time, so other tasks of the runtime run
+/// between two looks and the polling thread is never blocked. It lasts as long as this thread's
+/// recent waits say (the rule of [`Search`]; blocking and async waits share the thread's memory),
+/// one future at a time per thread; it ends early when another future is polled on this thread
+/// meanwhile (the runtime has other tasks to run: no new look for [`BUSY_BACKOFF`]). Never on a
+/// single core, and never under loom (time is not modelled).
+pub(crate) fn poll_again(id: usize) -> bool {
+    if cfg!(loom) || !multi_core() {
+        return false;
+    }
+    LOOK.with(|cell| {
+        let mut look = cell.get();
+        let now = now();
+        let budget = WAITS.with_borrow(Search::budget);
+        let again = match look.at {
+            Some((on, since)) if on == id => {
+                if look.interrupted {
+                    look.at = None;
+                    look.quiet_until = Some(now + BUSY_BACKOFF);
+                    false
+                } else {
+                    now.duration_since(since) < budget
+                }
+            }
+            Some((_, since)) if now.duration_since(since) < budget => {
+                look.interrupted = true;
+                false
+            }
+            _ if look.quiet_until.is_some_and(|until| now < until) => false,
+            _ => {
+                look = Look {
+                    at: Some((id, now)),
+                    interrupted: false,
+                    quiet_until: None,
+                };
+                true
+            }
+        };
+        cell.set(look);
+        again
+    })
+}
+
+/// An async wait got the outcome of the future `id`: if this thread was looking at it, the wait's
+/// length is learned (as a blocking wait's); otherwise a look at another future was interrupted.
+pub(crate) fn poll_ready(id: usize) {
+    if cfg!(loom) {
+        return;
+    }
+    LOOK.with(|cell| {
+        let mut look = cell.get();
+        match look.at {
+            Some((on, since)) if on == id => {
+                look.at = None;
+                WAITS.with_borrow_mut(|waits| waits.record(since.elapsed()));
+            }
+            Some(_) => look.interrupted = true,
+            None => {}
+        }
+        cell.set(look);
+    });
+}
+
+/// The async wait on the future `id` was given up before its outcome (its handle was dropped or
+/// gave the job away): a look at it ends, unlearned (as a blocking wait that timed out).
+pub(crate) fn poll_abandoned(id: usize) {
+    if cfg!(loom) {
+        return;
+    }
+    let _ = LOOK.try_with(|cell| {
+        let mut look = cell.get();
+        if look.at.is_some_and(|(on, _)| on == id) {
+            look.at = None;
+            cell.set(look);
+        }
+    });
+}
+
 // `WAITS` must stay destructor-free (see there).
 const _: () = assert!(!std::mem::needs_drop::<RefCell<Search>>());
 
@@ -304,6 +440,78 @@ mod tests {
             assert!(waits.gap_ns.is_some(), "the wait's length was recorded");
             assert!(waits.idle_since.is_none());
         });
+    }
+
+    /// This thread's look, for the tests of `poll_again`.
+    fn look() -> Look {
+        LOOK.with(Cell::get)
+    }
+
+    #[test]
+    fn an_async_look_lasts_its_budget_then_lets_another_future_look() {
+        if !multi_core() {
+            assert!(!poll_again(1), "no look on a single core");
+            return;
+        }
+        assert!(poll_again(1), "a thread with no look on starts one");
+        assert!(look().at.is_some_and(|(on, _)| on == 1));
+        // Past any budget (at most `SEARCH_MAX`): the look at 1 ends; 1 sleeps from now on.
+        std::thread::sleep(SEARCH_MAX * 10);
+        assert!(!poll_again(1));
+        // Another future may look now, and its outcome is learned as a wait.
+        assert!(poll_again(2));
+        WAITS.with_borrow_mut(|waits| *waits = Search::new());
+        poll_ready(2);
+        assert!(look().at.is_none());
+        assert!(WAITS.with_borrow(|waits| waits.gap_ns.is_some()));
+    }
+
+    #[test]
+    fn an_async_look_interrupted_by_another_future_backs_off() {
+        if !multi_core() {
+            return;
+        }
+        assert!(poll_again(1));
+        // Another future's outcome is taken on this thread: the runtime has other tasks.
+        poll_ready(2);
+        assert!(!poll_again(1), "an interrupted look ends");
+        let after = look();
+        assert!(after.at.is_none());
+        assert!(
+            after
+                .quiet_until
+                .is_some_and(|until| until > Instant::now())
+        );
+        // The same when the other future is pending too.
+        LOOK.with(|cell| {
+            cell.set(Look {
+                at: None,
+                interrupted: false,
+                quiet_until: None,
+            })
+        });
+        assert!(poll_again(1));
+        assert!(!poll_again(2), "one look per thread");
+        assert!(!poll_again(1));
+        assert!(look().quiet_until.is_some());
+    }
+
+    #[test]
+    fn an_abandoned_async_look_ends_unlearned() {
+        if !multi_core() {
+            return;
+        }
+        WAITS.with_borrow_mut(|waits| *waits = Search::new());
+        assert!(poll_again(1));
+        poll_abandoned(2);
+        assert!(
+            look().at.is_some(),
+            "only the look at the abandoned future ends"
+        );
+        poll_abandoned(1);
+        assert!(look().at.is_none());
+        assert!(WAITS.with_borrow(|waits| waits.gap_ns.is_none()));
+        assert!(poll_again(3), "and the next future may look at once");
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! seen by a done callback added through `pool_future()`), while dropping one that was never
 //! polled lets the job run; dropping it while the job runs lets the job finish and drops the
 //! returned value exactly once; `tokio::time::timeout` and `tokio::select!` cancel queued work; the waker of the latest poll is the one woken, exactly once, and only when
-//! the job finishes; polling never blocks; no wakeup is lost when completion races with the poll.
+//! the job finishes (wakes by the poll itself, the await's bounded look, are counted apart);
+//! polling never blocks; no wakeup is lost when completion races with the poll.
 //!
 //! Jobs are kept queued deterministically: a one-worker pool is held busy by a job waiting at a
 //! `Gate`, so no timing decides whether a job has started.
 
 mod common;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,10 +37,25 @@ fn watch_state<T: 'static>(fut: &ExecutorFuture<T>) -> mpsc::Receiver<FutureStat
     rx
 }
 
-/// A waker that counts its wakes.
+thread_local! {
+    /// Set while [`poll_with`] polls on this thread. A wake then is the poll's own: an await
+    /// that finds its job pending may wake its task itself for a short while, so that the
+    /// runtime polls it again at once (`ExecutorFuture`, "How an await waits"). The wakers here
+    /// count those apart from the wake-ups the job's end sends, which these tests are about.
+    static POLLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a wake now comes from a poll on this thread (see [`POLLING`]).
+fn woken_by_the_poll() -> bool {
+    POLLING.with(Cell::get)
+}
+
+/// A waker that counts its wakes: those the job's end (or a cancel) sends, and apart from them
+/// those of the poll itself.
 #[derive(Default)]
 struct CountingWaker {
     wakes: AtomicUsize,
+    self_wakes: AtomicUsize,
 }
 
 impl CountingWaker {
@@ -48,18 +65,28 @@ impl CountingWaker {
         (counter, waker)
     }
 
+    /// Wakes from outside a poll: the job's end, a cancel.
     fn wakes(&self) -> usize {
         self.wakes.load(Ordering::SeqCst)
+    }
+
+    /// Wakes by the poll itself (the await's look).
+    fn self_wakes(&self) -> usize {
+        self.self_wakes.load(Ordering::SeqCst)
     }
 }
 
 impl Wake for CountingWaker {
     fn wake(self: Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
+        if woken_by_the_poll() {
+            self.self_wakes.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -75,13 +102,19 @@ impl SignalWaker {
 }
 
 impl Wake for SignalWaker {
+    /// Sends, unless the poll itself wakes (see [`POLLING`]).
     fn wake(self: Arc<Self>) {
-        let _ = self.0.lock().unwrap().send(());
+        if !woken_by_the_poll() {
+            let _ = self.0.lock().unwrap().send(());
+        }
     }
 }
 
 fn poll_with<T>(fut: &mut ExecutorFuture<T>, waker: &Waker) -> Poll<Result<T, FutureError>> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
+    POLLING.with(|polling| polling.set(true));
+    let poll = Pin::new(fut).poll(&mut Context::from_waker(waker));
+    POLLING.with(|polling| polling.set(false));
+    poll
 }
 
 /// A job that counts its runs and owns a tracked closure capture and a tracked argument.
@@ -447,6 +480,24 @@ fn polling_never_blocks() {
     }
     assert!(poll_with(&mut fut, &waker).is_pending());
     assert_eq!(wakes.wakes(), 0);
+    // The first polls looked (woke the task themselves), on a machine with a core to spare.
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(
+        wakes.self_wakes() > 0,
+        cores > 1,
+        "{} self-wakes",
+        wakes.self_wakes()
+    );
+    // The await's look is bounded (at most 100 µs of re-polls): long after it, a poll stores the
+    // waker and only waits for the job's end.
+    thread::sleep(Duration::from_millis(5));
+    let looked = wakes.self_wakes();
+    assert!(poll_with(&mut fut, &waker).is_pending());
+    assert_eq!(
+        wakes.self_wakes(),
+        looked,
+        "a poll woke its task after the look"
+    );
     polled_tx.send(()).unwrap();
     opener.join().unwrap();
 

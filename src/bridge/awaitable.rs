@@ -241,6 +241,21 @@ pub fn wrap_future<T: Send + 'static>(future: PoolFuture<T>) -> ExecutorFuture<T
 /// # });
 /// ```
 ///
+/// # How an await waits
+///
+/// A poll that finds the job not ended yet stores the task's waker, so the job's end wakes the
+/// task, as the [`Future`] contract asks. For a short while after the first such poll, it also
+/// wakes the task itself: the runtime polls it again once its other ready tasks have run, and a
+/// short job's outcome is taken at one of those polls, without the wake-up of a sleeping
+/// runtime thread (tens of microseconds on a VM whose idle vCPUs halt, and the whole tail of a
+/// request/response sequence). Each poll still returns at once; the thread is never blocked.
+/// How long it looks follows the polling thread's recent waits on jobs, as a blocking
+/// [`join`](PoolFuture::join) does: 8 × their average while that is at most 100 µs (at least
+/// 5 µs, at most 100 µs), 5 µs once they are long. One job per thread is looked at at a time,
+/// and a thread that polls other jobs meanwhile (a busy runtime, whose other tasks the
+/// self-wake would delay) stops looking for 1 ms. Never on a single core, and never on a worker
+/// thread of a pool. [`JoinHandle`] awaits the same way.
+///
 /// # Examples
 ///
 /// ```
@@ -373,7 +388,7 @@ impl<T> Future for ExecutorFuture<T> {
 ///
 /// Await it for the job's outcome, [`cancel`](Self::cancel) it (tokio's `abort`) while the job
 /// has not started, or drop it: the job runs on regardless, and its value is dropped when it
-/// ends.
+/// ends. An await waits as [`ExecutorFuture`]'s does ("How an await waits").
 ///
 /// # Examples
 ///

@@ -10,14 +10,23 @@
 //!
 //! A poll stores the task's waker in the job's `Core` (`Core::poll_take`); a drop with the job
 //! still here forgets that waker, so a finished job never wakes a task that stopped waiting.
+//!
+//! A poll that stored the waker may also wake the task itself, so that the runtime polls it
+//! again at once: the async form of a blocking wait's look before it parks (`spin::poll_again`
+//! decides, by the thread's recent waits; `spin::poll_ready` learns from the outcome and
+//! `spin::poll_abandoned` ends the look when the handle gives the job up). The look is a
+//! heuristic only: the waker is stored at every poll, so the job's end wakes the task whether or
+//! not a look is on, and the drop policy's "a waker is stored" still means "polled".
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::context;
 use crate::error::FutureError;
 use crate::future::{PoolFuture, Waiter};
+use crate::spin;
 
 /// What dropping a [`Handle`] does to a job whose outcome it has not returned yet. Crate-private,
 /// so sealed: [`CancelIfPolled`] and [`Detach`] are the only two.
@@ -113,6 +122,7 @@ impl<T, P: DropPolicy> Handle<T, P> {
     /// and the drop of this handle does nothing.
     pub(crate) fn give_up(&mut self) -> Option<PoolFuture<T>> {
         let fut = self.fut.take()?;
+        spin::poll_abandoned(look_id(&fut));
         fut.core().clear_waker();
         Some(fut)
     }
@@ -131,18 +141,31 @@ impl<T, P: DropPolicy + Unpin> Future for Handle<T, P> {
         // A worker thread of the job's own pool (an executor driven inside a job) runs the job
         // itself if no other worker can take it, rather than sleep on a pool it may be saturating.
         let _ = fut.run_inline_if_worker(Waiter::Polling);
+        let id = look_id(fut);
         let poll = fut.core().poll_take(cx);
         if poll.is_ready() {
             this.fut = None;
+            spin::poll_ready(id);
+        } else if context::current_pool() == 0 && spin::poll_again(id) {
+            // Looks again at once, the task's other work first (`spin::poll_again`). The waker
+            // stays stored: the job's end still wakes the task if the look ends before it.
+            cx.waker().wake_by_ref();
         }
         poll
     }
+}
+
+/// The identity of `fut`'s job for this thread's async look (`spin::poll_again`): its core's
+/// address, which no other live job shares.
+fn look_id<T>(fut: &PoolFuture<T>) -> usize {
+    std::ptr::from_ref(fut.core()).addr()
 }
 
 impl<T, P: DropPolicy> Drop for Handle<T, P> {
     /// The policy decides, if the job is still here (its outcome not returned, not moved out).
     fn drop(&mut self) {
         if let Some(fut) = &self.fut {
+            spin::poll_abandoned(look_id(fut));
             self.policy.on_drop(fut);
         }
     }

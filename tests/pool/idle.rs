@@ -13,7 +13,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::{Gate, HANG, eventually, submit_gated};
-use poolbridge::{PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, wait};
+use poolbridge::{
+    PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, run_in_executor, wait, wrap_future,
+};
 
 /// How long the idle pool is watched.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -206,6 +208,49 @@ fn a_thread_that_learned_short_waits_sleeps_through_a_long_one() {
     assert!(
         used <= SLACK,
         "a thread blocked in `join` used {used:?} of CPU in {WINDOW:?}"
+    );
+    gate.open();
+    assert_eq!(waiter.join().unwrap(), Ok(7));
+}
+
+// An async wait looks too: after a poll finds its job pending, the task wakes itself and is
+// polled again at once, for as long as the thread's recent waits say (up to 100 µs after short
+// ones). A runtime thread that has just awaited many short jobs, then awaits a held one, must
+// still sleep through it: the look is bounded, once per await.
+#[test]
+fn a_runtime_thread_that_learned_short_awaits_sleeps_through_a_long_one() {
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let gate = Gate::new();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let waiter = thread::Builder::new()
+        .name("learnpoll".to_owned())
+        .spawn({
+            let pool = Arc::clone(&pool);
+            let gate = gate.clone();
+            move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for i in 0..2_000u32 {
+                        let f = run_in_executor(Some(&pool), move || i, ());
+                        assert_eq!(f.await, Ok(i));
+                    }
+                    let held = wrap_future(submit_gated(&pool, &gate, 7u32));
+                    held_tx.send(()).unwrap();
+                    held.await
+                })
+            }
+        })
+        .unwrap();
+    held_rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(50));
+    // The runtime's own helper threads (if any) are named differently; only this one counts.
+    let used = cpu_used_in_window("learnpoll", 1);
+    assert!(
+        used <= SLACK,
+        "a runtime thread awaiting a held job used {used:?} of CPU in {WINDOW:?}"
     );
     gate.open();
     assert_eq!(waiter.join().unwrap(), Ok(7));
