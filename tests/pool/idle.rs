@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::{Gate, HANG, eventually, submit_gated};
 use poolbridge::{
-    PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, run_in_executor, wait, wrap_future,
+    FutureError, PoolFuture, ReturnWhen, ThreadPoolExecutor, as_completed, run_in_executor, wait,
+    wrap_future,
 };
 
 /// How long the idle pool is watched.
@@ -179,38 +180,58 @@ fn workers_blocked_in_waits_use_no_cpu() {
     }
 }
 
+/// Submits a job held until the end of the check, and returns its future.
+type Hold = Box<dyn FnOnce() -> PoolFuture<u32> + Send>;
+
+/// Runs `waiter` on a thread named `name` and checks that it sleeps once it waits on a held job:
+/// `waiter` waits on short jobs of the pool it is given, then calls `hold` and waits on the job it
+/// submitted. The thread may
+/// use at most `SLACK` of CPU over `WINDOW` meanwhile; the job's value, 7, is `waiter`'s result.
+fn sleeps_through_a_held_job<W>(name: &str, waiter: W)
+where
+    W: FnOnce(Arc<ThreadPoolExecutor>, Hold) -> Result<u32, FutureError> + Send + 'static,
+{
+    let pool = Arc::new(ThreadPoolExecutor::new(2));
+    let gate = Gate::new();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let hold: Hold = Box::new({
+        let pool = Arc::clone(&pool);
+        let gate = gate.clone();
+        move || {
+            let held = submit_gated(&pool, &gate, 7u32);
+            held_tx.send(()).unwrap();
+            held
+        }
+    });
+    let thread = thread::Builder::new()
+        .name(name.to_owned())
+        .spawn({
+            let pool = Arc::clone(&pool);
+            move || waiter(pool, hold)
+        })
+        .unwrap();
+    held_rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let used = cpu_used_in_window(name, 1);
+    assert!(
+        used <= SLACK,
+        "thread {name:?}, waiting on a held job, used {used:?} of CPU in {WINDOW:?}"
+    );
+    gate.open();
+    assert_eq!(thread.join().unwrap(), Ok(7));
+}
+
 // A blocking wait looks at the future before it parks, for as long as the thread's recent waits
 // say (up to 100 µs after short ones). A thread that has just waited on many short jobs, then
 // waits on a held one, must still sleep through it: the look is bounded, once per wait.
 #[test]
 fn a_thread_that_learned_short_waits_sleeps_through_a_long_one() {
-    let pool = Arc::new(ThreadPoolExecutor::new(2));
-    let gate = Gate::new();
-    let (held_tx, held_rx) = std::sync::mpsc::channel();
-    let waiter = thread::Builder::new()
-        .name("learnwait".to_owned())
-        .spawn({
-            let pool = Arc::clone(&pool);
-            let gate = gate.clone();
-            move || {
-                for i in 0..2_000u32 {
-                    assert_eq!(pool.submit(move || i).join(), Ok(i));
-                }
-                let held = submit_gated(&pool, &gate, 7u32);
-                held_tx.send(()).unwrap();
-                held.join()
-            }
-        })
-        .unwrap();
-    held_rx.recv().unwrap();
-    thread::sleep(Duration::from_millis(50));
-    let used = cpu_used_in_window("learnwait", 1);
-    assert!(
-        used <= SLACK,
-        "a thread blocked in `join` used {used:?} of CPU in {WINDOW:?}"
-    );
-    gate.open();
-    assert_eq!(waiter.join().unwrap(), Ok(7));
+    sleeps_through_a_held_job("learnwait", |pool, hold| {
+        for i in 0..2_000u32 {
+            assert_eq!(pool.submit(move || i).join(), Ok(i));
+        }
+        hold().join()
+    });
 }
 
 // An async wait looks too: after a poll finds its job pending, the task wakes itself and is
@@ -219,39 +240,17 @@ fn a_thread_that_learned_short_waits_sleeps_through_a_long_one() {
 // still sleep through it: the look is bounded, once per await.
 #[test]
 fn a_runtime_thread_that_learned_short_awaits_sleeps_through_a_long_one() {
-    let pool = Arc::new(ThreadPoolExecutor::new(2));
-    let gate = Gate::new();
-    let (held_tx, held_rx) = std::sync::mpsc::channel();
-    let waiter = thread::Builder::new()
-        .name("learnpoll".to_owned())
-        .spawn({
-            let pool = Arc::clone(&pool);
-            let gate = gate.clone();
-            move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    for i in 0..2_000u32 {
-                        let f = run_in_executor(Some(&pool), move || i, ());
-                        assert_eq!(f.await, Ok(i));
-                    }
-                    let held = wrap_future(submit_gated(&pool, &gate, 7u32));
-                    held_tx.send(()).unwrap();
-                    held.await
-                })
+    sleeps_through_a_held_job("learnpoll", |pool, hold| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for i in 0..2_000u32 {
+                let f = run_in_executor(Some(&pool), move || i, ());
+                assert_eq!(f.await, Ok(i));
             }
+            wrap_future(hold()).await
         })
-        .unwrap();
-    held_rx.recv().unwrap();
-    thread::sleep(Duration::from_millis(50));
-    // The runtime's own helper threads (if any) are named differently; only this one counts.
-    let used = cpu_used_in_window("learnpoll", 1);
-    assert!(
-        used <= SLACK,
-        "a runtime thread awaiting a held job used {used:?} of CPU in {WINDOW:?}"
-    );
-    gate.open();
-    assert_eq!(waiter.join().unwrap(), Ok(7));
+    });
 }
