@@ -124,7 +124,9 @@ impl Permit for () {
 /// 100 µs (at least 5 µs, at most 100 µs), 5 µs once its waits are long. A thread waiting on
 /// short jobs one at a time so gets each outcome without a wake-up (tens of microseconds on a VM
 /// whose idle vCPUs halt); one waiting on long jobs spins 5 µs per wait. The group waits
-/// ([`wait`](crate::wait()), [`as_completed`](crate::as_completed)) only sleep.
+/// ([`wait`](crate::wait()), [`as_completed`](crate::as_completed)) only sleep. Awaiting the
+/// future ([`ExecutorFuture`](crate::ExecutorFuture)) looks too, without blocking the thread:
+/// see "How an await waits" there.
 ///
 /// The waiting thread runs only the job it waits for, never unrelated queued jobs: a job run
 /// inside another job's wait would run under that job's locks and on top of its stack, which can
